@@ -1,0 +1,62 @@
+"""Terminal helpers for the CLI: logging setup, progress bars with an ETA, one-sentence failures."""
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+console = Console(stderr=True)
+_SECRET_RE = re.compile(r"(?i)(bearer\s+|token[=:]\s*|password[=:]\s*|secret[=:]\s*)([^\s&'\"]+)")
+
+
+class RedactingFilter(logging.Filter):
+    """Belt and braces: tokens are SecretStr everywhere, but a library may still log a header."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if _SECRET_RE.search(msg):
+            record.msg, record.args = _SECRET_RE.sub(r"\1***", msg), ()
+        return True
+
+
+def setup_logging(data_dir: Path, verbose: bool = False) -> Path | None:
+    root = logging.getLogger()
+    if getattr(root, "_careline_configured", False):
+        return None
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log_path: Path | None = None
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        log_path = data_dir / "careline.log"
+        fh = logging.handlers.RotatingFileHandler(log_path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
+        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        fh.addFilter(RedactingFilter())
+        root.addHandler(fh)
+    except OSError:
+        log_path = None
+    sh = logging.StreamHandler()
+    sh.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    sh.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    sh.addFilter(RedactingFilter())
+    root.addHandler(sh)
+    for noisy in ("httpx", "urllib3", "matplotlib", "PIL", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    root._careline_configured = True  # type: ignore[attr-defined]
+    return log_path
+
+
+@contextmanager
+def progress(description: str, total: int | None) -> Iterator[callable]:  # type: ignore[valid-type]
+    """Yields advance(n); shows done/total, elapsed and an ETA."""
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)

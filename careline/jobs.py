@@ -1,0 +1,94 @@
+"""Plain functions the scheduler (and the CLI) call. Each logs and carries on; none raises."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from careline.db import get_engine
+from careline.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def demo_anchor(engine: Engine) -> datetime | None:
+    from careline.services import app_settings
+
+    with Session(engine) as session:
+        value = app_settings.get(session, "demo_anchor")
+    return datetime.fromisoformat(value) if value else None
+
+
+def collect_source(name: str, settings: Settings | None = None, engine: Engine | None = None) -> int:
+    """Collect one source over every brand; then classify what arrived. Returns new mentions."""
+    from careline.factory import build_source
+    from careline.services.collection import collect
+
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings.url)
+    try:
+        source = build_source(name, settings, demo_anchor=demo_anchor(engine))
+        summary = collect(engine, source)
+    except Exception:  # noqa: BLE001
+        log.exception("collect %s failed", name)
+        return 0
+    for err in summary.errors:
+        log.warning("collect %s: %s", name, err)
+    log.info("collect %s: %d seen, %d new", name, summary.seen, summary.new)
+    if summary.new:
+        classify_pending(settings, engine)
+    return summary.new
+
+
+def classify_pending(settings: Settings | None = None, engine: Engine | None = None, limit: int | None = None) -> int:
+    from careline.factory import build_classifier
+    from careline.services.classification import classify_pending as run
+
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings.url)
+    try:
+        classifier = build_classifier(settings)
+        with Session(engine, expire_on_commit=False) as session:
+            return run(session, classifier, batch_size=settings.classify_batch_size, limit=limit,
+                       low_confidence=settings.low_confidence)
+    except Exception:  # noqa: BLE001
+        log.exception("classification failed")
+        return 0
+
+
+def send_queued(settings: Settings | None = None, engine: Engine | None = None) -> int:
+    """Post queued replies (see careline.services.outbox)."""
+    try:
+        from careline.services.outbox import send_due
+    except ImportError:
+        return 0
+    settings = settings or get_settings()
+    try:
+        return send_due(settings, engine or get_engine(settings.url))
+    except Exception:  # noqa: BLE001
+        log.exception("sending replies failed")
+        return 0
+
+
+def weekly_export(settings: Settings | None = None) -> None:
+    try:
+        from careline.reports.weekly import export_last_week
+    except ImportError:
+        return
+    try:
+        export_last_week(settings or get_settings())
+    except Exception:  # noqa: BLE001
+        log.exception("weekly export failed")
+
+
+def check_alerts(settings: Settings | None = None) -> None:
+    try:
+        from careline.reports.alerts import run_checks
+    except ImportError:
+        return
+    try:
+        run_checks(settings or get_settings())
+    except Exception:  # noqa: BLE001
+        log.exception("alert check failed")

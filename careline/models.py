@@ -1,0 +1,292 @@
+"""SQLModel tables. One `Mention` row per (platform, external_id); everything else hangs off it.
+
+Timestamps are stored in UTC (`UTCDateTime` turns them back into aware datetimes on SQLite too).
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def ts(nullable: bool = True, index: bool = False, default: Any = None) -> Any:
+    if default is not None:
+        return Field(default_factory=default, sa_type=UTCDateTime, nullable=nullable, index=index)
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def json_list() -> Any:
+    return Field(default_factory=list, sa_type=sa.JSON)
+
+
+def json_dict() -> Any:
+    return Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class Status(str, enum.Enum):
+    new = "new"
+    assigned = "assigned"
+    replied = "replied"
+    resolved = "resolved"
+    ignored = "ignored"
+
+
+class ReplyState(str, enum.Enum):
+    queued = "queued"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+    unknown = "unknown"  # may have been posted: a human checks, never retried automatically
+    cancelled = "cancelled"
+
+
+class Role(str, enum.Enum):
+    admin = "admin"
+    agent = "agent"
+    viewer = "viewer"
+
+
+class Brand(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    keywords: list[str] = json_list()
+    handles: list[str] = json_list()
+    exclusions: list[str] = json_list()
+    competitor: bool = False
+    created_at: datetime = ts(nullable=False, default=utcnow)
+
+
+class BrandQuery(SQLModel, table=True):
+    """A per-platform query override for a brand (e.g. a hand-written X query or a subreddit list)."""
+
+    __tablename__ = "brand_query"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    brand_id: int = Field(foreign_key="brand.id", index=True)
+    platform: str = Field(max_length=20)
+    query: str
+    options: dict[str, Any] = json_dict()
+    enabled: bool = True
+
+
+class Author(SQLModel, table=True):
+    """Rollup per (platform, handle) for the advocates page; updated by ingest and classification."""
+
+    __table_args__ = (sa.UniqueConstraint("platform", "handle", name="uq_author_platform_handle"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    handle: str = Field(max_length=200)
+    display_name: Optional[str] = None
+    followers: Optional[int] = None
+    mention_count: int = 0
+    praise_count: int = 0
+    complaint_count: int = 0
+    first_seen_at: Optional[datetime] = ts()
+    last_seen_at: Optional[datetime] = ts(index=True)
+    last_thanked_at: Optional[datetime] = ts()
+
+
+class Mention(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("platform", "external_id", name="uq_mention_platform_external_id"),
+        # The inbox sorts by priority within a status, optionally narrowed by brand/platform/labels.
+        sa.Index("ix_mention_inbox", "status", "priority", "created_at"),
+        sa.Index("ix_mention_brand_inbox", "brand_id", "status", "priority"),
+        sa.Index("ix_mention_platform_inbox", "platform", "status", "priority"),
+        sa.Index("ix_mention_sentiment_inbox", "sentiment", "status", "priority"),
+        sa.Index("ix_mention_intent_inbox", "intent", "status", "priority"),
+        sa.Index("ix_mention_brand_created", "brand_id", "created_at"),
+        sa.Index("ix_mention_pending", "classified_at", "lease_expires_at"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    external_id: str = Field(max_length=200)
+    brand_id: Optional[int] = Field(default=None, foreign_key="brand.id")
+    url: Optional[str] = None
+    author_handle: Optional[str] = Field(default=None, max_length=200, index=True)
+    author_name: Optional[str] = None
+    author_followers: Optional[int] = None
+    author_external_id: Optional[str] = None
+    text: str = Field(sa_type=sa.Text)
+    language: Optional[str] = Field(default=None, max_length=16)
+    created_at: datetime = ts(nullable=False, index=True, default=utcnow)
+    collected_at: datetime = ts(nullable=False, default=utcnow)
+    parent_id: Optional[str] = None
+    thread_id: Optional[str] = Field(default=None, index=True)
+    raw: dict[str, Any] = json_dict()
+
+    # classification (the model's); corrected_* is a person's, and wins where set
+    sentiment: Optional[str] = Field(default=None, max_length=16)
+    sentiment_score: Optional[float] = None
+    sentiment_scores: dict[str, float] = json_dict()
+    intent: Optional[str] = Field(default=None, max_length=16)
+    intent_score: Optional[float] = None
+    intent_scores: dict[str, float] = json_dict()
+    model_version: Optional[str] = None
+    classified_at: Optional[datetime] = ts()
+    corrected_sentiment: Optional[str] = None
+    corrected_intent: Optional[str] = None
+    corrected_by: Optional[str] = None
+    corrected_at: Optional[datetime] = ts()
+    needs_review: bool = False
+    # work-queue lease for classification (several workers on PostgreSQL)
+    lease_owner: Optional[str] = None
+    lease_expires_at: Optional[datetime] = ts()
+
+    # triage
+    status: str = Field(default=Status.new.value, max_length=16)
+    assignee: Optional[str] = Field(default=None, max_length=100, index=True)
+    priority: float = 0.0
+    tags: list[str] = json_list()
+    first_response_at: Optional[datetime] = ts()
+    updated_at: datetime = ts(nullable=False, default=utcnow)
+
+
+class Note(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    mention_id: int = Field(foreign_key="mention.id", index=True)
+    author: str
+    text: str = Field(sa_type=sa.Text)
+    created_at: datetime = ts(nullable=False, default=utcnow)
+
+
+class Reply(SQLModel, table=True):
+    """Outbox row. queued → sending → sent | failed | unknown; only the sender moves it past queued."""
+
+    __table_args__ = (sa.Index("ix_reply_state_next", "state", "next_attempt_at"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    mention_id: int = Field(foreign_key="mention.id", index=True)
+    platform: str = Field(max_length=20)
+    kind: str = Field(default="reply", max_length=16)  # reply | thanks
+    text: str = Field(sa_type=sa.Text)
+    state: str = Field(default=ReplyState.queued.value, max_length=16)
+    idempotency_key: str = Field(unique=True, max_length=64)
+    platform_reply_id: Optional[str] = None
+    url: Optional[str] = None
+    dry_run: bool = False
+    attempts: int = 0
+    error: Optional[str] = None
+    created_by: str
+    created_at: datetime = ts(nullable=False, default=utcnow)
+    updated_at: datetime = ts(nullable=False, default=utcnow)
+    next_attempt_at: Optional[datetime] = ts()
+    sent_at: Optional[datetime] = ts()
+    lease_owner: Optional[str] = None
+    lease_expires_at: Optional[datetime] = ts()
+
+
+class SourceState(SQLModel, table=True):
+    """Cursor and health per (source, query key). The cursor moves only with the batch it follows."""
+
+    __tablename__ = "source_state"
+    __table_args__ = (sa.UniqueConstraint("source", "query_key", name="uq_source_state"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    source: str = Field(max_length=20)
+    query_key: str = Field(max_length=200)
+    cursor: Optional[str] = None
+    healthy: bool = True
+    paused_until: Optional[datetime] = ts()
+    paused_reason: Optional[str] = None
+    last_error: Optional[str] = None
+    rate_limit_remaining: Optional[int] = None
+    rate_limit_limit: Optional[int] = None
+    rate_limit_reset_at: Optional[datetime] = ts()
+    updated_at: datetime = ts(nullable=False, default=utcnow)
+
+
+class CollectorRun(SQLModel, table=True):
+    __tablename__ = "collector_run"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    source: str = Field(max_length=20, index=True)
+    query_key: Optional[str] = None
+    started_at: datetime = ts(nullable=False, index=True, default=utcnow)
+    finished_at: Optional[datetime] = ts()
+    items_seen: int = 0
+    items_new: int = 0
+    items_skipped: int = 0
+    api_calls: int = 0
+    error: Optional[str] = None
+    cursor_before: Optional[str] = None
+    cursor_after: Optional[str] = None
+    rate_limit_remaining: Optional[int] = None
+    rate_limit_reset_at: Optional[datetime] = ts()
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = ts(nullable=False, index=True, default=utcnow)
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=50)
+    mention_id: Optional[int] = Field(default=None, index=True)
+    reply_id: Optional[int] = None
+    detail: dict[str, Any] = json_dict()
+
+
+class User(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, max_length=100)
+    display_name: Optional[str] = None
+    password_hash: str
+    role: str = Field(default=Role.agent.value, max_length=16)
+    active: bool = True
+    created_at: datetime = ts(nullable=False, default=utcnow)
+
+
+class AppSetting(SQLModel, table=True):
+    """Settings editable from the dashboard (reply templates, SLA...), as JSON values by key."""
+
+    __tablename__ = "app_setting"
+    key: str = Field(primary_key=True, max_length=100)
+    value: Any = Field(default=None, sa_type=sa.JSON)
+    updated_at: datetime = ts(nullable=False, default=utcnow)
+    updated_by: Optional[str] = None
+
+
+class Alert(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("dedup_key", name="uq_alert_dedup"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=30)  # volume_spike | complaint_spike | vip_complaint
+    brand_id: Optional[int] = None
+    mention_id: Optional[int] = None
+    dedup_key: str = Field(max_length=200)
+    message: str
+    detail: dict[str, Any] = json_dict()
+    created_at: datetime = ts(nullable=False, index=True, default=utcnow)
+    delivered_at: Optional[datetime] = ts()
+    delivery_attempts: int = 0
+    delivery_error: Optional[str] = None
+    acknowledged_by: Optional[str] = None
+
+
+class Lock(SQLModel, table=True):
+    """A leader lease for schedulers (see careline/coordination.py); PostgreSQL also uses advisory locks."""
+
+    name: str = Field(primary_key=True, max_length=100)
+    owner: str = Field(max_length=200)
+    expires_at: datetime = ts(nullable=False)

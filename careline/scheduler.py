@@ -1,0 +1,58 @@
+"""APScheduler 3.x wiring: one job per enabled source, plus classify and send, in the app database.
+
+Jobs are referenced by name ("careline.jobs:collect_source") so the persistent job store holds no
+pickled objects; `max_instances=1` stops overlapping runs and `coalesce` folds missed runs into one.
+"""
+from __future__ import annotations
+
+import logging
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from careline.settings import Settings
+
+log = logging.getLogger(__name__)
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+
+
+def build_scheduler(settings: Settings, blocking: bool = False, roles: tuple[str, ...] = ("all",)) -> BaseScheduler:
+    cls = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = cls(
+        jobstores={"default": SQLAlchemyJobStore(url=settings.url, tablename="apscheduler_jobs")},
+        job_defaults=JOB_DEFAULTS,
+        timezone="UTC",
+    )
+    add_jobs(scheduler, settings, roles)
+    return scheduler
+
+
+def add_jobs(scheduler: BaseScheduler, settings: Settings, roles: tuple[str, ...] = ("all",)) -> list[str]:
+    want = set(roles)
+    every = "all" in want
+    ids: list[str] = []
+    if every or "collect" in want:
+        for name in settings.sources:
+            ids.append(f"collect:{name}")
+            scheduler.add_job("careline.jobs:collect_source", "interval", args=[name], id=ids[-1],
+                              name=f"collect {name}", minutes=settings.collect_interval_minutes,
+                              replace_existing=True)
+    if every or "classify" in want:
+        ids.append("classify")
+        scheduler.add_job("careline.jobs:classify_pending", "interval", id="classify", name="classify pending",
+                          seconds=settings.classify_interval_seconds, replace_existing=True)
+    if every or "send" in want:
+        ids.append("send")
+        scheduler.add_job("careline.jobs:send_queued", "interval", id="send", name="send queued replies",
+                          seconds=settings.send_interval_seconds, replace_existing=True)
+    if every or "report" in want:
+        ids.append("weekly_export")
+        scheduler.add_job("careline.jobs:weekly_export", "cron", id="weekly_export", name="weekly export",
+                          day_of_week=settings.export_weekday, hour=settings.export_hour,
+                          timezone=settings.timezone, replace_existing=True)
+        ids.append("alerts")
+        scheduler.add_job("careline.jobs:check_alerts", "interval", id="alerts", name="spike alerts",
+                          minutes=15, replace_existing=True)
+    return ids

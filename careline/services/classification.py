@@ -1,0 +1,146 @@
+"""Storing model labels and people's corrections; finding what still needs classifying."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from careline.errors import InvalidInput, NotFound
+from careline.models import Author, Mention, utcnow
+from careline.services import audit
+from careline.services.priority import score_mention
+from classify.base import INTENTS, SENTIMENTS, Classifier, Labels
+
+log = logging.getLogger(__name__)
+
+
+def pending_ids(session: Session, limit: int = 1000) -> list[int]:
+    stmt = (
+        select(Mention.id)
+        .where(col(Mention.classified_at).is_(None))
+        .order_by(col(Mention.id))
+        .limit(limit)
+    )
+    return [i for i in session.exec(stmt) if i is not None]
+
+
+def count_pending(session: Session) -> int:
+    return session.exec(select(sa.func.count()).select_from(Mention).where(col(Mention.classified_at).is_(None))).one()
+
+
+def apply_labels(
+    session: Session, mentions: Sequence[Mention], labels: Sequence[Labels], version: str, low_confidence: float
+) -> None:
+    """Write labels onto rows and update author rollups; the caller commits."""
+    now = utcnow()
+    for m, lab in zip(mentions, labels, strict=True):
+        first_time = m.classified_at is None
+        old_intent = m.corrected_intent or m.intent
+        m.sentiment, m.intent = lab.sentiment, lab.intent
+        m.sentiment_scores = {k: round(float(v), 4) for k, v in lab.sentiment_scores.items()}
+        m.intent_scores = {k: round(float(v), 4) for k, v in lab.intent_scores.items()}
+        m.sentiment_score, m.intent_score = round(lab.sentiment_score, 4), round(lab.intent_score, 4)
+        if lab.language and not m.language:
+            m.language = lab.language
+        m.model_version = version
+        m.classified_at = now
+        m.needs_review = min(lab.sentiment_score, lab.intent_score) < low_confidence
+        m.lease_owner, m.lease_expires_at = None, None
+        m.priority = score_mention(m)
+        new_intent = m.corrected_intent or m.intent
+        if m.author_handle and (first_time or old_intent != new_intent):
+            _bump_author(session, m.platform, m.author_handle, None if first_time else old_intent, new_intent)
+        session.add(m)
+
+
+def _bump_author(session: Session, platform: str, handle: str, old: str | None, new: str | None) -> None:
+    delta = {"praise": 0, "complaint": 0}
+    if old in delta:
+        delta[old] -= 1
+    if new in delta:
+        delta[new] += 1
+    if not any(delta.values()):
+        return
+    session.execute(
+        sa.update(Author)
+        .where(col(Author.platform) == platform, col(Author.handle) == handle)
+        .values(
+            praise_count=Author.praise_count + delta["praise"],
+            complaint_count=Author.complaint_count + delta["complaint"],
+        )
+    )
+
+
+def classify_pending(
+    session: Session,
+    classifier: Classifier,
+    *,
+    batch_size: int = 64,
+    limit: int | None = None,
+    low_confidence: float = 0.55,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Classify unclassified mentions in batches, committing each batch; returns how many were done."""
+    done = 0
+    while limit is None or done < limit:
+        take = batch_size if limit is None else min(batch_size, limit - done)
+        ids = pending_ids(session, take)
+        if not ids:
+            break
+        rows = list(session.exec(select(Mention).where(col(Mention.id).in_(ids)).order_by(col(Mention.id))))
+        labels = classifier.classify([m.text for m in rows])
+        apply_labels(session, rows, labels, classifier.version, low_confidence)
+        session.commit()
+        done += len(rows)
+        if progress:
+            progress(len(rows))
+    return done
+
+
+def correct(
+    session: Session, mention_id: int, actor: str, *, sentiment: str | None = None, intent: str | None = None
+) -> Mention:
+    """A person's correction: stored beside the model's labels, used for retraining, audited."""
+    if sentiment is not None and sentiment not in SENTIMENTS:
+        raise InvalidInput(f"Unknown sentiment {sentiment!r}; use one of {', '.join(SENTIMENTS)}.")
+    if intent is not None and intent not in INTENTS:
+        raise InvalidInput(f"Unknown intent {intent!r}; use one of {', '.join(INTENTS)}.")
+    m = session.get(Mention, mention_id)
+    if m is None:
+        raise NotFound(f"Mention {mention_id} does not exist.")
+    old_intent = m.corrected_intent or m.intent
+    before = {"sentiment": m.corrected_sentiment or m.sentiment, "intent": old_intent}
+    if sentiment is not None:
+        m.corrected_sentiment = sentiment
+    if intent is not None:
+        m.corrected_intent = intent
+    m.corrected_by, m.corrected_at, m.updated_at = actor, utcnow(), utcnow()
+    m.needs_review = False
+    m.priority = score_mention(m)
+    if m.author_handle and m.classified_at is not None:
+        _bump_author(session, m.platform, m.author_handle, old_intent, m.corrected_intent or m.intent)
+    session.add(m)
+    audit.record(session, actor, "correct", mention_id=m.id, before=before,
+                 after={"sentiment": m.corrected_sentiment or m.sentiment, "intent": m.corrected_intent or m.intent})
+    session.commit()
+    return m
+
+
+def corrections(session: Session) -> list[tuple[str, str | None, str | None]]:
+    """(text, sentiment, intent) for every mention a person corrected, for `careline train --with-corrections`."""
+    stmt = select(Mention.text, Mention.corrected_sentiment, Mention.corrected_intent).where(
+        sa.or_(col(Mention.corrected_sentiment).is_not(None), col(Mention.corrected_intent).is_not(None))
+    )
+    return [(t, s, i) for t, s, i in session.exec(stmt)]
+
+
+def review_queue(session: Session, limit: int = 50) -> list[Mention]:
+    stmt = (
+        select(Mention)
+        .where(col(Mention.needs_review).is_(True), col(Mention.corrected_at).is_(None))
+        .order_by(col(Mention.priority).desc())
+        .limit(limit)
+    )
+    return list(session.exec(stmt))

@@ -1,0 +1,128 @@
+"""The inbox query: filter, order by priority, paginate. The only place that reads mentions for triage."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from careline.models import Brand, Mention
+
+
+@dataclass
+class InboxFilter:
+    brand_ids: list[int] = field(default_factory=list)
+    platforms: list[str] = field(default_factory=list)
+    sentiments: list[str] = field(default_factory=list)
+    intents: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=lambda: ["new", "assigned"])
+    assignee: str | None = None  # "" means unassigned
+    languages: list[str] = field(default_factory=list)
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+    needs_review: bool | None = None
+
+
+@dataclass
+class Page:
+    items: list[Mention]
+    page: int
+    page_size: int
+    has_next: bool
+
+
+def _effective(column: str) -> sa.ColumnElement:
+    return sa.func.coalesce(getattr(Mention, f"corrected_{column}"), getattr(Mention, column))
+
+
+def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
+    if f.brand_ids:
+        stmt = stmt.where(col(Mention.brand_id).in_(f.brand_ids))
+    if f.platforms:
+        stmt = stmt.where(col(Mention.platform).in_(f.platforms))
+    # Plain columns keep the indexes usable; corrections are few, so check them beside.
+    if f.sentiments:
+        stmt = stmt.where(
+            sa.or_(
+                sa.and_(col(Mention.corrected_sentiment).is_(None), col(Mention.sentiment).in_(f.sentiments)),
+                col(Mention.corrected_sentiment).in_(f.sentiments),
+            )
+        )
+    if f.intents:
+        stmt = stmt.where(
+            sa.or_(
+                sa.and_(col(Mention.corrected_intent).is_(None), col(Mention.intent).in_(f.intents)),
+                col(Mention.corrected_intent).in_(f.intents),
+            )
+        )
+    if f.statuses:
+        stmt = stmt.where(col(Mention.status).in_(f.statuses))
+    if f.assignee is not None:
+        stmt = stmt.where(col(Mention.assignee).is_(None) if f.assignee == "" else Mention.assignee == f.assignee)
+    if f.languages:
+        stmt = stmt.where(col(Mention.language).in_(f.languages))
+    if f.since:
+        stmt = stmt.where(Mention.created_at >= f.since)
+    if f.until:
+        stmt = stmt.where(Mention.created_at < f.until)
+    if f.text:
+        needle = f.text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(col(Mention.text).ilike(f"%{needle}%", escape="\\"))
+    if f.needs_review is not None:
+        stmt = stmt.where(Mention.needs_review == f.needs_review)
+    return stmt
+
+
+def list_inbox(session: Session, f: InboxFilter | None = None, page: int = 1, page_size: int = 50) -> Page:
+    f = f or InboxFilter()
+    page, page_size = max(1, page), max(1, min(page_size, 500))
+    stmt = apply_filter(select(Mention), f)
+    stmt = stmt.order_by(col(Mention.priority).desc(), col(Mention.created_at).desc(), col(Mention.id).desc())
+    rows = list(session.exec(stmt.offset((page - 1) * page_size).limit(page_size + 1)))
+    return Page(items=rows[:page_size], page=page, page_size=page_size, has_next=len(rows) > page_size)
+
+
+def count(session: Session, f: InboxFilter | None = None, cap: int = 10_000) -> int:
+    """How many match, counted up to `cap` (an exact count of a million rows is not worth its time)."""
+    inner = apply_filter(select(Mention.id), f or InboxFilter()).limit(cap).subquery()
+    return int(session.exec(select(sa.func.count()).select_from(inner)).one())
+
+
+def get(session: Session, mention_id: int) -> Mention | None:
+    return session.get(Mention, mention_id)
+
+
+def thread(session: Session, mention: Mention, limit: int = 50) -> list[Mention]:
+    """Other collected mentions in the same conversation, oldest first."""
+    if not mention.thread_id:
+        return []
+    stmt = (
+        select(Mention)
+        .where(Mention.platform == mention.platform, Mention.thread_id == mention.thread_id, Mention.id != mention.id)
+        .order_by(col(Mention.created_at))
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def author_history(session: Session, mention: Mention, limit: int = 20) -> list[Mention]:
+    if not mention.author_handle:
+        return []
+    stmt = (
+        select(Mention)
+        .where(Mention.platform == mention.platform, Mention.author_handle == mention.author_handle, Mention.id != mention.id)
+        .order_by(col(Mention.created_at).desc())
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def brands(session: Session) -> list[Brand]:
+    return list(session.exec(select(Brand).order_by(col(Brand.competitor), col(Brand.name))))
+
+
+def languages(session: Session) -> list[str]:
+    stmt = select(Mention.language).where(col(Mention.language).is_not(None)).distinct().limit(100)
+    return sorted(x for x in session.exec(stmt) if x)

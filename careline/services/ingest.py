@@ -1,0 +1,242 @@
+"""Ingest: batched, idempotent upsert of collected mentions on (platform, external_id).
+
+The source's cursor is written in the same transaction as the batch it follows, so a crash either
+keeps both or neither: nothing is lost and at most one page is fetched again.
+"""
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from careline.models import Author, Mention, SourceState, utcnow
+from careline.services.priority import score_mention
+from collectors.base import RateLimit, RawMention
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = 200_000  # well above any platform's limit; beyond this a payload is not a post
+_CHUNK = 500
+
+
+@dataclass
+class IngestResult:
+    seen: int = 0
+    new: int = 0
+    new_ids: list[int] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _insert(session: Session, table: Any) -> Any:
+    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def clean_text(text: str | None) -> str:
+    """Keep the text as posted, minus what no database can store (NUL, lone surrogates)."""
+    if text is None:
+        return ""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return unicodedata.normalize("NFC", text)
+
+
+def validate(raw: RawMention) -> str | None:
+    """A reason to skip this item, or None when it can be stored."""
+    if not raw.platform or not raw.external_id:
+        return "missing platform or external id"
+    if len(raw.external_id) > 200:
+        return f"external id longer than 200 characters ({raw.platform})"
+    if raw.text is not None and len(raw.text) > MAX_TEXT_CHARS:
+        return f"{raw.platform}:{raw.external_id} text is {len(raw.text):,} characters (limit {MAX_TEXT_CHARS:,})"
+    if not isinstance(raw.created_at, datetime):
+        return f"{raw.platform}:{raw.external_id} has no valid timestamp"
+    return None
+
+
+def _row(raw: RawMention, brand_id: int | None, now: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "platform": raw.platform,
+        "external_id": str(raw.external_id),
+        "brand_id": brand_id,
+        "url": raw.url,
+        "author_handle": (raw.author_handle or None) and clean_text(raw.author_handle)[:200],
+        "author_name": raw.author_name and clean_text(raw.author_name),
+        "author_followers": raw.author_followers,
+        "author_external_id": raw.author_id,
+        "text": clean_text(raw.text),
+        "language": raw.language,
+        "created_at": raw.created_at.astimezone(timezone.utc),
+        "collected_at": now,
+        "parent_id": raw.parent_id,
+        "thread_id": raw.thread_id,
+        "raw": _jsonable(raw.raw),
+        "status": "new",
+        "tags": [],
+        "sentiment_scores": {},
+        "intent_scores": {},
+        "needs_review": False,
+        "updated_at": now,
+    }
+    row["priority"] = score_mention(_Obj(row))
+    return row
+
+
+class _Obj:
+    def __init__(self, d: dict[str, Any]) -> None:
+        self.__dict__.update(d)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        return clean_text(value)
+    if value is None or isinstance(value, (int, float, bool)):
+        return value
+    return str(value)
+
+
+def ingest(
+    session: Session,
+    mentions: Sequence[RawMention],
+    *,
+    brand_id: int | None = None,
+    source: str | None = None,
+    query_key: str | None = None,
+    cursor: str | None = None,
+    rate_limit: RateLimit | None = None,
+    commit: bool = True,
+) -> IngestResult:
+    """Store new mentions, ignore ones already stored, and move the cursor in the same transaction."""
+    result = IngestResult(seen=len(mentions))
+    now = utcnow()
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for raw in mentions:
+        reason = validate(raw)
+        if reason:
+            result.skipped.append(reason)
+            log.warning("skipped mention: %s", reason)
+            continue
+        rows.setdefault((raw.platform, str(raw.external_id)), _row(raw, brand_id, now))
+
+    values = list(rows.values())
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start : start + _CHUNK]
+        stmt = (
+            _insert(session, Mention)
+            .on_conflict_do_nothing(index_elements=["platform", "external_id"])
+            .returning(Mention.id, Mention.platform, Mention.author_handle)
+        )
+        inserted = session.execute(stmt, chunk).all()
+        result.new_ids.extend(r[0] for r in inserted)
+        _roll_up_authors(session, inserted, rows, now)
+    result.new = len(result.new_ids)
+
+    if source is not None and query_key is not None:
+        save_source_state(session, source, query_key, cursor=cursor, rate_limit=rate_limit, healthy=True)
+    if commit:
+        session.commit()
+    return result
+
+
+def _roll_up_authors(
+    session: Session, inserted: Sequence[Any], rows: dict[tuple[str, str], dict[str, Any]], now: datetime
+) -> None:
+    counts: dict[tuple[str, str], int] = {}
+    for _id, platform, handle in inserted:
+        if handle:
+            counts[(platform, handle)] = counts.get((platform, handle), 0) + 1
+    if not counts:
+        return
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows.values():
+        key = (row["platform"], row["author_handle"])
+        if key in counts:
+            latest[key] = row
+    values = [
+        {
+            "platform": p,
+            "handle": h,
+            "display_name": latest[(p, h)]["author_name"],
+            "followers": latest[(p, h)]["author_followers"],
+            "mention_count": n,
+            "praise_count": 0,
+            "complaint_count": 0,
+            "first_seen_at": now,
+            "last_seen_at": latest[(p, h)]["created_at"],
+        }
+        for (p, h), n in sorted(counts.items())
+    ]
+    stmt = _insert(session, Author)
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["platform", "handle"],
+        set_={
+            "mention_count": Author.mention_count + excluded.mention_count,
+            "followers": sa.func.coalesce(excluded.followers, Author.followers),
+            "display_name": sa.func.coalesce(excluded.display_name, Author.display_name),
+            "last_seen_at": sa.case(
+                (Author.last_seen_at.is_(None), excluded.last_seen_at),  # type: ignore[union-attr]
+                (excluded.last_seen_at > Author.last_seen_at, excluded.last_seen_at),
+                else_=Author.last_seen_at,
+            ),
+        },
+    )
+    session.execute(stmt, values)
+
+
+def get_source_state(session: Session, source: str, query_key: str) -> SourceState | None:
+    stmt = select(SourceState).where(SourceState.source == source, SourceState.query_key == query_key)
+    return session.exec(stmt).first()
+
+
+def save_source_state(
+    session: Session,
+    source: str,
+    query_key: str,
+    *,
+    cursor: str | None = None,
+    rate_limit: RateLimit | None = None,
+    healthy: bool | None = None,
+    error: str | None = None,
+    paused_until: datetime | None = None,
+    paused_reason: str | None = None,
+    keep_cursor: bool = False,
+) -> SourceState:
+    state = get_source_state(session, source, query_key)
+    if state is None:
+        state = SourceState(source=source, query_key=query_key)
+        session.add(state)
+    if not keep_cursor and cursor is not None:
+        state.cursor = cursor
+    if rate_limit is not None:
+        state.rate_limit_remaining = rate_limit.remaining
+        state.rate_limit_limit = rate_limit.limit
+        state.rate_limit_reset_at = rate_limit.reset_at
+    if healthy is not None:
+        state.healthy = healthy
+    if healthy:
+        state.last_error = None
+    if error is not None:
+        state.last_error = error
+    if paused_until is not None or paused_reason is not None:
+        state.paused_until = paused_until
+        state.paused_reason = paused_reason
+    state.updated_at = utcnow()
+    session.flush()
+    return state

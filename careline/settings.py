@@ -1,0 +1,187 @@
+"""All configuration in one pydantic-settings class.
+
+Sources, highest first: init arguments, `CARELINE_*` environment variables, a `.env` file, a secrets
+directory (one file per secret, e.g. /run/secrets/careline_x_bearer_token), then `careline.toml`
+(or the file named by `CARELINE_CONFIG`). Secrets are `SecretStr`: they never print, log or reach the UI.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from careline.errors import ConfigError
+
+PLATFORMS = ("x", "reddit", "bluesky", "mastodon", "hackernews", "demo")
+
+
+class BrandConfig(BaseModel):
+    """A tracked brand as written in careline.toml; `careline init` copies these into the Brand table."""
+
+    name: str
+    keywords: list[str] = Field(default_factory=list)
+    handles: list[str] = Field(default_factory=list)
+    exclusions: list[str] = Field(default_factory=list)
+    competitor: bool = False
+    subreddits: list[str] = Field(default_factory=list)
+
+
+def _default_brands() -> list[BrandConfig]:
+    return [
+        BrandConfig(name="Acme Air", keywords=["acme air", "acmeair"], handles=["AcmeAir"]),
+        BrandConfig(name="Skyhop", keywords=["skyhop"], handles=["SkyhopFly"], competitor=True),
+    ]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CARELINE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        secrets_dir=os.environ.get("CARELINE_SECRETS_DIR") or None,
+    )
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    brands: list[BrandConfig] = Field(default_factory=_default_brands)
+    sources: list[str] = Field(default_factory=lambda: ["demo"])
+    timezone: str = "UTC"
+
+    # classifier
+    model: str = "careline-minilm"
+    model_label_map: dict[str, str] = Field(default_factory=dict)
+    classify_batch_size: int = 64
+    low_confidence: float = 0.55
+
+    # schedule
+    collect_interval_minutes: int = 15
+    classify_interval_seconds: int = 30
+    send_interval_seconds: int = 20
+    export_weekday: str = "mon"
+    export_hour: int = 7
+
+    # triage and reports
+    sla_minutes: int = 120
+    export_dir: Path | None = None
+    alert_urls: list[SecretStr] = Field(default_factory=list)
+    dry_run: bool = False  # force every responder to dry-run
+
+    # X (tweepy)
+    x_bearer_token: SecretStr | None = None
+    x_consumer_key: SecretStr | None = None
+    x_consumer_secret: SecretStr | None = None
+    x_access_token: SecretStr | None = None
+    x_access_token_secret: SecretStr | None = None
+    # Reddit (praw)
+    reddit_client_id: SecretStr | None = None
+    reddit_client_secret: SecretStr | None = None
+    reddit_username: str | None = None
+    reddit_password: SecretStr | None = None
+    reddit_user_agent: str = "careline/0.1 (social listening)"
+    # Bluesky (atproto)
+    bluesky_handle: str | None = None
+    bluesky_app_password: SecretStr | None = None
+    # Mastodon
+    mastodon_base_url: str | None = None
+    mastodon_access_token: SecretStr | None = None
+    mastodon_hashtags: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("CARELINE_CONFIG", "careline.toml"))
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
+        return (init_settings, env_settings, dotenv_settings, file_secret_settings, toml)
+
+    @field_validator("sources")
+    @classmethod
+    def _known_sources(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in PLATFORMS:
+                raise ValueError(f"unknown source {name!r}; choose from {', '.join(PLATFORMS)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials_present(self) -> "Settings":
+        need: dict[str, tuple[str, ...]] = {
+            "x": ("x_bearer_token",),
+            "reddit": ("reddit_client_id", "reddit_client_secret"),
+            "bluesky": ("bluesky_handle", "bluesky_app_password"),
+            "mastodon": ("mastodon_base_url",),
+        }
+        for source in self.sources:
+            for attr in need.get(source, ()):
+                if getattr(self, attr) is None:
+                    raise ValueError(
+                        f"source {source!r} is enabled but CARELINE_{attr.upper()} is not set"
+                    )
+        return self
+
+    @property
+    def url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'careline.db').as_posix()}"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def exports_path(self) -> Path:
+        return self.export_dir or self.data_dir / "exports"
+
+    def secret(self, name: str) -> str | None:
+        value = getattr(self, name)
+        return value.get_secret_value() if value is not None else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation errors into one sentence that names the setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        msg = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:
+            raise ConfigError(f"Invalid settings: {msg}.") from exc
+        env = f"CARELINE_{str(first['loc'][0]).upper()}"
+        raise ConfigError(f"Invalid setting {env}: {msg}.") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,230 @@
+"""Fine-tune MiniLM with a sentiment head and an intent head on the labelled sets in shared/data.
+
+    careline train --data ../shared/data             # rebuilds classify/artifacts/careline-minilm
+    python -m classify.train --data D --fold 2        # one X-CI cross-validation fold (no artefact)
+
+Reproducible: fixed seeds, deterministic data order; the settings land in the artefact's config.json."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from classify.artifacts import ArtifactConfig, base_model_dir, load_base, save_artifact, sha256
+from classify.base import INTENTS, SENTIMENTS
+from classify.data import (NOT_COMPLAINT, Example, INTENT_IDX, SENT_IDX, load_goemotions, load_tweeteval_val,
+                           load_xci, training_pool, xci_folds)
+from classify.metrics import confusion, macro_f1, macro_recall, per_class
+from classify.model import build_model, state_numpy
+from classify.text import preprocess
+from classify.tokenize import Tokenizer
+
+logger = logging.getLogger(__name__)
+COMPLAINT = INTENT_IDX["complaint"]
+
+
+@dataclass
+class TrainSettings:
+    epochs: int = 4
+    lr: float = 8e-5
+    head_lr: float = 1e-3
+    batch_size: int = 64
+    warmup: float = 0.06
+    weight_decay: float = 0.01
+    label_smoothing: float = 0.05
+    xci_repeat: int = 4  # X-CI is small and is the product's own domain: see it more often
+    corrections_repeat: int = 3
+    topic: bool = False
+    max_len: int = 128
+    seed: int = 13
+    fold: int = -1  # hold out this X-CI fold (cross-validation); -1 trains on all of it
+
+
+def _batches(lengths: list[int], batch: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar length: less padding, same randomness across runs."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    out = []
+    chunk = batch * 50
+    for s in range(0, len(order), chunk):
+        part = sorted(order[s: s + chunk], key=lambda i: lengths[i])
+        out += [part[j: j + batch] for j in range(0, len(part), batch)]
+    rng.shuffle(out)
+    return out
+
+
+def _intent_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy for known intents; for X-CI non-complaints (NOT_COMPLAINT) the loss is
+    -log P(not complaint), which leaves the split among the other three intents free."""
+    known = (target >= 0) & (target < NOT_COMPLAINT)
+    partial = target == NOT_COMPLAINT
+    total = logits.new_zeros(())
+    n = int(known.sum() + partial.sum())
+    if n == 0:
+        return total
+    if known.any():
+        total = total + F.cross_entropy(logits[known], target[known], reduction="sum")
+    if partial.any():
+        lp = logits[partial].float().log_softmax(-1)
+        others = [i for i in range(lp.shape[1]) if i != COMPLAINT]
+        total = total - torch.logsumexp(lp[:, others], dim=-1).sum()
+    return total / n
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, tok: Tokenizer, texts: list[str], device: str,
+            batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Sentiment and intent probabilities, in input order."""
+    model.eval()
+    ids = tok.encode([preprocess(t) for t in texts])
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    s_out = np.zeros((len(ids), len(SENTIMENTS)), np.float32)
+    i_out = np.zeros((len(ids), len(INTENTS)), np.float32)
+    for k in range(0, len(order), batch):
+        idx = order[k: k + batch]
+        x, m = Tokenizer.pad([ids[i] for i in idx])
+        s, it = model(torch.from_numpy(x).to(device), torch.from_numpy(m).to(device))
+        s_out[idx] = s.float().softmax(-1).cpu().numpy()
+        i_out[idx] = it.float().softmax(-1).cpu().numpy()
+    return s_out, i_out
+
+
+def quick_eval(model: torch.nn.Module, tok: Tokenizer, data: Path, device: str,
+               xci_holdout: list[Example] | None = None) -> dict:
+    val = load_tweeteval_val(data)
+    s, _ = predict(model, tok, [e.text for e in val], device)
+    res: dict = {"tweeteval_val_macro_recall": macro_recall([e.sentiment for e in val], s.argmax(1), 3)}
+    dev = load_goemotions(data, "dev")
+    _, i = predict(model, tok, [e.text for e in dev], device)
+    m = confusion([e.intent for e in dev], i.argmax(1), len(INTENTS))
+    p, r, _ = per_class(m)
+    res["goemotions_dev"] = {n: {"precision": float(p[k]), "recall": float(r[k])} for k, n in enumerate(INTENTS)}
+    res["goemotions_dev_confusion"] = m.tolist()
+    if xci_holdout:
+        _, i = predict(model, tok, [e.text for e in xci_holdout], device)
+        gold = [int(e.intent == COMPLAINT) for e in xci_holdout]
+        res["xci_holdout_macro_f1"] = macro_f1(gold, (i.argmax(1) == COMPLAINT).astype(int), 2)
+        res["xci_holdout_macro_f1_p50"] = macro_f1(gold, (i[:, COMPLAINT] > 0.5).astype(int), 2)
+    return res
+
+
+def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir: Path | None = None,
+          corrections: list[tuple[str, str | None, str | None]] | None = None,
+          device: str | None = None) -> dict:
+    """Train; write the artefact to `output` (when given) and return the evaluation numbers."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    random.seed(settings.seed)
+    np.random.seed(settings.seed)
+    torch.manual_seed(settings.seed)
+    base_dir = base_dir or base_model_dir()
+    base = load_base(base_dir / "model.safetensors")
+    tok = Tokenizer(base_dir / "tokenizer.json", settings.max_len)
+
+    sent, intents = training_pool(data, topic=settings.topic)
+    xci = load_xci(data)
+    holdout: list[Example] = []
+    if settings.fold >= 0:
+        held = set(xci_folds(xci)[settings.fold])
+        holdout = [e for k, e in enumerate(xci) if k in held]
+        xci = [e for k, e in enumerate(xci) if k not in held]
+    examples = sent + intents + xci * settings.xci_repeat
+    for text, s, i in corrections or []:
+        ex = Example(text, SENT_IDX.get(s or "", -1), INTENT_IDX.get(i or "", -1), "correction")
+        if ex.sentiment >= 0 or ex.intent >= 0:
+            examples += [ex] * settings.corrections_repeat
+    logger.info("training on %d examples (%d X-CI held out) on %s", len(examples), len(holdout), device)
+    ids = tok.encode([preprocess(e.text) for e in examples])
+    s_target = torch.tensor([e.sentiment for e in examples])
+    i_target = torch.tensor([e.intent for e in examples])
+
+    model = build_model(base_dir, base).to(device)
+    model.fused = True
+    model.embeddings.word_embeddings.weight.requires_grad_(False)  # frozen: keeps the shipped delta small
+    no_decay = ("bias", "LayerNorm")
+    enc = [(n, p) for n, p in model.named_parameters() if p.requires_grad and not n.startswith("heads.")]
+    groups = [
+        {"params": [p for n, p in enc if not any(k in n for k in no_decay)], "lr": settings.lr,
+         "weight_decay": settings.weight_decay},
+        {"params": [p for n, p in enc if any(k in n for k in no_decay)], "lr": settings.lr, "weight_decay": 0.0},
+        {"params": list(model.heads.parameters()), "lr": settings.head_lr, "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(groups, betas=(0.9, 0.98), eps=1e-6, fused=device.startswith("cuda"))
+    rng = random.Random(settings.seed)
+    lengths = [len(x) for x in ids]
+    steps_per_epoch = math.ceil(len(ids) / settings.batch_size)
+    total = steps_per_epoch * settings.epochs
+    warm = max(1, int(total * settings.warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda k: min((k + 1) / warm, max(0.0, (total - k) / max(1, total - warm))))
+    use_amp = device.startswith("cuda")
+    step, t0 = 0, time.time()
+    history = []
+    for epoch in range(settings.epochs):
+        model.train()
+        running = 0.0
+        for b in _batches(lengths, settings.batch_size, rng):
+            x, m = Tokenizer.pad([ids[i] for i in b])
+            x, m = torch.from_numpy(x).to(device), torch.from_numpy(m).to(device)
+            st, it = s_target[b].to(device), i_target[b].to(device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+                s_logits, i_logits = model(x, m)
+            s_logits, i_logits = s_logits.float(), i_logits.float()
+            loss = _intent_loss(i_logits, it)
+            if (st >= 0).any():
+                loss = loss + F.cross_entropy(s_logits[st >= 0], st[st >= 0],
+                                              label_smoothing=settings.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            running += loss.detach()
+        model.fused = False
+        ev = quick_eval(model, tok, data, device, holdout)
+        model.fused = True
+        ev.update(epoch=epoch + 1, loss=float(running) / steps_per_epoch, seconds=round(time.time() - t0, 1))
+        history.append({k: v for k, v in ev.items() if not k.startswith("goemotions_dev_conf")})
+        logger.info("epoch %d: %s", epoch + 1, json.dumps(history[-1]))
+    model.fused = False
+    result = {"settings": asdict(settings), "final": history[-1], "history": history,
+              "goemotions_dev_confusion": ev["goemotions_dev_confusion"]}
+    if output is not None:
+        sha_file = base_dir / "base_sha256.txt"  # the device copy of the base carries the package's hash
+        base_sha = sha_file.read_text().strip() if sha_file.is_file() else sha256(base_dir / "model.safetensors")
+        cfg = ArtifactConfig(base_sha256=base_sha, max_len=settings.max_len,
+                             train={"settings": asdict(settings), "examples": len(examples),
+                                    "scores_at_training": history[-1]})
+        save_artifact(output, state_numpy(model.cpu()), base, cfg)
+        logger.info("artefact written to %s", output)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--output", type=Path)
+    ap.add_argument("--base-dir", type=Path)
+    ap.add_argument("--metrics", type=Path)
+    for f, v in asdict(TrainSettings()).items():
+        ap.add_argument(f"--{f.replace('_', '-')}", type=type(v) if not isinstance(v, bool) else int, default=v)
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    settings = TrainSettings(**{f: (bool(getattr(a, f)) if isinstance(v, bool) else getattr(a, f))
+                                for f, v in asdict(TrainSettings()).items()})
+    res = train(a.data, a.output, settings, base_dir=a.base_dir)
+    if a.metrics:
+        a.metrics.write_text(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()

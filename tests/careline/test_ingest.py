@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlmodel import Session, func, select
+
+from careline.models import Author, Mention, SourceState
+from careline.services.ingest import MAX_TEXT_CHARS, ingest
+from tests.conftest import make_raw
+
+
+def _count(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Mention)).one()
+
+
+def test_ingest_twice_keeps_one_row(any_engine) -> None:
+    raws = [make_raw() for _ in range(5)]
+    with Session(any_engine) as s:
+        first = ingest(s, raws)
+        again = ingest(s, raws + [make_raw(external_id=raws[0].external_id)])
+        assert (first.new, again.new) == (5, 0)
+        assert _count(s) == 5
+        authors = s.exec(select(Author)).all()
+        assert sum(a.mention_count for a in authors) == 5
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "😡😡😡", "مرحبا Acme שלום привет 你好", "ctrl\x00chars\x07\x1b[31m", "x" * 100_000, "a\u200b\u202eb", "\ud800 lone"],
+)
+def test_odd_text_is_stored_not_crashing(session: Session, text: str) -> None:
+    result = ingest(session, [make_raw(text=text), make_raw(text="normal")])
+    assert result.new == 2 and not result.skipped
+    stored = session.get(Mention, result.new_ids[0])
+    assert stored is not None
+    assert stored.text == text.replace("\x00", "").replace("\ud800", "\ufffd")
+
+
+def test_enormous_text_is_rejected_with_reason_and_batch_continues(session: Session) -> None:
+    result = ingest(session, [make_raw(text="y" * (MAX_TEXT_CHARS + 1)), make_raw()])
+    assert result.new == 1
+    assert "limit" in result.skipped[0]
+
+
+def test_cursor_moves_with_the_batch_only(session: Session) -> None:
+    ingest(session, [make_raw()], source="x", query_key="x:1", cursor="100")
+    state = session.exec(select(SourceState)).one()
+    assert state.cursor == "100"
+    # a batch that fails to commit leaves the cursor where it was
+    try:
+        ingest(session, [make_raw()], source="x", query_key="x:1", cursor="200", commit=False)
+        raise RuntimeError("crash before commit")
+    except RuntimeError:
+        session.rollback()
+    session.expire_all()
+    assert session.exec(select(SourceState)).one().cursor == "100"
+    assert _count(session) == 1
+
+
+def test_times_are_utc(session: Session) -> None:
+    naive = datetime(2026, 3, 29, 1, 30)
+    result = ingest(session, [make_raw(created_at=naive)])
+    m = session.get(Mention, result.new_ids[0])
+    session.expire_all()
+    m = session.get(Mention, result.new_ids[0])
+    assert m is not None and m.created_at.tzinfo is not None
+    assert m.created_at == datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc)

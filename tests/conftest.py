@@ -1,0 +1,115 @@
+"""Shared fixtures: a fresh database per test (SQLite file, or PostgreSQL schema), and mention factories."""
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from careline.db import create_all, make_engine
+from careline.models import Brand
+from careline.settings import Settings
+from collectors.base import RawMention
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+POSTGRES_URL = os.environ.get("CARELINE_TEST_POSTGRES_URL") or None
+_ids = itertools.count(1)
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or skip the test with the reason."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (the shared data/fixtures folder beside the repo), which is absent")
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'test.db'}", model="lexicon",
+                    sources=["demo"], _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(settings.url)
+    create_all(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def pg_engine() -> Iterator[Engine]:
+    """A fresh schema in the test PostgreSQL (CARELINE_TEST_POSTGRES_URL, set by `make test`)."""
+    if not POSTGRES_URL:
+        pytest.fail("CARELINE_TEST_POSTGRES_URL is not set; run the suite with `make test` (it starts PostgreSQL)")
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    eng = sa.create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """Runs a test on SQLite and again on PostgreSQL."""
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'any.db'}")
+        create_all(eng)
+        yield eng
+        eng.dispose()
+    else:
+        eng = request.getfixturevalue("pg_engine")
+        create_all(eng)
+        yield eng
+
+
+def make_raw(**kw: object) -> RawMention:
+    n = next(_ids)
+    base: dict[str, object] = {
+        "platform": "x",
+        "external_id": f"ext-{n}",
+        "text": f"Acme Air lost my bag #{n}",
+        "created_at": datetime(2026, 11, 1, 12, tzinfo=timezone.utc) + timedelta(minutes=n),
+        "url": f"https://x.com/u/status/{n}",
+        "author_handle": f"user{n % 7}",
+        "author_name": f"User {n % 7}",
+        "author_followers": 100 * (n % 7),
+    }
+    base.update(kw)
+    return RawMention(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def raw_factory():  # type: ignore[no-untyped-def]
+    return make_raw
+
+
+@pytest.fixture
+def brand(session: Session) -> Brand:
+    b = Brand(name="Acme Air", keywords=["acme air"], handles=["AcmeAir"])
+    session.add(b)
+    session.commit()
+    return b
