@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from careline.console import console, progress, setup_logging
 from careline.errors import CarelineError
@@ -301,6 +302,14 @@ def main() -> None:
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", getattr(exc, "code", 0))
         sys.exit(code or 0)
+    except DBAPIError as exc:
+        from careline.db import describe_db_error
+
+        console.print(f"[red]Error:[/] {describe_db_error(exc)}")
+        log.debug("database failure", exc_info=True)
+        if _state["verbose"]:
+            console.print_exception()
+        sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
         console.print("Aborted.")
         sys.exit(130)

@@ -78,7 +78,7 @@ def describe_db_error(exc: Exception) -> str:
     text = str(getattr(exc, "orig", exc)).lower()
     if "locked" in text:
         return "The database is locked by another process; nothing was saved, try again in a moment."
-    if "could not connect" in text or "connection refused" in text or "connection" in text:
+    if "could not connect" in text or "connection refused" in text or "connection failed" in text:
         return "Cannot reach the database (check CARELINE_DATABASE_URL); nothing was saved."
     if "no such table" in text or "does not exist" in text:
         return "The database is not initialised; run `careline init` first."

@@ -1,0 +1,62 @@
+"""The CLI end to end through typer's runner: init, demo (no serve), status, collect, friendly errors."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from careline import settings as settings_module
+from careline.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CARELINE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("CARELINE_MODEL", "lexicon")
+    settings_module.get_settings.cache_clear()
+    yield tmp_path
+    settings_module.get_settings.cache_clear()
+
+
+def test_every_command_has_help() -> None:
+    for cmd in ("init", "demo", "collect", "classify", "serve", "worker", "status"):
+        result = runner.invoke(app, [cmd, "--help"])
+        assert result.exit_code == 0, result.output
+        assert "Usage" in result.output
+
+
+def test_demo_loads_and_is_idempotent(env) -> None:  # type: ignore[no-untyped-def]
+    first = runner.invoke(app, ["demo", "--no-serve"])
+    assert first.exit_code == 0, first.output
+    assert "Demo loaded" in first.output
+    again = runner.invoke(app, ["collect", "--once", "--source", "demo"])
+    assert again.exit_code == 0, again.output
+    assert " 0 new" in again.output
+    status = runner.invoke(app, ["status"])
+    assert "unclassified: 0" in status.output
+
+
+def test_bad_setting_is_one_sentence(tmp_path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "careline.cli", "status"], capture_output=True, text=True, cwd=tmp_path,
+        env={"CARELINE_SOURCES": '["x"]', "PATH": "/usr/bin:/bin", "CARELINE_DATA_DIR": str(tmp_path)},
+    )
+    assert proc.returncode == 1
+    assert "CARELINE_X_BEARER_TOKEN" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unreachable_database_is_one_sentence(tmp_path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "careline.cli", "init"], capture_output=True, text=True, cwd=tmp_path,
+        env={"CARELINE_DATABASE_URL": "postgresql+psycopg://nobody:x@127.0.0.1:1/none", "PATH": "/usr/bin:/bin",
+             "CARELINE_DATA_DIR": str(tmp_path)},
+    )
+    assert proc.returncode == 1
+    assert "Cannot reach the database" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
