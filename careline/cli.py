@@ -229,18 +229,16 @@ def serve(
 
 @app.command()
 def worker(
-    role: Annotated[str, typer.Option(help="collect, classify, send, report or all.")] = "all",
+    role: Annotated[str, typer.Option(help="Comma-separated: collect, classify, send, report, or all.")] = "all",
 ) -> None:
-    """Run the scheduler alone (no dashboard): collect, classify and send on their intervals."""
-    settings = _settings()
-    from careline.scheduler import build_scheduler
+    """Run background work without the dashboard. Start any number against one PostgreSQL database:
+    classification and sending are shared work queues, and one elected leader runs the schedule."""
+    from careline.workers import parse_roles, run_worker
 
-    sched = build_scheduler(settings, blocking=True, roles=tuple(role.split(",")))
-    console.print(f"Worker running ({role}); Ctrl-C stops it.")
-    try:
-        sched.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
+    settings = _settings()
+    roles = parse_roles(role)
+    console.print(f"Worker running ({', '.join(sorted(roles))}); Ctrl-C stops it.")
+    run_worker(settings, _engine(settings), roles)
 
 
 @app.command()

@@ -65,7 +65,9 @@ class Settings(BaseSettings):
     low_confidence: float = 0.55
 
     # schedule
-    collect_interval_minutes: int = 15
+    collect_interval_minutes: float = 15
+    leader_retry_seconds: float = 5.0  # how soon a worker notices the scheduler leader is gone
+    queue_lease_seconds: int = 120  # a dead worker's claimed batch is handed on after this long
     classify_interval_seconds: int = 30
     send_interval_seconds: int = 20
     export_weekday: str = "mon"

@@ -81,21 +81,26 @@ def classify_pending(
     limit: int | None = None,
     low_confidence: float = 0.55,
     progress: Callable[[int], None] | None = None,
+    owner: str | None = None,
 ) -> int:
-    """Classify unclassified mentions in batches, committing each batch; returns how many were done."""
+    """Classify unclassified mentions batch by batch through the leased work queue; returns how many.
+
+    The same path serves one process on SQLite and many workers on PostgreSQL (see services/queue.py).
+    """
+    from careline.services import queue
+
+    owner = owner or queue.worker_id("classify")
     done = 0
     while limit is None or done < limit:
         take = batch_size if limit is None else min(batch_size, limit - done)
-        ids = pending_ids(session, take)
-        if not ids:
-            break
-        rows = list(session.exec(select(Mention).where(col(Mention.id).in_(ids)).order_by(col(Mention.id))))
-        labels = classifier.classify([m.text for m in rows])
-        apply_labels(session, rows, labels, classifier.version, low_confidence)
-        session.commit()
-        done += len(rows)
+        stored = queue.work_once(session, owner, classifier, take, low_confidence=low_confidence)
+        if not stored:
+            if queue.claimable(session) == 0:
+                break
+            continue
+        done += len(stored)
         if progress:
-            progress(len(rows))
+            progress(len(stored))
     return done
 
 
