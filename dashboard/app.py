@@ -1,25 +1,36 @@
-"""Careline dashboard entry point (placeholder until the dashboard issue lands): a read-only inbox."""
+"""Careline dashboard entry point: sign-in, then the pages (st.navigation). Run with `careline serve`."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
-from sqlmodel import Session
 
-from careline.db import get_engine
-from careline.services import inbox
-from careline.settings import get_settings
+from dashboard import auth
+from dashboard.components import current_user, settings
 
-st.set_page_config(page_title="Careline", layout="wide")
-settings = get_settings()
-engine = get_engine(settings.url)
-st.title("Careline inbox")
-with Session(engine) as session:
-    page = inbox.list_inbox(session, inbox.InboxFilter(), page=1, page_size=50)
-    rows = [
-        {"priority": m.priority, "platform": m.platform, "author": m.author_handle or "", "text": m.text,
-         "sentiment": m.corrected_sentiment or m.sentiment, "intent": m.corrected_intent or m.intent,
-         "status": m.status, "model": m.model_version}
-        for m in page.items
-    ]
-if any((r["model"] or "").startswith("placeholder") for r in rows):
-    st.warning("Labels come from the placeholder keyword classifier, not the trained model.")
-st.dataframe(rows, use_container_width=True, hide_index=True)
+HERE = Path(__file__).resolve().parent
+
+st.set_page_config(page_title="Careline", page_icon="💬", layout="wide")
+settings()  # fail early, in one sentence, on bad configuration
+
+user = current_user()
+if not user:
+    auth.sign_in_form()
+    st.stop()
+
+pages = [
+    st.Page(str(HERE / "pages" / "inbox.py"), title="Inbox", icon="📥", default=True, url_path="inbox"),
+    st.Page(str(HERE / "pages" / "advocates.py"), title="Advocates", icon="🤝", url_path="advocates"),
+    st.Page(str(HERE / "pages" / "trends.py"), title="Trends", icon="📈", url_path="trends"),
+    st.Page(str(HERE / "pages" / "sources.py"), title="Sources", icon="🛰️", url_path="sources"),
+    st.Page(str(HERE / "pages" / "settings.py"), title="Settings", icon="⚙️", url_path="settings"),
+]
+nav = st.navigation(pages)
+with st.sidebar:
+    st.text(f"Signed in as {user['display_name']} ({user['role']})")
+    if user["role"] == "viewer":
+        st.info("Read-only access: you can look and export, not reply or change anything.")
+    if st.button("Sign out", key="sign_out"):
+        auth.sign_out()
+        st.rerun()
+nav.run()

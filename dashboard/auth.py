@@ -1,0 +1,87 @@
+"""Sign-in: the bcrypt password store in the User table, and OIDC through st.login where configured.
+
+An OIDC identity is let in only when its e-mail (or preferred username) matches an active User row; the
+row's role applies. Nothing about the session is trusted from the browser except Streamlit's own state.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import streamlit as st
+from sqlmodel import select
+
+from careline.models import User
+from careline.services import app_settings, audit, users
+from dashboard.components import db
+
+log = logging.getLogger(__name__)
+_FAIL_DELAY_S = 0.5
+
+
+def _oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets.toml at all
+        return False
+
+
+def _sign_in(user: User, method: str) -> None:
+    st.session_state["user"] = {"username": user.username, "role": user.role,
+                                "display_name": user.display_name or user.username}
+    with db() as session:
+        audit.record(session, user.username, "sign_in", method=method)
+        session.commit()
+
+
+def _oidc_user() -> User | None:
+    info = getattr(st, "user", None)
+    if info is None or not getattr(info, "is_logged_in", False):
+        return None
+    candidates = [str(info.get(k, "")).strip().lower() for k in ("email", "preferred_username")]
+    with db() as session:
+        for name in filter(None, candidates):
+            user = session.exec(select(User).where(User.username == name, User.active == True)).first()  # noqa: E712
+            if user is not None:
+                return user
+    return None
+
+
+def sign_in_form() -> None:
+    """Render the sign-in screen; on success store the user in the session and rerun."""
+    st.title("Careline")
+    st.text("Sign in to the social care inbox.")
+    if _oidc_configured():
+        user = _oidc_user()
+        if user is not None:
+            _sign_in(user, "oidc")
+            st.rerun()
+        if getattr(getattr(st, "user", None), "is_logged_in", False):
+            st.error("Your single sign-on account has no Careline user; ask an admin to add you.")
+        else:
+            st.button("Sign in with single sign-on", on_click=st.login)
+        st.divider()
+    with st.form("sign_in"):
+        username = st.text_input("Username", key="sign_in_username")
+        password = st.text_input("Password", type="password", key="sign_in_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        with db() as session:
+            user = users.authenticate(session, username or "", password or "")
+        if user is None:
+            time.sleep(_FAIL_DELAY_S)  # slows guessing; bcrypt already costs ~50 ms
+            log.info("failed sign-in for %r", (username or "")[:100])
+            st.error("Wrong username or password.")
+            return
+        _sign_in(user, "password")
+        st.rerun()
+    with db() as session:
+        demo = app_settings.get(session, "demo_anchor") is not None
+    if demo:
+        st.caption("Demo accounts: admin / careline-admin, agent / careline-agent, viewer / careline-viewer.")
+
+
+def sign_out() -> None:
+    st.session_state.pop("user", None)
+    if _oidc_configured() and getattr(getattr(st, "user", None), "is_logged_in", False):
+        st.logout()

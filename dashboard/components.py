@@ -1,0 +1,172 @@
+"""Shared pieces for the dashboard pages: sessions, safe display of untrusted text, role guards.
+
+Mention text, author names and URLs come from strangers. They are shown only through widgets that never
+parse Markdown or HTML (st.text, disabled text areas, dataframe cells), after `clean()` removes bidi
+overrides and invisible characters that could reorder or hide what a person reads.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import streamlit as st
+from sqlmodel import Session
+
+from careline.db import get_engine
+from careline.errors import CarelineError
+from careline.services import users
+from careline.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Bidi embeddings/overrides/isolates and marks, zero-width and other invisible format characters.
+_INVISIBLE = re.compile("[\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u180e\u00ad]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$=&^\"'])")
+
+
+def clean(text: str | None, limit: int | None = None) -> str:
+    """Text safe to lay out: no direction overrides or invisible characters; optionally shortened."""
+    if not text:
+        return ""
+    text = _INVISIBLE.sub("", text)
+    # A zero-width joiner stays only inside emoji sequences, where it is part of the picture.
+    text = "".join(
+        ch for i, ch in enumerate(text)
+        if ch != "\u200d" or (0 < i < len(text) - 1 and _emojiish(text[i - 1]) and _emojiish(text[i + 1]))
+    )
+    text = _CONTROL.sub(" ", text)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+def _emojiish(ch: str) -> bool:
+    return ord(ch) >= 0x1F000 or unicodedata.category(ch) == "So" or ch == "\ufe0f"
+
+
+def one_line(text: str | None, limit: int = 160) -> str:
+    return " ".join(clean(text).split())[:limit] + ("…" if len(" ".join(clean(text).split())) > limit else "")
+
+
+def md_escape(text: str | None) -> str:
+    """Every Markdown-significant character backslash-escaped, for the rare label that must be Markdown."""
+    return _MD_SPECIAL.sub(r"\\\1", one_line(text, 200))
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is a plain http(s) link to a host, else None (no javascript:, data:, relative...)."""
+    if not url:
+        return None
+    url = url.strip()
+    if _INVISIBLE.search(url) or _CONTROL.search(url) or " " in url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+@contextmanager
+def db() -> Iterator[Session]:
+    with Session(get_engine(settings().url), expire_on_commit=False) as session:
+        yield session
+
+
+def current_user() -> dict[str, str] | None:
+    return st.session_state.get("user")
+
+
+def require_user() -> dict[str, str]:
+    """The signed-in user, or stop the page (pages run standalone in tests, so each checks)."""
+    user = current_user()
+    if not user:
+        st.warning("Please sign in.")
+        st.stop()
+    return user  # type: ignore[return-value]
+
+
+def can(permission: str) -> bool:
+    user = current_user()
+    return bool(user) and users.can(user["role"], permission)
+
+
+def act(permission: str, fn: Callable[..., T], *args: Any, success: str | None = None, **kwargs: Any) -> T | None:
+    """Run a state-changing service call as the signed-in user, checking the role first.
+
+    Shows one sentence on failure (and logs the detail) instead of a traceback.
+    """
+    user = require_user()
+    try:
+        users.require(user["role"], permission)
+        with db() as session:
+            result = fn(session, *args, **kwargs)
+    except CarelineError as exc:
+        st.error(str(exc))
+        return None
+    except Exception:  # noqa: BLE001 - one sentence in the UI, the trace in the log
+        log.exception("dashboard action failed")
+        st.error("That did not work because of an unexpected error; it has been logged.")
+        return None
+    if success:
+        st.toast(success)
+    return result
+
+
+def when(dt: datetime | None, now: datetime | None = None) -> str:
+    """'3 h ago (2026-11-20 14:02 UTC)' in the configured zone."""
+    if dt is None:
+        return "—"
+    now = now or datetime.now(timezone.utc)
+    secs = (now - dt).total_seconds()
+    if secs < 0:
+        ago = "in the future"
+    elif secs < 3600:
+        ago = f"{secs / 60:.0f} min ago"
+    elif secs < 172800:
+        ago = f"{secs / 3600:.0f} h ago"
+    else:
+        ago = f"{secs / 86400:.0f} days ago"
+    local = dt.astimezone(settings().zone)
+    return f"{ago} ({local:%Y-%m-%d %H:%M} {local.tzname()})"
+
+
+def placeholder_notice(model_versions: list[str]) -> None:
+    if any((v or "").startswith("placeholder") for v in model_versions):
+        st.warning(
+            "Labels come from the placeholder keyword classifier, not the trained model: treat sentiment and "
+            "intent as rough guesses (set CARELINE_MODEL to the trained model and reclassify).",
+            icon="⚠️",
+        )
+
+
+def label_text(model: str | None, corrected: str | None, score: float | None) -> str:
+    if corrected:
+        return f"{corrected} (corrected)"
+    if model is None:
+        return "unclassified"
+    return f"{model} ({score:.0%})" if score is not None else model
+
+
+def reports_module() -> Any | None:
+    """careline.reports when the reports package is installed, else None (the page degrades)."""
+    try:
+        import careline.reports as reports
+
+        return reports
+    except ImportError:
+        return None

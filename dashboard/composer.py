@@ -1,0 +1,124 @@
+"""The reply composer: templates with variables, a per-platform character counter, a preview, and the
+state of every reply to this mention (queued, sent with a link, failed with the reason and a retry)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from careline import textlimits
+from careline.errors import Conflict
+from careline.models import Mention, Reply
+from careline.services import app_settings, replies
+from dashboard.components import act, can, clean, db, md_escape, one_line, safe_url, settings, when
+
+STATE_TEXT = {
+    "queued": "queued: waiting for the sender (runs every few seconds with the scheduler, or use Send now)",
+    "sending": "sending now",
+    "sent": "sent",
+    "failed": "failed",
+    "unknown": "unknown: the platform may have posted it; check the original thread before retrying",
+    "cancelled": "cancelled",
+}
+
+
+def _fill(key: str, template_key: str, values: dict[str, str]) -> None:
+    name = st.session_state.get(template_key)
+    with db() as session:
+        templates = app_settings.templates(session)
+    if name in templates:
+        st.session_state[key] = app_settings.render_template(templates[name], **values)
+
+
+def show(m: Mention, brand_name: str, user: dict[str, str]) -> None:
+    with db() as session:
+        existing = replies.replies_for(session, m.id)
+        templates = app_settings.templates(session)
+    with st.container(border=True):
+        st.markdown("**Reply**")
+        _states(existing, m.id)
+        allowed = can("reply")
+        if not allowed:
+            st.info("Your role cannot reply.")
+        if m.platform == "hackernews":
+            st.info("Hacker News has no reply API: answer on the site, then set the status to replied.")
+            return
+        values = {"author": "@" + one_line(m.author_handle or "there", 60) if m.author_handle else "there",
+                  "name": one_line(m.author_name or m.author_handle or "there", 60), "brand": brand_name,
+                  "platform": m.platform}
+        key, tkey = f"reply_text_{m.id}", f"reply_tpl_{m.id}"
+        st.selectbox("Start from a template", ["(blank)", *templates], key=tkey,
+                     on_change=_fill, args=(key, tkey, values),
+                     help="Variables: {author} (the @handle), {name}, {brand}, {platform}.")
+        text = st.text_area("Your reply", key=key, height=120, disabled=not allowed)
+        n, cap = textlimits.length(m.platform, text), textlimits.limit(m.platform)
+        over = n > cap
+        st.progress(min(1.0, n / cap) if cap else 1.0,
+                    text=f"{n} / {cap} characters as {m.platform} counts them" + (" — too long" if over else ""))
+        if text.strip():
+            st.text("Preview:")
+            with st.container(border=True):
+                st.text(clean(text))
+        active = replies.ACTIVE_STATES
+        others = [r for r in existing if r.state in active]
+        confirm = False
+        if others:
+            who = ", ".join(sorted({r.created_by for r in others}))
+            st.warning(f"Someone is already replying: a reply by {who} is {others[-1].state}. "
+                       "Sending again would post a second answer.")
+            confirm = st.checkbox("Yes, send another reply anyway", key=f"dup_{m.id}")
+        forced = settings().dry_run
+        dry = st.checkbox("Dry run (record it, don't post)", value=True if forced else False,
+                          key=f"dry_{m.id}", disabled=forced,
+                          help="Forced on by CARELINE_DRY_RUN." if forced else "Nothing reaches the platform.")
+        c1, c2 = st.columns(2)
+        if c1.button("Queue reply", type="primary", key=f"send_{m.id}",
+                     disabled=not allowed or over or not text.strip() or (bool(others) and not confirm)):
+            _queue(m.id, text, user["username"], dry, confirm)
+        if c2.button("Send now", key=f"send_now_{m.id}", disabled=not allowed,
+                     help="Run the sender once instead of waiting for the scheduler."):
+            _send_now()
+
+
+def _queue(mention_id: int, text: str, actor: str, dry: bool, confirm: bool) -> None:
+    try:
+        reply = act("reply", replies.queue_reply, mention_id, text, actor, dry_run=dry,
+                    confirm_duplicate=confirm)
+    except Conflict as exc:  # act() reports CarelineErrors itself; this is belt and braces
+        st.warning(str(exc))
+        return
+    if reply is not None:
+        st.session_state.pop(f"reply_text_{mention_id}", None)
+        st.toast("Reply queued")
+        st.rerun()
+
+
+def _send_now() -> None:
+    from careline import jobs
+
+    if not can("reply"):
+        st.error("Your role cannot send replies.")
+        return
+    with st.spinner("Sending queued replies…"):
+        sent = jobs.send_queued()
+    st.toast(f"Sender ran: {sent} repl{'y' if sent == 1 else 'ies'} processed")
+    st.rerun()
+
+
+def _states(existing: list[Reply], mention_id: int) -> None:
+    for r in existing:
+        with st.container(border=True):
+            st.text(f"Reply #{r.id} by {r.created_by}, {when(r.created_at)} · {'DRY RUN · ' if r.dry_run else ''}"
+                    f"{r.kind} · state: {STATE_TEXT.get(r.state, r.state)}")
+            st.text(clean(r.text, 600))
+            url = safe_url(r.url)
+            if r.state == "sent" and url:
+                st.link_button("View the posted reply ↗", url)
+            if r.error:
+                st.error("Reason: " + md_escape(r.error))
+            if r.state == "failed" and st.button("Retry", key=f"retry_{r.id}", disabled=not can("reply")):
+                retried = act("reply", replies.queue_reply, mention_id, r.text, st.session_state["user"]["username"],
+                              kind=r.kind, dry_run=r.dry_run, confirm_duplicate=True)
+                if retried is not None:
+                    st.rerun()
+            if r.state == "queued" and st.button("Cancel", key=f"cancel_{r.id}", disabled=not can("reply")):
+                if act("reply", replies.cancel, r.id, st.session_state["user"]["username"]):
+                    st.rerun()

@@ -1,0 +1,181 @@
+"""Inbox: open mentions, most urgent first; filters, pagination, bulk actions and the detail view."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+
+import streamlit as st
+
+from careline.services import inbox, triage, users
+from careline.services.inbox import InboxFilter
+from dashboard import detail
+from dashboard.components import act, can, clean, db, one_line, placeholder_notice, require_user, settings
+
+PAGE_SIZE = 50
+SENTIMENTS = ["negative", "neutral", "positive"]
+INTENTS = ["complaint", "question", "praise", "other"]
+STATUSES = list(triage.STATUSES)
+WHEN = {"Any time": None, "Last 24 hours": 1, "Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90,
+        "Custom dates": -1}
+
+user = require_user()
+st.title("Inbox")
+st.text("Mentions of your brands that may need an answer, most urgent first. "
+        "Pick one (click a row, or use 'Open a mention') to read it in full, reply, assign or correct it.")
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _header() -> tuple[dict[str, int], list[str]]:
+    from careline.services import stats
+
+    with db() as session:
+        info = stats.overview(session)
+    return dict(info["counts"]), list(info["model_versions"])
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _choices() -> tuple[dict[int, str], list[str], list[str]]:
+    with db() as session:
+        names = {b.id: b.name + (" (competitor)" if b.competitor else "") for b in inbox.brands(session)}
+        langs = inbox.languages(session)
+        people = [u.username for u in users.list_users(session) if u.active and u.role != "viewer"]
+    return names, langs, people  # type: ignore[return-value]
+
+
+counts, versions = _header()
+placeholder_notice(versions)
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Open", f"{counts.get('open', 0):,}", help="Status new or assigned.")
+m2.metric("All mentions", f"{counts.get('mentions', 0):,}")
+m3.metric("Waiting for the classifier", f"{counts.get('unclassified', 0):,}")
+m4.metric("Replies queued", f"{counts.get('replies queued', 0):,}")
+
+brand_names, languages, people = _choices()
+with st.container(border=True):
+    c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
+    text = c1.text_input("Search text", key="f_text", placeholder="e.g. refund, lost bag")
+    brand_ids = c2.multiselect("Brand", list(brand_names), format_func=lambda i: clean(brand_names[i]), key="f_brand")
+    platforms = c3.multiselect("Platform", ["x", "reddit", "bluesky", "mastodon", "hackernews", "demo"], key="f_platform")
+    sentiments = c4.multiselect("Sentiment", SENTIMENTS, key="f_sentiment")
+    intents = c5.multiselect("Intent", INTENTS, key="f_intent")
+    d1, d2, d3, d4, d5 = st.columns([3, 2, 2, 2, 2])
+    statuses = d1.multiselect("Status", STATUSES, default=["new", "assigned"], key="f_status",
+                              help="Empty shows every status.")
+    who = d2.selectbox("Assignee", ["Anyone", "Me", "Unassigned", *people], key="f_assignee")
+    langs = d3.multiselect("Language", languages, key="f_lang")
+    period = d4.selectbox("Posted", list(WHEN), key="f_when")
+    review = d5.selectbox("Labels", ["All", "Need review (low confidence)"], key="f_review")
+    since = until = None
+    if WHEN[period] == -1:
+        today = datetime.now(settings().zone).date()
+        picked = st.date_input("From – to (inclusive)", value=(today - timedelta(days=7), today), key="f_dates")
+        if isinstance(picked, (tuple, list)) and len(picked) == 2:
+            zone = settings().zone
+            since = datetime.combine(picked[0], time.min, tzinfo=zone).astimezone(timezone.utc)
+            until = datetime.combine(picked[1] + timedelta(days=1), time.min, tzinfo=zone).astimezone(timezone.utc)
+    elif WHEN[period]:
+        since = datetime.now(timezone.utc) - timedelta(days=WHEN[period])
+
+assignee = {"Anyone": None, "Me": user["username"], "Unassigned": ""}.get(who, who)
+flt = InboxFilter(brand_ids=brand_ids, platforms=platforms, sentiments=sentiments, intents=intents,
+                  statuses=statuses, assignee=assignee, languages=langs, since=since, until=until,
+                  text=text.strip() or None, needs_review=True if review != "All" else None)
+signature = repr(flt)
+if st.session_state.get("_inbox_sig") != signature:
+    st.session_state["_inbox_sig"] = signature
+    st.session_state["inbox_page"] = 1
+page_no = st.session_state.get("inbox_page", 1)
+
+with db() as session:
+    page = inbox.list_inbox(session, flt, page=page_no, page_size=PAGE_SIZE)
+    total = inbox.count(session, flt)
+ids = [m.id for m in page.items]
+st.session_state["_inbox_ids"] = ids
+
+shown = f"{total:,}" if total < 10_000 else "10,000+"
+first = (page_no - 1) * PAGE_SIZE + 1 if ids else 0
+st.text(f"{shown} matching · showing {first}–{first + len(ids) - 1 if ids else 0}")
+if not ids:
+    st.info("Nothing matches these filters. Clear some filters, or widen 'Status' to include resolved ones.")
+
+
+def _row(m: inbox.Mention) -> dict[str, object]:
+    age_h = (datetime.now(timezone.utc) - m.created_at).total_seconds() / 3600
+    return {
+        "Priority": round(m.priority),
+        "Age": f"{age_h:.0f} h" if age_h < 48 else f"{age_h / 24:.0f} d",
+        "Platform": m.platform,
+        "Brand": clean(brand_names.get(m.brand_id or -1, "")),
+        "Author": one_line(m.author_handle or "?", 40),
+        "Followers": m.author_followers or 0,
+        "Text": one_line(m.text, 160),
+        "Sentiment": (m.corrected_sentiment or m.sentiment or "—") + (" ✎" if m.corrected_sentiment else ""),
+        "Intent": (m.corrected_intent or m.intent or "—") + (" ✎" if m.corrected_intent else ""),
+        "Status": m.status,
+        "Assignee": m.assignee or "",
+        "Answered": "yes" if m.first_response_at else "",
+        "#": m.id,
+    }
+
+
+def _on_table_select() -> None:
+    rows = st.session_state["inbox_table"]["selection"]["rows"]
+    page_ids = st.session_state.get("_inbox_ids", [])
+    if len(rows) == 1 and rows[0] < len(page_ids):
+        st.session_state["open_pick"] = page_ids[rows[0]]
+
+
+table = st.dataframe(
+    [_row(m) for m in page.items],
+    key="inbox_table",
+    on_select=_on_table_select,
+    selection_mode="multi-row",
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "Priority": st.column_config.ProgressColumn("Priority", min_value=0, max_value=100, format="%d",
+                                                    help="Higher = answer sooner. The detail view explains it."),
+        "Text": st.column_config.TextColumn("Text", width="large"),
+        "Followers": st.column_config.NumberColumn("Followers", format="%d"),
+        "#": st.column_config.NumberColumn("#", help="Mention id"),
+    },
+)
+nav1, nav2, _ = st.columns([1, 1, 6])
+if nav1.button("← Previous", disabled=page_no <= 1, key="prev_page"):
+    st.session_state["inbox_page"] = page_no - 1
+    st.rerun()
+if nav2.button("Next →", disabled=not page.has_next, key="next_page"):
+    st.session_state["inbox_page"] = page_no + 1
+    st.rerun()
+
+selected_rows = list(getattr(getattr(table, "selection", None), "rows", []) or [])
+selected = [ids[r] for r in selected_rows if r < len(ids)]
+if len(selected) > 1:
+    with st.container(border=True):
+        st.text(f"{len(selected)} mentions selected")
+        if not can("triage"):
+            st.info("Your role is read-only: bulk actions are for agents and admins.")
+        b1, b2, b3, b4 = st.columns([2, 1, 1, 1])
+        target = b1.selectbox("Assign to", people, key="bulk_assignee",
+                              index=people.index(user["username"]) if user["username"] in people else 0)
+        if b2.button("Assign", key="bulk_assign", disabled=not can("triage")):
+            if act("triage", triage.bulk, selected, "assign", user["username"], target,
+                   success=f"Assigned {len(selected)} to {target}"):
+                st.rerun()
+        if b3.button("Resolve", key="bulk_resolve", disabled=not can("triage")):
+            if act("triage", triage.bulk, selected, "resolve", user["username"], success="Resolved"):
+                st.rerun()
+        if b4.button("Ignore", key="bulk_ignore", disabled=not can("triage")):
+            if act("triage", triage.bulk, selected, "ignore", user["username"], success="Ignored"):
+                st.rerun()
+
+st.divider()
+options: list[int | None] = [None, *ids]
+picked_id = st.session_state.get("open_pick")
+if picked_id is not None and picked_id not in options:
+    options.append(picked_id)
+labels = {m.id: f"#{m.id} · {m.platform} · {one_line(m.author_handle or '?', 30)} · {one_line(m.text, 80)}"
+          for m in page.items}
+open_id = st.selectbox("Open a mention", options, key="open_pick",
+                       format_func=lambda i: "— choose one —" if i is None else labels.get(i, f"#{i}"))
+if open_id is not None:
+    detail.show(int(open_id), user)
