@@ -117,6 +117,11 @@ def _export_demo_week(settings) -> None:  # type: ignore[no-untyped-def]
             console.print(f"Last week's report: {Path(paths[0]).parent}")
     except CarelineError as exc:
         console.print(f"[yellow]Weekly export skipped:[/] {exc}")
+    from careline.reports.alerts import run_checks
+
+    result = run_checks(settings)  # the demo's built-in spike shows up in the dashboard right away
+    if result.new:
+        console.print(f"{len(result.new)} alert(s) raised, e.g. {result.new[0].message}")
 
 
 def _classify_db(settings, engine, pending: int) -> int:  # type: ignore[no-untyped-def]

@@ -1,0 +1,86 @@
+"""`careline export` (the weekly report) and `careline alerts` (list, check and deliver alerts)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from careline.console import console
+from careline.errors import CarelineError
+
+
+def _setup() -> tuple[Any, Any]:
+    from careline.cli import _engine, _settings
+
+    settings = _settings()
+    return settings, _engine(settings)
+
+
+def export_cmd(
+    week: Annotated[Optional[str], typer.Option("--week", "-w", help="ISO week like 2026-W47 (default: the last complete week in CARELINE_TIMEZONE).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the files (default: CARELINE_EXPORT_DIR or <data dir>/exports).")] = None,
+    send: Annotated[bool, typer.Option("--send", help="Also send the HTML summary and XLSX to CARELINE_ALERT_URLS.")] = False,
+) -> None:
+    """Write the weekly report (CSV, XLSX, PNG chart, HTML summary) for one ISO week."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from careline.reports.periods import last_complete_week, week_period
+    from careline.reports.weekly import export_week, send_report
+
+    settings, engine = _setup()
+    label = week_period(week, settings.zone).label if week else last_complete_week(settings.zone).label
+    columns = (TextColumn("[bold]Exporting " + label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("export", total=None)
+
+        def progress(advance: int = 0, total: int | None = None) -> None:
+            if total is not None:
+                bar.update(task, total=total)
+            if advance:
+                bar.advance(task, advance)
+
+        paths = export_week(settings, engine, label, out_dir=out, progress=progress)
+    console.print(f"Wrote {len(paths)} files for {label} to [bold]{paths[0].parent}[/]:")
+    for path in paths:
+        console.print(f"  {path.name}")
+    if send:
+        send_report(settings, paths)
+        console.print(f"Sent the report to {len(settings.alert_urls)} alert URL(s).")
+
+
+def alerts_cmd(
+    check: Annotated[bool, typer.Option("--check", help="Run the spike and high-reach checks now and deliver pending alerts.")] = False,
+    limit: Annotated[int, typer.Option(help="How many recent alerts to list.")] = 20,
+) -> None:
+    """List recent alerts; with --check, detect new ones and deliver them first."""
+    from rich.table import Table
+    from sqlmodel import Session
+
+    from careline.reports.alerts import list_alerts, run_checks
+
+    settings, engine = _setup()
+    result = None
+    if check:
+        result = run_checks(settings, engine)
+        console.print(f"Checked: {len(result.new)} new alert(s).")
+    with Session(engine) as session:
+        alerts = list_alerts(session, limit=limit)
+    if not alerts:
+        console.print("No alerts yet.")
+    else:
+        table = Table("id", "when (UTC)", "kind", "message", "delivery")
+        for a in alerts:
+            if a.delivered_at:
+                state = f"sent {a.delivered_at:%m-%d %H:%M}"
+            elif a.delivery_error:
+                state = a.delivery_error
+            else:
+                state = "pending" if settings.alert_urls else "stored (no CARELINE_ALERT_URLS)"
+            table.add_row(str(a.id), f"{a.created_at:%Y-%m-%d %H:%M}", a.kind, a.message, state)
+        console.print(table)
+    if result is not None and result.delivery.failed:
+        raise CarelineError(
+            f"{result.delivery.failed} alert(s) could not be delivered ({', '.join(result.delivery.errors)} "
+            "refused or was unreachable); they are stored and will be retried on the next check.")

@@ -1,0 +1,181 @@
+"""Turn a period's aggregates into the report: per-brand summary, headlines, trend, advocates, themes.
+
+Everything here works on the small grouped results of queries.py; nothing loops over mentions except
+the complaint-theme counter, which streams complaint texts only.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlmodel import Session
+
+from careline.reports import queries, themes
+from careline.reports.periods import Period, range_period
+from careline.reports.queries import BrandInfo, DailyKey
+
+OVERALL = "All our brands"
+SENTIMENTS = ("positive", "neutral", "negative")
+
+
+@dataclass
+class Report:
+    period: Period
+    previous: Period
+    sla_minutes: int
+    brands: dict[int | None, BrandInfo]
+    daily: Counter[DailyKey]
+    summary: list[dict[str, Any]]
+    previous_summary: list[dict[str, Any]]
+    advocates: list[dict[str, Any]]
+    themes: list[dict[str, Any]]
+    trend: list[dict[str, Any]]
+    headlines: list[str] = field(default_factory=list)
+    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @property
+    def total(self) -> int:
+        return sum(self.daily.values())
+
+    @property
+    def empty(self) -> bool:
+        return self.total == 0
+
+    def overall(self, previous: bool = False) -> dict[str, Any]:
+        rows = self.previous_summary if previous else self.summary
+        return next(r for r in rows if r["brand"] == OVERALL)
+
+
+def build_report(session: Session, period: Period, previous: Period, sla_minutes: int, trend_weeks: int = 12) -> Report:
+    brands = queries.brands(session)
+    own = [b for b, info in brands.items() if not info.competitor]
+    daily = queries.daily_counts(session, period)
+    prev_daily = queries.daily_counts(session, previous)
+    summary = summarise(daily, queries.response_times(session, period), brands, sla_minutes)
+    prev_summary = summarise(prev_daily, queries.response_times(session, previous), brands, sla_minutes)
+    exclude = themes.brand_words(info.name for info in brands.values())
+    counts, docs = themes.count_terms((t for _, t in queries.complaint_texts(session, period, own)), exclude)
+    prev_counts, _ = themes.count_terms((t for _, t in queries.complaint_texts(session, previous, own)), exclude)
+    report = Report(
+        period=period, previous=previous, sla_minutes=sla_minutes, brands=brands, daily=daily,
+        summary=summary, previous_summary=prev_summary,
+        advocates=queries.top_advocates(session, period, own),
+        themes=themes.top_themes(counts, docs),
+        trend=weekly_trend(session, period, brands, trend_weeks),
+    )
+    report.headlines = headlines(report.overall(), report.overall(previous=True), counts, prev_counts)
+    return report
+
+
+def summarise(daily: Counter[DailyKey], responses: list[tuple[int | None, str, datetime, datetime]],
+              brands: dict[int | None, BrandInfo], sla_minutes: int) -> list[dict[str, Any]]:
+    """One row per brand seen or configured, plus the overall row for our own (non-competitor) brands."""
+    per: dict[int | None, Counter[str]] = defaultdict(Counter)
+    for (_, brand_id, _, sentiment, intent), n in daily.items():
+        c = per[brand_id]
+        c["mentions"] += n
+        c[f"s:{sentiment}"] += n
+        c[f"i:{intent}"] += n
+    waits: dict[int | None, list[tuple[str, float]]] = defaultdict(list)
+    for brand_id, intent, created, responded in responses:
+        waits[brand_id].append((intent, max(0.0, (responded - created).total_seconds() / 60)))
+    all_total = sum(c["mentions"] for c in per.values())
+    own_ids = [b for b, info in brands.items() if not info.competitor]
+    rows = []
+    for brand_id, info in sorted(brands.items(), key=lambda kv: (kv[1].competitor, kv[1].name.lower())):
+        if brand_id is None and not per.get(None):
+            continue
+        rows.append(_row(info.name, info.competitor, per.get(brand_id, Counter()), waits.get(brand_id, []),
+                         all_total, sla_minutes))
+    own_counts: Counter[str] = sum((per.get(b, Counter()) for b in own_ids), Counter())
+    own_waits = [w for b in own_ids for w in waits.get(b, [])]
+    rows.insert(0, _row(OVERALL, False, own_counts, own_waits, all_total, sla_minutes))
+    return rows
+
+
+def _row(name: str, competitor: bool, c: Counter[str], waits: list[tuple[str, float]], all_total: int,
+         sla_minutes: int) -> dict[str, Any]:
+    pos, neu, neg = (c[f"s:{s}"] for s in SENTIMENTS)
+    classified = pos + neu + neg
+    actionable = c["i:complaint"] + c["i:question"]
+    answered_other = sum(1 for intent, _ in waits if intent not in ("complaint", "question"))
+    minutes = [m for _, m in waits]
+    needing = actionable + answered_other
+    return {
+        "brand": name,
+        "competitor": competitor,
+        "mentions": c["mentions"],
+        "share_of_voice": round(c["mentions"] / all_total, 4) if all_total else None,
+        "positive": pos, "neutral": neu, "negative": neg, "unclassified": c[f"s:{queries.UNCLASSIFIED}"],
+        "net_sentiment": round(100 * (pos - neg) / classified, 1) if classified else None,
+        "complaints": c["i:complaint"], "praise": c["i:praise"], "questions": c["i:question"],
+        "other": c["i:other"],
+        "answered": len(minutes),
+        "median_first_response_minutes": round(statistics.median(minutes), 1) if minutes else None,
+        # Nobody answers a competitor's customers: their SLA share would only read as 0%.
+        "within_sla_share": (round(sum(1 for m in minutes if m <= sla_minutes) / needing, 4)
+                             if needing and not competitor else None),
+    }
+
+
+def weekly_trend(session: Session, period: Period, brands: dict[int | None, BrandInfo], weeks: int) -> list[dict[str, Any]]:
+    """Sentiment per ISO week (cut in the report's zone) for the `weeks` weeks ending with the period."""
+    monday = period.last - timedelta(days=period.last.weekday())
+    span = range_period(monday - timedelta(weeks=weeks - 1), monday + timedelta(days=6), period.zone)
+    per_day = queries.sentiment_by_bucket(session, span)
+    labels = [_week_label(monday - timedelta(weeks=i)) for i in reversed(range(weeks))]
+    grid: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for (day, brand_id, sentiment), n in per_day.items():
+        info = brands.get(brand_id) or brands[None]
+        week = _week_label(day)
+        grid[(week, info.name)][sentiment] += n
+        if not info.competitor:
+            grid[(week, OVERALL)][sentiment] += n
+    names = [OVERALL] + sorted({name for (_, name) in grid if name != OVERALL})
+    out = []
+    for week in labels:
+        for name in names:
+            c = grid.get((week, name), Counter())
+            classified = sum(c[s] for s in SENTIMENTS)
+            out.append({"week": week, "brand": name, **{s: c[s] for s in SENTIMENTS},
+                        "mentions": sum(c.values()),
+                        "net_sentiment": round(100 * (c["positive"] - c["negative"]) / classified, 1) if classified else None})
+    return out
+
+
+def _week_label(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _change(now: float, before: float) -> str:
+    if before == 0:
+        return "new" if now else "no change"
+    pct = round(100 * (now - before) / before)
+    return f"{pct:+d}%"
+
+
+def headlines(now: dict[str, Any], before: dict[str, Any], terms: Counter[str], prev_terms: Counter[str]) -> list[str]:
+    """Short sentences comparing the period with the one before ("complaints +38%, mostly about delivery")."""
+    if not now["mentions"] and not before["mentions"]:
+        return ["No mentions this period or the one before."]
+    out = [f"mentions {_change(now['mentions'], before['mentions'])} ({before['mentions']} → {now['mentions']})"]
+    complaint = f"complaints {_change(now['complaints'], before['complaints'])} ({before['complaints']} → {now['complaints']})"
+    rising = sorted(((n - prev_terms.get(t, 0), n, t) for t, n in terms.items()), reverse=True)
+    if rising and rising[0][0] > 0 and now["complaints"] > before["complaints"]:
+        complaint += f", mostly about {rising[0][2]}"
+    elif terms:
+        complaint += f", most often about {terms.most_common(1)[0][0]}"
+    out.append(complaint)
+    out.append(f"praise {_change(now['praise'], before['praise'])} ({before['praise']} → {now['praise']})")
+    if now["net_sentiment"] is not None and before["net_sentiment"] is not None:
+        delta = now["net_sentiment"] - before["net_sentiment"]
+        out.append(f"net sentiment {now['net_sentiment']:+.1f} ({delta:+.1f} points)")
+    elif now["net_sentiment"] is not None:
+        out.append(f"net sentiment {now['net_sentiment']:+.1f}")
+    if now["within_sla_share"] is not None:
+        out.append(f"{now['within_sla_share']:.0%} of complaints and questions answered within the SLA")
+    return out

@@ -1,0 +1,143 @@
+"""The report's SQL: a handful of GROUP BY queries over one period, never one row per mention in Python
+(except the raw-mentions sheet, which is streamed).
+
+Local days: SQL groups by integer UTC bucket (see periods.py) and `fold_days` folds buckets into days.
+Labels: a person's correction wins over the model's (`corrected_*`), unclassified rows say so.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from careline.models import Author, Brand, Mention
+from careline.reports.periods import DayFolder, Period
+
+M = Mention.__table__  # type: ignore[attr-defined]
+A = Author.__table__  # type: ignore[attr-defined]
+UNCLASSIFIED = "unclassified"
+SENTIMENT = sa.func.coalesce(M.c.corrected_sentiment, M.c.sentiment, UNCLASSIFIED).label("sentiment")
+INTENT = sa.func.coalesce(M.c.corrected_intent, M.c.intent, UNCLASSIFIED).label("intent")
+
+# (day, brand_id, platform, sentiment, intent) -> mentions
+DailyKey = tuple[date, int | None, str, str, str]
+
+
+@dataclass(frozen=True)
+class BrandInfo:
+    id: int | None
+    name: str
+    competitor: bool
+
+
+def brands(session: Session) -> dict[int | None, BrandInfo]:
+    rows = session.execute(sa.select(Brand.id, Brand.name, Brand.competitor)).all()  # type: ignore[call-overload]
+    out = {r.id: BrandInfo(r.id, r.name, bool(r.competitor)) for r in rows}
+    out[None] = BrandInfo(None, "(no brand)", False)
+    return out
+
+
+def bucket_expr(session: Session, size: int) -> sa.ColumnElement[int]:
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.literal_column(f"CAST(floor(extract(epoch from mention.created_at) / {int(size)}) AS BIGINT)")
+    return sa.literal_column(f"CAST(strftime('%s', mention.created_at) AS INTEGER) / {int(size)}")
+
+
+def in_period(period: Period) -> sa.ColumnElement[bool]:
+    return sa.and_(M.c.created_at >= period.start_utc, M.c.created_at < period.end_utc)
+
+
+def daily_counts(session: Session, period: Period) -> Counter[DailyKey]:
+    """Mentions per local day × brand × platform × sentiment × intent."""
+    size = period.bucket_seconds()
+    bucket = bucket_expr(session, size).label("bucket")
+    stmt = (
+        sa.select(bucket, M.c.brand_id, M.c.platform, SENTIMENT, INTENT, sa.func.count().label("n"))
+        .where(in_period(period))
+        .group_by(sa.literal_column("bucket"), M.c.brand_id, M.c.platform, sa.literal_column("sentiment"),
+                  sa.literal_column("intent"))
+    )
+    fold = DayFolder(size, period.zone)
+    out: Counter[DailyKey] = Counter()
+    for row in session.execute(stmt):
+        out[(fold(int(row.bucket)), row.brand_id, row.platform, row.sentiment, row.intent)] += int(row.n)
+    return out
+
+
+def response_times(session: Session, period: Period) -> list[tuple[int | None, str, datetime, datetime]]:
+    """(brand_id, intent, created_at, first_response_at) for mentions of the period that were answered."""
+    stmt = (
+        sa.select(M.c.brand_id, INTENT, M.c.created_at, M.c.first_response_at)
+        .where(in_period(period), M.c.first_response_at.is_not(None))
+    )
+    return [(r.brand_id, r.intent, r.created_at, r.first_response_at) for r in session.execute(stmt)]
+
+
+def top_advocates(session: Session, period: Period, brand_ids: list[int | None], limit: int = 10) -> list[dict[str, Any]]:
+    """Authors with the most praise in the period (for our own brands), with their lifetime rollup."""
+    n = sa.func.count().label("praise")
+    stmt = (
+        sa.select(M.c.platform, M.c.author_handle, n, sa.func.max(M.c.author_followers).label("followers"),
+                  sa.func.max(A.c.display_name).label("display_name"),
+                  sa.func.max(A.c.praise_count).label("lifetime_praise"))
+        .select_from(M.outerjoin(A, sa.and_(A.c.platform == M.c.platform, A.c.handle == M.c.author_handle)))
+        .where(in_period(period), INTENT == "praise", M.c.author_handle.is_not(None), _brand_filter(brand_ids))
+        .group_by(M.c.platform, M.c.author_handle)
+        .order_by(n.desc(), sa.func.max(M.c.author_followers).desc(), M.c.author_handle)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in session.execute(stmt)]
+
+
+def _brand_filter(brand_ids: list[int | None]) -> sa.ColumnElement[bool]:
+    ids = [b for b in brand_ids if b is not None]
+    cond = M.c.brand_id.in_(ids) if ids else sa.false()
+    return sa.or_(cond, M.c.brand_id.is_(None)) if None in brand_ids else cond
+
+
+def complaint_texts(session: Session, period: Period, brand_ids: list[int | None]) -> Iterator[tuple[int | None, str]]:
+    stmt = sa.select(M.c.brand_id, M.c.text).where(in_period(period), INTENT == "complaint", _brand_filter(brand_ids))
+    for row in session.execute(stmt.execution_options(yield_per=5000)):
+        yield row.brand_id, row.text or ""
+
+
+RAW_COLUMNS = ["id", "created_local", "created_utc", "brand", "platform", "author", "followers", "sentiment",
+               "intent", "corrected", "status", "first_response_utc", "url", "text"]
+
+
+def raw_mentions(session: Session, period: Period) -> Iterator[sa.Row[Any]]:
+    """Every mention of the period, oldest first, streamed in chunks (the week may hold 100k rows)."""
+    stmt = (
+        sa.select(M.c.id, M.c.created_at, M.c.brand_id, M.c.platform, M.c.author_handle, M.c.author_followers,
+                  SENTIMENT, INTENT,
+                  sa.or_(M.c.corrected_sentiment.is_not(None), M.c.corrected_intent.is_not(None)).label("corrected"),
+                  M.c.status, M.c.first_response_at, M.c.url, M.c.text)
+        .where(in_period(period))
+        .order_by(M.c.created_at, M.c.id)
+    )
+    yield from session.execute(stmt.execution_options(yield_per=5000))
+
+
+def count_mentions(session: Session, period: Period) -> int:
+    return int(session.execute(sa.select(sa.func.count()).select_from(M).where(in_period(period))).scalar_one())
+
+
+def sentiment_by_bucket(session: Session, period: Period) -> Counter[tuple[date, int | None, str]]:
+    """(local day, brand_id, sentiment) -> mentions, for trend charts over many weeks."""
+    size = period.bucket_seconds()
+    bucket = bucket_expr(session, size).label("bucket")
+    stmt = (
+        sa.select(bucket, M.c.brand_id, SENTIMENT, sa.func.count().label("n"))
+        .where(in_period(period))
+        .group_by(sa.literal_column("bucket"), M.c.brand_id, sa.literal_column("sentiment"))
+    )
+    fold = DayFolder(size, period.zone)
+    out: Counter[tuple[date, int | None, str]] = Counter()
+    for row in session.execute(stmt):
+        out[(fold(int(row.bucket)), row.brand_id, row.sentiment)] += int(row.n)
+    return out

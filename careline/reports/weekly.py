@@ -1,0 +1,252 @@
+"""The weekly export: `careline export`, the Monday job, and the Trends page's range download.
+
+Files (stable names, written atomically into settings.exports_path):
+  careline-2026-W47-summary.csv    per brand + "All our brands": volume, share of voice, sentiment, SLA
+  careline-2026-W47-daily.csv      local day × brand × platform × sentiment × intent → mentions
+  careline-2026-W47-advocates.csv  careline-2026-W47-themes.csv   careline-2026-W47-mentions.csv (raw)
+  careline-2026-W47.xlsx           the same tables as sheets (Summary, Daily, Trend, Advocates, Themes, Mentions)
+  careline-2026-W47-trend.png      careline-2026-W47.html (headlines, chart, brand table)
+"""
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+from xlsxwriter.exceptions import FileCreateError
+
+from careline.db import describe_db_error, get_engine
+from careline.errors import CarelineError, DatabaseError
+from careline.reports import queries
+from careline.services import app_settings
+from careline.reports.build import Report, build_report
+from careline.reports.charts import trend_png
+from careline.reports.html import summary_html
+from careline.reports.periods import Period, last_complete_week, previous_week, range_period, week_period
+from careline.reports.writers import CsvTable, Sheet, atomic_path, atomic_text, open_workbook
+from careline.settings import Settings
+
+log = logging.getLogger(__name__)
+Progress = Callable[..., None]  # progress(advance=0, total=None)
+STEPS = 4  # aggregate, tables, chart, html: units on top of one per raw mention
+SUMMARY_COLS = ["brand", "competitor", "mentions", "share_of_voice", "positive", "neutral", "negative",
+                "unclassified", "net_sentiment", "complaints", "praise", "questions", "other", "answered",
+                "median_first_response_minutes", "within_sla_share"]
+DAILY_COLS = ["date", "brand", "competitor", "platform", "sentiment", "intent", "mentions"]
+TREND_COLS = ["week", "brand", "positive", "neutral", "negative", "mentions", "net_sentiment"]
+ADVOCATE_COLS = ["platform", "author_handle", "display_name", "followers", "praise", "lifetime_praise"]
+THEME_COLS = ["term", "complaints", "share"]
+
+
+class ExportError(CarelineError):
+    pass
+
+
+def _noop(advance: int = 0, total: int | None = None) -> None:
+    return None
+
+
+def export_last_week(settings: Settings, engine: Engine | None = None, now: datetime | None = None,
+                     out_dir: Path | None = None) -> list[Path]:
+    """Export the last complete ISO week in settings.timezone (what the Monday job runs)."""
+    period = last_complete_week(settings.zone, now)
+    engine = engine or get_engine(settings.url)
+    paths = export_week(settings, engine, period.label, out_dir=out_dir)
+    with Session(engine) as session:
+        wanted = app_settings.get(session, "send_weekly_report", False)
+    if wanted and settings.alert_urls:
+        send_report(settings, paths)
+    return paths
+
+
+def send_report(settings: Settings, paths: list[Path]) -> None:
+    """Send the HTML summary and the XLSX to every alert URL (email or chat, through apprise)."""
+    from careline.reports.delivery import apprise_notify
+
+    urls = [u.get_secret_value() for u in settings.alert_urls]
+    if not urls:
+        raise ExportError("No CARELINE_ALERT_URLS are set, so there is nowhere to send the report.")
+    attach = [str(p) for p in paths if p.suffix in (".html", ".xlsx")]
+    label = paths[0].name.removeprefix("careline-").split("-summary")[0].removesuffix(".csv")
+    body = f"The Careline report for {label} is attached ({', '.join(Path(a).name for a in attach)})."
+    failed = [i + 1 for i, url in enumerate(urls) if not apprise_notify(url, f"Careline report {label}", body, attach)]
+    if failed:
+        raise ExportError(f"The report was written to {paths[0].parent}, but sending it failed for alert URL "
+                          f"{', '.join(f'#{i}' for i in failed)}.")
+
+
+def export_week(settings: Settings, engine: Engine, iso_week: str, out_dir: Path | None = None,
+                progress: Progress = _noop) -> list[Path]:
+    period = week_period(iso_week, settings.zone)
+    return export_period(settings, engine, period, previous_week(period), out_dir or settings.exports_path, progress)
+
+
+def export_period(settings: Settings, engine: Engine, period: Period, previous: Period, out_dir: Path,
+                  progress: Progress = _noop) -> list[Path]:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with Session(engine) as session:
+            progress(total=queries.count_mentions(session, period) + STEPS)
+            report = build_report(session, period, previous, settings.sla_minutes)
+            progress(1)
+            paths = write_report(report, session, DirSink(out_dir), progress)
+    except (OSError, FileCreateError) as exc:
+        err = exc.args[0] if isinstance(exc, FileCreateError) and exc.args else exc
+        reason = getattr(err, "strerror", None) or str(err)
+        raise ExportError(f"Cannot write the report to {out_dir}: {reason}.") from exc
+    except OperationalError as exc:
+        raise DatabaseError(describe_db_error(exc)) from exc
+    log.info("exported %s: %d mention(s) into %s", period.label, report.total, out_dir)
+    return [out_dir / name for name in paths]
+
+
+def export_range(session: Session, start: date, end: date, zone: str | ZoneInfo, fmt: str = "xlsx",
+                 sla_minutes: int = 120) -> bytes:
+    """The same report for any local date range (inclusive), as XLSX bytes or a ZIP of every file."""
+    tz = ZoneInfo(zone) if isinstance(zone, str) else zone
+    period = range_period(start, end, tz)
+    length = (end - start).days + 1
+    previous = range_period(date.fromordinal(start.toordinal() - length), date.fromordinal(start.toordinal() - 1), tz)
+    report = build_report(session, period, previous, sla_minutes)
+    if fmt == "xlsx":
+        buf = io.BytesIO()
+        book = open_workbook(buf)
+        _write_workbook(book, report, session, None)
+        book.close()
+        return buf.getvalue()
+    if fmt != "zip":
+        raise ValueError(f"unknown format {fmt!r}")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        write_report(report, session, ZipSink(zf), _noop)
+    return buf.getvalue()
+
+
+def range_filename(start: date, end: date, fmt: str = "xlsx") -> str:
+    return f"careline-{start.isoformat()}_{end.isoformat()}.{fmt}"
+
+
+class DirSink:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @contextmanager
+    def text(self, name: str) -> Iterator[IO[str]]:
+        with atomic_text(self.folder / name) as fh:
+            yield fh
+
+    def binary(self, name: str, data: bytes) -> None:
+        with atomic_path(self.folder / name) as tmp:
+            tmp.write_bytes(data)
+
+    @contextmanager
+    def workbook(self, name: str) -> Iterator[Any]:
+        with atomic_path(self.folder / name) as tmp:
+            book = open_workbook(tmp)
+            yield book
+            book.close()
+
+
+class ZipSink:
+    def __init__(self, zf: zipfile.ZipFile) -> None:
+        self.zf = zf
+
+    @contextmanager
+    def text(self, name: str) -> Iterator[IO[str]]:
+        with self.zf.open(name, "w") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:
+            yield fh
+
+    def binary(self, name: str, data: bytes) -> None:
+        self.zf.writestr(name, data)
+
+    @contextmanager
+    def workbook(self, name: str) -> Iterator[Any]:
+        buf = io.BytesIO()
+        book = open_workbook(buf)
+        yield book
+        book.close()
+        self.zf.writestr(name, buf.getvalue())
+
+
+def write_report(report: Report, session: Session, sink: DirSink | ZipSink, progress: Progress) -> list[str]:
+    stem = f"careline-{report.period.label}"
+    names = [f"{stem}-summary.csv", f"{stem}-daily.csv", f"{stem}-advocates.csv", f"{stem}-themes.csv",
+             f"{stem}-mentions.csv", f"{stem}.xlsx", f"{stem}-trend.png", f"{stem}.html"]
+    tables = _tables(report)
+    for name, key in zip(names[:4], ("summary", "daily", "advocates", "themes")):
+        header, rows = tables[key]
+        with sink.text(name) as fh:
+            table = CsvTable(fh, header)
+            for row in rows:
+                table.row(row)
+    progress(1)
+    # One pass over the raw mentions feeds both the CSV and the workbook's last sheet.
+    with sink.text(names[4]) as fh, sink.workbook(names[5]) as book:
+        _write_workbook(book, report, session, CsvTable(fh, queries.RAW_COLUMNS), progress)
+    png = trend_png(report.trend, f"Sentiment, 12 weeks to {report.period.label}")
+    sink.binary(names[6], png)
+    progress(1)
+    sink.binary(names[7], summary_html(report, png).encode("utf-8"))
+    progress(1)
+    return names
+
+
+def _tables(report: Report) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    names = report.brands
+    daily = sorted(report.daily.items(), key=lambda kv: (kv[0][0], names[kv[0][1]].name if kv[0][1] in names else "",
+                                                       kv[0][2], kv[0][3], kv[0][4]))
+    return {
+        "summary": (SUMMARY_COLS, [[r[c] for c in SUMMARY_COLS] for r in report.summary]),
+        "daily": (DAILY_COLS, [[day, (names.get(b) or names[None]).name, (names.get(b) or names[None]).competitor,
+                                platform, s, i, n] for (day, b, platform, s, i), n in daily]),
+        "trend": (TREND_COLS, [[r[c] for c in TREND_COLS] for r in report.trend]),
+        "advocates": (ADVOCATE_COLS, [[a.get(c) for c in ADVOCATE_COLS] for a in report.advocates]),
+        "themes": (THEME_COLS, [[t[c] for c in THEME_COLS] for t in report.themes]),
+    }
+
+
+def _write_workbook(book: Any, report: Report, session: Session, raw_csv: CsvTable | None,
+                    progress: Progress = _noop) -> None:
+    bold = book.add_format({"bold": True})
+    tables = _tables(report)
+    for key, title in (("summary", "Summary"), ("daily", "Daily"), ("trend", "Trend"), ("advocates", "Advocates"),
+                       ("themes", "Themes")):
+        header, rows = tables[key]
+        sheet = Sheet(book, title, header, bold)
+        for row in rows:
+            sheet.row(row)
+        if key == "summary":
+            sheet.note("")
+            sheet.note(f"Period {report.period.label}: {report.period.first} to {report.period.last} "
+                       f"({report.period.zone}); compared with {report.previous.label}.")
+            for line in report.headlines:
+                sheet.note(line)
+        elif not rows and report.empty:
+            sheet.note(f"No mentions in {report.period.label}.")
+    mentions = Sheet(book, "Mentions", queries.RAW_COLUMNS, bold)
+    brands, zone, done = report.brands, report.period.zone, 0
+    for r in queries.raw_mentions(session, report.period):
+        info = brands.get(r.brand_id) or brands[None]
+        created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=timezone.utc)
+        row = [r.id, created.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+               created.isoformat(timespec="seconds"), info.name,
+               r.platform, r.author_handle, r.author_followers, r.sentiment, r.intent, bool(r.corrected), r.status,
+               r.first_response_at.isoformat(timespec="seconds") if r.first_response_at else None, r.url, r.text]
+        mentions.row(row)
+        if raw_csv is not None:
+            raw_csv.row(row)
+        done += 1
+        if done % 5000 == 0:
+            progress(5000)
+    progress(done % 5000)
+    if not done:
+        mentions.note(f"No mentions in {report.period.label}.")
