@@ -1,0 +1,185 @@
+"""AppTest for every page: renders, filters change rows, actions change the database, roles hold."""
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from careline.models import AppSetting, AuditEvent, Brand, Mention, Note, Reply
+from tests.dashboard.conftest import ROOT, mention_id
+
+
+def _texts(at) -> list[str]:  # type: ignore[no-untyped-def]
+    return [t.value for t in at.text]
+
+
+def test_sign_in_required_and_wrong_password_refused(dash_db):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=30)
+    at.run()
+    assert [t.value for t in at.title] == ["Careline"] and "user" not in at.session_state
+    at.text_input(key="sign_in_username").input("admin")
+    at.text_input(key="sign_in_password").input("wrong-password")
+    at.button[0].click().run()
+    assert any("Wrong username or password" in e.value for e in at.error)
+    assert "user" not in at.session_state
+    at.text_input(key="sign_in_password").input("careline-admin")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.session_state["user"]["role"] == "admin"
+    assert [t.value for t in at.title] == ["Inbox"]
+    with Session(dash_db) as s:
+        assert s.exec(select(AuditEvent).where(AuditEvent.action == "sign_in")).first() is not None
+
+
+def test_page_alone_asks_for_sign_in(page):
+    at = page("inbox", run=False)
+    del at.session_state["user"]
+    at.run()
+    assert not at.exception and any("sign in" in w.value for w in at.warning)
+    assert not at.dataframe
+
+
+def test_inbox_lists_by_priority_and_filters_change_rows(page):
+    at = page("inbox")
+    df = at.dataframe[0].value
+    assert len(df) == 8
+    assert list(df["Priority"]) == sorted(df["Priority"], reverse=True)
+    assert df.iloc[0]["Intent"] == "complaint"
+    at.multiselect(key="f_intent").select("praise").run()
+    df = at.dataframe[0].value
+    assert set(df["Intent"]) == {"praise"} and len(df) == 2
+    at.multiselect(key="f_intent").unselect("praise").run()
+    at.multiselect(key="f_platform").select("reddit").run()
+    assert list(at.dataframe[0].value["Platform"]) == ["reddit"]
+    at.multiselect(key="f_platform").unselect("reddit").run()
+    at.text_input(key="f_text").input("suitcase").run()
+    assert len(at.dataframe[0].value) == 1
+
+
+def test_open_mention_assign_note_status_and_history(page, dash_db):
+    mid = mention_id(dash_db, "Acme Air lost my bag")
+    at = page("inbox", role="agent")
+    at.selectbox(key="open_pick").set_value(mid).run()
+    assert not at.exception
+    assert at.text_area(key=f"body_{mid}").value.startswith("Acme Air lost my bag")
+    assert any("12,000 followers" in t for t in _texts(at))
+    assert any(t.startswith("Priority") for t in _texts(at))
+    at.button(key=f"me_{mid}").click().run()
+    at.text_area(key=f"note_{mid}").input("Called the customer")
+    at.button(key=f"add_note_{mid}").click().run()
+    at.selectbox(key=f"fix_intent_{mid}").set_value("question").run()
+    at.button(key=f"fix_{mid}").click().run()
+    assert not at.exception
+    with Session(dash_db) as s:
+        m = s.get(Mention, mid)
+        assert m.assignee == "agent" and m.status == "assigned" and m.corrected_intent == "question"
+        assert s.exec(select(Note).where(Note.mention_id == mid)).one().text == "Called the customer"
+        actions = {e.action for e in s.exec(select(AuditEvent).where(AuditEvent.mention_id == mid))}
+    assert {"assign", "note", "correct"} <= actions
+    history = at.dataframe[-1].value
+    assert {"assign", "note", "correct"} <= set(history["What"])
+
+
+def test_reply_with_template_queues_once_and_warns_on_second(page, dash_db):
+    mid = mention_id(dash_db, "Acme Air lost my bag")
+    at = page("inbox", role="agent")
+    at.selectbox(key="open_pick").set_value(mid).run()
+    at.selectbox(key=f"reply_tpl_{mid}").set_value("Apology").run()
+    text = at.text_area(key=f"reply_text_{mid}").value
+    assert text.startswith("Hi @user0") and "Acme Air" in text
+    assert any("characters as x counts them" in p.proto.text for p in at.get("progress"))
+    at.checkbox(key=f"dry_{mid}").check()
+    at.button(key=f"send_{mid}").click().run()
+    assert not at.exception
+    with Session(dash_db) as s:
+        reply = s.exec(select(Reply).where(Reply.mention_id == mid)).one()
+        assert reply.state == "queued" and reply.dry_run and reply.created_by == "agent"
+        assert s.get(Mention, mid).status == "replied"
+    assert any("state: queued" in t for t in _texts(at))
+    at.text_area(key=f"reply_text_{mid}").input("Another answer").run()
+    assert any("Someone is already replying" in w.value for w in at.warning)
+    assert at.button(key=f"send_{mid}").disabled
+
+
+def test_viewer_cannot_triage_or_reply(page, dash_db):
+    mid = mention_id(dash_db, "Acme Air lost my bag")
+    at = page("inbox", role="viewer")
+    at.selectbox(key="open_pick").set_value(mid).run()
+    for key in (f"me_{mid}", f"resolve_{mid}", f"send_{mid}", f"send_now_{mid}", f"add_note_{mid}"):
+        assert at.button(key=key).disabled, key
+    assert at.text_area(key=f"reply_text_{mid}").disabled
+    assert any("read-only" in i.value for i in at.info)
+
+
+def test_service_calls_refuse_a_viewer(dash_db):
+    import pytest
+
+    from careline.errors import PermissionDenied
+    from careline.services import advocates
+
+    with Session(dash_db) as s, pytest.raises(PermissionDenied):
+        advocates.thank(s, "x", "fan1", "Thanks!", "viewer", "viewer")
+
+
+def test_advocates_rank_thank_and_export(page, dash_db):
+    at = page("advocates", role="agent")
+    df = at.dataframe[0].value
+    assert df.iloc[0]["Handle"] == "fan1" and df.iloc[0]["Praise"] == 2
+    assert at.get("download_button")
+    at.button(key="thank_btn").click().run()
+    assert not at.exception
+    with Session(dash_db) as s:
+        reply = s.exec(select(Reply)).one()
+        assert reply.kind == "thanks" and reply.created_by == "agent"
+        assert s.get(Mention, reply.mention_id).author_handle == "fan1"
+
+
+def test_viewer_cannot_thank(page):
+    at = page("advocates", role="viewer")
+    assert at.button(key="thank_btn").disabled
+
+
+def test_trends_renders_charts_and_metrics(page):
+    at = page("trends")
+    assert any("mentions from" in t for t in _texts(at))
+    share = at.dataframe[1].value if len(at.dataframe) > 1 else None
+    assert share is not None and "Acme Air" in set(share["Brand"])
+    at.radio(key="tr_by").set_value("intent").run()
+    at.radio(key="tr_gran").set_value("week").run()
+    assert not at.exception
+    assert [m.label for m in at.metric][:2] == ["Answered", "Within SLA"]
+
+
+def test_sources_shows_health_and_runs_now(page, dash_db):
+    at = page("sources", role="agent")
+    assert any("demo" in m.value for m in at.markdown)
+    at.button(key="run_demo").click().run()
+    assert not at.exception
+    with Session(dash_db) as s:
+        assert s.exec(select(Mention).where(Mention.external_id.startswith("demo-"))).first() is not None  # type: ignore[union-attr]
+    viewer = page("sources", role="viewer")
+    assert viewer.button(key="run_demo").disabled
+
+
+def test_settings_admin_saves_viewer_cannot(page, dash_db):
+    at = page("settings", role="admin")
+    at.number_input[0].set_value(45)
+    at.button[[b.label for b in at.button].index("Save SLA")].click().run()
+    assert not at.exception
+    with Session(dash_db) as s:
+        assert s.get(AppSetting, "sla_minutes").value == 45
+    viewer = page("settings", role="viewer")
+    assert any("Only admins" in i.value for i in viewer.info)
+    assert all(b.disabled for b in viewer.button if b.label.startswith("Save"))
+    agent = page("settings", role="agent")
+    assert all(b.disabled for b in agent.button if b.label.startswith("Save"))
+
+
+def test_settings_admin_edits_brand(page, dash_db):
+    at = page("settings", role="admin")
+    labels = [b.label for b in at.button]
+    at.text_input[0].input("Acme Airlines")
+    at.button[labels.index("Save brand")].click().run()
+    assert not at.exception
+    with Session(dash_db) as s:
+        assert s.exec(select(Brand).where(Brand.name == "Acme Airlines")).first() is not None
