@@ -1,0 +1,161 @@
+"""Bluesky through the `atproto` SDK: `app.bsky.feed.searchPosts` per brand term, newest first.
+
+Each term is a cursor part whose high-water mark is the newest post's sort time, sent back as `since`
+(inclusive: the boundary post comes again and the upsert drops it); the search `cursor` pages a pass.
+We call the XRPC method through `invoke_query` and read the JSON ourselves, so one malformed post is
+skipped with a reason instead of failing the model validation of the whole page.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from atproto import Client, exceptions, models
+
+from collectors.base import AccessDenied, AuthFailed, Batch, Query, RateLimited, RawMention, SourceError
+from collectors.cursors import MultiCursor, part_key
+from collectors.querybuild import excluded, search_terms
+from collectors.ratelimit import DEFAULT_PAUSE, TransientError, from_ietf_headers
+
+log = logging.getLogger(__name__)
+METHOD = "app.bsky.feed.searchPosts"
+
+
+class BlueskySource:
+    name = "bluesky"
+
+    def __init__(self, client: Client, handle: str | None = None, app_password: str | None = None,
+                 page_size: int = 100) -> None:
+        self.client = client
+        self._handle, self._password = handle, app_password
+        self.page_size = max(1, min(100, page_size))
+        self._logged_in = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "BlueskySource":
+        if not settings.bluesky_handle or not settings.secret("bluesky_app_password"):
+            raise AuthFailed("Bluesky needs CARELINE_BLUESKY_HANDLE and CARELINE_BLUESKY_APP_PASSWORD.")
+        return cls(Client(), settings.bluesky_handle, settings.secret("bluesky_app_password"))
+
+    def fetch(self, query: Query, cursor: str | None) -> Batch:
+        calls = self._login()
+        terms = search_terms(query)
+        keys = {part_key("search", t): t for t in terms}
+        state = MultiCursor.load(cursor, list(keys))
+        key = state.current()
+        part = state.parts[key]
+        params = models.AppBskyFeedSearchPosts.Params(q=keys[key], sort="latest", limit=self.page_size,
+                                                      since=part.hw, cursor=part.tok, lang=query.option("lang"))
+        response = self._call(lambda: self.client.invoke_query(METHOD, params=params,
+                                                               output_encoding="application/json"))
+        calls += 1
+        content = response.content if isinstance(response.content, dict) else {}
+        mentions, skipped = parse_page(content, query.exclusions)
+        posts = content.get("posts") or []
+        newest = _sort_at(posts[0]) if posts and isinstance(posts[0], dict) else None
+        token = content.get("cursor") if posts and len(posts) >= self.page_size else None
+        has_more = state.page_done(key, newest=newest, next_token=token)
+        return Batch(mentions=mentions, cursor=state.dump(), has_more=has_more,
+                     rate_limit=from_ietf_headers(response.headers), skipped=skipped, api_calls=calls)
+
+    def _login(self) -> int:
+        if self._logged_in or not self._handle or not self._password:
+            return 0
+        self._call(lambda: self.client.login(self._handle, self._password, fetch_bsky_profile=False),
+                   login=True)
+        self._logged_in = True
+        return 1
+
+    @staticmethod
+    def _call(fn: Any, login: bool = False) -> Any:
+        try:
+            return fn()
+        except exceptions.RateLimitExceededError as exc:
+            at = exc.reset_at or datetime.now(timezone.utc) + DEFAULT_PAUSE
+            raise RateLimited(f"Bluesky rate limit reached; resets at {at:%H:%M:%S} UTC.", retry_at=at) from exc
+        except exceptions.UnauthorizedError as exc:
+            if login or _status(exc) == 401:
+                raise AuthFailed("Bluesky rejected the login: check CARELINE_BLUESKY_HANDLE and "
+                                 "CARELINE_BLUESKY_APP_PASSWORD (create an app password in Settings → "
+                                 f"Privacy and security). ({_message(exc)})") from exc
+            raise AccessDenied(f"Bluesky refused the search (403): {_message(exc)}") from exc
+        except exceptions.BadRequestError as exc:
+            if login or "auth" in _message(exc).lower() or "token" in _message(exc).lower():
+                raise AuthFailed(f"Bluesky rejected the session: {_message(exc)}.") from exc
+            raise SourceError(f"Bluesky rejected the search: {_message(exc)}.") from exc
+        except exceptions.NetworkError as exc:
+            raise TransientError(f"Cannot reach Bluesky ({type(exc).__name__}).") from exc
+        except exceptions.RequestException as exc:
+            if (_status(exc) or 500) >= 500:
+                raise TransientError(f"Bluesky had a server error ({_status(exc)}).") from exc
+            raise SourceError(f"Bluesky answered {_status(exc)}: {_message(exc)}.") from exc
+
+
+def parse_page(content: dict[str, Any], exclusions: tuple[str, ...] = ()) -> tuple[list[RawMention], list[str]]:
+    mentions: list[RawMention] = []
+    skipped: list[str] = []
+    for post in content.get("posts") or []:
+        try:
+            raw = parse_post(post)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            skipped.append(f"bluesky:{post.get('uri') if isinstance(post, dict) else '?'} unreadable ({exc})")
+            continue
+        hit = excluded(raw.text, exclusions)
+        if hit:
+            skipped.append(f"bluesky:{raw.external_id} contains the exclusion {hit!r}")
+            continue
+        mentions.append(raw)
+    for reason in skipped:
+        log.info("bluesky: skipped %s", reason)
+    return mentions, skipped
+
+
+def parse_post(post: dict[str, Any]) -> RawMention:
+    uri = str(post["uri"])
+    record = post.get("record") or {}
+    author = post.get("author") or {}
+    created = _time(record.get("createdAt")) or _time(post.get("indexedAt"))
+    if created is None:
+        raise ValueError("no createdAt or indexedAt")
+    handle = author.get("handle")
+    rkey = uri.rsplit("/", 1)[-1]
+    reply = record.get("reply") or {}
+    langs = record.get("langs") or []
+    return RawMention(
+        platform="bluesky", external_id=uri, text=str(record.get("text") or ""), created_at=created,
+        url=f"https://bsky.app/profile/{handle or author.get('did')}/post/{rkey}",
+        author_handle=handle, author_name=author.get("displayName") or None, author_id=author.get("did"),
+        language=langs[0] if langs else None,
+        parent_id=(reply.get("parent") or {}).get("uri"), thread_id=(reply.get("root") or {}).get("uri") or uri,
+        raw={"cid": post.get("cid"), "likes": post.get("likeCount"), "reposts": post.get("repostCount")},
+    )
+
+
+def _sort_at(post: dict[str, Any]) -> str | None:
+    """The search index sorts on min(createdAt, indexedAt); `since` compares against the same."""
+    times = [t for t in (_time((post.get("record") or {}).get("createdAt")), _time(post.get("indexedAt"))) if t]
+    return min(times).isoformat().replace("+00:00", "Z") if times else None
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _status(exc: exceptions.RequestErrorBase) -> int | None:
+    return getattr(exc.response, "status_code", None)
+
+
+def _message(exc: exceptions.RequestErrorBase) -> str:
+    content = getattr(exc.response, "content", None)
+    for attr in ("message", "error"):
+        value = getattr(content, attr, None)
+        if value:
+            return str(value)
+    return f"HTTP {_status(exc)}"

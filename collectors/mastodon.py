@@ -1,0 +1,163 @@
+"""Mastodon through Mastodon.py: hashtag timelines and (with a token) status search on one instance.
+
+A brand's parts are the hashtags made from its keywords (e.g. "acme air" → #acmeair), the configured
+`CARELINE_MASTODON_HASHTAGS` that contain one of its keywords, and, when an access token is set, a
+full-text status search per keyword (instances only search posts whose authors opted in). Each part
+walks forward with `min_id`, so the cursor is simply the newest status id committed.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+from mastodon import Mastodon
+from mastodon import errors as merr
+
+from collectors.base import AccessDenied, AuthFailed, Batch, Query, RateLimit, RateLimited, RawMention, SourceError
+from collectors.cursors import MultiCursor, part_key
+from collectors.markup import html_to_text
+from collectors.querybuild import excluded, search_terms
+from collectors.ratelimit import DEFAULT_PAUSE, TransientError
+
+log = logging.getLogger(__name__)
+PAGE = 40  # the API's maximum for timelines and search
+_TAG = re.compile(r"[^\w]", re.UNICODE)
+
+
+class MastodonSource:
+    name = "mastodon"
+
+    def __init__(self, client: Mastodon, hashtags: list[str] | None = None, search: bool | None = None) -> None:
+        self.client = client
+        self.hashtags = [h.lstrip("#").strip() for h in hashtags or [] if h.strip("# ")]
+        self.search = bool(getattr(client, "access_token", None)) if search is None else search
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "MastodonSource":
+        if not settings.mastodon_base_url:
+            raise AuthFailed("Mastodon needs CARELINE_MASTODON_BASE_URL (e.g. https://mastodon.social).")
+        client = Mastodon(api_base_url=settings.mastodon_base_url, access_token=settings.secret("mastodon_access_token"),
+                          ratelimit_method="throw", request_timeout=30, version_check_mode="none")
+        return cls(client, hashtags=list(settings.mastodon_hashtags))
+
+    def parts(self, query: Query) -> dict[str, tuple[str, str]]:
+        terms = search_terms(query)
+        squashed = {_TAG.sub("", t.lower()) for t in terms + list(query.handles)} - {""}
+        tags = sorted(squashed | {h.lower() for h in self.hashtags if any(s in h.lower() for s in squashed)})
+        out = {part_key("tag", t): ("tag", t) for t in tags}
+        if self.search:
+            out.update({part_key("search", t): ("search", t) for t in terms})
+        return out
+
+    def fetch(self, query: Query, cursor: str | None) -> Batch:
+        parts = self.parts(query)
+        if not parts:
+            return Batch(mentions=[], cursor=cursor, api_calls=0)
+        state = MultiCursor.load(cursor, list(parts))
+        key = state.current()
+        kind, value = parts[key]
+        hw = state.parts[key].hw
+        if kind == "tag":
+            statuses = self._call(lambda: self.client.timeline_hashtag(value, min_id=hw, limit=PAGE))
+        else:
+            result = self._call(lambda: self.client.search_v2(value, resolve=False, result_type="statuses",
+                                                                min_id=hw, limit=PAGE, exclude_unreviewed=False))
+            statuses = (result or {}).get("statuses") or []
+        mentions, skipped = parse_statuses(statuses, query.exclusions)
+        ids = [str(s.get("id")) for s in statuses if isinstance(s, dict) and s.get("id")]
+        newest = max(ids, key=_id_order) if ids else None
+        has_more = state.forward_done(key, newest=newest, more=len(statuses) >= PAGE)
+        return Batch(mentions=mentions, cursor=state.dump(), has_more=has_more, rate_limit=self._rate_limit(),
+                     skipped=skipped)
+
+    def _rate_limit(self) -> RateLimit | None:
+        remaining = getattr(self.client, "ratelimit_remaining", None)
+        reset = getattr(self.client, "ratelimit_reset", None)
+        if remaining is None:
+            return None
+        return RateLimit(remaining=int(remaining), limit=getattr(self.client, "ratelimit_limit", None),
+                         reset_at=datetime.fromtimestamp(reset, tz=timezone.utc) if reset else None)
+
+    def _call(self, fn: Any) -> Any:
+        try:
+            return fn()
+        except merr.MastodonRatelimitError as exc:
+            reset = getattr(self.client, "ratelimit_reset", None)
+            at = (datetime.fromtimestamp(reset, tz=timezone.utc) if reset
+                  else datetime.now(timezone.utc) + DEFAULT_PAUSE)
+            raise RateLimited(f"Mastodon rate limit reached; resets at {at:%H:%M:%S} UTC.", retry_at=at) from exc
+        except merr.MastodonUnauthorizedError as exc:
+            raise AuthFailed("The Mastodon instance rejected the access token (401): check "
+                             "CARELINE_MASTODON_ACCESS_TOKEN (Preferences → Development → your app).") from exc
+        except merr.MastodonNotFoundError as exc:
+            raise SourceError(f"The Mastodon instance has no such endpoint or tag ({exc.args[-1] if exc.args else exc}).") from exc
+        except merr.MastodonServerError as exc:
+            raise TransientError(f"The Mastodon instance had a server error ({exc.args[1] if len(exc.args) > 1 else exc}).") from exc
+        except merr.MastodonNetworkError as exc:
+            raise TransientError(f"Cannot reach the Mastodon instance ({type(exc).__name__}).") from exc
+        except merr.MastodonAPIError as exc:
+            status = exc.args[1] if len(exc.args) > 1 else None
+            if status == 403:
+                raise AccessDenied(f"The Mastodon instance refused the request (403): {exc.args[-1]}") from exc
+            if status == 429:
+                at = datetime.now(timezone.utc) + DEFAULT_PAUSE
+                raise RateLimited("Mastodon rate limit reached.", retry_at=at) from exc
+            raise SourceError(f"The Mastodon instance answered {status}: {exc.args[-1] if exc.args else exc}") from exc
+        except requests.RequestException as exc:
+            raise TransientError(f"Cannot reach the Mastodon instance ({type(exc).__name__}).") from exc
+
+
+def parse_statuses(statuses: list[Any], exclusions: tuple[str, ...] = ()) -> tuple[list[RawMention], list[str]]:
+    mentions: list[RawMention] = []
+    skipped: list[str] = []
+    for status in statuses or []:
+        try:
+            raw = parse_status(status)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            skipped.append(f"mastodon:{status.get('id') if isinstance(status, dict) else '?'} unreadable ({exc})")
+            continue
+        if raw is None:
+            skipped.append(f"mastodon:{status.get('id')} is a boost; the original is collected on its own")
+            continue
+        hit = excluded(raw.text, exclusions)
+        if hit:
+            skipped.append(f"mastodon:{raw.external_id} contains the exclusion {hit!r}")
+            continue
+        mentions.append(raw)
+    for reason in skipped:
+        log.info("mastodon: skipped %s", reason)
+    return mentions, skipped
+
+
+def parse_status(status: dict[str, Any]) -> RawMention | None:
+    if status.get("reblog"):
+        return None
+    sid = str(status["id"])
+    uri = str(status.get("uri") or "")
+    account = status.get("account") or {}
+    created = status.get("created_at")
+    if isinstance(created, str):
+        created = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    if not isinstance(created, datetime):
+        raise ValueError("no created_at")
+    text = html_to_text(status.get("content"))
+    if status.get("spoiler_text"):
+        text = f"[CW: {status['spoiler_text']}] {text}"
+    return RawMention(
+        platform="mastodon",
+        # the federated URI is the same on every instance, so one post seen via two instances is one row
+        external_id=uri if uri and len(uri) <= 200 else sid,
+        text=text, created_at=created, url=status.get("url") or uri or None,
+        author_handle=account.get("acct"), author_name=account.get("display_name") or None,
+        author_followers=account.get("followers_count"), author_id=str(account["id"]) if account.get("id") else None,
+        language=status.get("language"), parent_id=str(status["in_reply_to_id"]) if status.get("in_reply_to_id") else None,
+        thread_id=sid, raw={"id": sid, "favourites": status.get("favourites_count"),
+                            "reblogs": status.get("reblogs_count")},
+    )
+
+
+def _id_order(value: str) -> tuple[int, str]:
+    return (int(value), "") if value.isdigit() else (0, value)

@@ -1,0 +1,186 @@
+"""Reddit through praw: brand-term search over configured subreddits (or all), and every new comment in
+the brand's own subreddits.
+
+Query options (from the brand's per-platform query, see docs/collectors.md): "subreddits" ("travel+flights";
+default "all") scopes the search; "own_subreddits" ("acmeair") adds a part that collects every new
+comment there. Listings come newest first; a part's high-water mark is the newest `created_utc` committed,
+and a pass stops as soon as a page reaches it (see collectors/cursors.py). Author karma is left out: praw
+fetches it with one extra request per author, which is not worth the rate-limit budget.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import praw
+import prawcore
+import requests
+
+from collectors.base import AccessDenied, AuthFailed, Batch, Query, RateLimit, RateLimited, RawMention, SourceError
+from collectors.cursors import MultiCursor, part_key
+from collectors.querybuild import QueryTooLong, excluded, reddit_queries
+from collectors.ratelimit import DEFAULT_PAUSE, TransientError, from_reddit_headers, retry_after
+
+log = logging.getLogger(__name__)
+PAGE = 100
+_GONE = {"[removed]", "[deleted]", ""}
+
+
+class RedditSource:
+    name = "reddit"
+
+    def __init__(self, reddit: praw.Reddit, page_size: int = PAGE) -> None:
+        self.reddit = reddit
+        self.page_size = max(1, min(100, page_size))
+        self._last_headers: Mapping[str, str] | None = None
+        # prawcore keeps the rate-limit headers to itself; a response hook on its session lets us record them.
+        http = getattr(getattr(getattr(reddit, "_core", None), "_requestor", None), "_http", None)
+        if isinstance(http, requests.Session):
+            http.hooks.setdefault("response", []).append(self._remember_headers)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "RedditSource":
+        client_id, secret = settings.secret("reddit_client_id"), settings.secret("reddit_client_secret")
+        if not client_id or not secret:
+            raise AuthFailed("Reddit needs CARELINE_REDDIT_CLIENT_ID and CARELINE_REDDIT_CLIENT_SECRET.")
+        kwargs: dict[str, Any] = {"client_id": client_id, "client_secret": secret,
+                                  "user_agent": settings.reddit_user_agent, "check_for_updates": False,
+                                  "requestor_kwargs": {"timeout": 30}}
+        if settings.reddit_username and settings.secret("reddit_password"):
+            kwargs.update(username=settings.reddit_username, password=settings.secret("reddit_password"))
+        return cls(praw.Reddit(**kwargs))
+
+    def _remember_headers(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if "x-ratelimit-remaining" in response.headers:
+            self._last_headers = response.headers
+
+    # -- the Source protocol -------------------------------------------------------------------------
+
+    def fetch(self, query: Query, cursor: str | None) -> Batch:
+        try:
+            strings = reddit_queries(query)
+        except QueryTooLong as exc:
+            raise SourceError(f"Reddit query for {query.brand} is too long: {exc}.") from exc
+        subs = (query.option("subreddits") or "all").strip("+ ") or "all"
+        parts: dict[str, tuple[str, dict[str, Any]]] = {}
+        for text in strings:
+            parts[part_key("search", subs, text)] = (f"r/{subs}/search/", {
+                "q": text, "sort": "new", "t": "all", "syntax": "lucene", "restrict_sr": subs != "all",
+                "include_over_18": "on"})
+        own = (query.option("own_subreddits") or "").strip("+ ")
+        if own:
+            parts[part_key("comments", own)] = (f"r/{own}/comments/", {})
+        state = MultiCursor.load(cursor, list(parts))
+        key = state.current()
+        part = state.parts[key]
+        path, params = parts[key]
+        listing = self._get(path, {**params, "limit": self.page_size, **({"after": part.tok} if part.tok else {})})
+        hw = float(part.hw) if part.hw else None
+        mentions: list[RawMention] = []
+        skipped: list[str] = []
+        reached = False
+        newest: float | None = None
+        children = list(getattr(listing, "children", []) or [])
+        for item in children:
+            data = vars(item)  # never getattr: a missing attribute makes praw fetch the object
+            created = data.get("created_utc")
+            if isinstance(created, (int, float)):
+                newest = max(newest or created, created)
+                if hw is not None and created < hw:
+                    reached = True  # older than what we have: the pass is complete
+                    continue
+            try:
+                raw = parse_thing(data)
+            except (TypeError, ValueError, KeyError) as exc:
+                skipped.append(f"reddit:{data.get('name')} unreadable ({exc})")
+                continue
+            if raw is None:
+                skipped.append(f"reddit:{data.get('name')} removed or deleted with nothing left to store")
+                continue
+            hit = excluded(raw.text, query.exclusions)  # search already says NOT; own-subreddit comments need it
+            if hit:
+                skipped.append(f"reddit:{raw.external_id} contains the exclusion {hit!r}")
+                continue
+            mentions.append(raw)
+        for reason in skipped:
+            log.info("reddit: skipped %s", reason)
+        after = getattr(listing, "after", None)
+        next_token = after if (after and not reached and len(children) >= self.page_size) else None
+        has_more = state.page_done(key, newest=repr(newest) if newest is not None and part.tok is None else None,
+                                   next_token=next_token)
+        return Batch(mentions=mentions, cursor=state.dump(), has_more=has_more, rate_limit=self._rate_limit(),
+                     skipped=skipped)
+
+    def _rate_limit(self) -> RateLimit | None:
+        return from_reddit_headers(self._last_headers)
+
+    def _get(self, path: str, params: dict[str, Any]) -> Any:
+        try:
+            return self.reddit.get(path, params=params)
+        except prawcore.TooManyRequests as exc:
+            at = retry_after(exc.response.headers) or datetime.now(timezone.utc) + DEFAULT_PAUSE
+            raise RateLimited(f"Reddit rate limit reached; retry after {at:%H:%M:%S} UTC.", retry_at=at) from exc
+        except prawcore.OAuthException as exc:
+            raise AuthFailed(f"Reddit refused the login ({exc.error}): check CARELINE_REDDIT_CLIENT_ID/SECRET "
+                             "and, for a script app, CARELINE_REDDIT_USERNAME/PASSWORD.") from exc
+        except prawcore.Redirect as exc:
+            raise SourceError(f"Reddit has no subreddit at {path.split('/')[1]!r} (it redirected to search); "
+                              "check the brand's subreddits.") from exc
+        except prawcore.NotFound as exc:
+            raise SourceError(f"Reddit says {path} does not exist (banned or misspelt subreddit?).") from exc
+        except prawcore.ServerError as exc:
+            raise TransientError(f"Reddit had a server error ({exc.response.status_code}).") from exc
+        except prawcore.ResponseException as exc:
+            status = exc.response.status_code
+            if status == 401:
+                raise AuthFailed("Reddit rejected the app credentials (401): check CARELINE_REDDIT_CLIENT_ID "
+                                 "and CARELINE_REDDIT_CLIENT_SECRET (script or web app at reddit.com/prefs/apps)."
+                                 ) from exc
+            if status == 403:
+                raise AccessDenied(f"Reddit refused {path} (403 Forbidden): the subreddit is private or "
+                                   "quarantined, or the app lacks access; this query is paused.") from exc
+            if status >= 500:
+                raise TransientError(f"Reddit had a server error ({status}).") from exc
+            raise SourceError(f"Reddit answered {status} for {path}.") from exc
+        except prawcore.RequestException as exc:
+            raise TransientError(f"Cannot reach Reddit ({type(exc.original_exception).__name__}).") from exc
+        except praw.exceptions.RedditAPIException as exc:
+            raise SourceError(f"Reddit API error: {exc}") from exc
+
+
+def parse_thing(data: Mapping[str, Any]) -> RawMention | None:
+    """A submission (t3) or comment (t1) as a RawMention; None when removed with nothing left to store."""
+    fullname = str(data.get("name") or "")
+    if not fullname:
+        raise ValueError("no fullname")
+    created = datetime.fromtimestamp(float(data["created_utc"]), tz=timezone.utc)
+    author = data.get("author")
+    handle = getattr(author, "name", author if isinstance(author, str) else None)
+    if handle in ("[deleted]", "[removed]"):
+        handle = None
+    removed = data.get("removed_by_category") or None
+    sub = data.get("subreddit")
+    sub_name = getattr(sub, "display_name", sub if isinstance(sub, str) else None)
+    permalink = data.get("permalink")
+    url = f"https://www.reddit.com{permalink}" if permalink else None
+    raw: dict[str, Any] = {"subreddit": sub_name, "score": data.get("score"), "removed": removed,
+                           "author_deleted": handle is None}
+    if fullname.startswith("t1_"):
+        body = str(data.get("body") or "")
+        if body.strip() in _GONE:
+            return None
+        return RawMention(platform="reddit", external_id=fullname, text=body, created_at=created, url=url,
+                          author_handle=handle, author_id=data.get("author_fullname"),
+                          parent_id=data.get("parent_id"), thread_id=data.get("link_id"), raw=raw)
+    title = str(data.get("title") or "")
+    body = str(data.get("selftext") or "")
+    if body.strip() in _GONE:
+        body = ""  # removed or deleted self text: the title is still the mention
+    if not title and not body:
+        return None
+    raw.update(num_comments=data.get("num_comments"), link=data.get("url"))
+    return RawMention(platform="reddit", external_id=fullname, text=f"{title}\n\n{body}".strip(),
+                      created_at=created, url=url, author_handle=handle, author_id=data.get("author_fullname"),
+                      thread_id=fullname, raw=raw)

@@ -1,0 +1,281 @@
+"""X (Twitter) through tweepy's v2 `Client`: recent search per brand, plus the brand account's mentions.
+
+One brand query becomes one or more search strings (512-character limit), each a cursor part with its
+own `since_id`; when a user token is configured and the account's username is one of the brand's
+handles, the account's mentions timeline is one more part. Pages are fetched newest first with
+`next_token`; see collectors/cursors.py for how a pass survives a crash.
+
+The client is asked for raw `requests.Response` objects, so we can read the `x-rate-limit-*` headers
+and parse the JSON straight into `RawMention`s (no intermediate tweepy objects).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import requests
+import tweepy
+
+from collectors.base import AccessDenied, AuthFailed, Batch, Query, RateLimited, RawMention, SourceError
+from collectors.cursors import MultiCursor, part_key
+from collectors.querybuild import QueryTooLong, x_queries
+from collectors.ratelimit import DEFAULT_PAUSE, TransientError, from_x_headers
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+TWEET_FIELDS = "author_id,conversation_id,created_at,in_reply_to_user_id,lang,referenced_tweets,public_metrics,note_tweet"
+USER_FIELDS = "username,name,public_metrics,verified"
+EXPANSIONS = "author_id"
+MENTIONS = "mentions"
+_TWEPOCH_MS = 1288834974657
+PLAN_HELP = (
+    "Your X API plan does not include {what}. The Free plan only posts and reads your own account "
+    "(about 100 reads a month); recent search and the mentions timeline need Basic or higher (Pro for "
+    "full-archive search). The x source is paused; after upgrading at developer.x.com run "
+    "`careline sources resume x`."
+)
+
+
+class XSource:
+    name = "x"
+
+    def __init__(self, client: tweepy.Client, user_client: tweepy.Client | None = None,
+                 page_size: int = 100) -> None:
+        # Raw responses give us the rate-limit headers; waiting is the collection loop's job (with jitter).
+        for c in (client, user_client):
+            if c is not None:
+                c.return_type = requests.Response
+                c.wait_on_rate_limit = False
+        self.client, self.user_client = client, user_client
+        self.page_size = max(10, min(100, page_size))
+        self._me: dict[str, str] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "XSource":
+        bearer = settings.secret("x_bearer_token")
+        if not bearer:
+            raise AuthFailed("X needs CARELINE_X_BEARER_TOKEN (the app's bearer token from developer.x.com).")
+        client = tweepy.Client(bearer_token=bearer)
+        user_client = None
+        keys = [settings.secret(k) for k in ("x_consumer_key", "x_consumer_secret", "x_access_token",
+                                            "x_access_token_secret")]
+        if all(keys):
+            user_client = tweepy.Client(consumer_key=keys[0], consumer_secret=keys[1], access_token=keys[2],
+                                        access_token_secret=keys[3])
+        return cls(client, user_client)
+
+    # -- the Source protocol -------------------------------------------------------------------------
+
+    def fetch(self, query: Query, cursor: str | None) -> Batch:
+        try:
+            strings = x_queries(query)
+        except QueryTooLong as exc:
+            raise SourceError(f"X query for {query.brand} is too long: {exc}; shorten the exclusions.") from exc
+        parts: dict[str, Callable[[str | None, str | None], requests.Response]] = {}
+        for text in strings:
+            parts[part_key("search", text)] = self._search(text)
+        if self._mentions_apply(query):
+            parts[part_key(MENTIONS)] = self._mentions
+        state = MultiCursor.load(cursor, list(parts), legacy_key=next(iter(parts)))
+        key = state.current()
+        part = state.parts[key]
+        calls = 1
+        try:
+            response = parts[key](part.hw, part.tok)
+        except tweepy.BadRequest as exc:
+            if not (part.tok or part.hw) or not _about_cursor(exc):
+                raise SourceError(f"X rejected the query for {query.brand}: {_detail(exc)}") from exc
+            # An expired next_token or a since_id older than the 7-day window: start that part afresh.
+            log.warning("x: %s; restarting the pass for %s", _detail(exc), query.key)
+            state.reset(key, keep_hw=not _about_since(exc))
+            part = state.parts[key]
+            response = self._call(parts[key], part.hw, part.tok)
+            calls += 1
+        payload = _json(response)
+        mentions, skipped = parse_page(payload)
+        meta = payload.get("meta") or {}
+        newest = meta.get("newest_id") or (max((m.external_id for m in mentions), key=int) if mentions else None)
+        has_more = state.page_done(key, newest=newest, next_token=meta.get("next_token"))
+        return Batch(mentions=mentions, cursor=state.dump(), has_more=has_more,
+                     rate_limit=from_x_headers(response.headers), skipped=skipped, api_calls=calls)
+
+    # -- requests ------------------------------------------------------------------------------------
+
+    def _search(self, text: str) -> Callable[[str | None, str | None], requests.Response]:
+        def call(since_id: str | None, token: str | None) -> requests.Response:
+            return self._call_raw(lambda: self.client.search_recent_tweets(
+                text, since_id=since_id, next_token=token, max_results=self.page_size, expansions=EXPANSIONS,
+                tweet_fields=TWEET_FIELDS, user_fields=USER_FIELDS), "recent search (GET /2/tweets/search/recent)")
+        return call
+
+    def _mentions(self, since_id: str | None, token: str | None) -> requests.Response:
+        me = self._whoami()
+        assert self.user_client is not None
+        return self._call_raw(lambda: self.user_client.get_users_mentions(  # type: ignore[union-attr]
+            me["id"], since_id=since_id, pagination_token=token, max_results=self.page_size,
+            expansions=EXPANSIONS, tweet_fields=TWEET_FIELDS, user_fields=USER_FIELDS, user_auth=True),
+            "the mentions timeline (GET /2/users/:id/mentions)", user=True)
+
+    def _mentions_apply(self, query: Query) -> bool:
+        if self.user_client is None:
+            return False
+        me = self._whoami()
+        return me["username"].lower() in {h.lstrip("@").lower() for h in query.handles}
+
+    def _whoami(self) -> dict[str, str]:
+        if self._me is None:
+            assert self.user_client is not None
+            resp = self._call_raw(lambda: self.user_client.get_me(user_auth=True),  # type: ignore[union-attr]
+                                  "GET /2/users/me", user=True)
+            data = _json(resp).get("data") or {}
+            self._me = {"id": str(data.get("id", "")), "username": str(data.get("username", ""))}
+        return self._me
+
+    @staticmethod
+    def _call(fn: Callable[[str | None, str | None], requests.Response], since: str | None,
+              tok: str | None) -> requests.Response:
+        try:
+            return fn(since, tok)
+        except tweepy.BadRequest as exc:
+            raise SourceError(f"X rejected the request: {_detail(exc)}") from exc
+
+    @staticmethod
+    def _call_raw(fn: Callable[[], Any], what: str, user: bool = False) -> requests.Response:
+        """Run one tweepy call, turning its errors into ours (BadRequest passes through for the caller)."""
+        try:
+            return fn()
+        except tweepy.TooManyRequests as exc:
+            body = _body(exc)
+            if "UsageCapExceeded" in str(body.get("title", "")) or "usage cap" in str(body.get("detail", "")).lower():
+                raise _denied(f"X says the monthly usage cap of your plan is used up ({_detail(exc)}); the x "
+                              "source is paused until you raise the plan or the month resets.") from exc
+            reset = getattr(exc, "reset_time", None)
+            retry_at = (datetime.fromtimestamp(reset, tz=timezone.utc) if reset
+                        else datetime.now(timezone.utc) + DEFAULT_PAUSE)
+            raise RateLimited(f"X rate limit reached for {what}; resets at {retry_at:%H:%M:%S} UTC.",
+                              retry_at=retry_at) from exc
+        except tweepy.Unauthorized as exc:
+            setting = ("CARELINE_X_CONSUMER_KEY/SECRET and CARELINE_X_ACCESS_TOKEN/SECRET" if user
+                       else "CARELINE_X_BEARER_TOKEN")
+            raise AuthFailed(f"X rejected the credentials (401 Unauthorized) for {what}: check {setting}, "
+                             "or regenerate them in the developer portal if they were revoked.") from exc
+        except tweepy.Forbidden as exc:
+            if 453 in (exc.api_codes or []) or "client-not-enrolled" in str(_body(exc).get("reason", "")) \
+                    or "access level" in _detail(exc).lower() or "subset of" in _detail(exc).lower():
+                raise _denied(PLAN_HELP.format(what=what) + f" (X said: {_detail(exc)[:200]})") from exc
+            raise _denied(f"X refused {what} (403 Forbidden): {_detail(exc)[:200]}") from exc
+        except tweepy.TwitterServerError as exc:
+            raise TransientError(f"X had a server error ({exc.response.status_code}) on {what}.") from exc
+        except tweepy.NotFound as exc:
+            raise SourceError(f"X says {what} was not found: {_detail(exc)}") from exc
+        except tweepy.HTTPException as exc:
+            if isinstance(exc, tweepy.BadRequest):
+                raise
+            raise SourceError(f"X answered {exc.response.status_code} for {what}: {_detail(exc)}") from exc
+        except requests.RequestException as exc:
+            raise TransientError(f"Cannot reach X ({type(exc).__name__}).") from exc
+
+
+# -- parsing (pure functions: the benchmark and the tests call these on recorded payloads) ------------
+
+def parse_page(payload: dict[str, Any]) -> tuple[list[RawMention], list[str]]:
+    """Tweets of one search/mentions page with their authors; malformed ones skipped with a reason."""
+    users = {str(u.get("id")): u for u in (payload.get("includes") or {}).get("users") or [] if isinstance(u, dict)}
+    mentions: list[RawMention] = []
+    skipped: list[str] = []
+    for tweet in payload.get("data") or []:
+        if not isinstance(tweet, dict) or not tweet.get("id"):
+            skipped.append("x: a result without an id")
+            continue
+        try:
+            mentions.append(parse_tweet(tweet, users.get(str(tweet.get("author_id")))))
+        except (TypeError, ValueError) as exc:
+            skipped.append(f"x:{tweet.get('id')} unreadable ({exc})")
+    for err in payload.get("errors") or []:  # deleted/withheld tweets come back here, not in data
+        if isinstance(err, dict) and err.get("resource_type") == "tweet" and err.get("parameter") != "query":
+            skipped.append(f"x:{err.get('resource_id') or err.get('value')} unavailable ({err.get('title')})")
+    for reason in skipped:
+        log.info("x: skipped %s", reason)
+    return mentions, skipped
+
+
+def parse_tweet(tweet: dict[str, Any], user: dict[str, Any] | None) -> RawMention:
+    tid = str(tweet["id"])
+    if not tid.isdigit():
+        raise ValueError(f"id {tid!r} is not numeric")
+    text = ((tweet.get("note_tweet") or {}).get("text") or tweet.get("text") or "")
+    created = _created(tweet.get("created_at"), tid)
+    parent = next((str(r.get("id")) for r in tweet.get("referenced_tweets") or []
+                   if isinstance(r, dict) and r.get("type") == "replied_to"), None)
+    handle = name = followers = None
+    if user:
+        handle, name = user.get("username"), user.get("name")
+        followers = (user.get("public_metrics") or {}).get("followers_count")
+    lang = tweet.get("lang")
+    return RawMention(
+        platform="x", external_id=tid, text=text, created_at=created,
+        url=f"https://x.com/{handle or 'i/web'}/status/{tid}",
+        author_handle=handle, author_name=name, author_followers=followers,
+        author_id=str(tweet["author_id"]) if tweet.get("author_id") else None,
+        language=None if lang in (None, "und", "zxx", "qme", "qst", "qht") else lang,
+        parent_id=parent, thread_id=str(tweet.get("conversation_id") or tid),
+        raw={"tweet": tweet, "author": user} if user else {"tweet": tweet, "author_missing": True},
+    )
+
+
+def _created(value: Any, tid: str) -> datetime:
+    if isinstance(value, str) and value:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    # Snowflake ids carry their own timestamp, so a tweet without created_at still sorts right.
+    return datetime.fromtimestamp(((int(tid) >> 22) + _TWEPOCH_MS) / 1000, tz=timezone.utc)
+
+
+def _json(response: Any) -> dict[str, Any]:
+    if isinstance(response, requests.Response):
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise TransientError("X sent a response that is not JSON.") from exc
+    elif isinstance(response, dict):
+        data = response
+    else:  # a tweepy.Response, if someone hands in a client we could not switch to raw responses
+        data = {"data": [getattr(t, "data", t) for t in response.data or []],
+                "includes": {k: [getattr(o, "data", o) for o in v] for k, v in (response.includes or {}).items()},
+                "errors": response.errors, "meta": response.meta}
+    return data if isinstance(data, dict) else {}
+
+
+def _body(exc: tweepy.HTTPException) -> dict[str, Any]:
+    try:
+        body = exc.response.json()
+    except (ValueError, AttributeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _detail(exc: tweepy.HTTPException) -> str:
+    body = _body(exc)
+    msgs = list(exc.api_messages or [])
+    for key in ("detail", "title", "reason"):
+        if body.get(key) and str(body[key]) not in msgs:
+            msgs.append(str(body[key]))
+    return "; ".join(msgs) or f"HTTP {getattr(exc.response, 'status_code', '?')}"
+
+
+def _about_cursor(exc: tweepy.HTTPException) -> bool:
+    text = _detail(exc).lower() + str(_body(exc)).lower()
+    return any(w in text for w in ("since_id", "next_token", "pagination_token", "pagination token"))
+
+
+def _about_since(exc: tweepy.HTTPException) -> bool:
+    return "since_id" in (_detail(exc).lower() + str(_body(exc)).lower())
+
+
+def _denied(message: str) -> AccessDenied:
+    exc = AccessDenied(message)
+    exc.source_wide = True  # type: ignore[attr-defined]  # the plan covers every query of the source
+    return exc
