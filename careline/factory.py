@@ -59,3 +59,52 @@ def build_classifier(settings: Settings) -> Classifier:
         return _cached_classifier(settings.model, tuple(sorted(settings.model_label_map.items())))
     except ModelError as exc:
         raise ConfigError(f"Cannot load the classifier {settings.model!r}: {exc}") from exc
+
+
+# Settings that must all be present before Careline may post on a platform; otherwise it dry-runs.
+WRITE_CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "x": ("x_consumer_key", "x_consumer_secret", "x_access_token", "x_access_token_secret"),
+    "reddit": ("reddit_client_id", "reddit_client_secret", "reddit_username", "reddit_password"),
+    "bluesky": ("bluesky_handle", "bluesky_app_password"),
+    "mastodon": ("mastodon_base_url", "mastodon_access_token"),
+}
+
+
+def dry_run_reason(platform: str, settings: Settings) -> str | None:
+    """Why replies on this platform would only be recorded, or None when they will be published."""
+    if settings.dry_run:
+        return "CARELINE_DRY_RUN is on"
+    need = WRITE_CREDENTIALS.get(platform)
+    if need is None:
+        return f"Careline cannot post on {platform}"
+    missing = [f"CARELINE_{n.upper()}" for n in need if getattr(settings, n, None) in (None, "")]
+    return f"{', '.join(missing)} not set" if missing else None
+
+
+def build_responder(platform: str, settings: Settings):  # type: ignore[no-untyped-def]
+    """The platform's Responder, or the dry-run one until its write credentials are configured."""
+    from responders.dry_run import DryRunResponder
+
+    reason = dry_run_reason(platform, settings)
+    if reason:
+        return DryRunResponder(platform, reason)
+    try:
+        if platform == "x":
+            from responders.x import XResponder
+
+            return XResponder.from_settings(settings)
+        if platform == "reddit":
+            from responders.reddit import RedditResponder
+
+            return RedditResponder.from_settings(settings)
+        if platform == "bluesky":
+            from responders.bluesky import BlueskyResponder
+
+            return BlueskyResponder.from_settings(settings)
+        if platform == "mastodon":
+            from responders.mastodon import MastodonResponder
+
+            return MastodonResponder.from_settings(settings)
+    except ImportError as exc:
+        raise ConfigError(f"The {platform} responder is not available in this install ({exc}).") from exc
+    raise ConfigError(f"Unknown platform {platform!r}.")

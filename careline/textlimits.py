@@ -1,39 +1,63 @@
-"""Per-platform text limits, checked before a reply is queued."""
+"""Per-platform text limits, checked before a reply is queued.
+
+- X: 280 "weighted" characters (twitter-text v3): code points in the Latin/common-punctuation ranges
+  weigh 1, everything else 2; an emoji sequence weighs 2 however many code points it has; every URL
+  weighs 23 (t.co); text is NFC-normalised first.
+- Bluesky: 300 graphemes (user-perceived characters, Unicode extended grapheme clusters via `regex`)
+  and 3,000 UTF-8 bytes.
+- Mastodon: the instance's limit (500 unless the instance says otherwise); URLs count as 23 and a
+  mention `@user@domain` counts as `@user`.
+"""
 from __future__ import annotations
 
-import re
 import unicodedata
 
-URL_RE = re.compile(r"https?://\S+", re.IGNORECASE)
-X_LIMIT, X_URL_WEIGHT = 280, 23
-LIMITS = {"bluesky": 300, "mastodon": 500, "reddit": 10_000, "hackernews": 0, "demo": 10_000}
+import regex
 
-
-def x_weighted_length(text: str) -> int:
-    """X counts most CJK/emoji as 2 and every URL as 23 (twitter-text's weighting, simplified)."""
-    total = 0
-    rest = URL_RE.sub("", text)
-    total += X_URL_WEIGHT * len(URL_RE.findall(text))
-    for ch in unicodedata.normalize("NFC", rest):
-        cp = ord(ch)
-        light = cp <= 0x10FF or 0x2000 <= cp <= 0x200D or 0x2010 <= cp <= 0x201F or 0x2032 <= cp <= 0x2037
-        total += 1 if light else 2
-    return total
+X_LIMIT, URL_WEIGHT = 280, 23
+X_URL_WEIGHT = URL_WEIGHT  # older name
+BLUESKY_GRAPHEMES, BLUESKY_BYTES = 300, 3000
+MASTODON_DEFAULT = 500
+LIMITS = {"reddit": 10_000, "demo": 10_000}
+# twitter-text v3 "weight 100" ranges; everything outside weighs 200 (i.e. counts twice)
+_X_LIGHT = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
+# URLs with a scheme, "www." ones, and bare domains on common TLDs (twitter-text links those too)
+URL_RE = regex.compile(
+    r"(?:https?://|www\.)[^\s<>\"]+|"
+    r"\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|co|ly|app|dev|ai|me|info|biz|us|uk|de|fr|gl)"
+    r"\b(?:/[^\s<>\"]*)?",
+    regex.IGNORECASE,
+)
+_EMOJI_RE = regex.compile(r"\p{Extended_Pictographic}|\p{Regional_Indicator}")
+_MASTODON_MENTION_RE = regex.compile(r"(@[a-z0-9_]+)@[a-z0-9.-]+\.[a-z]{2,}", regex.IGNORECASE)
 
 
 def graphemes(text: str) -> int:
-    """Approximate grapheme count: combining marks and joiners don't start a new grapheme."""
-    count = 0
-    prev_zwj = False
-    for ch in text:
-        if unicodedata.combining(ch) or ch in "\u200d\ufe0f" or 0x1F3FB <= ord(ch) <= 0x1F3FF:
-            prev_zwj = ch == "\u200d"
-            continue
-        if prev_zwj:
-            prev_zwj = False
-            continue
-        count += 1
-    return count
+    """User-perceived characters (extended grapheme clusters): one flag, one family emoji, é = 1 each."""
+    return len(regex.findall(r"\X", text))
+
+
+def _x_weight(cluster: str) -> int:
+    if _EMOJI_RE.search(cluster):
+        return 2
+    total = 0
+    for ch in cluster:
+        cp = ord(ch)
+        total += 1 if any(lo <= cp <= hi for lo, hi in _X_LIGHT) else 2
+    return total
+
+
+def x_weighted_length(text: str) -> int:
+    text = unicodedata.normalize("NFC", text)
+    urls = URL_RE.findall(text)
+    rest = URL_RE.sub("", text)
+    return URL_WEIGHT * len(urls) + sum(_x_weight(c) for c in regex.findall(r"\X", rest))
+
+
+def mastodon_length(text: str) -> int:
+    text = _MASTODON_MENTION_RE.sub(r"\1", text)
+    urls = URL_RE.findall(text)
+    return URL_WEIGHT * len(urls) + len(URL_RE.sub("", text))
 
 
 def length(platform: str, text: str) -> int:
@@ -41,22 +65,43 @@ def length(platform: str, text: str) -> int:
         return x_weighted_length(text)
     if platform == "bluesky":
         return graphemes(text)
+    if platform == "mastodon":
+        return mastodon_length(text)
     return len(text)
 
 
-def limit(platform: str, mastodon_limit: int = 500) -> int:
+def limit(platform: str, mastodon_limit: int = MASTODON_DEFAULT) -> int:
     if platform == "x":
         return X_LIMIT
+    if platform == "bluesky":
+        return BLUESKY_GRAPHEMES
     if platform == "mastodon":
         return mastodon_limit
     return LIMITS.get(platform, 10_000)
 
 
-def check(platform: str, text: str, mastodon_limit: int = 500) -> str | None:
+def posted_text(platform: str, text: str, reply_to_handle: str | None = None) -> str:
+    """The text as it will be posted: Mastodon replies start with the author's @handle so they notify."""
+    if platform == "mastodon" and reply_to_handle:
+        handle = "@" + reply_to_handle.lstrip("@")
+        if handle.lower() not in text.lower():
+            return f"{handle} {text}"
+    return text
+
+
+def check(
+    platform: str, text: str, mastodon_limit: int = MASTODON_DEFAULT, reply_to_handle: str | None = None
+) -> str | None:
     """A sentence saying why this text can't be posted here, or None."""
     if platform == "hackernews":
         return "Hacker News has no reply API; answer on the site and mark the mention replied."
+    text = posted_text(platform, text, reply_to_handle)
     n, cap = length(platform, text), limit(platform, mastodon_limit)
+    unit = {"x": "weighted characters (URLs count as 23)", "bluesky": "characters (graphemes)"}.get(
+        platform, "characters"
+    )
     if n > cap:
-        return f"This reply is {n} characters as {platform} counts them; the limit is {cap}."
+        return f"This reply is {n} {unit} as {platform} counts them; the limit is {cap}. Shorten it by {n - cap}."
+    if platform == "bluesky" and len(text.encode("utf-8")) > BLUESKY_BYTES:
+        return f"This reply is over Bluesky's {BLUESKY_BYTES}-byte limit; shorten it."
     return None
