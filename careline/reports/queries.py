@@ -21,8 +21,8 @@ from careline.reports.periods import DayFolder, Period
 M = Mention.__table__  # type: ignore[attr-defined]
 A = Author.__table__  # type: ignore[attr-defined]
 UNCLASSIFIED = "unclassified"
-SENTIMENT = sa.func.coalesce(M.c.corrected_sentiment, M.c.sentiment, UNCLASSIFIED).label("sentiment")
-INTENT = sa.func.coalesce(M.c.corrected_intent, M.c.intent, UNCLASSIFIED).label("intent")
+SENTIMENT = sa.func.coalesce(M.c.corrected_sentiment, M.c.sentiment, UNCLASSIFIED).label("eff_sentiment")
+INTENT = sa.func.coalesce(M.c.corrected_intent, M.c.intent, UNCLASSIFIED).label("eff_intent")
 
 # (day, brand_id, platform, sentiment, intent) -> mentions
 DailyKey = tuple[date, int | None, str, str, str]
@@ -59,13 +59,13 @@ def daily_counts(session: Session, period: Period) -> Counter[DailyKey]:
     stmt = (
         sa.select(bucket, M.c.brand_id, M.c.platform, SENTIMENT, INTENT, sa.func.count().label("n"))
         .where(in_period(period))
-        .group_by(sa.literal_column("bucket"), M.c.brand_id, M.c.platform, sa.literal_column("sentiment"),
-                  sa.literal_column("intent"))
+        .group_by(sa.literal_column("bucket"), M.c.brand_id, M.c.platform, sa.literal_column("eff_sentiment"),
+                  sa.literal_column("eff_intent"))
     )
     fold = DayFolder(size, period.zone)
     out: Counter[DailyKey] = Counter()
     for row in session.execute(stmt):
-        out[(fold(int(row.bucket)), row.brand_id, row.platform, row.sentiment, row.intent)] += int(row.n)
+        out[(fold(int(row.bucket)), row.brand_id, row.platform, row.eff_sentiment, row.eff_intent)] += int(row.n)
     return out
 
 
@@ -75,7 +75,7 @@ def response_times(session: Session, period: Period) -> list[tuple[int | None, s
         sa.select(M.c.brand_id, INTENT, M.c.created_at, M.c.first_response_at)
         .where(in_period(period), M.c.first_response_at.is_not(None))
     )
-    return [(r.brand_id, r.intent, r.created_at, r.first_response_at) for r in session.execute(stmt)]
+    return [(r.brand_id, r.eff_intent, r.created_at, r.first_response_at) for r in session.execute(stmt)]
 
 
 def top_advocates(session: Session, period: Period, brand_ids: list[int | None], limit: int = 10) -> list[dict[str, Any]]:
@@ -134,10 +134,10 @@ def sentiment_by_bucket(session: Session, period: Period) -> Counter[tuple[date,
     stmt = (
         sa.select(bucket, M.c.brand_id, SENTIMENT, sa.func.count().label("n"))
         .where(in_period(period))
-        .group_by(sa.literal_column("bucket"), M.c.brand_id, sa.literal_column("sentiment"))
+        .group_by(sa.literal_column("bucket"), M.c.brand_id, sa.literal_column("eff_sentiment"))
     )
     fold = DayFolder(size, period.zone)
     out: Counter[tuple[date, int | None, str]] = Counter()
     for row in session.execute(stmt):
-        out[(fold(int(row.bucket)), row.brand_id, row.sentiment)] += int(row.n)
+        out[(fold(int(row.bucket)), row.brand_id, row.eff_sentiment)] += int(row.n)
     return out

@@ -162,8 +162,9 @@ class ZipSink:
 
     @contextmanager
     def text(self, name: str) -> Iterator[IO[str]]:
-        with self.zf.open(name, "w") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:
-            yield fh
+        buf = io.StringIO(newline="")  # a zip takes one open member at a time; the raw CSV overlaps the XLSX
+        yield buf
+        self.zf.writestr(name, buf.getvalue().encode("utf-8"))
 
     def binary(self, name: str, data: bytes) -> None:
         self.zf.writestr(name, data)
@@ -239,7 +240,7 @@ def _write_workbook(book: Any, report: Report, session: Session, raw_csv: CsvTab
         created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=timezone.utc)
         row = [r.id, created.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
                created.isoformat(timespec="seconds"), info.name,
-               r.platform, r.author_handle, r.author_followers, r.sentiment, r.intent, bool(r.corrected), r.status,
+               r.platform, r.author_handle, r.author_followers, r.eff_sentiment, r.eff_intent, bool(r.corrected), r.status,
                r.first_response_at.isoformat(timespec="seconds") if r.first_response_at else None, r.url, r.text]
         mentions.row(row)
         if raw_csv is not None:
