@@ -36,8 +36,7 @@ class RedditSource:
         self.page_size = max(1, min(100, page_size))
         self._last_headers: Mapping[str, str] | None = None
         # prawcore keeps the rate-limit headers to itself; a response hook on its session lets us record them.
-        http = getattr(getattr(getattr(reddit, "_core", None), "_requestor", None), "_http", None)
-        if isinstance(http, requests.Session):
+        for http in _http_sessions(reddit):
             http.hooks.setdefault("response", []).append(self._remember_headers)
 
     @classmethod
@@ -148,6 +147,17 @@ class RedditSource:
             raise TransientError(f"Cannot reach Reddit ({type(exc.original_exception).__name__}).") from exc
         except praw.exceptions.RedditAPIException as exc:
             raise SourceError(f"Reddit API error: {exc}") from exc
+
+
+def _http_sessions(reddit: praw.Reddit) -> list[requests.Session]:
+    """The requests.Session(s) under praw's cores (private attributes: absent ones just mean no budget shown)."""
+    found: list[requests.Session] = []
+    for core in (getattr(reddit, "_read_only_core", None), getattr(reddit, "_authorized_core", None)):
+        auth = getattr(getattr(core, "_authorizer", None), "_authenticator", None)
+        http = getattr(getattr(auth, "_requestor", None), "_http", None)
+        if isinstance(http, requests.Session) and all(http is not f for f in found):
+            found.append(http)
+    return found
 
 
 def parse_thing(data: Mapping[str, Any]) -> RawMention | None:
