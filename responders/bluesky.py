@@ -101,6 +101,8 @@ class BlueskyResponder:
         record = raw.get("record") if isinstance(raw.get("record"), dict) else None
         if cid and record is not None:
             root = (record.get("reply") or {}).get("root")
+        elif cid and target.thread_id == target.external_id and not target.parent_id:
+            root = None  # the target starts its thread (as collectors.bluesky records it)
         else:
             posts = self.client.get_posts([target.external_id]).posts
             if not posts:

@@ -103,7 +103,7 @@ class FakeApp:
 class FakePDS(FakeApp):
     """A Bluesky PDS + AppView: sign in, profile, getPosts, createRecord (with rkey), getRecord."""
 
-    did, handle = "did:plc:brand123", "acmeair.bsky.social"
+    did, account = "did:plc:brand123", "acmeair.bsky.social"
 
     def __init__(self) -> None:
         super().__init__()
@@ -123,10 +123,10 @@ class FakePDS(FakeApp):
         if name == "com.atproto.server.createSession":
             if body.get("password") != "app-pass-1234":
                 return 401, {"error": "AuthenticationRequired", "message": "Invalid identifier or password"}, {}
-            return 200, {"did": self.did, "handle": self.handle, "accessJwt": fake_jwt(self.did),
+            return 200, {"did": self.did, "handle": self.account, "accessJwt": fake_jwt(self.did),
                          "refreshJwt": fake_jwt(self.did), "active": True}, {}
         if name == "app.bsky.actor.getProfile":
-            return 200, {"did": self.did, "handle": self.handle}, {}
+            return 200, {"did": self.did, "handle": self.account}, {}
         if name == "app.bsky.feed.getPosts":
             uri = query.get("uris")
             posts = []
