@@ -2,8 +2,8 @@
 the brand's own subreddits.
 
 Query options (from the brand's per-platform query, see docs/collectors.md): "subreddits" ("travel+flights";
-default "all") scopes the search; "own_subreddits" ("acmeair") adds a part that collects every new
-comment there. Listings come newest first; a part's high-water mark is the newest `created_utc` committed,
+default "all") scopes the search; "own_subreddits" ("acmeair") adds parts that collect every new comment
+and post there; "search" = "0" turns the term search off (own subreddits only). Listings come newest first; a part's high-water mark is the newest `created_utc` committed,
 and a pass stops as soon as a page reaches it (see collectors/cursors.py). Author karma is left out: praw
 fetches it with one extra request per author, which is not worth the rate-limit budget.
 """
@@ -64,13 +64,17 @@ class RedditSource:
             raise SourceError(f"Reddit query for {query.brand} is too long: {exc}.") from exc
         subs = (query.option("subreddits") or "all").strip("+ ") or "all"
         parts: dict[str, tuple[str, dict[str, Any]]] = {}
-        for text in strings:
-            parts[part_key("search", subs, text)] = (f"r/{subs}/search/", {
-                "q": text, "sort": "new", "t": "all", "syntax": "lucene", "restrict_sr": subs != "all",
-                "include_over_18": "on"})
+        if query.option("search") != "0":
+            for text in strings:
+                parts[part_key("search", subs, text)] = (f"r/{subs}/search/", {
+                    "q": text, "sort": "new", "t": "all", "syntax": "lucene", "restrict_sr": subs != "all",
+                    "include_over_18": "on"})
         own = (query.option("own_subreddits") or "").strip("+ ")
-        if own:
+        if own:  # everything in the brand's own subreddits is about the brand: new comments and new posts
             parts[part_key("comments", own)] = (f"r/{own}/comments/", {})
+            parts[part_key("new", own)] = (f"r/{own}/new", {})  # the paths praw itself uses
+        if not parts:
+            return Batch(mentions=[], cursor=cursor, api_calls=0)
         state = MultiCursor.load(cursor, list(parts))
         key = state.current()
         part = state.parts[key]

@@ -69,6 +69,7 @@ def test_own_subreddit_comments_and_scoped_search(engine, http, sdk_sleeps) -> N
     _token(http)
     http.add(responses.GET, "https://oauth.reddit.com/r/travel+flights/search/", json=payload("reddit_empty.json"))
     http.add(responses.GET, "https://oauth.reddit.com/r/AcmeAir/comments/", json=payload("reddit_comments.json"))
+    http.add(responses.GET, "https://oauth.reddit.com/r/AcmeAir/new", json=payload("reddit_empty.json"))
     summary = collect(engine, RedditSource(reddit_client()))
     assert summary.errors == []
     rows = _rows(engine)
