@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import praw
 import prawcore
 from praw.exceptions import RedditAPIException
+from prawcore.sessions import FiniteRetryStrategy
 
 from responders.base import OutcomeUnknown, PostedReply, RateLimited, ReplyError, ReplyRejected, ReplyTarget
 from responders.keys import posted_since
@@ -56,6 +59,31 @@ def _wait_from(message: str) -> datetime:
     return datetime.now(timezone.utc) + timedelta(seconds=seconds)
 
 
+class _NoRetry(FiniteRetryStrategy):
+    def should_retry_on_failure(self) -> bool:
+        return False
+
+
+@contextmanager
+def _single_attempt(reddit: praw.Reddit) -> Iterator[None]:
+    """prawcore retries a request after a read timeout or a 5xx, which for a POST can post twice.
+
+    For the reply itself we want one attempt and an honest "don't know" instead (the outbox then checks).
+    This reaches into prawcore's session (`_retry_strategy_class`); if that ever changes we keep going
+    with prawcore's retries rather than fail.
+    """
+    core = getattr(reddit, "_core", None)
+    if core is None or not hasattr(core, "_retry_strategy_class"):
+        yield
+        return
+    before = core._retry_strategy_class
+    core._retry_strategy_class = _NoRetry
+    try:
+        yield
+    finally:
+        core._retry_strategy_class = before
+
+
 class RedditResponder:
     platform = "reddit"
 
@@ -83,7 +111,9 @@ class RedditResponder:
     def reply(self, target: ReplyTarget, text: str, idempotency_key: str) -> PostedReply:
         fullname = _fullname(target)
         try:
-            created = self._thing(fullname).reply(text)
+            thing = self._thing(fullname)
+            with _single_attempt(self.reddit):
+                created = thing.reply(text)
         except RedditAPIException as exc:
             item = exc.items[0] if exc.items else None
             kind = item.error_type if item else ""
