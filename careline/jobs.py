@@ -30,6 +30,13 @@ def collect_source(name: str, settings: Settings | None = None, engine: Engine |
     engine = engine or get_engine(settings.url)
     try:
         source = build_source(name, settings, demo_anchor=demo_anchor(engine))
+    except Exception as exc:  # noqa: BLE001 - e.g. missing credentials: recorded so the dashboard shows it
+        log.error("collect %s: cannot build the source: %s", name, exc)
+        from careline.services.collection import record_setup_failure
+
+        record_setup_failure(engine, name, str(exc))
+        return 0
+    try:
         summary = collect(engine, source)
     except Exception:  # noqa: BLE001
         log.exception("collect %s failed", name)

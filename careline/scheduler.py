@@ -2,26 +2,33 @@
 
 Jobs are referenced by name ("careline.jobs:collect_source") so the persistent job store holds no
 pickled objects; `max_instances=1` stops overlapping runs and `coalesce` folds missed runs into one.
+The job store shares the app's engine (and so SQLite's WAL and busy timeout). A source removed from
+CARELINE_SOURCES has its stored job deleted at the next start, so it stops being collected.
 """
 from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from careline.db import get_engine
 from careline.settings import Settings
 
 log = logging.getLogger(__name__)
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+JOB_TABLE = "apscheduler_jobs"
 
 
 def build_scheduler(settings: Settings, blocking: bool = False, roles: tuple[str, ...] = ("all",)) -> BaseScheduler:
     cls = BlockingScheduler if blocking else BackgroundScheduler
+    engine = get_engine(settings.url)
+    prune_stale_jobs(engine, keep={f"collect:{name}" for name in settings.sources})
     scheduler = cls(
-        jobstores={"default": SQLAlchemyJobStore(url=settings.url, tablename="apscheduler_jobs")},
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)},
         job_defaults=JOB_DEFAULTS,
         timezone="UTC",
     )
@@ -56,3 +63,18 @@ def add_jobs(scheduler: BaseScheduler, settings: Settings, roles: tuple[str, ...
         scheduler.add_job("careline.jobs:check_alerts", "interval", id="alerts", name="spike alerts",
                           minutes=15, replace_existing=True)
     return ids
+
+
+def prune_stale_jobs(engine: sa.Engine, keep: set[str]) -> list[str]:
+    """Delete stored collect jobs for sources no longer enabled (replace_existing only adds and updates)."""
+    if not sa.inspect(engine).has_table(JOB_TABLE):
+        return []
+    table = sa.table(JOB_TABLE, sa.column("id"))
+    with engine.begin() as conn:
+        stale = [row[0] for row in conn.execute(sa.select(table.c.id).where(table.c.id.like("collect:%")))
+                 if row[0] not in keep]
+        if stale:
+            conn.execute(sa.delete(table).where(table.c.id.in_(stale)))
+    for job_id in stale:
+        log.info("removed the scheduled job %s: its source is no longer enabled", job_id)
+    return stale

@@ -222,6 +222,16 @@ def _mark(engine: Engine, source: str, keys: list[str], stop: _StopSource) -> No
         session.commit()
 
 
+def record_setup_failure(engine: Engine, source: str, message: str) -> None:
+    """The source could not even be built (missing credentials...): one failed run, every query unhealthy."""
+    with Session(engine) as session:
+        now = utcnow()
+        session.add(CollectorRun(source=source, error=message, started_at=now, finished_at=now))
+        for _, query in brand_service.queries_for(session, source):
+            save_source_state(session, source, query.key, healthy=False, error=message)
+        session.commit()
+
+
 def recent_runs(session: Session, source: str | None = None, limit: int = 50) -> list[CollectorRun]:
     stmt = select(CollectorRun).order_by(col(CollectorRun.id).desc()).limit(limit)
     if source:
