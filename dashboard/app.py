@@ -19,11 +19,11 @@ if not user:
     st.stop()
 
 pages = [
-    st.Page(str(HERE / "pages" / "inbox.py"), title="Inbox", icon="📥", default=True, url_path="inbox"),
-    st.Page(str(HERE / "pages" / "advocates.py"), title="Advocates", icon="🤝", url_path="advocates"),
-    st.Page(str(HERE / "pages" / "trends.py"), title="Trends", icon="📈", url_path="trends"),
-    st.Page(str(HERE / "pages" / "sources.py"), title="Sources", icon="🛰️", url_path="sources"),
-    st.Page(str(HERE / "pages" / "settings.py"), title="Settings", icon="⚙️", url_path="settings"),
+    st.Page(str(HERE / "pages" / "inbox.py"), title="Inbox", icon=":material/inbox:", default=True, url_path="inbox"),
+    st.Page(str(HERE / "pages" / "advocates.py"), title="Advocates", icon=":material/volunteer_activism:", url_path="advocates"),
+    st.Page(str(HERE / "pages" / "trends.py"), title="Trends", icon=":material/trending_up:", url_path="trends"),
+    st.Page(str(HERE / "pages" / "sources.py"), title="Sources", icon=":material/cell_tower:", url_path="sources"),
+    st.Page(str(HERE / "pages" / "settings.py"), title="Settings", icon=":material/settings:", url_path="settings"),
 ]
 nav = st.navigation(pages)
 with st.sidebar:

@@ -62,7 +62,7 @@ def show(m: Mention, brand_name: str, user: dict[str, str]) -> None:
         confirm = False
         if others:
             who = ", ".join(sorted({r.created_by for r in others}))
-            st.warning(f"Someone is already replying: a reply by {who} is {others[-1].state}. "
+            st.warning(f"This mention already has a reply ({others[-1].state}, by {who}). "
                        "Sending again would post a second answer.")
             confirm = st.checkbox("Yes, send another reply anyway", key=f"dup_{m.id}")
         forced = settings().dry_run
@@ -103,11 +103,20 @@ def _send_now() -> None:
     st.rerun()
 
 
+def _state_line(r: Reply) -> str:
+    try:  # the sender's own wording when the outbox is installed
+        from careline.services.outbox import status_line
+
+        return f"{r.state} — {one_line(status_line(r), 300)}"
+    except ImportError:
+        return STATE_TEXT.get(r.state, r.state)
+
+
 def _states(existing: list[Reply], mention_id: int) -> None:
     for r in existing:
         with st.container(border=True):
             st.text(f"Reply #{r.id} by {r.created_by}, {when(r.created_at)} · {'DRY RUN · ' if r.dry_run else ''}"
-                    f"{r.kind} · state: {STATE_TEXT.get(r.state, r.state)}")
+                    f"{r.kind} · state: {_state_line(r)}")
             st.text(clean(r.text, 600))
             url = safe_url(r.url)
             if r.state == "sent" and url:

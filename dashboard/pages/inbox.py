@@ -1,6 +1,7 @@
 """Inbox: open mentions, most urgent first; filters, pagination, bulk actions and the detail view."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, time, timedelta, timezone
 
 import streamlit as st
@@ -117,13 +118,18 @@ def _row(m: inbox.Mention) -> dict[str, object]:
     }
 
 
+def _label(m: inbox.Mention) -> str:
+    return f"#{m.id} · {m.platform} · {one_line(m.author_handle or '?', 30)} · {one_line(m.text, 80)}"
+
+
 def _on_table_select() -> None:
     rows = st.session_state["inbox_table"]["selection"]["rows"]
-    page_ids = st.session_state.get("_inbox_ids", [])
-    if len(rows) == 1 and rows[0] < len(page_ids):
-        st.session_state["open_pick"] = page_ids[rows[0]]
+    page_labels = st.session_state.get("_inbox_labels", [])
+    if len(rows) == 1 and rows[0] < len(page_labels):
+        st.session_state["open_pick"] = page_labels[rows[0]]
 
 
+st.session_state["_inbox_labels"] = [_label(m) for m in page.items]
 table = st.dataframe(
     [_row(m) for m in page.items],
     key="inbox_table",
@@ -169,13 +175,14 @@ if len(selected) > 1:
                 st.rerun()
 
 st.divider()
-options: list[int | None] = [None, *ids]
-picked_id = st.session_state.get("open_pick")
-if picked_id is not None and picked_id not in options:
-    options.append(picked_id)
-labels = {m.id: f"#{m.id} · {m.platform} · {one_line(m.author_handle or '?', 30)} · {one_line(m.text, 80)}"
-          for m in page.items}
-open_id = st.selectbox("Open a mention", options, key="open_pick",
-                       format_func=lambda i: "— choose one —" if i is None else labels.get(i, f"#{i}"))
-if open_id is not None:
-    detail.show(int(open_id), user)
+# The options are plain strings that start with the mention id: a value the browser sends back is parsed,
+# never looked up by object identity.
+NONE_PICKED = "— choose one —"
+options = [NONE_PICKED, *st.session_state["_inbox_labels"]]
+picked = st.session_state.get("open_pick")
+if picked and picked not in options:
+    options.append(picked)  # keep a mention open after it leaves the filtered list (e.g. resolved)
+choice = st.selectbox("Open a mention", options, key="open_pick")
+match = re.match(r"#(\d+) ", choice or "")
+if match:
+    detail.show(int(match.group(1)), user)

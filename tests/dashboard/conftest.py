@@ -95,3 +95,10 @@ def mention_id(engine: Engine, text_start: str) -> int:
         m = s.exec(select(Mention).where(Mention.text.startswith(text_start))).first()  # type: ignore[union-attr]
         assert m is not None and m.id is not None
         return m.id
+
+
+def open_mention(at: AppTest, mid: int) -> None:
+    box = at.selectbox(key="open_pick")
+    label = next(o for o in box.options if o.startswith(f"#{mid} "))
+    box.set_value(label).run()
+    assert not at.exception, [e.message for e in at.exception]

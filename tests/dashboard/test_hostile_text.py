@@ -6,6 +6,7 @@ from sqlmodel import Session
 from careline.services.ingest import ingest
 from dashboard.components import clean, md_escape, one_line, safe_url
 from tests.conftest import make_raw
+from tests.dashboard.conftest import open_mention
 
 HOSTILE = (
     "![pwned](https://evil.example/x.png) <img src=x onerror=alert(1)> <script>alert(2)</script> "
@@ -33,7 +34,7 @@ def test_hostile_mention_renders_inert(page, dash_db):
     df = at.dataframe[0].value
     row = df[df["#"] == mid].iloc[0]
     assert "\u202e" not in row["Text"] and "\u200b" not in row["Text"] and len(row["Text"]) <= 161
-    at.selectbox(key="open_pick").set_value(mid).run()
+    open_mention(at, mid)
     assert not at.exception
     body = at.text_area(key=f"body_{mid}")
     assert body.disabled and len(body.value) > 10_000

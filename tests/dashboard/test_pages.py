@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from careline.models import AppSetting, AuditEvent, Brand, Mention, Note, Reply
-from tests.dashboard.conftest import ROOT, mention_id
+from tests.dashboard.conftest import ROOT, mention_id, open_mention
 
 
 def _texts(at) -> list[str]:  # type: ignore[no-untyped-def]
@@ -59,7 +59,7 @@ def test_inbox_lists_by_priority_and_filters_change_rows(page):
 def test_open_mention_assign_note_status_and_history(page, dash_db):
     mid = mention_id(dash_db, "Acme Air lost my bag")
     at = page("inbox", role="agent")
-    at.selectbox(key="open_pick").set_value(mid).run()
+    open_mention(at, mid)
     assert not at.exception
     assert at.text_area(key=f"body_{mid}").value.startswith("Acme Air lost my bag")
     assert any("12,000 followers" in t for t in _texts(at))
@@ -83,7 +83,7 @@ def test_open_mention_assign_note_status_and_history(page, dash_db):
 def test_reply_with_template_queues_once_and_warns_on_second(page, dash_db):
     mid = mention_id(dash_db, "Acme Air lost my bag")
     at = page("inbox", role="agent")
-    at.selectbox(key="open_pick").set_value(mid).run()
+    open_mention(at, mid)
     at.selectbox(key=f"reply_tpl_{mid}").set_value("Apology").run()
     text = at.text_area(key=f"reply_text_{mid}").value
     assert text.startswith("Hi @user0") and "Acme Air" in text
@@ -97,14 +97,14 @@ def test_reply_with_template_queues_once_and_warns_on_second(page, dash_db):
         assert s.get(Mention, mid).status == "replied"
     assert any("state: queued" in t for t in _texts(at))
     at.text_area(key=f"reply_text_{mid}").input("Another answer").run()
-    assert any("Someone is already replying" in w.value for w in at.warning)
+    assert any("already has a reply (queued, by agent)" in w.value for w in at.warning)
     assert at.button(key=f"send_{mid}").disabled
 
 
 def test_viewer_cannot_triage_or_reply(page, dash_db):
     mid = mention_id(dash_db, "Acme Air lost my bag")
     at = page("inbox", role="viewer")
-    at.selectbox(key="open_pick").set_value(mid).run()
+    open_mention(at, mid)
     for key in (f"me_{mid}", f"resolve_{mid}", f"send_{mid}", f"send_now_{mid}", f"add_note_{mid}"):
         assert at.button(key=key).disabled, key
     assert at.text_area(key=f"reply_text_{mid}").disabled

@@ -1,0 +1,74 @@
+"""Start `careline serve --no-scheduler` on a free port over a demo database (browser test and benchmark)."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CARELINE = Path(sys.executable).with_name("careline")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def demo_env(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARELINE_")}
+    env.update(CARELINE_DATA_DIR=str(data_dir), CARELINE_MODEL="lexicon", HF_HUB_OFFLINE="1",
+               TRANSFORMERS_OFFLINE="1", CARELINE_CONFIG=str(data_dir / "none.toml"))
+    if database_url:
+        env["CARELINE_DATABASE_URL"] = database_url
+    return env
+
+
+def load_demo(env: dict[str, str]) -> None:
+    subprocess.run([str(CARELINE), "demo", "--no-serve"], env=env, check=True, capture_output=True, timeout=180)
+
+
+@contextmanager
+def serve(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """Yield the dashboard's base URL once Streamlit answers its health check; stop it afterwards."""
+    port = free_port()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([str(CARELINE), "serve", "--no-scheduler", "--port", str(port)], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"careline serve did not start; see {log_path}")
+                time.sleep(0.3)
+            yield base
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)  # our own process group: careline serve and its streamlit
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def sign_in(page, base: str, username: str = "agent", password: str = "careline-agent") -> None:  # type: ignore[no-untyped-def]
+    page.goto(base)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Inbox").wait_for(timeout=30_000)
