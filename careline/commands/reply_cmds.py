@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from careline.console import console, setup_logging
-from careline.errors import InvalidInput
+from careline.errors import Conflict, InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,11 @@ def reply_cmd(
         if mention is None:
             raise InvalidInput(f"Mention {mention_id} does not exist.")
         reason = "--dry-run was given" if dry_run else dry_run_reason(mention.platform, settings)
-        reply = replies.queue_reply(session, mention_id, text, _actor(actor), kind="thanks" if thanks else "reply",
-                                    confirm_duplicate=confirm, dry_run=dry_run)
+        try:
+            reply = replies.queue_reply(session, mention_id, text, _actor(actor), kind="thanks" if thanks else "reply",
+                                        confirm_duplicate=confirm, dry_run=dry_run)
+        except Conflict as exc:
+            raise Conflict(f"{exc} Add --confirm to send another.") from exc
     console.print(f"Queued reply #{reply.id} to {mention.platform} mention {mention_id}.")
     if reason:
         console.print(f"[yellow]Dry run:[/] nothing will be published on {mention.platform} ({reason}).")
@@ -112,7 +115,7 @@ def outbox_cmd(
     if not rows:
         console.print("The outbox is empty.")
         return
-    table = Table("id", "mention", "platform", "state", "by", "attempts", "text", "link / what next")
+    table = Table("id", "mention", "platform", "state", "by", "tries", "text", "link / what next")
     for r in rows:
         state_text = r.state + (" (dry run)" if r.dry_run else "")
         style = {"sent": "green", "failed": "red", "unknown": "bold red", "queued": "yellow"}.get(r.state, "")
