@@ -77,13 +77,19 @@ def collect(
     policy: RetryPolicy | None = None,
     on_page: PageHook | None = None,
     rng: random.Random | None = None,
+    brand: str | None = None,
 ) -> RunSummary:
-    """Fetch every brand query of `source`, committing each page with its cursor. Errors don't escape."""
+    """Fetch every brand query of `source` (or one brand's), committing each page with its cursor.
+
+    Errors don't escape: they are recorded on the run, the source state and the summary.
+    """
     summary = RunSummary(source=source.name)
     policy = policy or RetryPolicy()
     now = now or utcnow()
     with Session(engine, expire_on_commit=False) as session:
         queries = brand_service.queries_for(session, source.name)
+    if brand is not None:
+        queries = [(bid, q) for bid, q in queries if q.brand.lower() == brand.lower()]
     for i, (brand_id, query) in enumerate(queries):
         try:
             _collect_query(engine, source, brand_id, query, max_pages, summary, now, sleep, policy, on_page, rng)

@@ -1,0 +1,140 @@
+"""`careline backfill --source x --pages 50` and `careline sources [list|pause|resume|reset] [NAME]`."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Annotated, Optional
+
+import typer
+
+from careline.console import console, progress
+from careline.errors import InvalidInput
+from careline.settings import PLATFORMS
+
+
+def _setup():  # type: ignore[no-untyped-def]
+    from careline.console import setup_logging
+    from careline.db import get_engine
+    from careline.settings import get_settings
+
+    settings = get_settings()
+    setup_logging(settings.data_dir)
+    return settings, get_engine(settings.url)
+
+
+def _check(name: str | None) -> str:
+    if not name:
+        raise InvalidInput(f"say which source: one of {', '.join(PLATFORMS)}")
+    if name not in PLATFORMS:
+        raise InvalidInput(f"unknown source {name!r}; choose from {', '.join(PLATFORMS)}")
+    return name
+
+
+def backfill_cmd(
+    source: Annotated[str, typer.Option("--source", "-s", help="x, reddit, bluesky, mastodon, hackernews or demo.")],
+    pages: Annotated[int, typer.Option(min=1, max=1000, help="Pages per brand query (X: 100 posts a page).")] = 50,
+    brand: Annotated[Optional[str], typer.Option(help="Only this brand (its name).")] = None,
+    restart: Annotated[bool, typer.Option("--restart", help="Forget the stored cursors first and walk back "
+                                                              "from the newest posts (duplicates are skipped).")] = False,
+    classify: Annotated[bool, typer.Option("--classify/--no-classify", help="Classify what arrived.")] = True,
+) -> None:
+    """Collect many pages at once (e.g. after adding a brand), with progress and an ETA."""
+    from sqlmodel import Session
+
+    from careline import jobs
+    from careline.factory import build_source
+    from careline.services import brands as brand_service
+    from careline.services.collection import collect, reset_cursors
+
+    name = _check(source)
+    settings, engine = _setup()
+    src = build_source(name, settings, demo_anchor=jobs.demo_anchor(engine))
+    with Session(engine) as session:
+        queries = [q for _, q in brand_service.queries_for(session, name)
+                   if brand is None or q.brand.lower() == brand.lower()]
+        if restart:
+            reset_cursors(session, name, actor="cli")
+    if not queries:
+        raise InvalidInput(f"no brand queries for {name}" + (f" and brand {brand!r}" if brand else "")
+                           + "; add brands in careline.toml and run `careline init`")
+    started = time.monotonic()
+    with progress(f"Backfilling {name}", pages * len(queries)) as advance:
+        def on_page(_key: str, page: int, batch) -> None:  # type: ignore[no-untyped-def]
+            advance(1 if batch.has_more else pages - page)  # a finished query jumps to its share's end
+        summary = collect(engine, src, max_pages=pages, on_page=on_page, brand=brand)
+    elapsed = time.monotonic() - started
+    per = f"{summary.api_calls / summary.new:.3f}" if summary.new else "n/a"
+    console.print(f"{name}: {summary.pages} page(s), {summary.seen} seen, {summary.new} new, {summary.skipped} "
+                  f"skipped, {summary.api_calls} API call(s) ({per} per new mention) in {elapsed:.1f}s.")
+    for err in summary.errors:
+        console.print(f"[red]{name}:[/] {err}")
+    if classify and summary.new:
+        done = jobs.classify_pending(settings, engine)
+        console.print(f"Classified {done} mention(s).")
+    if summary.errors:
+        raise typer.Exit(1)
+
+
+def sources_cmd(
+    action: Annotated[str, typer.Argument(help="list, pause, resume or reset (forget cursors).")] = "list",
+    name: Annotated[Optional[str], typer.Argument(help="The source, for pause/resume/reset.")] = None,
+    hours: Annotated[Optional[float], typer.Option(help="Pause for this many hours (default: until resumed).")] = None,
+) -> None:
+    """Each source's health, cursor, rate-limit budget and last run; pause or resume a source."""
+    from sqlmodel import Session
+
+    from careline.models import utcnow
+    from careline.services import collection
+
+    settings, engine = _setup()
+    if action == "list":
+        _list(settings, engine)
+        return
+    source = _check(name)
+    with Session(engine) as session:
+        if action == "pause":
+            until = utcnow() + timedelta(hours=hours) if hours else None
+            n = collection.pause(session, source, actor="cli", until=until)
+            console.print(f"{source}: {n} quer{'y' if n == 1 else 'ies'} paused "
+                          + (f"until {until:%Y-%m-%d %H:%M} UTC." if until else "until resumed."))
+        elif action == "resume":
+            collection.resume(session, source, actor="cli")
+            console.print(f"{source}: resumed; the next run collects again.")
+        elif action == "reset":
+            n = collection.reset_cursors(session, source, actor="cli")
+            console.print(f"{source}: {n} cursor(s) cleared; the next run starts from the newest posts.")
+        else:
+            raise InvalidInput(f"unknown action {action!r}; use list, pause, resume or reset")
+
+
+def _list(settings, engine) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+    from sqlmodel import Session
+
+    from careline.models import utcnow
+    from careline.services import collection
+
+    with Session(engine) as session:
+        states = collection.states(session)
+        runs = collection.recent_runs(session, limit=500)
+    last: dict[tuple[str, str | None], object] = {}
+    for run in runs:  # newest first
+        last.setdefault((run.source, run.query_key), run)
+    now = utcnow()
+    table = Table("source", "query", "enabled", "health", "paused until", "budget left", "last run", "last error")
+    seen = set()
+    for st in states:
+        seen.add(st.source)
+        run = last.get((st.source, st.query_key))
+        paused = st.paused_until if st.paused_until and st.paused_until > now else None
+        budget = "" if st.rate_limit_remaining is None else (
+            f"{st.rate_limit_remaining}" + (f"/{st.rate_limit_limit}" if st.rate_limit_limit else "")
+            + (f" (resets {st.rate_limit_reset_at:%H:%M})" if st.rate_limit_reset_at else ""))
+        last_run = "" if run is None else f"{run.started_at:%Y-%m-%d %H:%M}, {run.items_new} new"  # type: ignore[attr-defined]
+        table.add_row(st.source, st.query_key, "yes" if st.source in settings.sources else "no",
+                      "ok" if st.healthy else "[red]FAILING[/]", f"{paused:%Y-%m-%d %H:%M}" if paused else "",
+                      budget, last_run, (st.last_error or "")[:80])
+    for name in settings.sources:
+        if name not in seen:
+            table.add_row(name, "", "yes", "not run yet", "", "", "", "")
+    console.print(table)

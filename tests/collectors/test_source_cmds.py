@@ -1,0 +1,67 @@
+"""`careline backfill` and `careline sources` through typer's runner, on a fresh SQLite database."""
+from __future__ import annotations
+
+import pytest
+import responses
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from careline import settings as settings_module
+from careline.cli import app
+from careline.db import get_engine
+from careline.models import AuditEvent, SourceState
+from tests.collectors.conftest import X_SEARCH, payload
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CARELINE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("CARELINE_MODEL", "lexicon")
+    monkeypatch.setenv("COLUMNS", "220")  # rich wraps table cells to the terminal width
+    monkeypatch.setenv("CARELINE_SOURCES", '["demo", "x"]')
+    monkeypatch.setenv("CARELINE_X_BEARER_TOKEN", "test-bearer-token")
+    settings_module.get_settings.cache_clear()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    yield tmp_path
+    settings_module.get_settings.cache_clear()
+
+
+def _states():  # type: ignore[no-untyped-def]
+    engine = get_engine(settings_module.get_settings().url)
+    with Session(engine) as s:
+        return list(s.exec(select(SourceState).where(SourceState.source == "x")))
+
+
+def test_backfill_x_pages_with_progress_and_counts(env) -> None:  # type: ignore[no-untyped-def]
+    with responses.RequestsMock() as http:
+        for name in ("x_search_page1.json", "x_search_page2.json", "x_search_page3.json"):
+            http.add(responses.GET, X_SEARCH, json=payload(name))
+        result = runner.invoke(app, ["backfill", "--source", "x", "--pages", "50", "--brand", "Acme Air"])
+    assert result.exit_code == 0, result.output
+    assert "Backfilling x" in result.output and "ETA" in result.output
+    assert "3 page(s), 6 seen, 6 new" in result.output and "3 API call(s) (0.500 per new mention)" in result.output
+    assert "Classified 6 mention(s)" in result.output
+    assert [st.query_key for st in _states()] == ["x:1"]  # --brand: Skyhop was not touched
+
+
+def test_sources_list_pause_resume(env) -> None:  # type: ignore[no-untyped-def]
+    listed = runner.invoke(app, ["sources"])
+    assert listed.exit_code == 0 and "not run yet" in listed.output
+    paused = runner.invoke(app, ["sources", "pause", "x", "--hours", "2"])
+    assert paused.exit_code == 0 and "2 queries paused until" in paused.output
+    assert all(st.paused_until is not None for st in _states())
+    collected = runner.invoke(app, ["collect", "--source", "x"])  # paused: no HTTP at all (none is mocked)
+    assert collected.exit_code == 0 and "0 API call(s)" in collected.output
+    listed = runner.invoke(app, ["sources", "list"])
+    assert "x:1" in listed.output and "x:2" in listed.output and "FAILING" not in listed.output
+    resumed = runner.invoke(app, ["sources", "resume", "x"])
+    assert resumed.exit_code == 0 and all(st.paused_until is None for st in _states())
+    engine = get_engine(settings_module.get_settings().url)
+    with Session(engine) as s:
+        actions = [e.action for e in s.exec(select(AuditEvent))]
+    assert "source_pause" in actions and "source_resume" in actions
+    bad = runner.invoke(app, ["sources", "pause", "myspace"])
+    assert bad.exit_code != 0
