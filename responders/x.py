@@ -19,6 +19,13 @@ from responders.keys import posted_since
 
 log = logging.getLogger(__name__)
 LOOKUP_PAGES = 5
+TIMEOUT = 30  # seconds; tweepy sets none, and the outbox lease (5 min) must outlast any one request
+
+
+class _TimeoutSession(requests.Session):
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", TIMEOUT)
+        return super().request(*args, **kwargs)
 
 # X's own messages, in the words we show an agent (matched case-insensitively, first hit wins)
 _REASONS = (
@@ -74,6 +81,7 @@ class XResponder:
             access_token_secret=settings.secret("x_access_token_secret"),
             wait_on_rate_limit=False,  # the outbox waits, keeping the queue order
         )
+        client.session = _TimeoutSession()
         return cls(client)
 
     def reply(self, target: ReplyTarget, text: str, idempotency_key: str) -> PostedReply:
