@@ -1,8 +1,8 @@
 """Trend figures for the dashboard and the weekly export: volumes, share of voice, themes, response times.
 
-Every function aggregates in SQL and returns small plain dataclasses. Counts are grouped by UTC hour in the
-database and folded into days (or ISO weeks, Monday first) of the configured time zone here, so the same
-query serves any zone on SQLite and PostgreSQL alike.
+Every function aggregates in SQL and returns small plain dataclasses. Days are cut in the configured time
+zone by the database: the range is split where the zone's UTC offset changes (DST), and within each piece
+a local day is a fixed shift of UTC, so SQLite and PostgreSQL group by day the same way.
 """
 from __future__ import annotations
 
@@ -60,10 +60,36 @@ class ResponseStats:
         return self.within_sla / self.actionable if self.actionable else 0.0
 
 
-def _hour_bucket(session: Session) -> sa.ColumnElement:
+def _day_bucket(session: Session, offset_minutes: int) -> sa.ColumnElement:
+    """The local calendar day (text, YYYY-MM-DD) of created_at under a fixed UTC offset."""
     if session.get_bind().dialect.name == "postgresql":
-        return sa.func.to_char(sa.func.timezone("UTC", col(Mention.created_at)), "YYYY-MM-DD HH24")
-    return sa.func.strftime("%Y-%m-%d %H", col(Mention.created_at))
+        shifted = sa.func.timezone("UTC", col(Mention.created_at)) + sa.text(f"interval '{int(offset_minutes)} minutes'")
+        return sa.func.to_char(shifted, "YYYY-MM-DD")
+    return sa.func.date(col(Mention.created_at), f"{int(offset_minutes):+d} minutes")
+
+
+def offset_segments(since: datetime, until: datetime, zone: ZoneInfo) -> list[tuple[datetime, datetime, int]]:
+    """Split [since, until) where the zone's UTC offset changes (DST): (start, end, offset minutes) each.
+
+    Within a segment a local day is a fixed shift of UTC, so the database can group by day directly.
+    """
+    def offset(at: datetime) -> int:
+        delta = at.astimezone(zone).utcoffset()
+        return int(delta.total_seconds() // 60) if delta else 0
+
+    segments = []
+    start, current, probe = since, offset(since), since
+    while probe < until:
+        nxt = min(probe + timedelta(hours=1), until)
+        if offset(nxt - timedelta(microseconds=1)) != current:  # it changed inside this hour
+            edge = probe.replace(second=0, microsecond=0)
+            while offset(edge) == current:
+                edge += timedelta(minutes=1)
+            segments.append((start, edge, current))
+            start, current = edge, offset(edge)
+        probe = nxt
+    segments.append((start, until, current))
+    return [seg for seg in segments if seg[0] < seg[1]]
 
 
 def _effective(name: str) -> sa.ColumnElement:
@@ -86,12 +112,6 @@ def _brand_names(session: Session) -> dict[int | None, str]:
     return names
 
 
-def _local_period(hour_key: str, zone: ZoneInfo, granularity: str) -> date:
-    utc = datetime.strptime(hour_key, "%Y-%m-%d %H").replace(tzinfo=timezone.utc)
-    day = utc.astimezone(zone).date()
-    return day - timedelta(days=day.weekday()) if granularity == "week" else day
-
-
 def volume(
     session: Session,
     since: datetime,
@@ -105,23 +125,27 @@ def volume(
 ) -> list[VolumeRow]:
     """Mention counts per period, brand, platform and label (`by` = sentiment or intent).
 
-    A person's correction wins over the model's label; unclassified mentions count as "unclassified".
+    Days (and ISO weeks, Monday first) are cut in `zone`. A person's correction wins over the model's
+    label; unclassified mentions count as "unclassified".
     """
     if by not in LABELS:
         raise ValueError(f"by must be one of {', '.join(LABELS)}")
     if granularity not in ("day", "week"):
         raise ValueError("granularity must be day or week")
     zone = ZoneInfo(zone) if isinstance(zone, str) else zone
-    bucket = _hour_bucket(session).label("bucket")
-    label = _effective(by).label("label")
-    stmt = select(bucket, col(Mention.brand_id), col(Mention.platform), label, sa.func.count().label("n"))
-    stmt = _scope(stmt, since, until, brand_ids, platforms).group_by(
-        bucket, col(Mention.brand_id), col(Mention.platform), label)
     names = _brand_names(session)
+    label = _effective(by).label("label")
     folded: Counter[tuple[date, str, str, str]] = Counter()
-    for hour_key, brand_id, platform, lab, n in session.execute(stmt):
-        key = (_local_period(hour_key, zone, granularity), names.get(brand_id, "?"), platform, lab or UNCLASSIFIED)
-        folded[key] += n
+    for seg_start, seg_end, offset in offset_segments(since, until, zone):
+        day = _day_bucket(session, offset).label("day")
+        stmt = select(day, col(Mention.brand_id), col(Mention.platform), label, sa.func.count().label("n"))
+        stmt = _scope(stmt, seg_start, seg_end, brand_ids, platforms).group_by(
+            day, col(Mention.brand_id), col(Mention.platform), label)
+        for day_text, brand_id, platform, lab, n in session.execute(stmt):
+            period = date.fromisoformat(day_text)
+            if granularity == "week":
+                period -= timedelta(days=period.weekday())
+            folded[(period, names.get(brand_id, "?"), platform, lab or UNCLASSIFIED)] += n
     return [VolumeRow(p, b, pl, lab, n) for (p, b, pl, lab), n in sorted(folded.items())]
 
 

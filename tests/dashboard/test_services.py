@@ -137,3 +137,28 @@ def test_score_prefers_recent_and_reach():
     now = datetime(2026, 11, 1, tzinfo=timezone.utc)
     assert advocates.score(3, 100, now, now) > advocates.score(3, 100, now - timedelta(days=90), now)
     assert advocates.score(3, 10_000, now, now) > advocates.score(3, 10, now, now)
+
+
+def test_offset_segments_split_at_dst():
+    from zoneinfo import ZoneInfo
+
+    since, until = datetime(2026, 3, 28, tzinfo=timezone.utc), datetime(2026, 3, 31, tzinfo=timezone.utc)
+    segs = trends.offset_segments(since, until, ZoneInfo("Europe/Berlin"))
+    assert segs == [(since, datetime(2026, 3, 29, 1, tzinfo=timezone.utc), 60),
+                    (datetime(2026, 3, 29, 1, tzinfo=timezone.utc), until, 120)]
+    assert trends.offset_segments(since, until, ZoneInfo("UTC")) == [(since, until, 0)]
+
+
+def test_volume_days_across_dst(any_engine):
+    with Session(any_engine) as s:
+        s.add(Brand(name="Acme Air"))
+        s.commit()
+        # 00:30 local on both sides of the spring change: CET (+1) on the 29th, CEST (+2) on the 30th
+        for i, at in enumerate([datetime(2026, 3, 28, 23, 30, tzinfo=timezone.utc),
+                                datetime(2026, 3, 29, 22, 30, tzinfo=timezone.utc),
+                                datetime(2026, 3, 29, 21, 59, tzinfo=timezone.utc)]):
+            ingest(s, [make_raw(external_id=f"dst{i}", created_at=at)], brand_id=1)
+        rows = trends.volume(s, datetime(2026, 3, 27, tzinfo=timezone.utc), datetime(2026, 4, 1, tzinfo=timezone.utc),
+                             zone="Europe/Berlin")
+    assert {r.period: r.count for r in rows} == {date(2026, 3, 29): 2, date(2026, 3, 30): 1}
+    assert {r.label for r in rows} == {"unclassified"}
