@@ -257,3 +257,11 @@ def test_two_agents_at_once_one_wins_one_must_confirm(any_engine: Engine) -> Non
     assert sorted(outcomes) == ["conflict", "queued"]
     with Session(any_engine) as s:
         assert len(s.exec(select(Reply).where(Reply.mention_id == mid)).all()) == 1
+
+
+def test_scheduler_job_sends_through_the_outbox(engine, mention, settings) -> None:  # type: ignore[no-untyped-def]
+    from careline import jobs
+
+    r = queue(engine, mention("demo", "d-1"))
+    assert jobs.send_queued(settings, engine) == 1
+    assert reply_row(engine, r.id).state == "sent" and reply_row(engine, r.id).dry_run
