@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
-from xlsxwriter.exceptions import FileCreateError
 
 from careline.db import describe_db_error, get_engine
 from careline.errors import CarelineError, DatabaseError
@@ -32,7 +31,8 @@ from careline.reports.build import Report, build_report
 from careline.reports.charts import trend_png
 from careline.reports.html import summary_html
 from careline.reports.periods import Period, last_complete_week, previous_week, range_period, week_period
-from careline.reports.writers import CsvTable, Sheet, atomic_path, atomic_text, open_workbook
+from careline.reports.writers import CsvTable, atomic_path, atomic_text
+from careline.reports.xlsx import Workbook
 from careline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,8 @@ def export_period(settings: Settings, engine: Engine, period: Period, previous: 
             report = build_report(session, period, previous, settings.sla_minutes)
             progress(1)
             paths = write_report(report, session, DirSink(out_dir), progress)
-    except (OSError, FileCreateError) as exc:
-        err = exc.args[0] if isinstance(exc, FileCreateError) and exc.args else exc
-        reason = getattr(err, "strerror", None) or str(err)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
         raise ExportError(f"Cannot write the report to {out_dir}: {reason}.") from exc
     except OperationalError as exc:
         raise DatabaseError(describe_db_error(exc)) from exc
@@ -119,7 +118,7 @@ def export_range(session: Session, start: date, end: date, zone: str | ZoneInfo,
     report = build_report(session, period, previous, sla_minutes)
     if fmt == "xlsx":
         buf = io.BytesIO()
-        book = open_workbook(buf)
+        book = Workbook(buf)
         _write_workbook(book, report, session, None)
         book.close()
         return buf.getvalue()
@@ -151,7 +150,7 @@ class DirSink:
     @contextmanager
     def workbook(self, name: str) -> Iterator[Any]:
         with atomic_path(self.folder / name) as tmp:
-            book = open_workbook(tmp)
+            book = Workbook(tmp)
             yield book
             book.close()
 
@@ -172,7 +171,7 @@ class ZipSink:
     @contextmanager
     def workbook(self, name: str) -> Iterator[Any]:
         buf = io.BytesIO()
-        book = open_workbook(buf)
+        book = Workbook(buf)
         yield book
         book.close()
         self.zf.writestr(name, buf.getvalue())
@@ -215,14 +214,13 @@ def _tables(report: Report) -> dict[str, tuple[list[str], list[list[Any]]]]:
     }
 
 
-def _write_workbook(book: Any, report: Report, session: Session, raw_csv: CsvTable | None,
+def _write_workbook(book: Workbook, report: Report, session: Session, raw_csv: CsvTable | None,
                     progress: Progress = _noop) -> None:
-    bold = book.add_format({"bold": True})
     tables = _tables(report)
     for key, title in (("summary", "Summary"), ("daily", "Daily"), ("trend", "Trend"), ("advocates", "Advocates"),
                        ("themes", "Themes")):
         header, rows = tables[key]
-        sheet = Sheet(book, title, header, bold)
+        sheet = book.add_sheet(title, header)
         for row in rows:
             sheet.row(row)
         if key == "summary":
@@ -233,7 +231,7 @@ def _write_workbook(book: Any, report: Report, session: Session, raw_csv: CsvTab
                 sheet.note(line)
         elif not rows and report.empty:
             sheet.note(f"No mentions in {report.period.label}.")
-    mentions = Sheet(book, "Mentions", queries.RAW_COLUMNS, bold)
+    mentions = book.add_sheet("Mentions", queries.RAW_COLUMNS)
     brands, zone, done = report.brands, report.period.zone, 0
     for r in queries.raw_mentions(session, report.period):
         info = brands.get(r.brand_id) or brands[None]

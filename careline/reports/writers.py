@@ -2,7 +2,7 @@
 
 Mention text is untrusted. In CSV a cell starting with = + - @ (or a tab/CR) is prefixed with an
 apostrophe so spreadsheet programs show it instead of evaluating it (OWASP "CSV injection"). In XLSX
-every text is written as a string cell (never a formula), which Excel and LibreOffice do not evaluate.
+(xlsx.py) every text is an inline string cell, never a formula, which spreadsheets do not evaluate.
 """
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-import xlsxwriter
-
-XLSX_MAX_CELL = 32_767
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+_DANGEROUS_FIRST = frozenset(_DANGEROUS)
 
 
 def csv_safe(value: Any) -> Any:
+    if type(value) is str:  # the hot path: most cells are text
+        return "'" + value if value[:1] in _DANGEROUS_FIRST else value
     if isinstance(value, str) and value.startswith(_DANGEROUS):
         return "'" + value
     if isinstance(value, (datetime, date)):
@@ -78,43 +78,3 @@ def csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     for row in rows:
         table.row(row)
     return buf.getvalue().encode("utf-8")
-
-
-class Sheet:
-    """One worksheet written row by row (xlsxwriter's constant-memory mode needs rows in order)."""
-
-    def __init__(self, book: "xlsxwriter.Workbook", name: str, header: Sequence[str], bold: Any) -> None:
-        self.ws = book.add_worksheet(name)
-        self.row_no = 0
-        self._write(header, bold)
-        self.ws.freeze_panes(1, 0)
-
-    def _write(self, values: Sequence[Any], fmt: Any = None) -> None:
-        for col, value in enumerate(values):
-            if value is None:
-                continue
-            if isinstance(value, bool):
-                self.ws.write_boolean(self.row_no, col, value)
-            elif isinstance(value, (int, float)):
-                self.ws.write_number(self.row_no, col, value)
-            else:
-                text = value.isoformat() if isinstance(value, (datetime, date)) else str(value)
-                if len(text) > XLSX_MAX_CELL:
-                    text = text[: XLSX_MAX_CELL - 1] + "…"
-                self.ws.write_string(self.row_no, col, text, fmt)
-        self.row_no += 1
-
-    def row(self, values: Sequence[Any]) -> None:
-        self._write(values)
-
-    def note(self, text: str) -> None:
-        self._write([text])
-
-
-def open_workbook(target: Path | io.BytesIO) -> "xlsxwriter.Workbook":
-    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
-    if isinstance(target, io.BytesIO):
-        options["in_memory"] = True
-    else:
-        options["constant_memory"] = True
-    return xlsxwriter.Workbook(target, options)
