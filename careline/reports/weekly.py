@@ -32,7 +32,7 @@ from careline.reports.charts import trend_png
 from careline.reports.html import summary_html
 from careline.reports.periods import Period, last_complete_week, previous_week, range_period, week_period
 from careline.reports.writers import CsvTable, atomic_path, atomic_text
-from careline.reports.xlsx import Workbook
+from careline.reports.xlsx import MAX_ROWS, Workbook
 from careline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,16 @@ def export_range(session: Session, start: date, end: date, zone: str | ZoneInfo,
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         write_report(report, session, ZipSink(zf), _noop)
     return buf.getvalue()
+
+
+def export_range_bytes(settings: Settings, first: date, last: date) -> dict[str, bytes]:
+    """For the dashboard's Trends download: {file name: bytes} with the XLSX and a ZIP of every file."""
+    zone = settings.zone
+    with Session(get_engine(settings.url)) as session:
+        return {
+            range_filename(first, last, "xlsx"): export_range(session, first, last, zone, "xlsx", settings.sla_minutes),
+            range_filename(first, last, "zip"): export_range(session, first, last, zone, "zip", settings.sla_minutes),
+        }
 
 
 def range_filename(start: date, end: date, fmt: str = "xlsx") -> str:
@@ -240,7 +250,10 @@ def _write_workbook(book: Workbook, report: Report, session: Session, raw_csv: C
                created.isoformat(timespec="seconds"), info.name,
                r.platform, r.author_handle, r.author_followers, r.eff_sentiment, r.eff_intent, bool(r.corrected), r.status,
                r.first_response_at.isoformat(timespec="seconds") if r.first_response_at else None, r.url, r.text]
-        mentions.row(row)
+        if done < MAX_ROWS - 2:
+            mentions.row(row)
+        elif done == MAX_ROWS - 2:
+            mentions.note("Truncated here: a sheet holds at most 1,048,576 rows; the CSV has every mention.")
         if raw_csv is not None:
             raw_csv.row(row)
         done += 1

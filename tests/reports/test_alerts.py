@@ -69,7 +69,8 @@ def _with_urls(settings: Settings, *urls: str) -> Settings:
     return settings.model_copy(update={"alert_urls": [SecretStr(u) for u in urls]})
 
 
-def test_spike_fires_once_per_storm(settings: Settings, engine: Engine) -> None:
+def test_spike_fires_once_per_storm(settings: Settings, any_engine: Engine) -> None:
+    engine = any_engine
     with Session(engine, expire_on_commit=False) as session:
         own, rival = brands(session)
         _noise(session, own, seed=1)

@@ -188,3 +188,11 @@ def test_export_range_for_the_dashboard(engine: Engine) -> None:
 def _csv(path: Path) -> list[dict[str, str]]:
     with open(path, encoding="utf-8-sig", newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def test_export_range_bytes_is_what_the_trends_page_downloads(settings: Settings, engine: Engine) -> None:
+    with Session(engine) as session:
+        _seed_dst_week(session)
+    files = weekly.export_range_bytes(settings, date(2026, 10, 19), date(2026, 10, 25))
+    assert sorted(files) == ["careline-2026-10-19_2026-10-25.xlsx", "careline-2026-10-19_2026-10-25.zip"]
+    assert openpyxl.load_workbook(io.BytesIO(files["careline-2026-10-19_2026-10-25.xlsx"]))["Mentions"].max_row == 10
