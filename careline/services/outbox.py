@@ -82,12 +82,19 @@ def _iso(value: datetime | None) -> str | None:
 
 class _Sender:
     def __init__(self, settings: Any, engine: Engine, responders: Mapping[str, Responder] | None,
-                 owner: str, now: datetime) -> None:
-        self.settings, self.engine, self.owner, self.now = settings, engine, owner, now
+                 owner: str, now: datetime | None) -> None:
+        self.settings, self.engine, self.owner = settings, engine, owner
+        self._fixed_now = now
         self.given = dict(responders or {})
         self.built: dict[str, Responder] = {}
         self.paused: set[str] = set()  # platforms rate-limited during this run
         self.summary = SendSummary()
+
+    @property
+    def now(self) -> datetime:
+        # Read the clock each time: a pass can last minutes, and a lease dated from its start could be
+        # expired the moment it is taken. Tests pin the time instead.
+        return self._fixed_now or utcnow()
 
     # ---- building blocks -------------------------------------------------------------------------
     def responder(self, reply: Reply) -> Responder:
@@ -357,7 +364,7 @@ def run(
     only_ids: list[int] | None = None,
 ) -> SendSummary:
     """One pass: first settle interrupted sends (expired leases), then post what is due, oldest first."""
-    sender = _Sender(settings, engine, responders, owner or worker_id(), now or utcnow())
+    sender = _Sender(settings, engine, responders, owner or worker_id(), now)
     for expired in (True, False):
         for _ in range(limit):
             reply = sender.claim(expired, only_ids)

@@ -72,7 +72,11 @@ def queue_reply(
     confirm_duplicate: bool = False,
     dry_run: bool = False,
 ) -> Reply:
-    """Queue a reply. If one is already queued/sent for this mention, refuse unless confirmed."""
+    """Queue a reply. If one is already queued/sent for this mention, refuse unless confirmed.
+
+    Commits on success; on refusal (too long, duplicate) the session is rolled back, so call it with no
+    other unsaved changes pending in the session.
+    """
     text = text.strip()
     if not text:
         raise InvalidInput("A reply cannot be empty.")
