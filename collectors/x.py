@@ -223,8 +223,22 @@ def parse_tweet(tweet: dict[str, Any], user: dict[str, Any] | None) -> RawMentio
         author_id=str(tweet["author_id"]) if tweet.get("author_id") else None,
         language=None if lang in (None, "und", "zxx", "qme", "qst", "qht") else lang,
         parent_id=parent, thread_id=str(tweet.get("conversation_id") or tid),
-        raw={"tweet": tweet, "author": user} if user else {"tweet": tweet, "author_missing": True},
+        raw=_raw(tweet, user),
     )
+
+
+def _raw(tweet: dict[str, Any], user: dict[str, Any] | None) -> dict[str, Any]:
+    """What the columns don't hold and the dashboard may want; small, since every mention stores it."""
+    raw: dict[str, Any] = {"metrics": tweet.get("public_metrics")}
+    if tweet.get("referenced_tweets"):
+        raw["refs"] = tweet["referenced_tweets"]
+    if tweet.get("in_reply_to_user_id"):
+        raw["reply_to_user"] = tweet["in_reply_to_user_id"]
+    if user is None:
+        raw["author_missing"] = True  # the author expansion was absent (suspended or protected account)
+    elif user.get("verified"):
+        raw["verified"] = True
+    return raw
 
 
 def _created(value: Any, tid: str) -> datetime:

@@ -142,7 +142,9 @@ def ingest(
             .on_conflict_do_nothing(index_elements=["platform", "external_id"])
             .returning(Mention.id, Mention.platform, Mention.author_handle)
         )
-        inserted = session.execute(stmt, chunk).all()
+        # render_nulls: one statement per chunk; without it the ORM splits the rows into a statement per
+        # run of rows with the same fields set (a reply, a language...), i.e. dozens per page.
+        inserted = session.execute(stmt, chunk, execution_options={"render_nulls": True}).all()
         result.new_ids.extend(r[0] for r in inserted)
         _roll_up_authors(session, inserted, rows, now)
     result.new = len(result.new_ids)

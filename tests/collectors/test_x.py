@@ -90,7 +90,8 @@ class CrashAfterFetch:
         return batch
 
 
-def test_crash_between_fetch_and_commit_refetches_one_page_and_loses_nothing(engine, http) -> None:  # type: ignore[no-untyped-def]
+def test_crash_between_fetch_and_commit_refetches_one_page_and_loses_nothing(any_engine, http) -> None:  # type: ignore[no-untyped-def]
+    engine = any_engine  # SQLite and PostgreSQL
     add_brand(engine)
     _search(http, "x_search_page1.json", "x_search_page2.json", "x_search_page2.json", "x_search_page3.json")
     with pytest.raises(SimulatedCrash):
@@ -109,7 +110,8 @@ def test_crash_between_fetch_and_commit_refetches_one_page_and_loses_nothing(eng
         assert runs[1].cursor_before == runs[0].cursor_after
 
 
-def test_overlapping_queries_store_each_tweet_once(engine, http) -> None:  # type: ignore[no-untyped-def]
+def test_overlapping_queries_store_each_tweet_once(any_engine, http) -> None:  # type: ignore[no-untyped-def]
+    engine = any_engine
     add_brand(engine)
     add_brand(engine, name="Acme Group", keywords=("acme",), handles=(), competitor=True)
     # both brands' searches return the same tweets
