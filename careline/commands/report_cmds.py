@@ -53,6 +53,7 @@ def export_cmd(
 def alerts_cmd(
     check: Annotated[bool, typer.Option("--check", help="Run the spike and high-reach checks now and deliver pending alerts.")] = False,
     limit: Annotated[int, typer.Option(help="How many recent alerts to list.")] = 20,
+    rules: Annotated[Optional[str], typer.Option(help='Store new alert thresholds as JSON, e.g. \'{"min_count": 20}\' ("{}" restores the defaults).')] = None,
 ) -> None:
     """List recent alerts; with --check, detect new ones and deliver them first."""
     from rich.table import Table
@@ -61,6 +62,8 @@ def alerts_cmd(
     from careline.reports.alerts import list_alerts, run_checks
 
     settings, engine = _setup()
+    if rules is not None:
+        _store_rules(engine, rules)
     result = None
     if check:
         result = run_checks(settings, engine)
@@ -84,3 +87,31 @@ def alerts_cmd(
         raise CarelineError(
             f"{result.delivery.failed} alert(s) could not be delivered ({', '.join(result.delivery.errors)} "
             "refused or was unreachable); they are stored and will be retried on the next check.")
+
+
+def _store_rules(engine: Any, text: str) -> None:
+    import json
+    from dataclasses import asdict, fields
+
+    from sqlmodel import Session
+
+    from careline.errors import InvalidInput
+    from careline.reports.alerts import AlertRules
+    from careline.services import app_settings
+
+    try:
+        values = json.loads(text)
+        if not isinstance(values, dict):
+            raise ValueError("expected a JSON object")
+        unknown = set(values) - {f.name for f in fields(AlertRules)}
+        if unknown:
+            raise ValueError(f"unknown rule {sorted(unknown)[0]!r}")
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{key} must be a non-negative number")
+        rules = AlertRules(**values)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"Invalid --rules: {exc}.") from exc
+    with Session(engine) as session:
+        app_settings.put(session, "alert_rules", values, actor="cli")
+    console.print("Alert rules: " + ", ".join(f"{k}={v}" for k, v in asdict(rules).items()))

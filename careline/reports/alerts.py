@@ -61,7 +61,11 @@ class AlertRules:
     def from_session(cls, session: Session) -> "AlertRules":
         stored = app_settings.get(session, "alert_rules", {}) or {}
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in stored.items() if k in known})
+        try:
+            return cls(**{k: v for k, v in stored.items() if k in known})
+        except (TypeError, ValueError) as exc:  # a bad hand edit must not silence every alert
+            log.warning("ignoring the stored alert_rules (%s); using the defaults", exc)
+            return cls()
 
 
 @dataclass
