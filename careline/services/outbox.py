@@ -100,12 +100,12 @@ class _Sender:
     def responder(self, reply: Reply) -> Responder:
         if reply.dry_run:
             return DryRunResponder(reply.platform, "queued as a dry run")
-        if reply.platform in self.given:
-            return self.given[reply.platform]
         if reply.platform not in self.built:
-            from careline.factory import build_responder
+            built = self.given.get(reply.platform)
+            if built is None:
+                from careline.factory import build_responder
 
-            built = build_responder(reply.platform, self.settings)
+                built = build_responder(reply.platform, self.settings)
             self.built[reply.platform] = built
             self._learn_limits(built)
         return self.built[reply.platform]

@@ -101,3 +101,14 @@ def test_dropped_connection_then_check_finds_the_post(fake: FakeMastodon, engine
     assert row.state == ReplyState.sent.value and row.platform_reply_id == "1000"
     assert fake.calls[("POST", "/api/v1/statuses")] == 1
     assert [e.detail["result"] for e in events(engine, reply.id)] == ["outcome_uncertain", "found_existing"]
+
+
+def test_sender_learns_the_instance_limit(fake: FakeMastodon, engine, mention, settings) -> None:  # type: ignore[no-untyped-def]
+    from careline.services import app_settings
+
+    mid = mention("mastodon", "111")
+    with Session(engine, expire_on_commit=False) as s:
+        replies.queue_reply(s, mid, "hi", "alice")
+    outbox.send_due(settings, engine, responders={"mastodon": responder(fake)})
+    with Session(engine) as s:
+        assert app_settings.get(s, replies.MASTODON_LIMIT_KEY) == 500

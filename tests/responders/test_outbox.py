@@ -265,3 +265,28 @@ def test_scheduler_job_sends_through_the_outbox(engine, mention, settings) -> No
     r = queue(engine, mention("demo", "d-1"))
     assert jobs.send_queued(settings, engine) == 1
     assert reply_row(engine, r.id).state == "sent" and reply_row(engine, r.id).dry_run
+
+
+class Overtaken(Scripted):
+    """While this sender is still posting, another one takes the row over (its lease had run out)."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+
+    def reply(self, target: ReplyTarget, text: str, idempotency_key: str) -> PostedReply:
+        with Session(self.engine) as s:
+            row = s.exec(select(Reply)).one()
+            row.lease_owner = "someone-else"
+            s.add(row)
+            s.commit()
+        return super().reply(target, text, idempotency_key)
+
+
+def test_a_sender_that_lost_its_lease_records_nothing_but_the_audit(engine, mention, settings) -> None:  # type: ignore[no-untyped-def]
+    r = queue(engine, mention("x", "60"))
+    assert outbox.send_due(settings, engine, responders={"x": Overtaken(engine)}, owner="slow") == 0
+    row = reply_row(engine, r.id)
+    assert row.state == "sending" and row.lease_owner == "someone-else"
+    (ev,) = events(engine, r.id)
+    assert ev.detail["result"] == "posted (lease lost, not recorded)" and ev.detail["worker"] == "slow"

@@ -186,3 +186,12 @@ def test_thanks_also_likes_when_enabled(engine, mention, settings) -> None:  # t
         assert outbox.send_due(settings, engine, responders={"x": XResponder(client())}) == 1
         assert json.loads(rsps.calls[-1].request.body) == {"tweet_id": "1608"}
     assert events(engine, r.id)[-1].detail["liked"] is True
+
+
+def test_lookup_gives_up_on_a_very_busy_timeline() -> None:
+    with pytest.raises(OutcomeUnknown, match="Too many recent posts"), responses.RequestsMock() as rsps:
+        rsps.get(f"{API}/users/me", json={"data": {"id": "1234", "name": "Acme Air", "username": "AcmeAir"}})
+        page = {"data": [{"id": "1", "text": "other", "edit_history_tweet_ids": ["1"]}],
+                "meta": {"result_count": 1, "next_token": "more"}}
+        rsps.get(f"{API}/users/1234/tweets", json=page)
+        XResponder(client()).find_existing_reply(ReplyTarget(platform="x", external_id="9"), new_key())
