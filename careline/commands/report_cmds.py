@@ -21,6 +21,7 @@ def export_cmd(
     week: Annotated[Optional[str], typer.Option("--week", "-w", help="ISO week like 2026-W47 (default: the last complete week in CARELINE_TIMEZONE).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the files (default: CARELINE_EXPORT_DIR or <data dir>/exports).")] = None,
     send: Annotated[bool, typer.Option("--send", help="Also send the HTML summary and XLSX to CARELINE_ALERT_URLS.")] = False,
+    every_week: Annotated[Optional[bool], typer.Option("--send-every-week/--no-send-every-week", help="Make the Monday job send the report too (remembered).")] = None,
 ) -> None:
     """Write the weekly report (CSV, XLSX, PNG chart, HTML summary) for one ISO week."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -29,6 +30,14 @@ def export_cmd(
     from careline.reports.weekly import export_week, send_report
 
     settings, engine = _setup()
+    if every_week is not None:
+        from sqlmodel import Session
+
+        from careline.services import app_settings
+
+        with Session(engine) as session:
+            app_settings.put(session, "send_weekly_report", every_week, actor="cli")
+        console.print(f"The Monday job will {'send' if every_week else 'not send'} the report to CARELINE_ALERT_URLS.")
     label = week_period(week, settings.zone).label if week else last_complete_week(settings.zone).label
     columns = (TextColumn("[bold]Exporting " + label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())

@@ -205,3 +205,19 @@ def test_alerts_command_reports_failed_delivery_in_one_sentence(tmp_path, monkey
     assert message == ("1 alert(s) could not be delivered (alert URL #1 of 1 refused or was unreachable); "
                        "they are stored and will be retried on the next check.")
     assert "vip_complaint" in result.output
+
+
+def test_weekly_report_is_sent_with_attachments_when_asked(settings: Settings, engine: Engine, hook, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from careline.reports.weekly import export_last_week
+    from careline.services import app_settings
+
+    url, received = hook
+    s = _with_urls(settings, url).model_copy(update={"export_dir": tmp_path / "out"})
+    export_last_week(s, engine, now=NOW)
+    assert received == []  # not asked yet
+    with Session(engine) as session:
+        app_settings.put(session, "send_weekly_report", True)
+    export_last_week(s, engine, now=NOW)
+    assert len(received) == 1 and received[0]["title"] == "Careline report 2026-W46"
+    names = sorted(a["filename"] for a in received[0]["attachments"])
+    assert names == ["careline-2026-W46.html", "careline-2026-W46.xlsx"]
