@@ -134,5 +134,6 @@ def parse_hit(hit: dict[str, Any]) -> RawMention | None:
         platform="hackernews", external_id=oid, text=text, created_at=created,
         url=f"https://news.ycombinator.com/item?id={oid}", author_handle=hit.get("author"),
         parent_id=str(parent) if parent else None, thread_id=str(story) if story else oid,
-        raw={"points": hit.get("points"), "story_title": title, "tags": [t for t in tags if not t.startswith("author_")]},
+        raw={"points": hit.get("points"), "story_title": title,
+             "tags": [t for t in tags if not t.startswith("author_")]},
     )

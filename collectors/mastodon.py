@@ -39,7 +39,8 @@ class MastodonSource:
     def from_settings(cls, settings: Any) -> "MastodonSource":
         if not settings.mastodon_base_url:
             raise AuthFailed("Mastodon needs CARELINE_MASTODON_BASE_URL (e.g. https://mastodon.social).")
-        client = Mastodon(api_base_url=settings.mastodon_base_url, access_token=settings.secret("mastodon_access_token"),
+        client = Mastodon(api_base_url=settings.mastodon_base_url,
+                          access_token=settings.secret("mastodon_access_token"),
                           ratelimit_method="throw", request_timeout=30, version_check_mode="none")
         return cls(client, hashtags=list(settings.mastodon_hashtags))
 
@@ -93,19 +94,19 @@ class MastodonSource:
             raise AuthFailed("The Mastodon instance rejected the access token (401): check "
                              "CARELINE_MASTODON_ACCESS_TOKEN (Preferences → Development → your app).") from exc
         except merr.MastodonNotFoundError as exc:
-            raise SourceError(f"The Mastodon instance has no such endpoint or tag ({exc.args[-1] if exc.args else exc}).") from exc
+            raise SourceError(f"The Mastodon instance has no such endpoint or tag ({_last(exc)}).") from exc
         except merr.MastodonServerError as exc:
-            raise TransientError(f"The Mastodon instance had a server error ({exc.args[1] if len(exc.args) > 1 else exc}).") from exc
+            raise TransientError(f"The Mastodon instance had a server error ({_status(exc) or exc}).") from exc
         except merr.MastodonNetworkError as exc:
             raise TransientError(f"Cannot reach the Mastodon instance ({type(exc).__name__}).") from exc
         except merr.MastodonAPIError as exc:
-            status = exc.args[1] if len(exc.args) > 1 else None
+            status = _status(exc)
             if status == 403:
-                raise AccessDenied(f"The Mastodon instance refused the request (403): {exc.args[-1]}") from exc
+                raise AccessDenied(f"The Mastodon instance refused the request (403): {_last(exc)}") from exc
             if status == 429:
                 at = datetime.now(timezone.utc) + DEFAULT_PAUSE
                 raise RateLimited("Mastodon rate limit reached.", retry_at=at) from exc
-            raise SourceError(f"The Mastodon instance answered {status}: {exc.args[-1] if exc.args else exc}") from exc
+            raise SourceError(f"The Mastodon instance answered {status}: {_last(exc)}") from exc
         except requests.RequestException as exc:
             raise TransientError(f"Cannot reach the Mastodon instance ({type(exc).__name__}).") from exc
 
@@ -153,10 +154,20 @@ def parse_status(status: dict[str, Any]) -> RawMention | None:
         text=text, created_at=created, url=status.get("url") or uri or None,
         author_handle=account.get("acct"), author_name=account.get("display_name") or None,
         author_followers=account.get("followers_count"), author_id=str(account["id"]) if account.get("id") else None,
-        language=status.get("language"), parent_id=str(status["in_reply_to_id"]) if status.get("in_reply_to_id") else None,
+        language=status.get("language"),
+        parent_id=str(status["in_reply_to_id"]) if status.get("in_reply_to_id") else None,
         thread_id=sid, raw={"id": sid, "favourites": status.get("favourites_count"),
                             "reblogs": status.get("reblogs_count")},
     )
+
+
+def _status(exc: Exception) -> int | None:
+    """Mastodon.py's API errors carry (message, status code, reason, detail) as args."""
+    return exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
+
+
+def _last(exc: Exception) -> str:
+    return str(exc.args[-1]) if exc.args else str(exc)
 
 
 def _id_order(value: str) -> tuple[int, str]:

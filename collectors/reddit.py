@@ -3,7 +3,8 @@ the brand's own subreddits.
 
 Query options (from the brand's per-platform query, see docs/collectors.md): "subreddits" ("travel+flights";
 default "all") scopes the search; "own_subreddits" ("acmeair") adds parts that collect every new comment
-and post there; "search" = "0" turns the term search off (own subreddits only). Listings come newest first; a part's high-water mark is the newest `created_utc` committed,
+and post there; "search" = "0" turns the term search off (own subreddits only).
+Listings come newest first; a part's high-water mark is the newest `created_utc` committed,
 and a pass stops as soon as a page reaches it (see collectors/cursors.py). Author karma is left out: praw
 fetches it with one extra request per author, which is not worth the rate-limit budget.
 """

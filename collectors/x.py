@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TWEET_FIELDS = "author_id,conversation_id,created_at,in_reply_to_user_id,lang,referenced_tweets,public_metrics,note_tweet"
+TWEET_FIELDS = ("author_id,conversation_id,created_at,in_reply_to_user_id,lang,referenced_tweets,public_metrics,"
+                "note_tweet")
 USER_FIELDS = "username,name,public_metrics,verified"
 EXPANSIONS = "author_id"
 MENTIONS = "mentions"

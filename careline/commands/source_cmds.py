@@ -34,8 +34,9 @@ def backfill_cmd(
     source: Annotated[str, typer.Option("--source", "-s", help="x, reddit, bluesky, mastodon, hackernews or demo.")],
     pages: Annotated[int, typer.Option(min=1, max=1000, help="Pages per brand query (X: 100 posts a page).")] = 50,
     brand: Annotated[Optional[str], typer.Option(help="Only this brand (its name).")] = None,
-    restart: Annotated[bool, typer.Option("--restart", help="Forget the stored cursors first and walk back "
-                                                              "from the newest posts (duplicates are skipped).")] = False,
+    restart: Annotated[bool, typer.Option(
+        "--restart", help="Forget the stored cursors first and walk back from the newest posts "
+                          "(duplicates are skipped).")] = False,
     classify: Annotated[bool, typer.Option("--classify/--no-classify", help="Classify what arrived.")] = True,
 ) -> None:
     """Collect many pages at once (e.g. after adding a brand), with progress and an ETA."""
@@ -130,7 +131,8 @@ def _list(settings, engine) -> None:  # type: ignore[no-untyped-def]
         budget = "" if st.rate_limit_remaining is None else (
             f"{st.rate_limit_remaining}" + (f"/{st.rate_limit_limit}" if st.rate_limit_limit else "")
             + (f" (resets {st.rate_limit_reset_at:%H:%M})" if st.rate_limit_reset_at else ""))
-        last_run = "" if run is None else f"{run.started_at:%Y-%m-%d %H:%M}, {run.items_new} new"  # type: ignore[attr-defined]
+        last_run = ("" if run is None  # type: ignore[attr-defined]
+                    else f"{run.started_at:%Y-%m-%d %H:%M}, {run.items_new} new")  # type: ignore[attr-defined]
         table.add_row(st.source, st.query_key, "yes" if st.source in settings.sources else "no",
                       "ok" if st.healthy else "[red]FAILING[/]", f"{paused:%Y-%m-%d %H:%M}" if paused else "",
                       budget, last_run, (st.last_error or "")[:80])
