@@ -1,4 +1,4 @@
-"""`careline backfill --source x --pages 50` and `careline sources [list|pause|resume|reset] [NAME]`."""
+"""`careline backfill --source x --pages 50` and `careline sources [list|pause|resume|reset|set] [NAME]`."""
 from __future__ import annotations
 
 import time
@@ -77,11 +77,17 @@ def backfill_cmd(
 
 
 def sources_cmd(
-    action: Annotated[str, typer.Argument(help="list, pause, resume or reset (forget cursors).")] = "list",
-    name: Annotated[Optional[str], typer.Argument(help="The source, for pause/resume/reset.")] = None,
+    action: Annotated[str, typer.Argument(help="list, pause, resume, reset (forget cursors) or set (a brand's "
+                                                 "query options on one platform).")] = "list",
+    name: Annotated[Optional[str], typer.Argument(help="The source, for pause/resume/reset/set.")] = None,
     hours: Annotated[Optional[float], typer.Option(help="Pause for this many hours (default: until resumed).")] = None,
+    brand: Annotated[Optional[str], typer.Option(help="For set: the brand's name.")] = None,
+    option: Annotated[Optional[list[str]], typer.Option(
+        "--option", "-o", help="For set: KEY=VALUE, repeatable (e.g. own_subreddits=AcmeAir, lang=en); "
+                               "KEY= removes it.")] = None,
+    query: Annotated[Optional[str], typer.Option(help="For set: a hand-written search query (\"\" removes it).")] = None,
 ) -> None:
-    """Each source's health, cursor, rate-limit budget and last run; pause or resume a source."""
+    """Each source's health, cursor, rate-limit budget and last run; pause, resume or tune a source."""
     from sqlmodel import Session
 
     from careline.models import utcnow
@@ -101,11 +107,22 @@ def sources_cmd(
         elif action == "resume":
             collection.resume(session, source, actor="cli")
             console.print(f"{source}: resumed; the next run collects again.")
+        elif action == "set":
+            if not brand:
+                raise InvalidInput("say which brand: careline sources set reddit --brand \"Acme Air\" -o KEY=VALUE")
+            opts = {}
+            for item in option or []:
+                key, sep, value = item.partition("=")
+                if not sep or not key.strip():
+                    raise InvalidInput(f"options are KEY=VALUE, got {item!r}")
+                opts[key.strip()] = value.strip()
+            bq = collection.set_query(session, brand, source, actor="cli", query=query, options=opts)
+            console.print(f"{brand} on {source}: query {bq.query or '(built from keywords)'!r}, options {bq.options}.")
         elif action == "reset":
             n = collection.reset_cursors(session, source, actor="cli")
             console.print(f"{source}: {n} cursor(s) cleared; the next run starts from the newest posts.")
         else:
-            raise InvalidInput(f"unknown action {action!r}; use list, pause, resume or reset")
+            raise InvalidInput(f"unknown action {action!r}; use list, pause, resume, reset or set")
 
 
 def _list(settings, engine) -> None:  # type: ignore[no-untyped-def]

@@ -20,10 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from careline.models import CollectorRun, SourceState, utcnow
+from careline.models import Brand, BrandQuery, CollectorRun, SourceState, utcnow
 from careline.services import brands as brand_service
 from careline.services.ingest import get_source_state, ingest, save_source_state
 from collectors.base import AccessDenied, AuthFailed, Batch, Query, RateLimit, RateLimited, Source, SourceError
@@ -271,6 +272,36 @@ def resume(session: Session, source: str, actor: str) -> None:
         session.add(st)
     audit.record(session, actor, "source_resume", source=source)
     session.commit()
+
+
+def set_query(session: Session, brand_name: str, platform: str, actor: str, query: str | None = None,
+              options: dict[str, str] | None = None) -> BrandQuery:
+    """Create or update a brand's per-platform query (a hand-written query string and/or options)."""
+    from careline.errors import NotFound
+    from careline.services import audit
+
+    brand = session.exec(select(Brand).where(sa.func.lower(Brand.name) == brand_name.lower())).first()
+    if brand is None:
+        raise NotFound(f"No brand called {brand_name!r}; see the brands in careline.toml or the Settings page.")
+    bq = session.exec(select(BrandQuery).where(BrandQuery.brand_id == brand.id, BrandQuery.platform == platform)
+                      .order_by(col(BrandQuery.id))).first()
+    if bq is None:
+        bq = BrandQuery(brand_id=brand.id, platform=platform, query="", options={})  # type: ignore[arg-type]
+    if query is not None:
+        bq.query = query
+    merged = dict(bq.options or {})
+    for key, value in (options or {}).items():
+        if value == "":
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    bq.options = merged
+    session.add(bq)
+    session.flush()
+    audit.record(session, actor, "brand_query", brand_id=brand.id, platform=platform, options=merged,
+                 query=bq.query)
+    session.commit()
+    return bq
 
 
 def reset_cursors(session: Session, source: str, actor: str) -> int:

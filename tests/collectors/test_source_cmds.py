@@ -65,3 +65,22 @@ def test_sources_list_pause_resume(env) -> None:  # type: ignore[no-untyped-def]
     assert "source_pause" in actions and "source_resume" in actions
     bad = runner.invoke(app, ["sources", "pause", "myspace"])
     assert bad.exit_code != 0
+
+
+def test_sources_set_gives_a_brand_platform_options(env) -> None:  # type: ignore[no-untyped-def]
+    from careline.models import BrandQuery
+
+    ok = runner.invoke(app, ["sources", "set", "reddit", "--brand", "acme air", "-o", "own_subreddits=AcmeAir",
+                             "-o", "subreddits=travel+flights"])
+    assert ok.exit_code == 0, ok.output
+    runner.invoke(app, ["sources", "set", "reddit", "--brand", "Acme Air", "-o", "subreddits="])
+    engine = get_engine(settings_module.get_settings().url)
+    with Session(engine) as s:
+        bq = s.exec(select(BrandQuery).where(BrandQuery.platform == "reddit")).one()
+        from careline.services.brands import queries_for
+
+        (_, query), *_ = queries_for(s, "reddit")
+    assert bq.options == {"own_subreddits": "AcmeAir"}
+    assert query.option("own_subreddits") == "AcmeAir" and query.option("subreddits") is None
+    missing = runner.invoke(app, ["sources", "set", "reddit", "--brand", "Nope", "-o", "a=b"])
+    assert missing.exit_code != 0
