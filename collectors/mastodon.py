@@ -1,7 +1,7 @@
 """Mastodon through Mastodon.py: hashtag timelines and (with a token) status search on one instance.
 
-A brand's parts are the hashtags made from its keywords (e.g. "acme air" → #acmeair), the configured
-`CARELINE_MASTODON_HASHTAGS` that contain one of its keywords, and, when an access token is set, a
+A brand's parts are the hashtags made from its keywords (e.g. "acme air" → #acmeair), its own
+"hashtags" option (comma-separated), the configured `CARELINE_MASTODON_HASHTAGS` that contain one of its keywords, and, when an access token is set, a
 full-text status search per keyword (instances only search posts whose authors opted in). Each part
 walks forward with `min_id`, so the cursor is simply the newest status id committed.
 """
@@ -47,7 +47,8 @@ class MastodonSource:
     def parts(self, query: Query) -> dict[str, tuple[str, str]]:
         terms = search_terms(query)
         squashed = {_TAG.sub("", t.lower()) for t in terms + list(query.handles)} - {""}
-        tags = sorted(squashed | {h.lower() for h in self.hashtags if any(s in h.lower() for s in squashed)})
+        own = {h.strip().lstrip("#").lower() for h in (query.option("hashtags") or "").split(",") if h.strip("# ")}
+        tags = sorted(squashed | own | {h.lower() for h in self.hashtags if any(s in h.lower() for s in squashed)})
         out = {part_key("tag", t): ("tag", t) for t in tags}
         if self.search:
             out.update({part_key("search", t): ("search", t) for t in terms})

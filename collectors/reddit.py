@@ -68,8 +68,7 @@ class RedditSource:
         if query.option("search") != "0":
             for text in strings:
                 parts[part_key("search", subs, text)] = (f"r/{subs}/search/", {
-                    "q": text, "sort": "new", "t": "all", "syntax": "lucene", "restrict_sr": subs != "all",
-                    "include_over_18": "on"})
+                    "q": text, "sort": "new", "t": "all", "syntax": "lucene", "restrict_sr": subs != "all"})
         own = (query.option("own_subreddits") or "").strip("+ ")
         if own:  # everything in the brand's own subreddits is about the brand: new comments and new posts
             parts[part_key("comments", own)] = (f"r/{own}/comments/", {})

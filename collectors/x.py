@@ -34,10 +34,10 @@ EXPANSIONS = "author_id"
 MENTIONS = "mentions"
 _TWEPOCH_MS = 1288834974657
 PLAN_HELP = (
-    "Your X API plan does not include {what}. The Free plan only posts and reads your own account "
-    "(about 100 reads a month); recent search and the mentions timeline need Basic or higher (Pro for "
-    "full-archive search). The x source is paused; after upgrading at developer.x.com run "
-    "`careline sources resume x`."
+    "Your X API access does not include {what}. The Free tier is write-only (posting and your own "
+    "account); recent search and the mentions timeline need pay-per-use credits or a Basic or Pro plan "
+    "(full-archive search: Pro or Enterprise). The x source is paused; after adding credits or upgrading "
+    "at developer.x.com run `careline sources resume x`."
 )
 
 

@@ -180,7 +180,8 @@ def test_plan_error_pauses_the_source_with_a_clear_message(engine, http, body) -
     summary = collect(engine, XSource(x_client()))
     assert len(http.calls) == 1 and summary.stopped
     msg = summary.errors[0]
-    assert "plan does not include recent search" in msg and "Basic" in msg and "careline sources resume x" in msg
+    assert "access does not include recent search" in msg and "Free tier is write-only" in msg
+    assert "pay-per-use credits or a Basic or Pro plan" in msg and "careline sources resume x" in msg
     for key in ("x:1", "x:2"):
         st = _state(engine, key)
         assert st.paused_until is not None and not st.healthy and st.paused_reason == msg
