@@ -52,6 +52,8 @@ RECHECK_AFTER = timedelta(minutes=2)  # after an ambiguous answer, give the plat
 BACKOFF_BASE, BACKOFF_CAP = timedelta(seconds=30), timedelta(minutes=30)
 MAX_ATTEMPTS = 6                      # transient errors
 MAX_RATE_LIMITED_ATTEMPTS = 20        # waits for a rate limit (each one honours the platform's reset time)
+LIMITS_RECHECK = timedelta(hours=6)   # how often a process re-reads an instance's post length limit
+_LIMITS_CHECKED: dict[str, datetime] = {}
 LIKE_SETTING = "like_thanked_posts"   # app setting: also like the post when thanking an advocate (X)
 QUEUED, SENDING, SENT = ReplyState.queued.value, ReplyState.sending.value, ReplyState.sent.value
 FAILED, UNKNOWN = ReplyState.failed.value, ReplyState.unknown.value
@@ -111,17 +113,20 @@ class _Sender:
         return self.built[reply.platform]
 
     def _learn_limits(self, responder: Responder) -> None:
+        """Store the platform's post length limit (Mastodon instances publish theirs) for queue-time checks."""
         probe = getattr(responder, "max_characters", None)
-        if probe is None:
+        last = _LIMITS_CHECKED.get(responder.platform)
+        if probe is None or (last is not None and utcnow() - last < LIMITS_RECHECK):
             return
+        _LIMITS_CHECKED[responder.platform] = utcnow()
         try:
             value = probe()
-        except Exception:  # noqa: BLE001 - the limit is a nicety; never let it stop a send
-            log.warning("could not read the post length limit for %s", responder.platform, exc_info=True)
-            return
-        if value:
-            with Session(self.engine) as session:
-                app_settings.put(session, MASTODON_LIMIT_KEY, int(value))
+            if value:
+                with Session(self.engine) as session:
+                    if app_settings.get(session, MASTODON_LIMIT_KEY) != int(value):
+                        app_settings.put(session, MASTODON_LIMIT_KEY, int(value))
+        except Exception:  # noqa: BLE001 - the limit is a nicety (and two senders may race to store it)
+            log.warning("could not read or store the post length limit for %s", responder.platform, exc_info=True)
 
     def target(self, reply: Reply) -> ReplyTarget:
         with Session(self.engine) as session:
@@ -298,6 +303,14 @@ class _Sender:
         try:
             responder = self.responder(reply)
             target = self.target(reply)
+        except ReplyRejected as exc:
+            self.failed(reply, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - nothing reached the platform yet: safe to retry later
+            log.warning("reply %s: could not prepare the %s client", reply.id, reply.platform, exc_info=True)
+            self.transient(reply, f"Could not prepare the {reply.platform} client: {exc}")
+            return
+        try:
             posted = responder.reply(target, reply.text, reply.idempotency_key)
         except RateLimited as exc:
             self.rate_limited(reply, exc)

@@ -103,12 +103,16 @@ def test_dropped_connection_then_check_finds_the_post(fake: FakeMastodon, engine
     assert [e.detail["result"] for e in events(engine, reply.id)] == ["outcome_uncertain", "found_existing"]
 
 
-def test_sender_learns_the_instance_limit(fake: FakeMastodon, engine, mention, settings) -> None:  # type: ignore[no-untyped-def]
+def test_sender_learns_the_instance_limit(fake: FakeMastodon, engine, mention, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from careline.services import app_settings
 
+    monkeypatch.setattr(outbox, "_LIMITS_CHECKED", {})  # a process checks once in a while; start fresh
     mid = mention("mastodon", "111")
     with Session(engine, expire_on_commit=False) as s:
         replies.queue_reply(s, mid, "hi", "alice")
     outbox.send_due(settings, engine, responders={"mastodon": responder(fake)})
     with Session(engine) as s:
         assert app_settings.get(s, replies.MASTODON_LIMIT_KEY) == 500
+    before = fake.calls[("GET", "/api/v2/instance")]
+    outbox.send_due(settings, engine, responders={"mastodon": responder(fake)})
+    assert fake.calls[("GET", "/api/v2/instance")] == before  # not asked again on every pass

@@ -290,3 +290,4 @@ def test_a_sender_that_lost_its_lease_records_nothing_but_the_audit(engine, ment
     assert row.state == "sending" and row.lease_owner == "someone-else"
     (ev,) = events(engine, r.id)
     assert ev.detail["result"] == "posted (lease lost, not recorded)" and ev.detail["worker"] == "slow"
+
