@@ -54,6 +54,7 @@ class XSource:
         self.client, self.user_client = client, user_client
         self.page_size = max(10, min(100, page_size))
         self._me: dict[str, str] | None = None
+        self._uncounted = 0  # calls made outside a page fetch (GET /2/users/me), added to the next batch
 
     @classmethod
     def from_settings(cls, settings: Any) -> "XSource":
@@ -84,7 +85,7 @@ class XSource:
         state = MultiCursor.load(cursor, list(parts), legacy_key=next(iter(parts)))
         key = state.current()
         part = state.parts[key]
-        calls = 1
+        calls, self._uncounted = 1 + self._uncounted, 0
         try:
             response = parts[key](part.hw, part.tok)
         except tweepy.BadRequest as exc:
@@ -132,6 +133,7 @@ class XSource:
             assert self.user_client is not None
             resp = self._call_raw(lambda: self.user_client.get_me(user_auth=True),  # type: ignore[union-attr]
                                   "GET /2/users/me", user=True)
+            self._uncounted += 1
             data = _json(resp).get("data") or {}
             self._me = {"id": str(data.get("id", "")), "username": str(data.get("username", ""))}
         return self._me

@@ -258,7 +258,7 @@ def test_mentions_timeline_with_a_user_token(engine, http) -> None:  # type: ign
              headers=HEADERS)
     _search(http, "x_search_page3.json")
     summary = collect(engine, XSource(x_client(), user_client=user))
-    assert summary.new == 2 and summary.errors == []
+    assert summary.new == 2 and summary.errors == [] and summary.api_calls == 3  # me, search, mentions
     mention_call = next(c for c in http.calls if "/mentions" in c.request.url)
     assert mention_call.request.headers["Authorization"].startswith("OAuth ")
     with Session(engine) as s:
