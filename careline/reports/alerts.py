@@ -155,7 +155,8 @@ def detect_spikes(session: Session, now: datetime, rules: AlertRules) -> list[Al
 
 
 def _hourly(session: Session, since_hour: int, brand_ids: list[int]) -> dict[int, dict[int, tuple[int, int, int]]]:
-    bucket = queries.bucket_expr(session, 3600).label("bucket")
+    expr, key = queries.bucket_expr(session, 3600)
+    bucket = expr.label("bucket")
     complaint = sa.func.sum(sa.case((INTENT == "complaint", 1), else_=0))
     classified = sa.func.sum(sa.case((INTENT != queries.UNCLASSIFIED, 1), else_=0))
     stmt = (
@@ -165,7 +166,7 @@ def _hourly(session: Session, since_hour: int, brand_ids: list[int]) -> dict[int
     )
     out: dict[int, dict[int, tuple[int, int, int]]] = defaultdict(dict)
     for brand_id, hour, total, n_classified, n_complaints in session.execute(stmt):
-        out[brand_id][int(hour)] = (int(total), int(n_classified or 0), int(n_complaints or 0))
+        out[brand_id][key(hour)] = (int(total), int(n_classified or 0), int(n_complaints or 0))
     return out
 
 

@@ -196,3 +196,12 @@ def test_export_range_bytes_is_what_the_trends_page_downloads(settings: Settings
     files = weekly.export_range_bytes(settings, date(2026, 10, 19), date(2026, 10, 25))
     assert sorted(files) == ["careline-2026-10-19_2026-10-25.xlsx", "careline-2026-10-19_2026-10-25.zip"]
     assert openpyxl.load_workbook(io.BytesIO(files["careline-2026-10-19_2026-10-25.xlsx"]))["Mentions"].max_row == 10
+
+
+def test_half_hour_zones_cut_days_exactly(any_engine: Engine) -> None:
+    with Session(any_engine, expire_on_commit=False) as session:
+        own, _ = brands(session)
+        add(session, mention(own, utc(2026, 10, 20, 18, 29)), mention(own, utc(2026, 10, 20, 18, 30)),
+            mention(own, utc(2026, 10, 20, 18, 44)))
+        daily = queries.daily_counts(session, week_period("2026-W43", ZoneInfo("Asia/Kolkata")))
+    assert {day: n for (day, *_), n in daily.items()} == {date(2026, 10, 20): 1, date(2026, 10, 21): 2}
