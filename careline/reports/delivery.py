@@ -53,14 +53,20 @@ def _when(value: Any) -> datetime | None:
 
 
 def deliver_pending(session: Session, urls: Sequence[str], now: datetime, *, min_interval_minutes: int = 10,
-                    max_attempts: int = 6, retry_minutes: int = 5, notifier: Notifier | None = None) -> DeliveryResult:
-    """Send undelivered alerts that are due, at most one notification per URL per `min_interval_minutes`."""
+                    max_attempts: int = 6, retry_minutes: int = 5, max_age_hours: int = 24,
+                    notifier: Notifier | None = None) -> DeliveryResult:
+    """Send undelivered alerts that are due, at most one notification per URL per `min_interval_minutes`.
+
+    Alerts older than `max_age_hours` are not sent any more (they stay listed): adding an alert URL to an
+    installation that ran without one must not page anybody about last month.
+    """
     result = DeliveryResult()
     if not urls:
         return result
     notify = notifier or apprise_notify
     pending = list(session.exec(
-        select(Alert).where(col(Alert.delivered_at).is_(None), Alert.delivery_attempts < max_attempts)
+        select(Alert).where(col(Alert.delivered_at).is_(None), Alert.delivery_attempts < max_attempts,
+                            col(Alert.created_at) >= now - timedelta(hours=max_age_hours))
         .order_by(col(Alert.created_at), col(Alert.id))))
     due = [a for a in pending if (_when(a.detail.get("next_attempt_at")) or now) <= now]
     if not due:
@@ -119,13 +125,13 @@ def _last_notification(session: Session, now: datetime) -> datetime | None:
 
 def _compose(alerts: list[Alert]) -> tuple[str, str]:
     if len(alerts) == 1:
-        return f"Careline: {alerts[0].message}", _line(alerts[0])
+        return f"Careline: {chat_safe(alerts[0].message, 200)}", _line(alerts[0])
     kinds = sorted({a.kind.replace("_", " ") for a in alerts})
     return f"Careline: {len(alerts)} alerts ({', '.join(kinds)})", "\n".join(_line(a) for a in alerts)
 
 
 def _line(alert: Alert) -> str:
-    text = alert.message
+    text = chat_safe(alert.message, 300)  # it names an author handle, which comes from the platform
     quote = alert.detail.get("quote")
     if quote:
         text += f": “{chat_safe(quote)}”"

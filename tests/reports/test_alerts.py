@@ -221,3 +221,15 @@ def test_weekly_report_is_sent_with_attachments_when_asked(settings: Settings, e
     assert len(received) == 1 and received[0]["title"] == "Careline report 2026-W46"
     names = sorted(a["filename"] for a in received[0]["attachments"])
     assert names == ["careline-2026-W46.html", "careline-2026-W46.xlsx"]
+
+
+def test_old_undelivered_alerts_do_not_page_when_a_url_is_added(settings: Settings, engine: Engine, hook) -> None:  # type: ignore[no-untyped-def]
+    from careline.reports.delivery import deliver_pending
+
+    url, received = hook
+    with Session(engine, expire_on_commit=False) as session:
+        session.add(Alert(kind="vip_complaint", dedup_key="old", message="old news", created_at=NOW - timedelta(days=3)))
+        session.add(Alert(kind="vip_complaint", dedup_key="new", message="fresh", created_at=NOW - timedelta(hours=1)))
+        session.commit()
+        result = deliver_pending(session, [url], NOW)
+    assert result.delivered == 1 and [r["title"] for r in received] == ["Careline: fresh"]
