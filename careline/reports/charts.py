@@ -42,7 +42,7 @@ def trend_png(trend: list[dict[str, Any]], title: str = "Sentiment, last 12 week
     bottom.set_ylabel("net sentiment")
     bottom.set_ylim(-100, 100)
     if bottom.get_legend_handles_labels()[0]:
-        bottom.legend(loc="lower left", fontsize="small", frameon=False, ncols=3)
+        bottom.legend(loc="best", fontsize="small", frameon=False, ncols=3)
     bottom.set_xticks(xs, [w.split("-")[1] for w in weeks], fontsize="small")
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -53,3 +53,9 @@ def test_demo_leaves_last_weeks_report_and_the_spike_alert(demo_env: Path) -> No
     assert (demo_env / "w1" / "careline-2026-W01-summary.csv").exists()
     bad = runner.invoke(app, ["export", "--week", "2026-W60"])
     assert bad.exit_code != 0 and "2026 has no ISO week 60." in str(bad.exception)
+
+
+def test_report_commands_have_help() -> None:
+    for cmd in ("export", "alerts"):
+        result = runner.invoke(app, [cmd, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output, result.output
