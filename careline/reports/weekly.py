@@ -76,7 +76,7 @@ def send_report(settings: Settings, paths: list[Path]) -> None:
     if not urls:
         raise ExportError("No CARELINE_ALERT_URLS are set, so there is nowhere to send the report.")
     attach = [str(p) for p in paths if p.suffix in (".html", ".xlsx")]
-    label = paths[0].name.removeprefix("careline-").split("-summary")[0].removesuffix(".csv")
+    label = next(p.stem for p in paths if p.suffix == ".html").removeprefix("careline-")
     body = f"The Careline report for {label} is attached ({', '.join(Path(a).name for a in attach)})."
     failed = [i + 1 for i, url in enumerate(urls) if not apprise_notify(url, f"Careline report {label}", body, attach)]
     if failed:
@@ -111,33 +111,41 @@ def export_period(settings: Settings, engine: Engine, period: Period, previous: 
 def export_range(session: Session, start: date, end: date, zone: str | ZoneInfo, fmt: str = "xlsx",
                  sla_minutes: int = 120) -> bytes:
     """The same report for any local date range (inclusive), as XLSX bytes or a ZIP of every file."""
-    tz = ZoneInfo(zone) if isinstance(zone, str) else zone
-    period = range_period(start, end, tz)
-    length = (end - start).days + 1
-    previous = range_period(date.fromordinal(start.toordinal() - length), date.fromordinal(start.toordinal() - 1), tz)
-    report = build_report(session, period, previous, sla_minutes)
-    if fmt == "xlsx":
-        buf = io.BytesIO()
-        book = Workbook(buf)
-        _write_workbook(book, report, session, None)
-        book.close()
-        return buf.getvalue()
-    if fmt != "zip":
+    if fmt not in ("xlsx", "zip"):
         raise ValueError(f"unknown format {fmt!r}")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        write_report(report, session, ZipSink(zf), _noop)
-    return buf.getvalue()
+    report = _range_report(session, start, end, zone, sla_minutes)
+    return _xlsx_bytes(report, session) if fmt == "xlsx" else _zip_bytes(report, session)
 
 
 def export_range_bytes(settings: Settings, first: date, last: date) -> dict[str, bytes]:
     """For the dashboard's Trends download: {file name: bytes} with the XLSX and a ZIP of every file."""
-    zone = settings.zone
     with Session(get_engine(settings.url)) as session:
-        return {
-            range_filename(first, last, "xlsx"): export_range(session, first, last, zone, "xlsx", settings.sla_minutes),
-            range_filename(first, last, "zip"): export_range(session, first, last, zone, "zip", settings.sla_minutes),
-        }
+        report = _range_report(session, first, last, settings.zone, settings.sla_minutes)
+        return {range_filename(first, last, "xlsx"): _xlsx_bytes(report, session),
+                range_filename(first, last, "zip"): _zip_bytes(report, session)}
+
+
+def _range_report(session: Session, start: date, end: date, zone: str | ZoneInfo, sla_minutes: int) -> Report:
+    tz = ZoneInfo(zone) if isinstance(zone, str) else zone
+    period = range_period(start, end, tz)
+    length = (end - start).days + 1
+    previous = range_period(date.fromordinal(start.toordinal() - length), date.fromordinal(start.toordinal() - 1), tz)
+    return build_report(session, period, previous, sla_minutes)
+
+
+def _xlsx_bytes(report: Report, session: Session) -> bytes:
+    buf = io.BytesIO()
+    book = Workbook(buf)
+    _write_workbook(book, report, session, None)
+    book.close()
+    return buf.getvalue()
+
+
+def _zip_bytes(report: Report, session: Session) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        write_report(report, session, ZipSink(zf), _noop)
+    return buf.getvalue()
 
 
 def range_filename(start: date, end: date, fmt: str = "xlsx") -> str:
