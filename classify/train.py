@@ -34,14 +34,18 @@ COMPLAINT = INTENT_IDX["complaint"]
 
 @dataclass
 class TrainSettings:
-    epochs: int = 4
-    lr: float = 8e-5
+    epochs: int = 3
+    lr: float = 1e-4
     head_lr: float = 1e-3
     batch_size: int = 64
     warmup: float = 0.06
     weight_decay: float = 0.01
     label_smoothing: float = 0.05
-    xci_repeat: int = 4  # X-CI is small and is the product's own domain: see it more often
+    xci_repeat: int = 10  # X-CI is small and is the product's own domain: see it more often
+    goemotions_weight: float = 0.5  # Reddit emotions are a looser notion of complaint than X-CI's
+    sentiment_balance: float = 0.5  # class weight ~ freq**-balance: the metric is macro recall
+    sentiment_only: bool = False  # ablation: no intent data at all
+    ema: float = 0.999  # evaluate and ship an exponential moving average of the weights (0: off)
     corrections_repeat: int = 3
     topic: bool = False
     max_len: int = 128
@@ -62,22 +66,34 @@ def _batches(lengths: list[int], batch: int, rng: random.Random) -> list[list[in
     return out
 
 
-def _intent_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _intent_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Cross-entropy for known intents; for X-CI non-complaints (NOT_COMPLAINT) the loss is
     -log P(not complaint), which leaves the split among the other three intents free."""
     known = (target >= 0) & (target < NOT_COMPLAINT)
     partial = target == NOT_COMPLAINT
     total = logits.new_zeros(())
-    n = int(known.sum() + partial.sum())
-    if n == 0:
+    n = weight[known].sum() + weight[partial].sum()
+    if not (known.any() or partial.any()):
         return total
     if known.any():
-        total = total + F.cross_entropy(logits[known], target[known], reduction="sum")
+        ce = F.cross_entropy(logits[known], target[known], reduction="none")
+        total = total + (ce * weight[known]).sum()
     if partial.any():
         lp = logits[partial].float().log_softmax(-1)
         others = [i for i in range(lp.shape[1]) if i != COMPLAINT]
-        total = total - torch.logsumexp(lp[:, others], dim=-1).sum()
+        total = total - (torch.logsumexp(lp[:, others], dim=-1) * weight[partial]).sum()
     return total / n
+
+
+@torch.no_grad()
+def _swap(params: list[torch.Tensor], values: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Copy `values` into `params`, returning the previous contents (no-op without values)."""
+    if not values:
+        return []
+    old = [p.detach().clone().float() for p in params]
+    for p, v in zip(params, values):
+        p.copy_(v)
+    return old
 
 
 @torch.no_grad()
@@ -136,7 +152,11 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
         held = set(xci_folds(xci)[settings.fold])
         holdout = [e for k, e in enumerate(xci) if k in held]
         xci = [e for k, e in enumerate(xci) if k not in held]
-    examples = sent + intents + xci * settings.xci_repeat
+    # X-CI's sentiment labels are counted once; its repeats only add complaint signal
+    xci_rep = [Example(e.text, -1, e.intent, e.source, e.group) for e in xci]
+    examples = sent + intents + xci + xci_rep * (settings.xci_repeat - 1)
+    if settings.sentiment_only:
+        examples = sent
     for text, s, i in corrections or []:
         ex = Example(text, SENT_IDX.get(s or "", -1), INTENT_IDX.get(i or "", -1), "correction")
         if ex.sentiment >= 0 or ex.intent >= 0:
@@ -145,6 +165,11 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
     ids = tok.encode([preprocess(e.text) for e in examples])
     s_target = torch.tensor([e.sentiment for e in examples])
     i_target = torch.tensor([e.intent for e in examples])
+    i_weight = torch.tensor([settings.goemotions_weight if e.source.startswith("goemotions") else 1.0
+                             for e in examples])
+    counts = torch.bincount(s_target[s_target >= 0], minlength=len(SENTIMENTS)).float()
+    s_weight = counts.clamp(min=1) ** -settings.sentiment_balance
+    s_weight = (s_weight / (s_weight * counts).sum() * counts.sum()).to(device)
 
     model = build_model(base_dir, base).to(device)
     model.fused = True
@@ -166,6 +191,8 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: min((k + 1) / warm, max(0.0, (total - k) / max(1, total - warm))))
     use_amp = device.startswith("cuda")
+    params = [p for p in model.parameters() if p.requires_grad]
+    shadow = [p.detach().clone().float() for p in params] if settings.ema > 0 else []
     step, t0 = 0, time.time()
     history = []
     for epoch in range(settings.epochs):
@@ -174,13 +201,13 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
         for b in _batches(lengths, settings.batch_size, rng):
             x, m = Tokenizer.pad([ids[i] for i in b])
             x, m = torch.from_numpy(x).to(device), torch.from_numpy(m).to(device)
-            st, it = s_target[b].to(device), i_target[b].to(device)
+            st, it, iw = s_target[b].to(device), i_target[b].to(device), i_weight[b].to(device)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
                 s_logits, i_logits = model(x, m)
             s_logits, i_logits = s_logits.float(), i_logits.float()
-            loss = _intent_loss(i_logits, it)
+            loss = _intent_loss(i_logits, it, iw)
             if (st >= 0).any():
-                loss = loss + F.cross_entropy(s_logits[st >= 0], st[st >= 0],
+                loss = loss + F.cross_entropy(s_logits[st >= 0], st[st >= 0], weight=s_weight,
                                               label_smoothing=settings.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -188,9 +215,14 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
             opt.step()
             sched.step()
             step += 1
+            if shadow:  # EMA smooths the step-to-step noise that small data sets like X-CI show
+                torch._foreach_lerp_(shadow, [p.detach().float() for p in params], 1.0 - settings.ema)
             running += loss.detach()
         model.fused = False
+        live = _swap(params, shadow)
         ev = quick_eval(model, tok, data, device, holdout)
+        if epoch + 1 < settings.epochs:
+            _swap(params, live)  # back to the live weights; after the last epoch the EMA stays
         model.fused = True
         ev.update(epoch=epoch + 1, loss=float(running) / steps_per_epoch, seconds=round(time.time() - t0, 1))
         history.append({k: v for k, v in ev.items() if not k.startswith("goemotions_dev_conf")})
