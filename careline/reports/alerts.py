@@ -18,7 +18,7 @@ import math
 import statistics
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
@@ -82,7 +82,7 @@ def run_checks(settings: Settings, engine: Engine | None = None, now: datetime |
     result = CheckResult()
     with Session(engine, expire_on_commit=False) as session:
         rules = rules or AlertRules.from_session(session)
-        candidates = detect_spikes(session, now, rules) + detect_vip_complaints(session, now, rules)
+        candidates = detect_spikes(session, now, rules, settings.zone) + detect_vip_complaints(session, now, rules)
         result.new = store_new(session, candidates, rules)
         urls = [u.get_secret_value() for u in settings.alert_urls]
         result.delivery = deliver_pending(session, urls, now, min_interval_minutes=rules.min_interval_minutes,
@@ -104,7 +104,7 @@ def robust_threshold(samples: list[int], k: float) -> tuple[float, float]:
     return med, med + k * scale
 
 
-def detect_spikes(session: Session, now: datetime, rules: AlertRules) -> list[Alert]:
+def detect_spikes(session: Session, now: datetime, rules: AlertRules, zone: tzinfo = timezone.utc) -> list[Alert]:
     brands = {b.id: b for b in session.exec(select(Brand).where(col(Brand.competitor).is_(False)))}
     if not brands:
         return []
@@ -127,7 +127,8 @@ def detect_spikes(session: Session, now: datetime, rules: AlertRules) -> list[Al
         for win in range(first_window, last_window + 1):
             total, classified, complaints = windows.get(win, [0, 0, 0])
             start = datetime.fromtimestamp(win * w * 3600, timezone.utc)
-            span = f"{start:%Y-%m-%d %H:%M}–{start + timedelta(hours=w):%H:%M} UTC"
+            local, end = start.astimezone(zone), (start + timedelta(hours=w)).astimezone(zone)
+            span = f"{local:%a %d %b %H:%M}–{end:%H:%M} {end.tzname()}"
             history = [windows.get(win - d * per_day, [0, 0, 0]) for d in range(1, rules.baseline_days + 1)]
             med, limit = robust_threshold([h[0] for h in history], rules.threshold)
             if total >= rules.min_count and total >= limit:
