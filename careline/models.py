@@ -122,6 +122,10 @@ class Mention(SQLModel, table=True):
         sa.Index("ix_mention_intent_inbox", "intent", "status", "priority"),
         sa.Index("ix_mention_brand_created", "brand_id", "created_at"),
         sa.Index("ix_mention_pending", "classified_at", "lease_expires_at"),
+        # Dashboard (migration 0002): priority order for filtered inbox pages; index-only trend counts.
+        sa.Index("ix_mention_priority", "priority", "created_at"),
+        sa.Index("ix_mention_trends", "created_at", "brand_id", "platform", "sentiment", "corrected_sentiment",
+                 "intent", "corrected_intent", "first_response_at"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     platform: str = Field(max_length=20)

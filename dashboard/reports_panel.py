@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.components import can, db, md_escape, one_line, settings, when
+from dashboard.components import act, can, current_user, db, md_escape, one_line, settings, when
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,19 @@ def show_alerts(limit: int = 20) -> None:
     if not alerts:
         st.text("No alerts. Volume and complaint spikes, and complaints from high-reach authors, show up here.")
         return
-    st.dataframe([{"When": when(a.created_at), "Kind": a.kind, "Message": one_line(a.message, 300),
+    st.dataframe([{"#": a.id, "When": when(a.created_at), "Kind": a.kind, "Message": one_line(a.message, 300),
                    "Mention": a.mention_id or "", "Delivered": "yes" if a.delivered_at else
-                   ("failed: " + one_line(a.delivery_error, 80) if a.delivery_error else "not yet")}
+                   ("failed: " + one_line(a.delivery_error, 80) if a.delivery_error else "not yet"),
+                   "Seen by": getattr(a, "acknowledged_by", None) or ""}
                   for a in alerts], hide_index=True, width="stretch")
+    ack = _find([("careline.reports.alerts", "acknowledge")])
+    open_ids = [a.id for a in alerts if not getattr(a, "acknowledged_by", None)]
+    if ack is not None and open_ids and can("triage"):
+        c1, c2 = st.columns([3, 1])
+        pick = c1.selectbox("Mark an alert as seen", open_ids, format_func=lambda i: f"Alert #{i}", key="ack_pick")
+        if c2.button("Mark seen", key="ack_btn"):
+            if act("triage", ack, pick, current_user()["username"], success="Alert marked as seen"):  # type: ignore[index]
+                st.rerun()
 
 
 def show(first: date, last: date) -> None:

@@ -41,10 +41,14 @@ until = datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone).astime
 def _load(since: datetime, until: datetime, brand_ids: tuple[int, ...], platforms: tuple[str, ...], by: str,
           granularity: str, sla: int) -> dict[str, object]:
     with db() as session:
+        volume = trends.volume(session, since, until, by=by, granularity=granularity, zone=settings().zone,
+                               brand_ids=brand_ids, platforms=platforms)
+        # the default view (every brand, by sentiment) already holds what share of voice needs
+        share = (trends.share_from_volume(session, volume) if by == "sentiment" and not brand_ids
+                 else trends.share_of_voice(session, since, until, platforms=platforms))
         return {
-            "volume": trends.volume(session, since, until, by=by, granularity=granularity, zone=settings().zone,
-                                    brand_ids=brand_ids, platforms=platforms),
-            "share": trends.share_of_voice(session, since, until, platforms=platforms),
+            "volume": volume,
+            "share": share,
             "themes": trends.complaint_themes(session, since, until, brand_ids=brand_ids, platforms=platforms),
             "response": trends.response_times(session, since, until, sla, brand_ids=brand_ids, platforms=platforms),
         }

@@ -34,7 +34,9 @@ def demo_env(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
 
 
 def load_demo(env: dict[str, str]) -> None:
-    subprocess.run([str(CARELINE), "demo", "--no-serve"], env=env, check=True, capture_output=True, timeout=180)
+    done = subprocess.run([str(CARELINE), "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=180)
+    if done.returncode:
+        raise RuntimeError(f"careline demo --no-serve failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
 
 
 @contextmanager

@@ -183,3 +183,24 @@ def test_settings_admin_edits_brand(page, dash_db):
     assert not at.exception
     with Session(dash_db) as s:
         assert s.exec(select(Brand).where(Brand.name == "Acme Airlines")).first() is not None
+
+
+def test_trends_lists_alerts_acknowledges_and_exports(page, dash_db):
+    import pytest
+
+    from careline.models import Alert
+
+    pytest.importorskip("careline.reports.alerts", reason="the reports package provides alert listing")
+    with Session(dash_db) as s:
+        s.add(Alert(kind="complaint_spike", brand_id=1, dedup_key="k1", message="Complaints about Acme Air x3"))
+        s.commit()
+    at = page("trends", role="agent")
+    alerts = next(d.value for d in at.dataframe if "Kind" in d.value.columns)
+    assert list(alerts["Kind"]) == ["complaint_spike"]
+    at.button(key="ack_btn").click().run()
+    with Session(dash_db) as s:
+        assert s.exec(select(Alert)).one().acknowledged_by == "agent"
+    if at.button(key="prepare_export"):
+        at.button(key="prepare_export").click().run()
+        assert not at.exception
+        assert any(b.label.startswith("Download careline-") for b in at.get("download_button"))

@@ -1,0 +1,94 @@
+"""Browser-measured page loads of the dashboard (Debian's Chromium through Playwright), and the README shot.
+
+    python benchmarks/dashboard_browser.py --database-url sqlite:///var/bench/dashboard-1m.db
+    python benchmarks/dashboard_browser.py --screenshot docs/inbox.png      # demo data, for the docs
+
+Starts `careline serve --no-scheduler` on a free port, signs in as agent and times, from the click to the
+moment Streamlit has finished drawing: the inbox's first page after sign-in, a filter change
+(intent = question), the next page, and the Trends page at its default range (the last 30 days). Without
+--database-url it loads the offline demo into a temporary directory.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.dashboard.server import CHROMIUM, CHROMIUM_ARGS, demo_env, load_demo, serve, sign_in  # noqa: E402
+
+
+def _timed(label: str, action, wait) -> float:  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    action()
+    wait()
+    took = time.perf_counter() - t0
+    print(f"{label:<48} {took * 1000:>8.0f} ms", flush=True)
+    return took
+
+
+def _settled(page) -> None:  # type: ignore[no-untyped-def]
+    """Streamlit shows a 'running' status widget while a script runs; wait until it is gone."""
+    page.wait_for_timeout(100)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=60_000)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", help="an already seeded database (default: a fresh demo)")
+    parser.add_argument("--screenshot", type=Path, help="save the inbox (with a mention open) to this PNG")
+    args = parser.parse_args()
+    from playwright.sync_api import expect, sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = demo_env(Path(tmp), args.database_url)
+        if not args.database_url:
+            load_demo(env)
+        else:  # the benchmark database has mentions but no users yet
+            import subprocess
+
+            subprocess.run([sys.executable, "-m", "careline.cli", "user", "add", "agent", "--role", "agent"],
+                           env={**env, "CARELINE_NEW_USER_PASSWORD": "careline-agent"}, check=True,
+                           capture_output=True)
+        with serve(env, Path(tmp) / "serve.log") as base, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            table = page.locator("[data-testid='stDataFrame']").first
+            _timed("open the app → sign-in form visible", lambda: page.goto(base),
+                   lambda: page.get_by_label("Username").wait_for(timeout=60_000))
+            page.get_by_label("Username").fill("agent")
+            page.get_by_label("Password", exact=True).fill("careline-agent")
+            _timed("click Sign in → inbox first page drawn",
+                   lambda: page.get_by_role("button", name="Sign in").click(),
+                   lambda: (expect(table).to_be_visible(timeout=60_000), _settled(page)))
+            def pick_question() -> None:
+                page.get_by_label("Intent", exact=True).first.click()
+                page.get_by_role("option", name="question").click()
+                page.keyboard.press("Escape")
+            _timed("filter intent = question → table updated", pick_question, lambda: _settled(page))
+            _timed("next page", lambda: page.get_by_role("button", name="Next →").click(), lambda: _settled(page))
+            if args.screenshot:
+                page.goto(base)  # a new browser session: sign in again, with default filters
+                sign_in(page, base)
+                expect(table).to_be_visible(timeout=60_000)
+                page.get_by_label("Open a mention").click()
+                page.get_by_role("option").nth(1).click()
+                expect(page.get_by_text("Intent: complaint")).to_be_visible(timeout=30_000)
+                _settled(page)
+                page.locator("[data-testid='stMain']").evaluate("e => e.scrollTo(0, 0)")
+                args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(args.screenshot))
+                print(f"saved {args.screenshot}")
+            _timed("Trends page (default 30 days) → charts drawn",
+                   lambda: page.get_by_role("link", name="Trends").click(),
+                   lambda: (page.get_by_role("heading", name="Share of voice").wait_for(timeout=60_000),
+                            _settled(page)))
+            browser.close()
+
+
+if __name__ == "__main__":
+    main()
