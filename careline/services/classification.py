@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput, NotFound
@@ -33,26 +35,54 @@ def count_pending(session: Session) -> int:
 def apply_labels(
     session: Session, mentions: Sequence[Mention], labels: Sequence[Labels], version: str, low_confidence: float
 ) -> None:
-    """Write labels onto rows and update author rollups; the caller commits."""
+    """Write labels onto rows (one bulk UPDATE by primary key) and update author rollups; caller commits."""
     now = utcnow()
+    updates: list[dict[str, Any]] = []
+    deltas: dict[tuple[str, str], list[int]] = {}
     for m, lab in zip(mentions, labels, strict=True):
         first_time = m.classified_at is None
         old_intent = m.corrected_intent or m.intent
-        m.sentiment, m.intent = lab.sentiment, lab.intent
-        m.sentiment_scores = {k: round(float(v), 4) for k, v in lab.sentiment_scores.items()}
-        m.intent_scores = {k: round(float(v), 4) for k, v in lab.intent_scores.items()}
-        m.sentiment_score, m.intent_score = round(lab.sentiment_score, 4), round(lab.intent_score, 4)
-        if lab.language and not m.language:
-            m.language = lab.language
-        m.model_version = version
-        m.classified_at = now
-        m.needs_review = min(lab.sentiment_score, lab.intent_score) < low_confidence
-        m.lease_owner, m.lease_expires_at = None, None
-        m.priority = score_mention(m)
+        values: dict[str, Any] = {
+            "id": m.id,
+            "sentiment": lab.sentiment,
+            "intent": lab.intent,
+            "sentiment_scores": {k: round(float(v), 4) for k, v in lab.sentiment_scores.items()},
+            "intent_scores": {k: round(float(v), 4) for k, v in lab.intent_scores.items()},
+            "sentiment_score": round(lab.sentiment_score, 4),
+            "intent_score": round(lab.intent_score, 4),
+            "language": m.language or lab.language,
+            "model_version": version,
+            "classified_at": now,
+            "needs_review": min(lab.sentiment_score, lab.intent_score) < low_confidence,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+        for key, value in values.items():  # keep the in-memory row true, without a second UPDATE
+            if key != "id":
+                set_committed_value(m, key, value)
+        values["priority"] = score_mention(m)
+        set_committed_value(m, "priority", values["priority"])
+        updates.append(values)
         new_intent = m.corrected_intent or m.intent
         if m.author_handle and (first_time or old_intent != new_intent):
-            _bump_author(session, m.platform, m.author_handle, None if first_time else old_intent, new_intent)
-        session.add(m)
+            d = deltas.setdefault((m.platform, m.author_handle), [0, 0])
+            for intent, sign in ((None if first_time else old_intent, -1), (new_intent, 1)):
+                if intent == "praise":
+                    d[0] += sign
+                elif intent == "complaint":
+                    d[1] += sign
+    if updates:
+        session.execute(sa.update(Mention), updates)
+    bumps = [{"p": p, "h": h, "dp": dp, "dc": dc} for (p, h), (dp, dc) in deltas.items() if dp or dc]
+    if bumps:
+        table = Author.__table__  # type: ignore[attr-defined]
+        session.connection().execute(  # Core executemany: one statement for every author in the batch
+            sa.update(table)
+            .where(table.c.platform == sa.bindparam("p"), table.c.handle == sa.bindparam("h"))
+            .values(praise_count=table.c.praise_count + sa.bindparam("dp"),
+                    complaint_count=table.c.complaint_count + sa.bindparam("dc")),
+            bumps,
+        )
 
 
 def _bump_author(session: Session, platform: str, handle: str, old: str | None, new: str | None) -> None:
