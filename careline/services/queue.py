@@ -71,12 +71,13 @@ def complete(
         mine = mine.with_for_update()
     owned = list(session.exec(mine))
     apply_labels(session, owned, [by_id[m.id] for m in owned], classifier.version, low_confidence)
+    stored = [m.id for m in owned if m.id is not None]
     session.commit()
-    log.debug("%s stored labels for ids %s", owner, ",".join(str(m.id) for m in owned))
+    log.debug("%s stored labels for ids %s", owner, ",".join(map(str, stored)))
     lost = len(ids) - len(owned)
     if lost:
         log.warning("%s: %d leased row(s) were taken over before labels were stored", owner, lost)
-    return [m.id for m in owned if m.id is not None]
+    return stored
 
 
 def work_once(
