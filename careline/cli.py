@@ -95,10 +95,14 @@ def demo(
         for name, role in (("admin", "admin"), ("agent", "agent"), ("viewer", "viewer")):
             if name not in existing:
                 users.create_user(session, name, f"careline-{name}", role=role, display_name=name.title())
-    new = jobs.collect_source("demo", settings, engine)
+    from careline.factory import build_source
+    from careline.services.collection import collect as run_collect
+
+    summary = run_collect(engine, build_source("demo", settings, demo_anchor=jobs.demo_anchor(engine)), max_pages=100)
+    new = summary.new
     with Session(engine) as session:
         pending = count_pending(session)
-    _classify_db(settings, engine, pending)
+    _classify_db(settings, engine, pending, fallback=True)
     _export_demo_week(settings)
     console.print(f"Demo loaded: {new} new mention(s). Sign in as admin / careline-admin "
                   "(also agent / careline-agent, viewer / careline-viewer).")
@@ -124,15 +128,22 @@ def _export_demo_week(settings) -> None:  # type: ignore[no-untyped-def]
         console.print(f"{len(result.new)} alert(s) raised, e.g. {result.new[0].message}")
 
 
-def _classify_db(settings, engine, pending: int) -> int:  # type: ignore[no-untyped-def]
+def _classify_db(settings, engine, pending: int, fallback: bool = False) -> int:  # type: ignore[no-untyped-def]
     from sqlmodel import Session
 
+    from careline.errors import ConfigError
     from careline.factory import build_classifier
     from careline.services.classification import classify_pending
 
     if not pending:
         return 0
-    classifier = build_classifier(settings)
+    try:
+        classifier = build_classifier(settings)
+    except ConfigError as exc:
+        if not fallback:
+            raise
+        console.print(f"[yellow]{exc} Falling back to the placeholder keyword classifier for the demo.[/]")
+        classifier = build_classifier(settings.model_copy(update={"model": "lexicon", "model_label_map": {}}))
     if classifier.version.startswith("placeholder"):
         console.print("[yellow]Using the placeholder keyword classifier, not the trained model.[/]")
     with progress("Classifying", pending) as advance, Session(engine, expire_on_commit=False) as session:

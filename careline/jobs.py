@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from careline.db import get_engine
+from careline.errors import CarelineError
 from careline.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ def classify_pending(settings: Settings | None = None, engine: Engine | None = N
         with Session(engine, expire_on_commit=False) as session:
             return run(session, classifier, batch_size=settings.classify_batch_size, limit=limit,
                        low_confidence=settings.low_confidence)
+    except CarelineError as exc:
+        log.error("classification skipped: %s", exc)
+        return 0
     except Exception:  # noqa: BLE001
         log.exception("classification failed")
         return 0
