@@ -2,7 +2,7 @@
 
 Jobs are referenced by name ("careline.jobs:collect_source") so the persistent job store holds no
 pickled objects; `max_instances=1` stops overlapping runs and `coalesce` folds missed runs into one.
-The job store shares the app's engine (and so SQLite's WAL and busy timeout). A source removed from
+The job store gets an engine of its own built like the app's (SQLite's WAL and busy timeout). A source removed from
 CARELINE_SOURCES has its stored job deleted at the next start, so it stops being collected.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from careline.db import get_engine
+from careline.db import make_engine
 from careline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,8 @@ JOB_TABLE = "apscheduler_jobs"
 
 def build_scheduler(settings: Settings, blocking: bool = False, roles: tuple[str, ...] = ("all",)) -> BaseScheduler:
     cls = BlockingScheduler if blocking else BackgroundScheduler
-    engine = get_engine(settings.url)
+    # Its own engine (with the app's SQLite pragmas): the job store disposes of its engine at shutdown.
+    engine = make_engine(settings.url)
     prune_stale_jobs(engine, keep={f"collect:{name}" for name in settings.sources})
     scheduler = cls(
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)},
