@@ -19,6 +19,7 @@ from careline.reports.queries import BrandInfo, DailyKey
 
 OVERALL = "All our brands"
 SENTIMENTS = ("positive", "neutral", "negative")
+THEME_SAMPLE = 20_000
 
 
 @dataclass
@@ -45,8 +46,7 @@ class Report:
         return self.total == 0
 
     def overall(self, previous: bool = False) -> dict[str, Any]:
-        rows = self.previous_summary if previous else self.summary
-        return next(r for r in rows if r["brand"] == OVERALL)
+        return _overall(self.previous_summary if previous else self.summary)
 
 
 def build_report(session: Session, period: Period, previous: Period, sla_minutes: int, trend_weeks: int = 12) -> Report:
@@ -57,8 +57,8 @@ def build_report(session: Session, period: Period, previous: Period, sla_minutes
     summary = summarise(daily, queries.response_times(session, period), brands, sla_minutes)
     prev_summary = summarise(prev_daily, queries.response_times(session, previous), brands, sla_minutes)
     exclude = themes.brand_words(info.name for info in brands.values())
-    counts, docs = themes.count_terms((t for _, t in queries.complaint_texts(session, period, own)), exclude)
-    prev_counts, _ = themes.count_terms((t for _, t in queries.complaint_texts(session, previous, own)), exclude)
+    counts, docs = _theme_counts(session, period, own, _overall(summary)["complaints"], exclude)
+    prev_counts, _ = _theme_counts(session, previous, own, _overall(prev_summary)["complaints"], exclude)
     report = Report(
         period=period, previous=previous, sla_minutes=sla_minutes, brands=brands, daily=daily,
         summary=summary, previous_summary=prev_summary,
@@ -68,6 +68,22 @@ def build_report(session: Session, period: Period, previous: Period, sla_minutes
     )
     report.headlines = headlines(report.overall(), report.overall(previous=True), counts, prev_counts)
     return report
+
+
+def _overall(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(r for r in rows if r["brand"] == OVERALL)
+
+
+def _theme_counts(session: Session, period: Period, own: list[int | None], complaints: int,
+                  exclude: set[str]) -> tuple[Counter[str], int]:
+    """Term counts over the period's complaints; past THEME_SAMPLE complaints, over a 1-in-k sample by id
+    with counts scaled back up (the ranking is what matters, and it is stable long before 20,000)."""
+    stride = max(1, -(-complaints // THEME_SAMPLE))
+    counts, docs = themes.count_terms((t for _, t in queries.complaint_texts(session, period, own, stride)), exclude)
+    if stride > 1:
+        counts = Counter({term: n * stride for term, n in counts.items()})
+        docs *= stride
+    return counts, docs
 
 
 def summarise(daily: Counter[DailyKey], responses: list[tuple[int | None, str, datetime, datetime]],

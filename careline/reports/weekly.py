@@ -37,6 +37,8 @@ from careline.settings import Settings
 
 log = logging.getLogger(__name__)
 Progress = Callable[..., None]  # progress(advance=0, total=None)
+# Columns of the raw sheet that can hold user text; the others are numbers, dates or fixed vocabularies.
+UNTRUSTED_RAW = tuple(queries.RAW_COLUMNS.index(c) for c in ("brand", "author", "url", "text"))
 STEPS = 4  # aggregate, tables, chart, html: units on top of one per raw mention
 SUMMARY_COLS = ["brand", "competitor", "mentions", "share_of_voice", "positive", "neutral", "negative",
                 "unclassified", "net_sentiment", "complaints", "praise", "questions", "other", "answered",
@@ -254,7 +256,7 @@ def _write_workbook(book: Workbook, report: Report, session: Session, raw_csv: C
     for r in queries.raw_mentions(session, report.period):
         info = brands.get(r.brand_id) or brands[None]
         created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=timezone.utc)
-        row = [r.id, created.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+        row = [r.id, created.astimezone(zone).isoformat(" ", "seconds")[:19],
                created.isoformat(timespec="seconds"), info.name,
                r.platform, r.author_handle, r.author_followers, r.eff_sentiment, r.eff_intent, bool(r.corrected), r.status,
                r.first_response_at.isoformat(timespec="seconds") if r.first_response_at else None, r.url, r.text]
@@ -263,7 +265,7 @@ def _write_workbook(book: Workbook, report: Report, session: Session, raw_csv: C
         elif done == MAX_ROWS - 2:
             mentions.note("Truncated here: a sheet holds at most 1,048,576 rows; the CSV has every mention.")
         if raw_csv is not None:
-            raw_csv.row(row)
+            raw_csv.row_guarded(row, UNTRUSTED_RAW)
         done += 1
         if done % 5000 == 0:
             progress(5000)

@@ -63,6 +63,13 @@ class CsvTable:
     def row(self, values: Sequence[Any]) -> None:
         self._w.writerow([csv_safe(v) for v in values])
 
+    def row_guarded(self, values: list[Any], untrusted: Sequence[int]) -> None:
+        """A faster row for wide tables: only the `untrusted` columns can hold text from outside
+        (the others must be numbers, booleans, None or our own fixed words)."""
+        for i in untrusted:
+            values[i] = csv_safe(values[i])
+        self._w.writerow(values)
+
 
 def write_csv(target: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
     with atomic_text(target) as fh:

@@ -205,3 +205,15 @@ def test_half_hour_zones_cut_days_exactly(any_engine: Engine) -> None:
             mention(own, utc(2026, 10, 20, 18, 44)))
         daily = queries.daily_counts(session, week_period("2026-W43", ZoneInfo("Asia/Kolkata")))
     assert {day: n for (day, *_), n in daily.items()} == {date(2026, 10, 20): 1, date(2026, 10, 21): 2}
+
+
+def test_complaint_themes_sample_big_weeks(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from careline.reports import build
+
+    with Session(engine, expire_on_commit=False) as session:
+        own, _ = brands(session)
+        add(session, *[mention(own, utc(2026, 11, 17, 10) + timedelta(minutes=i), "negative", "complaint",
+                               text="Acme Air refund never came") for i in range(40)])
+        monkeypatch.setattr(build, "THEME_SAMPLE", 10)  # 40 complaints → every 4th by id, counts × 4
+        counts, docs = build._theme_counts(session, week_period("2026-W47", BERLIN), [own.id], 40, set())
+    assert docs == 40 and counts["refund"] == 40
