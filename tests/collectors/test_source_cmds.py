@@ -1,6 +1,8 @@
 """`careline backfill` and `careline sources` through typer's runner, on a fresh SQLite database."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import responses
 from sqlmodel import Session, select
@@ -84,3 +86,18 @@ def test_sources_set_gives_a_brand_platform_options(env) -> None:  # type: ignor
     assert query.option("own_subreddits") == "AcmeAir" and query.option("subreddits") is None
     missing = runner.invoke(app, ["sources", "set", "reddit", "--brand", "Nope", "-o", "a=b"])
     assert missing.exit_code != 0
+
+
+def test_collect_once_keeps_going_past_a_source_with_bad_credentials(env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("CARELINE_SOURCES", '["x", "hackernews"]')
+    settings_module.get_settings.cache_clear()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
+        http.add(responses.GET, X_SEARCH, json=payload("x_401.json"), status=401)
+        for page in ("hn_page0.json", "hn_page1.json"):
+            http.add(responses.GET, "https://hn.algolia.com/api/v1/search_by_date", json=payload(page))
+        result = runner.invoke(app, ["collect", "--once"])
+    assert result.exit_code == 1  # one source failed...
+    assert "X rejected the credentials (401 Unauthorized)" in result.output
+    assert re.search(r"hackernews: \d+ seen, [1-9]\d* new", result.output)  # ...the other one still ran
+    listed = runner.invoke(app, ["sources"])
+    assert "FAILING" in listed.output
