@@ -7,7 +7,8 @@ every index of the real schema; reused on later runs), then runs `export_week` f
 week in a fresh child process and reports its wall time and peak RSS (ru_maxrss of that process alone).
 `--weeks` spreads the mentions over that many weeks: 26 gives ~38k mentions in the exported week,
 `--weeks 4` a stress case of ~250k. The machine is shared: the table also gives the process's CPU
-time and the load average, since wall time on two busy cores says more about the neighbours than the code. Mentions are inserted in time order, as collection does. Classified labels (10% corrected by a person),
+time and the load average, since wall time on two busy cores says more about the neighbours than the code.
+Mentions are inserted in time order, as collection does. Classified labels (10% corrected by a person),
 answered mentions and authors are all generated, deterministically (seed 7).
 """
 from __future__ import annotations

@@ -137,7 +137,8 @@ def _row(name: str, competitor: bool, c: Counter[str], waits: list[tuple[str, fl
     }
 
 
-def weekly_trend(session: Session, period: Period, brands: dict[int | None, BrandInfo], weeks: int) -> list[dict[str, Any]]:
+def weekly_trend(session: Session, period: Period, brands: dict[int | None, BrandInfo],
+                 weeks: int) -> list[dict[str, Any]]:
     """Sentiment per ISO week (cut in the report's zone) for the `weeks` weeks ending with the period."""
     monday = period.last - timedelta(days=period.last.weekday())
     span = range_period(monday - timedelta(weeks=weeks - 1), monday + timedelta(days=6), period.zone)
@@ -158,7 +159,8 @@ def weekly_trend(session: Session, period: Period, brands: dict[int | None, Bran
             classified = sum(c[s] for s in SENTIMENTS)
             out.append({"week": week, "brand": name, **{s: c[s] for s in SENTIMENTS},
                         "mentions": sum(c.values()),
-                        "net_sentiment": round(100 * (c["positive"] - c["negative"]) / classified, 1) if classified else None})
+                        "net_sentiment": (round(100 * (c["positive"] - c["negative"]) / classified, 1)
+                                          if classified else None)})
     return out
 
 
@@ -179,7 +181,8 @@ def headlines(now: dict[str, Any], before: dict[str, Any], terms: Counter[str], 
     if not now["mentions"] and not before["mentions"]:
         return ["No mentions this period or the one before."]
     out = [f"mentions {_change(now['mentions'], before['mentions'])} ({before['mentions']} → {now['mentions']})"]
-    complaint = f"complaints {_change(now['complaints'], before['complaints'])} ({before['complaints']} → {now['complaints']})"
+    complaint = (f"complaints {_change(now['complaints'], before['complaints'])} "
+                 f"({before['complaints']} → {now['complaints']})")
     rising = sorted(((n - prev_terms.get(t, 0), n, t) for t, n in terms.items()), reverse=True)
     if rising and rising[0][0] > 0 and now["complaints"] > before["complaints"]:
         complaint += f", mostly about {rising[0][2]}"

@@ -101,7 +101,8 @@ def response_times(session: Session, period: Period) -> list[tuple[int | None, s
     return [(r.brand_id, r.eff_intent, r.created_at, r.first_response_at) for r in session.execute(stmt)]
 
 
-def top_advocates(session: Session, period: Period, brand_ids: list[int | None], limit: int = 10) -> list[dict[str, Any]]:
+def top_advocates(session: Session, period: Period, brand_ids: list[int | None],
+                  limit: int = 10) -> list[dict[str, Any]]:
     """Authors with the most praise in the period (for our own brands), with their lifetime rollup."""
     n = sa.func.count().label("praise")
     stmt = (

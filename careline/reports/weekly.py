@@ -258,7 +258,8 @@ def _write_workbook(book: Workbook, report: Report, session: Session, raw_csv: C
         created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=timezone.utc)
         row = [r.id, created.astimezone(zone).isoformat(" ", "seconds")[:19],
                created.isoformat(timespec="seconds"), info.name,
-               r.platform, r.author_handle, r.author_followers, r.eff_sentiment, r.eff_intent, bool(r.corrected), r.status,
+               r.platform, r.author_handle, r.author_followers, r.eff_sentiment, r.eff_intent, bool(r.corrected),
+               r.status,
                r.first_response_at.isoformat(timespec="seconds") if r.first_response_at else None, r.url, r.text]
         if done < MAX_ROWS - 2:
             mentions.row(row)

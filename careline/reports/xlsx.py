@@ -22,6 +22,7 @@ _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG = "http://schemas.openxmlformats.org/package/2006"
+_T = '<t xml:space="preserve">'
 _HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
 
@@ -69,7 +70,7 @@ class Sheet:
         for col, value in zip(self._cols, values):
             kind = type(value)
             if kind is str:
-                cells.append(f'<c r="{col}{r}" t="inlineStr"{style}><is><t xml:space="preserve">{_text(value)}</t></is></c>')
+                cells.append(f'<c r="{col}{r}" t="inlineStr"{style}><is>{_T}{_text(value)}</t></is></c>')
             elif value is None:
                 continue
             elif kind is bool:
@@ -78,7 +79,7 @@ class Sheet:
                 cells.append(f'<c r="{col}{r}"><v>{value!r}</v></c>')
             else:
                 text = value.isoformat() if isinstance(value, (datetime, date)) else str(value)
-                cells.append(f'<c r="{col}{r}" t="inlineStr"{style}><is><t xml:space="preserve">{_text(text)}</t></is></c>')
+                cells.append(f'<c r="{col}{r}" t="inlineStr"{style}><is>{_T}{_text(text)}</t></is></c>')
         cells.append("</row>")
         self._buf.append("".join(cells))
         if len(self._buf) >= 500:
