@@ -1,10 +1,11 @@
 """Weekly export over a database of 1,000,000 mentions (target: ≤ 10 s, ≤ 1 GB RSS).
 
-    python benchmarks/export_weekly.py [--mentions 1000000] [--weeks 26] [--db var/bench/export-1m.db]
+    python benchmarks/export_weekly.py [--mentions 1000000] [--weeks 26] [--db PATH]
 
 Seeds a SQLite database once (a fast batched generator: sqlite3 executemany, ~1 min for 1M rows with
-every index of the real schema; reused on later runs), then runs `export_week` for the busiest complete
-week in a fresh child process and reports its wall time and peak RSS (ru_maxrss of that process alone).
+every index of the real schema; kept as var/bench/export-<mentions>-<weeks>w.db and reused), then runs
+`export_week` for the last seeded week (a complete week) in a fresh child process and reports its wall
+time and peak RSS (ru_maxrss of that process alone).
 `--weeks` spreads the mentions over that many weeks: 26 gives ~38k mentions in the exported week,
 `--weeks 4` a stress case of ~250k. The machine is shared: the table also gives the process's CPU
 time and the load average, since wall time on two busy cores says more about the neighbours than the code.
