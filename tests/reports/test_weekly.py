@@ -64,7 +64,9 @@ def test_daily_counts_cut_in_local_days_across_dst(any_engine: Engine) -> None:
     assert daily[(date(2026, 10, 22), own_id, "bluesky", "unclassified", "unclassified")] == 1
 
 
-def test_export_week_writes_every_file_with_exact_numbers(settings: Settings, engine: Engine, tmp_path: Path) -> None:
+def test_export_week_writes_every_file_with_exact_numbers(settings: Settings, any_engine: Engine,
+                                                           tmp_path: Path) -> None:
+    engine = any_engine
     settings = settings.model_copy(update={"timezone": "Europe/Berlin", "sla_minutes": 60})
     with Session(engine) as session:
         _seed_dst_week(session)
