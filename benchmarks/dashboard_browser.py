@@ -19,7 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.dashboard.server import CHROMIUM, CHROMIUM_ARGS, demo_env, load_demo, serve, sign_in  # noqa: E402
+from tests.dashboard.server import (  # noqa: E402
+    CHROMIUM, CHROMIUM_ARGS, demo_env, load_demo, pick_option, serve, settled, sign_in)
 
 
 def _timed(label: str, action, wait) -> float:  # type: ignore[no-untyped-def]
@@ -29,12 +30,6 @@ def _timed(label: str, action, wait) -> float:  # type: ignore[no-untyped-def]
     took = time.perf_counter() - t0
     print(f"{label:<48} {took * 1000:>8.0f} ms", flush=True)
     return took
-
-
-def _settled(page) -> None:  # type: ignore[no-untyped-def]
-    """Streamlit shows a 'running' status widget while a script runs; wait until it is gone."""
-    page.wait_for_timeout(100)
-    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=60_000)
 
 
 def main() -> None:
@@ -64,21 +59,20 @@ def main() -> None:
             page.get_by_label("Password", exact=True).fill("careline-agent")
             _timed("click Sign in → inbox first page drawn",
                    lambda: page.get_by_role("button", name="Sign in").click(),
-                   lambda: (expect(table).to_be_visible(timeout=60_000), _settled(page)))
+                   lambda: (expect(table).to_be_visible(timeout=60_000), settled(page)))
             def pick_question() -> None:
                 page.get_by_label("Intent", exact=True).first.click()
                 page.get_by_role("option", name="question").click()
                 page.keyboard.press("Escape")
-            _timed("filter intent = question → table updated", pick_question, lambda: _settled(page))
-            _timed("next page", lambda: page.get_by_role("button", name="Next →").click(), lambda: _settled(page))
+            _timed("filter intent = question → table updated", pick_question, lambda: settled(page))
+            _timed("next page", lambda: page.get_by_role("button", name="Next →").click(), lambda: settled(page))
             if args.screenshot:
                 page.goto(base)  # a new browser session: sign in again, with default filters
                 sign_in(page, base)
                 expect(table).to_be_visible(timeout=60_000)
-                page.get_by_label("Open a mention").click()
-                page.get_by_role("option").nth(1).click()
+                pick_option(page, "Open a mention", 1)
                 expect(page.get_by_text("Intent: complaint")).to_be_visible(timeout=30_000)
-                _settled(page)
+                settled(page)
                 page.locator("[data-testid='stMain']").evaluate("e => e.scrollTo(0, 0)")
                 args.screenshot.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(args.screenshot))
@@ -86,7 +80,7 @@ def main() -> None:
             _timed("Trends page (default 30 days) → charts drawn",
                    lambda: page.get_by_role("link", name="Trends").click(),
                    lambda: (page.get_by_role("heading", name="Share of voice").wait_for(timeout=60_000),
-                            _settled(page)))
+                            settled(page)))
             browser.close()
 
 

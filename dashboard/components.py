@@ -146,7 +146,8 @@ def when(dt: datetime | None, now: datetime | None = None) -> str:
 
 
 def placeholder_notice(model_versions: list[str]) -> None:
-    if any((v or "").startswith("placeholder") for v in model_versions):
+    """Warn when labels (or the configured model) are the keyword placeholder rather than the trained model."""
+    if any((v or "").startswith("placeholder") or v == "lexicon" for v in model_versions):
         st.warning(
             "Labels come from the placeholder keyword classifier, not the trained model: treat sentiment and "
             "intent as rough guesses (set CARELINE_MODEL to the trained model and reclassify).",

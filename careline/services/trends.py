@@ -258,9 +258,9 @@ def response_times(
     """
     minutes = _minutes_expr(session)
     if session.get_bind().dialect.name == "postgresql":
-        bucket = sa.cast(sa.func.floor(minutes), sa.Integer)
-    else:
-        bucket = sa.cast(minutes, sa.Integer)  # truncates; response times are never negative
+        bucket = sa.cast(sa.func.floor(minutes + 1e-6), sa.Integer)
+    else:  # CAST truncates (response times are never negative); the nudge undoes julianday's float error
+        bucket = sa.cast(minutes + 1e-6, sa.Integer)
     bucket = bucket.label("bucket")
     ok = sa.case((minutes <= sla_minutes, 1), else_=0).label("ok")
     stmt = select(bucket, ok, sa.func.count()).where(_effective("intent").in_(list(intents)))
@@ -296,3 +296,25 @@ def day_range(days: int, zone: ZoneInfo | str = "UTC", today: date | None = None
     start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), tzinfo=zone)
     end = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=zone)
     return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+
+def workload(session: Session) -> dict[str, int]:
+    """Headline counts for the inbox (each one an indexed count, cheap at a million mentions)."""
+    from careline.models import Reply
+
+    def n(stmt: sa.Select) -> int:
+        return int(session.execute(stmt).scalar() or 0)
+
+    return {
+        "open": n(select(sa.func.count()).select_from(Mention).where(col(Mention.status).in_(["new", "assigned"]))),
+        "mentions": n(select(sa.func.count()).select_from(Mention)),
+        "unclassified": n(select(sa.func.count()).select_from(Mention).where(col(Mention.classified_at).is_(None))),
+        "queued": n(select(sa.func.count()).select_from(Reply).where(col(Reply.state) == "queued")),
+    }
+
+
+def recent_languages(session: Session, sample: int = 20_000) -> list[str]:
+    """Languages among the newest `sample` mentions: the filter's choices without scanning every row."""
+    newest = select(col(Mention.language)).order_by(col(Mention.id).desc()).limit(sample).subquery()
+    stmt = select(newest.c.language).where(newest.c.language.is_not(None)).distinct()
+    return sorted(x for (x,) in session.execute(stmt) if x)

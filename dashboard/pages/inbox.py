@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta, timezone
 
 import streamlit as st
 
-from careline.services import inbox, triage, users
+from careline.services import inbox, trends, triage, users
 from careline.services.inbox import InboxFilter
 from dashboard import detail
 from dashboard.components import act, can, clean, db, one_line, placeholder_notice, require_user, settings
@@ -25,30 +25,27 @@ st.text("Mentions of your brands that may need an answer, most urgent first. "
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def _header() -> tuple[dict[str, int], list[str]]:
-    from careline.services import stats
-
+def _header() -> dict[str, int]:
     with db() as session:
-        info = stats.overview(session)
-    return dict(info["counts"]), list(info["model_versions"])
+        return trends.workload(session)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def _choices() -> tuple[dict[int, str], list[str], list[str]]:
     with db() as session:
         names = {b.id: b.name + (" (competitor)" if b.competitor else "") for b in inbox.brands(session)}
-        langs = inbox.languages(session)
+        langs = trends.recent_languages(session)
         people = [u.username for u in users.list_users(session) if u.active and u.role != "viewer"]
     return names, langs, people  # type: ignore[return-value]
 
 
-counts, versions = _header()
-placeholder_notice(versions)
+counts = _header()
+notice = st.container()  # filled once the page's rows are known (which classifier labelled them)
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Open", f"{counts.get('open', 0):,}", help="Status new or assigned.")
-m2.metric("All mentions", f"{counts.get('mentions', 0):,}")
-m3.metric("Waiting for the classifier", f"{counts.get('unclassified', 0):,}")
-m4.metric("Replies queued", f"{counts.get('replies queued', 0):,}")
+m1.metric("Open", f"{counts['open']:,}", help="Status new or assigned.")
+m2.metric("All mentions", f"{counts['mentions']:,}")
+m3.metric("Waiting for the classifier", f"{counts['unclassified']:,}")
+m4.metric("Replies queued", f"{counts['queued']:,}")
 
 brand_names, languages, people = _choices()
 with st.container(border=True):
@@ -90,6 +87,8 @@ with db() as session:
     page = inbox.list_inbox(session, flt, page=page_no, page_size=PAGE_SIZE)
     total = inbox.count(session, flt)
 ids = [m.id for m in page.items]
+with notice:
+    placeholder_notice([m.model_version or "" for m in page.items] + [settings().model])
 st.session_state["_inbox_ids"] = ids
 
 shown = f"{total:,}" if total < 10_000 else "10,000+"

@@ -74,3 +74,25 @@ def sign_in(page, base: str, username: str = "agent", password: str = "careline-
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Inbox").wait_for(timeout=30_000)
+
+
+def settled(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until Streamlit has finished the current script run (its 'running' status widget is gone)."""
+    page.wait_for_timeout(150)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=60_000)
+
+
+def pick_option(page, label: str, index: int) -> None:  # type: ignore[no-untyped-def]
+    """Open a selectbox by its label and choose the option at `index` (retrying if a rerun closed it)."""
+    for attempt in range(5):
+        settled(page)
+        page.get_by_label(label).click()
+        option = page.get_by_role("option").nth(index)
+        try:
+            option.wait_for(state="visible", timeout=5_000)
+            option.click()
+            return
+        except Exception:  # noqa: BLE001 - a rerun redrew the widget under the click; try again
+            page.keyboard.press("Escape")
+            if attempt == 4:
+                raise

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from careline.db import make_engine
 from careline.models import Reply
-from tests.dashboard.server import CHROMIUM, CHROMIUM_ARGS, demo_env, load_demo, serve, sign_in
+from tests.dashboard.server import CHROMIUM, CHROMIUM_ARGS, demo_env, load_demo, pick_option, serve, settled, sign_in
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = pytest.mark.browser
@@ -29,16 +29,18 @@ def test_sign_in_open_complaint_reply_dry_run_and_see_state(tmp_path: Path) -> N
             sign_in(page, base)
             expect(page.get_by_text("matching · showing 1–50")).to_be_visible(timeout=20_000)
             # open the most urgent mention: the demo puts a complaint first
-            page.get_by_label("Open a mention").click()
-            page.get_by_role("option").nth(1).click()
+            pick_option(page, "Open a mention", 1)
             expect(page.get_by_text("Intent: complaint")).to_be_visible(timeout=20_000)
             box = page.get_by_label("Your reply")
             box.fill("Hi, we're sorry about your bag. Please DM us your booking reference.")
             box.press("Control+Enter")
+            settled(page)
             page.get_by_text("Dry run (record it, don't post)").click()
+            settled(page)
             queue = page.get_by_role("button", name="Queue reply")
             expect(queue).to_be_enabled(timeout=20_000)
             queue.click()
+            settled(page)
             expect(page.get_by_text("state: queued").first).to_be_visible(timeout=20_000)
             page.get_by_role("button", name="Send now").click()
             expect(page.get_by_text("state: sent").first).to_be_visible(timeout=30_000)

@@ -162,3 +162,14 @@ def test_volume_days_across_dst(any_engine):
                              zone="Europe/Berlin")
     assert {r.period: r.count for r in rows} == {date(2026, 3, 29): 2, date(2026, 3, 30): 1}
     assert {r.label for r in rows} == {"unclassified"}
+
+
+def test_workload_and_recent_languages(any_engine):
+    _seed(any_engine)
+    with Session(any_engine) as s:
+        s.add(Mention(platform="x", external_id="es1", text="hola", language="es"))
+        s.commit()
+        counts = trends.workload(s)
+        langs = trends.recent_languages(s)
+    assert counts == {"open": 8, "mentions": 8, "unclassified": 1, "queued": 0}
+    assert "es" in langs
