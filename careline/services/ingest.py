@@ -142,9 +142,9 @@ def ingest(
             .on_conflict_do_nothing(index_elements=["platform", "external_id"])
             .returning(Mention.id, Mention.platform, Mention.author_handle)
         )
-        # render_nulls: one statement per chunk; without it the ORM splits the rows into a statement per
-        # run of rows with the same fields set (a reply, a language...), i.e. dozens per page.
-        inserted = session.execute(stmt, chunk, execution_options={"render_nulls": True}).all()
+        # Core, not the ORM's bulk insert: one multi-row statement per chunk (the ORM splits rows into a
+        # statement per run of rows with the same fields set, dozens per page) and no per-row ORM work.
+        inserted = session.connection().execute(stmt, chunk).all()
         result.new_ids.extend(r[0] for r in inserted)
         _roll_up_authors(session, inserted, rows, now)
     result.new = len(result.new_ids)
@@ -199,7 +199,7 @@ def _roll_up_authors(
             ),
         },
     )
-    session.execute(stmt, values)
+    session.connection().execute(stmt, values)
 
 
 def get_source_state(session: Session, source: str, query_key: str) -> SourceState | None:
