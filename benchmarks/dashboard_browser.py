@@ -51,15 +51,17 @@ def main() -> None:
                            capture_output=True)
         with serve(env, Path(tmp) / "serve.log") as base, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            table = page.locator("[data-testid='stDataFrame']").first
-            _timed("open the app → sign-in form visible", lambda: page.goto(base),
-                   lambda: page.get_by_label("Username").wait_for(timeout=60_000))
-            page.get_by_label("Username").fill("agent")
-            page.get_by_label("Password", exact=True).fill("careline-agent")
-            _timed("click Sign in → inbox first page drawn",
-                   lambda: page.get_by_role("button", name="Sign in").click(),
-                   lambda: (expect(table).to_be_visible(timeout=60_000), settled(page)))
+            # twice: the first visit pays the server's one-off imports, the second is every later sign-in
+            for visit in ("first visit", "later visit"):
+                page = browser.new_page(viewport={"width": 1600, "height": 1000})
+                table = page.locator("[data-testid='stDataFrame']").first
+                _timed(f"{visit}: open the app → sign-in form visible", lambda: page.goto(base),
+                       lambda: page.get_by_label("Username").wait_for(timeout=60_000))
+                page.get_by_label("Username").fill("agent")
+                page.get_by_label("Password", exact=True).fill("careline-agent")
+                _timed(f"{visit}: click Sign in → inbox first page drawn",
+                       lambda: page.get_by_role("button", name="Sign in").click(),
+                       lambda: (expect(table).to_be_visible(timeout=60_000), settled(page)))
             def pick_question() -> None:
                 page.get_by_label("Intent", exact=True).first.click()
                 page.get_by_role("option", name="question").click()
@@ -77,10 +79,13 @@ def main() -> None:
                 args.screenshot.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(args.screenshot))
                 print(f"saved {args.screenshot}")
-            _timed("Trends page (default 30 days) → charts drawn",
-                   lambda: page.get_by_role("link", name="Trends").click(),
-                   lambda: (page.get_by_role("heading", name="Share of voice").wait_for(timeout=60_000),
-                            settled(page)))
+            for visit in ("first", "second"):
+                _timed(f"Trends page (default 30 days), {visit} time → drawn",
+                       lambda: page.get_by_role("link", name="Trends").click(),
+                       lambda: (page.get_by_role("heading", name="Share of voice").wait_for(timeout=60_000),
+                                settled(page)))
+                page.get_by_role("link", name="Inbox").click()
+                settled(page)
             browser.close()
 
 

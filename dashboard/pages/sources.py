@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from careline.services import collection
+from careline.services import audit, collection
 from dashboard import reports_panel
 from dashboard.components import act, can, db, md_escape, one_line, require_user, settings, when
 
@@ -58,8 +58,13 @@ for name in names:
         if run_now:
             from careline import jobs
 
+            def _run(session, source: str) -> int:  # type: ignore[no-untyped-def]
+                audit.record(session, user["username"], "source_run", source=source)
+                session.commit()
+                return jobs.collect_source(source)
+
             with st.spinner(f"Collecting {name}…"):
-                new = act("triage", lambda _session, n: jobs.collect_source(n), name)
+                new = act("triage", _run, name)
             if new is not None:
                 st.toast(f"{name}: {new} new mention(s)")
                 st.rerun()

@@ -157,6 +157,7 @@ def test_sources_shows_health_and_runs_now(page, dash_db):
     assert not at.exception
     with Session(dash_db) as s:
         assert s.exec(select(Mention).where(Mention.external_id.startswith("demo-"))).first() is not None  # type: ignore[union-attr]
+        assert s.exec(select(AuditEvent).where(AuditEvent.action == "source_run")).one().actor == "agent"
     viewer = page("sources", role="viewer")
     assert viewer.button(key="run_demo").disabled
 
@@ -204,3 +205,17 @@ def test_trends_lists_alerts_acknowledges_and_exports(page, dash_db):
         at.button(key="prepare_export").click().run()
         assert not at.exception
         assert any(b.label.startswith("Download careline-") for b in at.get("download_button"))
+
+
+def test_bulk_resolve_a_selection(page, dash_db):
+    at = page("inbox", role="agent")
+    ids = list(at.dataframe[0].value["#"][:2])
+    at.session_state["inbox_table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    at.run()
+    assert any("2 mentions selected" in t for t in _texts(at))
+    at.button(key="bulk_resolve").click().run()
+    assert not at.exception
+    with Session(dash_db) as s:
+        assert {s.get(Mention, int(i)).status for i in ids} == {"resolved"}
+        assert len(list(s.exec(select(AuditEvent).where(AuditEvent.action == "status")))) == 2
+    assert len(at.dataframe[0].value) == 6  # resolved ones leave the open inbox
