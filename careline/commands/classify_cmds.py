@@ -1,0 +1,253 @@
+"""`careline train`, `careline evaluate` and the file mode of `careline classify`."""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from careline.console import console
+
+logger = logging.getLogger(__name__)
+
+TEXT_FIELDS = ("text", "content", "body", "message", "tweet", "post")
+ID_FIELDS = ("id", "external_id", "tweet_id", "post_id")
+CHUNK = 512
+
+
+@dataclass
+class Record:
+    line: int
+    text: str
+    id: str | None = None
+
+
+def _pick(row: dict, names: tuple[str, ...]) -> object | None:
+    lower = {str(k).lower(): v for k, v in row.items()}
+    return next((lower[n] for n in names if lower.get(n) not in (None, "")), None)
+
+
+def read_records(path: Path, problems: list[tuple[int, str]]) -> Iterator[Record]:
+    """Posts from JSONL (an object with a text field, or a JSON string), CSV (a text column, or the
+    only column) or plain text, one post per line. Unusable lines go to `problems` as
+    (line number, reason) and are skipped."""
+    suffix = path.suffix.lower()
+    with path.open(encoding="utf-8", errors="replace", newline="" if suffix == ".csv" else None) as fh:
+        if suffix == ".csv":
+            reader = csv.DictReader(fh)
+            fields = reader.fieldnames or []
+            if not any(f.lower() in TEXT_FIELDS for f in fields) and len(fields) != 1:
+                problems.append((1, f"no text column (looked for {', '.join(TEXT_FIELDS)})"))
+                return
+            for row in reader:
+                text = _pick(row, TEXT_FIELDS) if len(fields) != 1 else row.get(fields[0])
+                if not isinstance(text, str) or not text.strip():
+                    problems.append((reader.line_num, "empty text"))
+                    continue
+                ident = _pick(row, ID_FIELDS)
+                yield Record(reader.line_num, text, None if ident is None else str(ident))
+            return
+        for n, raw in enumerate(fh, start=1):
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                problems.append((n, "empty line"))
+                continue
+            if suffix in (".jsonl", ".ndjson", ".json"):
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    problems.append((n, f"not JSON ({exc.msg})"))
+                    continue
+                if isinstance(obj, str):
+                    obj = {"text": obj}
+                text = _pick(obj, TEXT_FIELDS) if isinstance(obj, dict) else None
+                if not isinstance(text, str) or not text.strip():
+                    problems.append((n, "no text field"))
+                    continue
+                ident = _pick(obj, ID_FIELDS)
+                yield Record(n, text, None if ident is None else str(ident))
+            else:
+                yield Record(n, line)
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(1 for _ in fh)
+
+
+def classify_file_cmd(
+    input: Annotated[Path, typer.Option("--input", "-i", exists=True, dir_okay=False, help="JSONL, CSV or text file, one post per line.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="JSONL to write (default: stdout).")] = None,
+    model: Annotated[str, typer.Option(help="Model name or path (see docs/classifier.md).")] = "careline-minilm",
+) -> int:
+    """Classify every post in a file; write one JSON line of labels per post. Returns the count."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from classify import ModelError, load_classifier
+
+    err = Console(stderr=True) if output is None else console
+    try:
+        clf = load_classifier(model)
+    except ModelError as exc:
+        err.print(f"[red]Cannot load the classifier {model!r}:[/] {exc}")
+        raise typer.Exit(1) from exc
+    problems: list[tuple[int, str]] = []
+    total = _count_lines(input)
+    done = 0
+    sink = output.open("w", encoding="utf-8") if output is not None else sys.stdout
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]:.0f}/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=err, transient=output is None) as progress:
+            task = progress.add_task("classifying", total=total, rate=0.0)
+            batch: list[Record] = []
+
+            def flush() -> None:
+                nonlocal done
+                labels = clf.classify([r.text for r in batch])
+                for rec, lab in zip(batch, labels):
+                    row = {"line": rec.line, **({"id": rec.id} if rec.id is not None else {}),
+                           "sentiment": lab.sentiment, "sentiment_scores": lab.sentiment_scores,
+                           "intent": lab.intent, "intent_scores": lab.intent_scores,
+                           "language": lab.language, "model": clf.version}
+                    sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+                done += len(batch)
+                last = batch[-1].line
+                batch.clear()
+                elapsed = progress.tasks[0].elapsed or 1e-9
+                progress.update(task, completed=last, rate=done / elapsed)
+
+            for rec in read_records(input, problems):
+                batch.append(rec)
+                if len(batch) >= CHUNK:
+                    flush()
+            if batch:
+                flush()
+            progress.update(task, completed=total)
+    finally:
+        if output is not None:
+            sink.close()
+    for line, why in problems[:50]:
+        err.print(f"[yellow]{input}:{line}: skipped, {why}[/]")
+    if len(problems) > 50:
+        err.print(f"[yellow]... and {len(problems) - 50} more skipped lines[/]")
+    err.print(f"Classified {done} post(s) with {clf.version}" + (f" into {output}" if output else "")
+              + (f"; skipped {len(problems)} line(s)." if problems else "."))
+    return done
+
+
+def _data_dir(data: Optional[Path]) -> Path:
+    from classify.data import default_data_dir
+
+    found = data or default_data_dir()
+    if found is None or not found.is_dir():
+        console.print("[red]No data directory: pass --data ../shared/data (see its README).[/]")
+        raise typer.Exit(2)
+    return found
+
+
+def train_cmd(
+    data: Annotated[Optional[Path], typer.Option("--data", help="Labelled data sets (default: ../shared/data).")] = None,
+    with_corrections: Annotated[bool, typer.Option("--with-corrections", help="Also learn from staff corrections in the database.")] = False,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Artefact folder (default: the shipped classify/artifacts/careline-minilm).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Override the number of epochs.")] = None,
+    cv: Annotated[bool, typer.Option("--cv", help="Also run the 5-fold X-CI cross-validation (5 more trainings).")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every epoch's scores.")] = False,
+) -> None:
+    """Fine-tune the MiniLM sentiment + intent model and write the artefact (a GPU makes this minutes, not hours)."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(message)s")
+    try:
+        import torch
+
+        from classify.artifacts import DEFAULT_DIR
+        from classify.train import TrainSettings, train
+    except ImportError as exc:
+        console.print(f"[red]Training needs torch: pip install torch ({exc}).[/]")
+        raise typer.Exit(2) from exc
+    folder = _data_dir(data)
+    corrections = None
+    if with_corrections:
+        corrections = _load_corrections()
+    if not torch.cuda.is_available():
+        console.print("[yellow]No GPU: training runs on the CPU and takes hours.[/]")
+    settings = TrainSettings() if epochs is None else TrainSettings(epochs=epochs)
+    target = output or DEFAULT_DIR
+    with console.status("training..."):
+        result = train(folder, target, settings, corrections=corrections)
+    metrics: dict = {"final_model": result}
+    if cv:
+        folds = []
+        for k in range(5):
+            with console.status(f"cross-validation fold {k + 1}/5..."):
+                r = train(folder, None, TrainSettings(**{**settings.__dict__, "fold": k}), corrections=corrections)
+            folds.append({"fold": k, "macro_f1": r["final"]["xci_holdout_macro_f1"],
+                          "macro_f1_p50": r["final"]["xci_holdout_macro_f1_p50"]})
+        metrics["xci_cv_folds"] = folds
+    (target / "training_metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+    final = result["final"]
+    console.print(f"Model written to {target}: TweetEval val macro recall "
+                  f"{100 * final['tweeteval_val_macro_recall']:.1f}. Run `careline evaluate` for the full report.")
+
+
+def _load_corrections() -> list[tuple[str, str | None, str | None]] | None:
+    try:
+        from sqlmodel import Session
+
+        from careline.cli import _engine, _settings
+        from careline.services.classification import corrections
+    except ImportError:
+        console.print("[yellow]This Careline has no corrections store yet; training without corrections.[/]")
+        return None
+    settings = _settings()
+    with Session(_engine(settings)) as session:
+        found = corrections(session)
+    console.print(f"Including {len(found)} staff correction(s).")
+    return found
+
+
+def evaluate_cmd(
+    data: Annotated[Optional[Path], typer.Option("--data", help="Labelled data sets (default: ../shared/data).")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Markdown report to write.")] = Path("classifier-evaluation.md"),
+    model: Annotated[str, typer.Option(help="Model to score; careline-minilm scores its fp32 and int8 builds.")] = "careline-minilm",
+) -> None:
+    """Score the classifier on the labelled sets and write a Markdown report."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from classify import ModelError, load_classifier
+    from classify.artifacts import DEFAULT_DIR
+    from classify.evaluate import load_training_metrics, n_texts, render, score
+    from classify.minilm import CarelineMiniLM
+
+    folder = _data_dir(data)
+    try:
+        if model in ("careline-minilm", str(DEFAULT_DIR)) or (Path(model) / "delta.safetensors").is_file():
+            art = DEFAULT_DIR if model == "careline-minilm" else Path(model)
+            models = [("fp32", CarelineMiniLM(art, backend="onnx-fp32", detect_language=False)),
+                      ("int8", CarelineMiniLM(art, backend="onnx-int8", detect_language=False))]
+            training, in_training = load_training_metrics(art), True
+        else:
+            models, training, in_training = [(model, load_classifier(model))], None, False
+    except ModelError as exc:
+        console.print(f"[red]Cannot load the classifier {model!r}:[/] {exc}")
+        raise typer.Exit(1) from exc
+    results = []
+    per_model = n_texts(folder)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console) as progress:
+        for name, clf in models:
+            task = progress.add_task(f"scoring {name}", total=per_model)
+            results.append(score(name, clf, folder, lambda n, t=task: progress.advance(t, n)))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render(results, folder, training, xci_in_training=in_training), encoding="utf-8")
+    for s in results:
+        console.print(f"{s.name}: TweetEval val macro recall {100 * s.sentiment_macro_recall:.1f}, "
+                      f"X-CI macro F1 {100 * s.xci_macro_f1:.1f}, GoEmotions question recall "
+                      f"{100 * s.goemotions['question']['recall']:.1f}")
+    console.print(f"Report written to {output}")

@@ -1,0 +1,125 @@
+"""`careline-minilm`: the shipped multi-task MiniLM, served through ONNX Runtime int8 by default.
+
+First use rebuilds the ONNX models from the package's base encoder plus the shipped delta into a cache
+directory (about 10 s on 2 cores); later loads read the cached int8 graph only (no torch import)."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from classify.artifacts import DEFAULT_DIR, DELTA_FILE, ArtifactConfig, base_model_dir, load_artifact
+from classify.base import INTENTS, SENTIMENTS, Labels, ModelError
+from classify.language import detect
+from classify.text import preprocess
+from classify.tokenize import Tokenizer
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("onnx-int8", "onnx-fp32", "torch")
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("CARELINE_MODEL_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "careline" / "models"
+
+
+def _artifact_key(directory: Path) -> str:
+    h = hashlib.sha256()
+    for name in (DELTA_FILE, "config.json"):
+        with (directory / name).open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def bucket_batches(lengths: Sequence[int], max_batch: int = 16, max_tokens: int = 2048) -> list[list[int]]:
+    """Indices grouped by similar length (sorted), each batch bounded in texts and in padded tokens:
+    short posts share batches without padding to the one long post in the file."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    cur: list[int] = []
+    for i in order:
+        width = max(lengths[i], 1)  # sorted, so this text is the widest so far in `cur`
+        if cur and (len(cur) >= max_batch or width * (len(cur) + 1) > max_tokens):
+            batches.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+class CarelineMiniLM:
+    """Classifier protocol implementation; `backend` picks ONNX int8 (default), ONNX fp32 or PyTorch."""
+
+    def __init__(self, artifact_dir: Path = DEFAULT_DIR, *, backend: str = "onnx-int8",
+                 cache_dir: Path | None = None, max_batch: int = 16, detect_language: bool = True,
+                 threads: int | None = None) -> None:
+        if backend not in BACKENDS:
+            raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        self.config = ArtifactConfig.load(artifact_dir)
+        if not (artifact_dir / DELTA_FILE).is_file():
+            raise ModelError(f"model weights missing: {artifact_dir / DELTA_FILE} (reinstall careline or run `careline train`)")
+        base_dir = base_model_dir()
+        self.tokenizer = Tokenizer(base_dir / "tokenizer.json", self.config.max_len)
+        self.max_batch = max_batch
+        self.detect_language = detect_language
+        if backend == "torch":
+            from classify.onnx import TorchRunner
+
+            self.runner = TorchRunner(load_artifact(artifact_dir)[1], base_dir)
+        else:
+            self.runner = self._onnx_runner(artifact_dir, base_dir, backend, cache_dir or default_cache_dir(), threads)
+        self.backend = backend
+        self.version = f"{self.config.version}+{backend}"
+
+    def _onnx_runner(self, artifact_dir: Path, base_dir: Path, backend: str, cache: Path,
+                     threads: int | None):  # type: ignore[no-untyped-def]
+        from classify.onnx import OnnxRunner, build
+
+        directory = cache / f"{self.config.version}-{_artifact_key(artifact_dir)}"
+        path = directory / ("model.int8.onnx" if backend == "onnx-int8" else "model.fp32.onnx")
+        if not path.is_file():
+            logger.info("building the %s model into %s (first use)", backend, directory)
+            build(load_artifact(artifact_dir)[1], base_dir, directory)
+        try:
+            return OnnxRunner(path, threads)
+        except ModelError:
+            # a damaged cache file is rebuilt once rather than failing forever
+            logger.warning("cached model %s is unreadable; rebuilding it", path)
+            build(load_artifact(artifact_dir)[1], base_dir, directory)
+            return OnnxRunner(path, threads)
+
+    def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(sentiment probabilities, intent probabilities) in input order."""
+        ids = self.tokenizer.encode([preprocess(t or "") for t in texts])
+        s_out = np.zeros((len(ids), len(SENTIMENTS)), np.float32)
+        i_out = np.zeros((len(ids), len(INTENTS)), np.float32)
+        for batch in bucket_batches([len(x) for x in ids], self.max_batch):
+            x, m = Tokenizer.pad([ids[i] for i in batch])
+            s, i = self.runner.run(x, m)
+            s_out[batch], i_out[batch] = s, i
+        return s_out, i_out
+
+    def classify(self, texts: Sequence[str]) -> list[Labels]:
+        texts = [t if isinstance(t, str) else "" for t in texts]
+        if not texts:
+            return []
+        s, i = self.predict_proba(texts)
+        out = []
+        for k, text in enumerate(texts):
+            out.append(Labels(
+                sentiment=SENTIMENTS[int(s[k].argmax())],
+                intent=INTENTS[int(i[k].argmax())],
+                sentiment_scores={n: round(float(p), 4) for n, p in zip(SENTIMENTS, s[k])},
+                intent_scores={n: round(float(p), 4) for n, p in zip(INTENTS, i[k])},
+                language=detect(text) if self.detect_language else None,
+            ))
+        return out

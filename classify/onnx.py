@@ -1,0 +1,111 @@
+"""The fast path: export the multi-task network to ONNX, quantise it to int8, and run it with
+ONNX Runtime. Building needs torch (once, into a cache); running needs onnxruntime alone."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from classify.base import ModelError
+
+logger = logging.getLogger(__name__)
+
+OPSET = 17
+INPUTS = ("input_ids", "attention_mask")
+OUTPUTS = ("sentiment_probs", "intent_probs")
+
+
+def export_fp32(weights: dict[str, np.ndarray], base_dir: Path, path: Path) -> None:
+    """Write the fp32 ONNX graph (probabilities out) for the given fine-tuned weights."""
+    try:
+        import torch
+    except ImportError as exc:
+        raise ModelError("building the ONNX model needs torch once: pip install torch "
+                         "(CPU build), or copy a built cache from another machine") from exc
+    from classify.model import ProbsWrapper, build_model
+
+    model = ProbsWrapper(build_model(base_dir, weights)).eval()
+    ids = torch.ones((2, 16), dtype=torch.long)
+    mask = torch.ones((2, 16), dtype=torch.long)
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+            "sentiment_probs": {0: "batch"}, "intent_probs": {0: "batch"}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        # the TorchScript exporter: no onnxscript dependency, and our plain graph needs nothing newer
+        torch.onnx.export(model, (ids, mask), str(path), input_names=list(INPUTS), output_names=list(OUTPUTS),
+                          dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True, dynamo=False)
+
+
+def quantize_int8(src: Path, dst: Path) -> None:
+    """Dynamic int8 quantisation of the MatMul weights (activations quantised on the fly). The word
+    embedding Gather stays fp32: quantising it saves disk, not time, and costs accuracy."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul"])
+
+
+def build(weights: dict[str, np.ndarray], base_dir: Path, directory: Path) -> tuple[Path, Path]:
+    """fp32 and int8 graphs into `directory`, each written under a temporary name and renamed, so a
+    crash or a second process never leaves a half-written model behind."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fp32, int8 = directory / "model.fp32.onnx", directory / "model.int8.onnx"
+    t0 = time.perf_counter()
+    tmp32 = directory / f".fp32.{os.getpid()}.onnx"
+    tmp8 = directory / f".int8.{os.getpid()}.onnx"
+    try:
+        export_fp32(weights, base_dir, tmp32)
+        quantize_int8(tmp32, tmp8)
+        os.replace(tmp32, fp32)
+        os.replace(tmp8, int8)
+    finally:
+        for t in (tmp32, tmp8):
+            t.unlink(missing_ok=True)
+    logger.info("built ONNX models in %s in %.1f s", directory, time.perf_counter() - t0)
+    return fp32, int8
+
+
+class OnnxRunner:
+    """One ONNX Runtime session; `run` maps padded token ids to (sentiment, intent) probabilities."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise ModelError("onnxruntime is not installed") from exc
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = threads or os.cpu_count() or 1
+        opts.inter_op_num_threads = 1
+        # no busy-waiting between batches: on a 2-core box the cores are needed by tokenising,
+        # language detection and the rest of the app
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
+            raise ModelError(f"cannot load ONNX model {path}: {exc}") from exc
+        self.path = path
+
+    def run(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s, i = self.session.run(list(OUTPUTS), {"input_ids": ids, "attention_mask": mask})
+        return s, i
+
+
+class TorchRunner:
+    """The PyTorch fallback, for machines where onnxruntime can't run."""
+
+    def __init__(self, weights: dict[str, np.ndarray], base_dir: Path) -> None:
+        import torch
+
+        from classify.model import ProbsWrapper, build_model
+
+        self._torch = torch
+        self.model = ProbsWrapper(build_model(base_dir, weights)).eval()
+
+    def run(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with self._torch.inference_mode():
+            s, i = self.model(self._torch.from_numpy(ids), self._torch.from_numpy(mask))
+        return s.numpy(), i.numpy()
