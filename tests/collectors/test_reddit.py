@@ -110,3 +110,18 @@ def test_server_errors_back_off_with_jitter_then_give_up_for_this_run(engine, ht
     with Session(engine) as s:
         st = s.exec(select(SourceState)).one()
     assert st.healthy and st.paused_until is None and "server error" in (st.last_error or "")
+
+
+def test_private_subreddit_pauses_only_that_brand(engine, http, sdk_sleeps) -> None:  # type: ignore[no-untyped-def]
+    add_brand(engine, options={"reddit": {"subreddits": "acmeprivate"}})
+    add_brand(engine, name="Skyhop", keywords=("skyhop",), handles=())
+    _token(http)
+    http.add(responses.GET, "https://oauth.reddit.com/r/acmeprivate/search/", json={"message": "Forbidden",
+                                                                                    "error": 403}, status=403)
+    http.add(responses.GET, SEARCH_ALL, json=payload("reddit_search_page2.json"), headers=RL)
+    summary = collect(engine, RedditSource(reddit_client()))
+    assert summary.new == 1 and len(summary.errors) == 1 and "private" in summary.errors[0]
+    with Session(engine) as s:
+        states = {st.query_key: st for st in s.exec(select(SourceState))}
+    assert states["reddit:1:1"].paused_until is not None and not states["reddit:1:1"].healthy
+    assert states["reddit:2"].healthy and states["reddit:2"].paused_until is None

@@ -263,3 +263,12 @@ def test_mentions_timeline_with_a_user_token(engine, http) -> None:  # type: ign
     assert mention_call.request.headers["Authorization"].startswith("OAuth ")
     with Session(engine) as s:
         assert s.exec(select(Mention).where(Mention.external_id == "1862000000000000400")).one().author_handle == "ben_dev"
+
+
+def test_server_error_is_retried_with_backoff_then_succeeds(engine, http, fake_sleep) -> None:  # type: ignore[no-untyped-def]
+    add_brand(engine)
+    http.add(responses.GET, X_SEARCH, json={"title": "Service Unavailable"}, status=503)
+    _search(http, "x_search_page3.json")
+    summary = collect(engine, XSource(x_client()), sleep=fake_sleep)
+    assert summary.errors == [] and summary.new == 1 and summary.api_calls == 2
+    assert len(fake_sleep.calls) == 1 and 1 <= fake_sleep.calls[0] <= 2
