@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -223,12 +224,15 @@ def serve(
 ) -> None:
     """Run the Streamlit dashboard on localhost (and the scheduler beside it)."""
     settings = _settings()
-    sched = None
+    stop = threading.Event()
+    background = None
     if scheduler:
-        from careline.scheduler import build_scheduler
+        # The same worker a separate `careline worker` runs: leader-elected schedule + queue consumers.
+        from careline.workers import ROLES, run_worker
 
-        sched = build_scheduler(settings)
-        sched.start()
+        background = threading.Thread(target=run_worker, args=(settings, _engine(settings), set(ROLES), stop),
+                                      name="careline-worker", daemon=True)
+        background.start()
     cmd = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD), "--server.port", str(port),
            "--server.address", address, "--server.headless", "true" if headless else "false",
            "--browser.gatherUsageStats", "false", "--theme.base", "light"]
@@ -239,8 +243,9 @@ def serve(
     except KeyboardInterrupt:
         proc.terminate()
     finally:
-        if sched is not None:
-            sched.shutdown(wait=False)
+        stop.set()
+        if background is not None:
+            background.join(timeout=10)
 
 
 @app.command()
