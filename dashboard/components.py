@@ -56,9 +56,9 @@ def one_line(text: str | None, limit: int = 160) -> str:
     return " ".join(clean(text).split())[:limit] + ("…" if len(" ".join(clean(text).split())) > limit else "")
 
 
-def md_escape(text: str | None) -> str:
+def md_escape(text: str | None, limit: int = 200) -> str:
     """Every Markdown-significant character backslash-escaped, for the rare label that must be Markdown."""
-    return _MD_SPECIAL.sub(r"\\\1", one_line(text, 200))
+    return _MD_SPECIAL.sub(r"\\\1", one_line(text, limit))
 
 
 def safe_url(url: str | None) -> str | None:
@@ -116,7 +116,7 @@ def act(permission: str, fn: Callable[..., T], *args: Any, success: str | None =
         with db() as session:
             result = fn(session, *args, **kwargs)
     except CarelineError as exc:
-        st.error(str(exc))
+        st.error(md_escape(str(exc), 500))  # messages may quote a handle or a platform's error text
         return None
     except Exception:  # noqa: BLE001 - one sentence in the UI, the trace in the log
         log.exception("dashboard action failed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from careline.models import Mention
-from careline.services import audit, classification, inbox, priority, triage, users
+from careline.services import advocates, app_settings, audit, classification, inbox, priority, triage, users
 from dashboard import composer
 from dashboard.components import act, can, clean, db, label_text, one_line, safe_url, when
 
@@ -92,6 +92,24 @@ def _author(m: Mention, history: list[Mention]) -> None:
             st.text("First time we've heard from this author.")
 
 
+def _thank(m: Mention, user: dict[str, str]) -> None:
+    """One click for praise: queue the 'Thanks' template as a reply and remember the author was thanked."""
+    with db() as session:
+        template = app_settings.templates(session).get("Thanks", "Thank you, {author}! – {brand}")
+        brand = next((b.name for b in inbox.brands(session) if b.id == m.brand_id), "the team")
+    text = app_settings.render_template(template, author="@" + one_line(m.author_handle, 60),
+                                        name=one_line(m.author_name or m.author_handle, 60), brand=brand,
+                                        platform=m.platform)
+    with st.container(border=True):
+        st.markdown("**An advocate**: this is praise.")
+        st.text(f"Thank-you to send: {text}")
+        if st.button("Thank this advocate", key=f"thank_{m.id}", disabled=not can("reply"),
+                     help="Queues the 'Thanks' template (Settings → Reply templates) as a reply."):
+            if act("reply", advocates.thank, m.platform, m.author_handle, text, user["username"], user["role"],
+                   mention_id=m.id, success="Thank-you queued"):
+                st.rerun()
+
+
 def _actions(m: Mention, user: dict[str, str], people: list[str]) -> None:
     me = user["username"]
     allowed = can("triage")
@@ -131,6 +149,8 @@ def _actions(m: Mention, user: dict[str, str], people: list[str]) -> None:
         if st.button("Add note", key=f"add_note_{m.id}", disabled=not allowed):
             if act("triage", triage.add_note, m.id, note, me, success="Note added"):
                 st.rerun()
+    if (m.corrected_intent or m.intent) == "praise" and m.author_handle and m.platform != "hackernews":
+        _thank(m, user)
     with st.container(border=True):
         st.markdown("**Correct the labels** (saved for retraining the classifier)")
         c1, c2, c3 = st.columns([2, 2, 1])

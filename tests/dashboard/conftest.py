@@ -1,6 +1,7 @@
 """Dashboard fixtures: a small labelled database the pages read through the normal settings path."""
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -56,17 +57,37 @@ def seed(engine: Engine) -> None:
             users.create_user(s, name, f"careline-{name}", role=name, display_name=name.title())
 
 
+@pytest.fixture(autouse=True)
+def _no_component_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each AppTest scans every installed package for Streamlit v2 components (~1 s here); we use none."""
+    from streamlit.components.v2 import manifest_scanner
+
+    monkeypatch.setattr(manifest_scanner, "scan_component_manifests", lambda *a, **k: [])
+
+
+@pytest.fixture(scope="session")
+def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seeded once per run (bcrypt and classification are slow-ish); each test gets a copy."""
+    path = tmp_path_factory.mktemp("dash-template") / "dash.db"
+    engine = make_engine(f"sqlite:///{path}")
+    create_all(engine)
+    seed(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
-def dash_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+def dash_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _template_db: Path) -> Iterator[Engine]:
     """A seeded SQLite database that `get_settings()` (and so every page) points at."""
+    shutil.copy(_template_db, tmp_path / "dash.db")
     monkeypatch.setenv("CARELINE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("CARELINE_DATABASE_URL", f"sqlite:///{tmp_path / 'dash.db'}")
     monkeypatch.setenv("CARELINE_MODEL", "lexicon")
     monkeypatch.setenv("CARELINE_SOURCES", '["demo"]')
     get_settings.cache_clear()
     engine = make_engine(get_settings().url)
-    create_all(engine)
-    seed(engine)
     yield engine
     engine.dispose()
     get_settings.cache_clear()

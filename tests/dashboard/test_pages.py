@@ -219,3 +219,16 @@ def test_bulk_resolve_a_selection(page, dash_db):
         assert {s.get(Mention, int(i)).status for i in ids} == {"resolved"}
         assert len(list(s.exec(select(AuditEvent).where(AuditEvent.action == "status")))) == 2
     assert len(at.dataframe[0].value) == 6  # resolved ones leave the open inbox
+
+
+def test_thank_an_advocate_from_the_detail(page, dash_db):
+    mid = mention_id(dash_db, "Thank you Acme Air crew")
+    at = page("inbox", role="agent")
+    open_mention(at, mid)
+    at.button(key=f"thank_{mid}").click().run()
+    assert not at.exception
+    with Session(dash_db) as s:
+        reply = s.exec(select(Reply).where(Reply.mention_id == mid)).one()
+    assert reply.kind == "thanks" and reply.text.startswith("Thank you so much, @fan1!")
+    at.button(key=f"thank_{mid}").click().run()  # a second thank-you is refused, with the reason
+    assert any("already" in e.value for e in at.error)
