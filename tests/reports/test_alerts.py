@@ -233,3 +233,20 @@ def test_old_undelivered_alerts_do_not_page_when_a_url_is_added(settings: Settin
         session.commit()
         result = deliver_pending(session, [url], NOW)
     assert result.delivered == 1 and [r["title"] for r in received] == ["Careline: fresh"]
+
+
+def test_acknowledge_is_audited(settings: Settings, engine: Engine) -> None:
+    from careline.errors import NotFound
+    from careline.models import AuditEvent
+    from careline.reports.alerts import acknowledge
+
+    with Session(engine, expire_on_commit=False) as session:
+        session.add(Alert(kind="vip_complaint", dedup_key="k", message="m"))
+        session.commit()
+        alert = acknowledge(session, 1, "agent")
+        assert alert.acknowledged_by == "agent"
+        assert list_alerts(session, include_acknowledged=False) == []
+        event = session.exec(select(AuditEvent)).one()
+        assert (event.actor, event.action, event.detail["alert_id"]) == ("agent", "alert_ack", 1)
+        with pytest.raises(NotFound):
+            acknowledge(session, 99, "agent")
