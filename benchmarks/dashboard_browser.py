@@ -24,11 +24,13 @@ from tests.dashboard.server import (  # noqa: E402
 
 
 def _timed(label: str, action, wait) -> float:  # type: ignore[no-untyped-def]
+    """Time from the action to the moment `wait` reports the page quiet (it returns that moment)."""
     t0 = time.perf_counter()
+    offset = time.monotonic() - t0
     action()
-    wait()
-    took = time.perf_counter() - t0
-    print(f"{label:<48} {took * 1000:>8.0f} ms", flush=True)
+    done = wait()
+    took = (done - offset - t0) if isinstance(done, float) else time.perf_counter() - t0
+    print(f"{label:<56} {took * 1000:>8.0f} ms", flush=True)
     return took
 
 
@@ -61,13 +63,23 @@ def main() -> None:
                 page.get_by_label("Password", exact=True).fill("careline-agent")
                 _timed(f"{visit}: click Sign in → inbox first page drawn",
                        lambda: page.get_by_role("button", name="Sign in").click(),
-                       lambda: (expect(table).to_be_visible(timeout=60_000), settled(page)))
+                       lambda: (expect(table).to_be_visible(timeout=60_000), settled(page))[1])
             def pick_question() -> None:
                 page.get_by_label("Intent", exact=True).first.click()
                 page.get_by_role("option", name="question").click()
                 page.keyboard.press("Escape")
-            _timed("filter intent = question → table updated", pick_question, lambda: settled(page))
-            _timed("next page", lambda: page.get_by_role("button", name="Next →").click(), lambda: settled(page))
+            summary = page.get_by_text(" matching · showing ")
+
+            def changed(before: str):  # type: ignore[no-untyped-def]
+                """Wait for the '… matching · showing …' line to change, then for the page to go quiet."""
+                expect(summary).not_to_have_text(before, timeout=60_000)
+                return settled(page)
+
+            before = summary.inner_text()
+            _timed("filter intent = question → table updated", pick_question, lambda: changed(before))
+            before = summary.inner_text()
+            _timed("next page → table updated", lambda: page.get_by_role("button", name="Next →").click(),
+                   lambda: changed(before))
             if args.screenshot:
                 page.goto(base)  # a new browser session: sign in again, with default filters
                 sign_in(page, base)
@@ -83,7 +95,7 @@ def main() -> None:
                 _timed(f"Trends page (default 30 days), {visit} time → drawn",
                        lambda: page.get_by_role("link", name="Trends").click(),
                        lambda: (page.get_by_role("heading", name="Share of voice").wait_for(timeout=60_000),
-                                settled(page)))
+                                settled(page))[1])
                 page.get_by_role("link", name="Inbox").click()
                 settled(page)
             browser.close()

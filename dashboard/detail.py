@@ -142,7 +142,7 @@ def _actions(m: Mention, user: dict[str, str], people: list[str]) -> None:
                 st.rerun()
         g1, g2 = st.columns([3, 1])
         tags = g1.text_input("Tags (comma separated)", ", ".join(m.tags or []), key=f"tags_{m.id}")
-        if g2.button("Save tags", key=f"save_tags_{m.id}", disabled=not allowed):
+        if g2.button("Save", key=f"save_tags_{m.id}", disabled=not allowed):
             if act("triage", triage.set_tags, m.id, tags.split(","), me, success="Tags saved"):
                 st.rerun()
         note = st.text_area("Add a note for the team", key=f"note_{m.id}", height=80)

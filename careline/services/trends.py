@@ -217,9 +217,11 @@ def complaint_themes(
     pairs: Counter[str] = Counter()
     for (text,) in session.execute(stmt):
         tokens = [t.lower().strip("'’-") for t in _WORD.findall(text)]
-        tokens = [t for t in tokens if t not in skip and len(t) > 2]
-        words.update(set(tokens))
-        pairs.update({f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)})
+        keep = [t not in skip and len(t) > 2 for t in tokens]
+        words.update({t for t, k in zip(tokens, keep, strict=True) if k})
+        # phrases only from words that are next to each other in the post, not across dropped words
+        pairs.update({f"{a} {b}" for i, (a, b) in enumerate(zip(tokens, tokens[1:], strict=False))
+                      if keep[i] and keep[i + 1]})
     chosen: list[tuple[str, int]] = []
     strong_pairs = [(p, n) for p, n in pairs.most_common(limit * 2) if n >= 3]
     covered: set[str] = set()

@@ -100,8 +100,8 @@ with right:
     st.text(f"First response = from the post to our first reply sent; over complaints and questions. "
             f"SLA: {sla} minutes.")
     r1, r2 = st.columns(2)
-    r1.metric("Answered", f"{resp.answered:,} of {resp.actionable:,}", f"{resp.answered_share:.0%}",
-              delta_color="off")
+    r1.metric("Answered", f"{resp.answered_share:.0%}", help="Complaints and questions with a reply sent.")
+    r1.text(f"{resp.answered:,} of {resp.actionable:,}")
     r2.metric("Within SLA", f"{resp.within_sla_share:.0%}", help="Unanswered ones count as missed.")
     r3, r4 = st.columns(2)
     r3.metric("Median first response", f"{resp.median_minutes:g} min" if resp.median_minutes is not None else "—")

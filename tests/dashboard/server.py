@@ -76,10 +76,26 @@ def sign_in(page, base: str, username: str = "agent", password: str = "careline-
     page.get_by_role("heading", name="Inbox").wait_for(timeout=30_000)
 
 
-def settled(page) -> None:  # type: ignore[no-untyped-def]
-    """Wait until Streamlit has finished the current script run (its 'running' status widget is gone)."""
-    page.wait_for_timeout(150)
-    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=60_000)
+BUSY = "[data-testid='stStatusWidgetRunningIcon'], [data-testid='stSkeleton']"
+
+
+def settled(page, quiet_s: float = 1.0, timeout_s: float = 60) -> float:  # type: ignore[no-untyped-def]
+    """Wait until Streamlit has finished drawing: no 'running' icon and no loading skeleton for `quiet_s`.
+
+    Returns the monotonic time at which the page went quiet (so a timing can leave out the quiet wait).
+    """
+    deadline = time.monotonic() + timeout_s
+    quiet_since: float | None = None
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        if page.locator(BUSY).count():
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= quiet_s:
+            return quiet_since
+        page.wait_for_timeout(50)
+    raise TimeoutError("the dashboard kept running for more than a minute")
 
 
 def pick_option(page, label: str, index: int) -> None:  # type: ignore[no-untyped-def]
