@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,18 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is now (test runners swap it), not the one seen at start-up."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # type: ignore[no-untyped-def]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
 def setup_logging(data_dir: Path, verbose: bool = False) -> Path | None:
     root = logging.getLogger()
     if getattr(root, "_careline_configured", False):
@@ -40,7 +53,7 @@ def setup_logging(data_dir: Path, verbose: bool = False) -> Path | None:
         root.addHandler(fh)
     except OSError:
         log_path = None
-    sh = logging.StreamHandler()
+    sh = _StderrHandler()
     sh.setLevel(logging.DEBUG if verbose else logging.WARNING)
     sh.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     sh.addFilter(RedactingFilter())
