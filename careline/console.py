@@ -13,16 +13,23 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 console = Console(stderr=True, soft_wrap=True)
-_SECRET_RE = re.compile(r"(?i)(bearer\s+|token[=:]\s*|password[=:]\s*|secret[=:]\s*)([^\s&'\"]+)")
+_SECRET_RES = (
+    # a whole Authorization header value (Bearer, OAuth 1.0a parameter lists, Basic)
+    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)([^'\"\n]+)"),
+    re.compile(r"(?i)(bearer\s+)([^\s&'\",}]+)"),
+    re.compile(r"(?i)((?:token|password|secret|signature)['\"]?\s*[=:]\s*['\"]?)([^\s&'\",}]+)"),
+)
 
 
 class RedactingFilter(logging.Filter):
     """Belt and braces: tokens are SecretStr everywhere, but a library may still log a header."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        msg = record.getMessage()
-        if _SECRET_RE.search(msg):
-            record.msg, record.args = _SECRET_RE.sub(r"\1***", msg), ()
+        msg = original = record.getMessage()
+        for pattern in _SECRET_RES:
+            msg = pattern.sub(r"\1***", msg)
+        if msg != original:
+            record.msg, record.args = msg, ()
         return True
 
 

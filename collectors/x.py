@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 log = logging.getLogger(__name__)
+# tweepy's client logs every request's headers, Authorization included, at DEBUG: never let it.
+logging.getLogger("tweepy.client").setLevel(max(logging.INFO, logging.getLogger("tweepy.client").level))
 
 TWEET_FIELDS = ("author_id,conversation_id,created_at,in_reply_to_user_id,lang,referenced_tweets,public_metrics,"
                 "note_tweet")

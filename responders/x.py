@@ -18,6 +18,8 @@ from responders.base import OutcomeUnknown, PostedReply, RateLimited, ReplyError
 from responders.keys import posted_since
 
 log = logging.getLogger(__name__)
+# tweepy's client logs every request's headers, Authorization included, at DEBUG: never let it.
+logging.getLogger("tweepy.client").setLevel(max(logging.INFO, logging.getLogger("tweepy.client").level))
 LOOKUP_PAGES = 5
 TIMEOUT = 30  # seconds; tweepy sets none, and the outbox lease (5 min) must outlast any one request
 
