@@ -113,3 +113,17 @@ def brand(session: Session) -> Brand:
     session.add(b)
     session.commit()
     return b
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh data directory and settings for CLI tests (placeholder model, wide terminal)."""
+    from careline import settings as settings_module
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CARELINE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("CARELINE_MODEL", "lexicon")
+    monkeypatch.setenv("COLUMNS", "220")  # rich wraps table cells to the terminal width
+    settings_module.get_settings.cache_clear()
+    yield tmp_path
+    settings_module.get_settings.cache_clear()

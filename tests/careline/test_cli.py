@@ -7,20 +7,14 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from careline import settings as settings_module
 from careline.cli import app
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CARELINE_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("CARELINE_MODEL", "lexicon")
-    settings_module.get_settings.cache_clear()
-    yield tmp_path
-    settings_module.get_settings.cache_clear()
+def env(cli_env):  # type: ignore[no-untyped-def]
+    return cli_env
 
 
 def test_every_command_has_help() -> None:

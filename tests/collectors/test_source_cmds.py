@@ -18,11 +18,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CARELINE_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("CARELINE_MODEL", "lexicon")
-    monkeypatch.setenv("COLUMNS", "220")  # rich wraps table cells to the terminal width
+def env(cli_env, monkeypatch):  # type: ignore[no-untyped-def]
+    tmp_path = cli_env
     monkeypatch.setenv("CARELINE_SOURCES", '["demo", "x"]')
     monkeypatch.setenv("CARELINE_X_BEARER_TOKEN", "test-bearer-token")
     settings_module.get_settings.cache_clear()

@@ -15,12 +15,7 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CARELINE_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("CARELINE_MODEL", "lexicon")
-    monkeypatch.setenv("COLUMNS", "200")
-    settings_module.get_settings.cache_clear()
+def env(cli_env):  # type: ignore[no-untyped-def]
     result = runner.invoke(app, ["init"])
     assert result.exit_code == 0, result.output
     engine = get_engine(settings_module.get_settings().url)
