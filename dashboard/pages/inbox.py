@@ -144,13 +144,15 @@ table = st.dataframe(
         "#": st.column_config.NumberColumn("#", help="Mention id"),
     },
 )
+
+
+def _go(to: int) -> None:  # a callback runs before the rerun, so paging costs one script run, not two
+    st.session_state["inbox_page"] = to
+
+
 nav1, nav2, _ = st.columns([1, 1, 6])
-if nav1.button("← Previous", disabled=page_no <= 1, key="prev_page"):
-    st.session_state["inbox_page"] = page_no - 1
-    st.rerun()
-if nav2.button("Next →", disabled=not page.has_next, key="next_page"):
-    st.session_state["inbox_page"] = page_no + 1
-    st.rerun()
+nav1.button("← Previous", disabled=page_no <= 1, key="prev_page", on_click=_go, args=(page_no - 1,))
+nav2.button("Next →", disabled=not page.has_next, key="next_page", on_click=_go, args=(page_no + 1,))
 
 selected_rows = list(getattr(getattr(table, "selection", None), "rows", []) or [])
 selected = [ids[r] for r in selected_rows if r < len(ids)]

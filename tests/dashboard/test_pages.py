@@ -232,3 +232,18 @@ def test_thank_an_advocate_from_the_detail(page, dash_db):
     assert reply.kind == "thanks" and reply.text.startswith("Thank you so much, @fan1!")
     at.button(key=f"thank_{mid}").click().run()  # a second thank-you is refused, with the reason
     assert any("already" in e.value for e in at.error)
+
+
+def test_inbox_pages(page, dash_db):
+    from careline.services.ingest import ingest
+    from tests.conftest import make_raw
+
+    with Session(dash_db) as s:
+        ingest(s, [make_raw(external_id=f"many-{i}") for i in range(60)], brand_id=1)
+    at = page("inbox")
+    assert len(at.dataframe[0].value) == 50 and at.button(key="prev_page").disabled
+    at.button(key="next_page").click().run()
+    assert len(at.dataframe[0].value) == 18
+    assert any("showing 51–68" in t for t in _texts(at)) and at.button(key="next_page").disabled
+    at.button(key="prev_page").click().run()
+    assert len(at.dataframe[0].value) == 50
