@@ -90,7 +90,10 @@ class MultiTaskMiniLM(nn.Module):
         x = emb.word_embeddings(input_ids) + emb.position_embeddings(pos) + emb.token_type_embeddings.weight[0]
         x = self.drop(emb.LayerNorm(x))
         mask = attention_mask.to(x.dtype)
-        bias = ((1.0 - mask) * -1e4)[:, None, None, :]  # -1e4 not -inf: stays finite in fp16/int8 graphs
+        # unsqueeze, cast, (1 - m) * -1e4 in the order BERT exports always had: ONNX Runtime's
+        # transformer optimiser recognises that pattern and fuses the attention. -1e4, not -inf,
+        # keeps fp16/int8 graphs finite.
+        bias = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * -10000.0
         for layer in self.encoder.layer:
             x = layer(x, bias, self.fused)
         # mean pooling over real tokens: how all-MiniLM-L6-v2 was pre-trained to summarise a text

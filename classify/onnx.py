@@ -44,8 +44,14 @@ def quantize_int8(src: Path, dst: Path) -> None:
     embedding Gather stays fp32: quantising it saves disk, not time, and costs accuracy."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul"])
+    # the quantiser logs advice at WARNING on the root logger; it is a one-off build step, so hush it
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"])
+    finally:
+        logging.disable(previous)
 
 
 def build(weights: dict[str, np.ndarray], base_dir: Path, directory: Path) -> tuple[Path, Path]:
