@@ -26,25 +26,27 @@ def load_classifier(name: str = DEFAULT_MODEL, *, label_map: dict[str, str] | No
 
         return LexiconClassifier()
     base, _, backend = name.partition("@")
-    if base == DEFAULT_MODEL or (Path(base).expanduser() / "delta.safetensors").exists() \
-            or (Path(base).expanduser() / "config.json").exists() and _is_careline_artifact(Path(base).expanduser()):
+    if base == DEFAULT_MODEL or _is_careline_artifact(Path(base).expanduser()):
         from classify.artifacts import DEFAULT_DIR
         from classify.minilm import CarelineMiniLM
 
         directory = DEFAULT_DIR if base == DEFAULT_MODEL else Path(base).expanduser()
-        if backend == "" and device not in (None, "cpu"):
-            backend = "torch"
-        return CarelineMiniLM(directory, backend=backend or "onnx-int8", cache_dir=cache_dir)
+        if not backend and device not in (None, "cpu"):
+            backend = "torch"  # ONNX runs on the CPU; a GPU means the PyTorch backend
+        return CarelineMiniLM(directory, backend=backend or "onnx-int8", cache_dir=cache_dir, device=device)
     from classify.hf import HFClassifier
 
     return HFClassifier(name, label_map=label_map, device=device)
 
 
 def _is_careline_artifact(path: Path) -> bool:
+    """A folder written by `careline train --output` (it has a delta, or a config naming the base)."""
+    if (path / "delta.safetensors").is_file():
+        return True
     try:
         import json
 
-        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("base_package") is not None
+        return "base_package" in json.loads((path / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
 

@@ -9,6 +9,7 @@ import html
 import json
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,21 +58,28 @@ def load_tweeteval_val(data: Path) -> list[Example]:
     return [Example(t.strip(), int(y), -1, "tweeteval-val") for t, y in zip(texts, labels)]
 
 
+def _labelled_tweets(files: list[Path], label_col: int, text_col: int,
+                     exclude_keys: set[str]) -> Iterator[tuple[str, str, str]]:
+    """(normalised key, decoded text, label) for each labelled row of SemEval-style TSV files."""
+    for path in files:
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                cols = line.rstrip("\n").split("\t")
+                if len(cols) <= text_col or cols[label_col] not in SENT_IDX:
+                    continue
+                text = html.unescape(decode_escapes(cols[text_col])).strip().strip('"')
+                key = dedupe_key(text)
+                if key and key not in exclude_keys:
+                    yield key, text, cols[label_col]
+
+
 def load_semeval(data: Path, exclude_keys: set[str]) -> list[Example]:
     """The SemEval-2013..2016 4A pool, de-duplicated on normalised text; tweets whose copies disagree
     on the label are dropped, and so is every tweet of the TweetEval validation split."""
     by_key: dict[str, tuple[str, set[str]]] = {}
-    for path in sorted((data / "semeval-sentiment").glob("twitter-*-A.tsv")):
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                cols = line.rstrip("\n").split("\t")
-                if len(cols) < 3 or cols[1] not in SENT_IDX:
-                    continue
-                text = html.unescape(decode_escapes(cols[2])).strip().strip('"')
-                key = dedupe_key(text)
-                if not key or key in exclude_keys:
-                    continue
-                by_key.setdefault(key, (text, set()))[1].add(cols[1])
+    files = sorted((data / "semeval-sentiment").glob("twitter-*-A.tsv"))
+    for key, text, label in _labelled_tweets(files, 1, 2, exclude_keys):
+        by_key.setdefault(key, (text, set()))[1].add(label)
     out = [Example(t, SENT_IDX[next(iter(ls))], -1, "semeval") for t, ls in by_key.values() if len(ls) == 1]
     logger.info("semeval: %d unique tweets kept (%d with conflicting labels dropped)",
                 len(out), len(by_key) - len(out))
@@ -80,18 +88,11 @@ def load_semeval(data: Path, exclude_keys: set[str]) -> list[Example]:
 
 def load_topic_sentiment(data: Path, exclude_keys: set[str]) -> list[Example]:
     """SemEval 4B/D: sentiment towards a topic, mostly brands. Close to, not the same as, message
-    polarity, so it is optional extra data."""
+    polarity, so it is optional extra data (it lowered validation recall in an ablation)."""
     seen: dict[str, Example] = {}
-    for path in sorted((data / "semeval-topic-sentiment").glob("twitter-*-BD.tsv")):
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                cols = line.rstrip("\n").split("\t")
-                if len(cols) < 4 or cols[2] not in SENT_IDX:
-                    continue
-                text = html.unescape(decode_escapes(cols[3])).strip().strip('"')
-                key = dedupe_key(text)
-                if key and key not in exclude_keys and key not in seen:
-                    seen[key] = Example(text, SENT_IDX[cols[2]], -1, "topic")
+    files = sorted((data / "semeval-topic-sentiment").glob("twitter-*-BD.tsv"))
+    for key, text, label in _labelled_tweets(files, 2, 3, exclude_keys):
+        seen.setdefault(key, Example(text, SENT_IDX[label], -1, "topic"))
     return list(seen.values())
 
 

@@ -61,7 +61,7 @@ class CarelineMiniLM:
 
     def __init__(self, artifact_dir: Path = DEFAULT_DIR, *, backend: str = "onnx-int8",
                  cache_dir: Path | None = None, max_batch: int = 16, detect_language: bool = True,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, device: str | None = None) -> None:
         if backend not in BACKENDS:
             raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.config = ArtifactConfig.load(artifact_dir)
@@ -74,7 +74,7 @@ class CarelineMiniLM:
         if backend == "torch":
             from classify.onnx import TorchRunner
 
-            self.runner = TorchRunner(load_artifact(artifact_dir)[1], base_dir)
+            self.runner = TorchRunner(load_artifact(artifact_dir)[1], base_dir, device or "cpu")
         else:
             self.runner = self._onnx_runner(artifact_dir, base_dir, backend, cache_dir or default_cache_dir(), threads)
         self.backend = backend

@@ -103,15 +103,19 @@ class OnnxRunner:
 class TorchRunner:
     """The PyTorch fallback, for machines where onnxruntime can't run."""
 
-    def __init__(self, weights: dict[str, np.ndarray], base_dir: Path) -> None:
-        import torch
-
+    def __init__(self, weights: dict[str, np.ndarray], base_dir: Path, device: str = "cpu") -> None:
+        try:
+            import torch
+        except ImportError as exc:
+            raise ModelError("the PyTorch backend needs torch: pip install torch") from exc
         from classify.model import ProbsWrapper, build_model
 
         self._torch = torch
-        self.model = ProbsWrapper(build_model(base_dir, weights)).eval()
+        self.device = device
+        self.model = ProbsWrapper(build_model(base_dir, weights)).eval().to(device)
 
     def run(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with self._torch.inference_mode():
-            s, i = self.model(self._torch.from_numpy(ids), self._torch.from_numpy(mask))
-        return s.numpy(), i.numpy()
+        t = self._torch
+        with t.inference_mode():
+            s, i = self.model(t.from_numpy(ids).to(self.device), t.from_numpy(mask).to(self.device))
+        return s.float().cpu().numpy(), i.float().cpu().numpy()
