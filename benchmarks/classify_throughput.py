@@ -51,12 +51,14 @@ def texts_for(n: int, data: Path | None) -> list[str]:
 def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
     """(wall seconds, peak RSS MB, CPU seconds, stdout) of a child process."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    out = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{args} failed with {os.waitstatus_to_exitcode(status)}")
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+        out = proc.stdout.read() if proc.stdout else ""
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise SystemExit(f"{args} failed with {os.waitstatus_to_exitcode(status)}:\n{err.read()[-3000:]}")
     return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, out
 
 
