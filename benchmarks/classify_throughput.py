@@ -68,7 +68,7 @@ def baseline_rate(texts: list[str]) -> float:
     import torch
     from transformers import BertConfig, BertModel, pipeline
 
-    from classify.artifacts import base_model_dir, load_artifact
+    from classify.artifact import base_model_dir, load_artifact
     from classify.text import preprocess
 
     _, weights = load_artifact()

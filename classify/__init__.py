@@ -27,7 +27,7 @@ def load_classifier(name: str = DEFAULT_MODEL, *, label_map: dict[str, str] | No
         return LexiconClassifier()
     base, _, backend = name.partition("@")
     if base == DEFAULT_MODEL or _is_careline_artifact(Path(base).expanduser()):
-        from classify.artifacts import DEFAULT_DIR
+        from classify.artifact import DEFAULT_DIR
         from classify.minilm import CarelineMiniLM
 
         directory = DEFAULT_DIR if base == DEFAULT_MODEL else Path(base).expanduser()

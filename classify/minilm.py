@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classify.artifacts import DEFAULT_DIR, DELTA_FILE, ArtifactConfig, base_model_dir, load_artifact
+from classify.artifact import DEFAULT_DIR, DELTA_FILE, ArtifactConfig, base_model_dir, load_artifact
 from classify.base import INTENTS, SENTIMENTS, Labels, ModelError
 from classify.language import detect
 from classify.text import preprocess

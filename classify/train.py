@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from classify.artifacts import ArtifactConfig, base_model_dir, load_base, save_artifact, sha256
+from classify.artifact import ArtifactConfig, base_model_dir, load_base, save_artifact, sha256
 from classify.base import INTENTS, SENTIMENTS
 from classify.data import (NOT_COMPLAINT, Example, INTENT_IDX, SENT_IDX, load_goemotions, load_tweeteval_val,
                            load_xci, training_pool, xci_folds)

@@ -166,7 +166,7 @@ def train_cmd(
     try:
         import torch
 
-        from classify.artifacts import DEFAULT_DIR
+        from classify.artifact import DEFAULT_DIR
         from classify.train import TrainSettings, train
     except ImportError as exc:
         console.print(f"[red]Training needs torch: pip install torch ({exc}).[/]")
@@ -221,7 +221,7 @@ def evaluate_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from classify import ModelError, load_classifier
-    from classify.artifacts import DEFAULT_DIR
+    from classify.artifact import DEFAULT_DIR
     from classify.evaluate import load_training_metrics, n_texts, render, score
     from classify.minilm import CarelineMiniLM
 

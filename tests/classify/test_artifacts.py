@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from classify.artifacts import pack_delta, unpack_delta
+from classify.artifact import pack_delta, unpack_delta
 from classify.data import goemotions_intent
 from classify.metrics import confusion, macro_f1, macro_recall
 from classify.text import dedupe_key, preprocess

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from classify import load_classifier
-from classify.artifacts import DEFAULT_DIR
+from classify.artifact import DEFAULT_DIR
 from classify.base import ModelError
 from classify.minilm import CarelineMiniLM
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from classify import load_classifier
-from classify.artifacts import base_model_dir
+from classify.artifact import base_model_dir
 from classify.base import ModelError
 from classify.hf import intent_from, resolve_label_map
 

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from classify import load_classifier
-from classify.artifacts import DEFAULT_DIR
+from classify.artifact import DEFAULT_DIR
 from classify.base import INTENTS, SENTIMENTS, Classifier
 from classify.minilm import CarelineMiniLM
 
