@@ -5,7 +5,7 @@
 
 Starts `careline serve --no-scheduler` on a free port, signs in as agent and times, from the click to the
 moment Streamlit has finished drawing: the inbox's first page after sign-in, a filter change
-(intent = question), the next page, and the Trends page at its default range (the last 30 days). Without
+(a text search), the next page, and the Trends page at its default range (the last 30 days). Without
 --database-url it loads the offline demo into a temporary directory.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _timed(label: str, action, wait) -> float:  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="an already seeded database (default: a fresh demo)")
-    parser.add_argument("--screenshot", type=Path, help="save the inbox (with a mention open) to this PNG")
+    parser.add_argument("--screenshot", type=Path, help="save the inbox (top of the page, a mention open below) to this PNG")
     args = parser.parse_args()
     from playwright.sync_api import expect, sync_playwright
 
@@ -64,10 +64,10 @@ def main() -> None:
                 _timed(f"{visit}: click Sign in → inbox first page drawn",
                        lambda: page.get_by_role("button", name="Sign in").click(),
                        lambda: (expect(table).to_be_visible(timeout=60_000), settled(page))[1])
-            def pick_question() -> None:
-                page.get_by_label("Intent", exact=True).first.click()
-                page.get_by_role("option", name="question").click()
-                page.keyboard.press("Escape")
+            def search_refund() -> None:
+                box = page.get_by_label("Search text")
+                box.fill("refund")
+                box.press("Enter")
             summary = page.get_by_text(" matching · showing ")
 
             def changed(before: str):  # type: ignore[no-untyped-def]
@@ -76,10 +76,10 @@ def main() -> None:
                 return settled(page)
 
             before = summary.inner_text()
-            _timed("filter intent = question → table updated", pick_question, lambda: changed(before))
-            before = summary.inner_text()
             _timed("next page → table updated", lambda: page.get_by_role("button", name="Next →").click(),
                    lambda: changed(before))
+            before = summary.inner_text()
+            _timed("filter: search 'refund' → table updated", search_refund, lambda: changed(before))
             if args.screenshot:
                 page.goto(base)  # a new browser session: sign in again, with default filters
                 sign_in(page, base)
