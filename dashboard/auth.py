@@ -47,8 +47,22 @@ def _oidc_user() -> User | None:
     return None
 
 
+def _check_password() -> None:
+    username = st.session_state.get("sign_in_username") or ""
+    password = st.session_state.get("sign_in_password") or ""
+    with db() as session:
+        user = users.authenticate(session, username, password)
+    if user is None:
+        time.sleep(_FAIL_DELAY_S)  # slows guessing; bcrypt already costs ~50 ms
+        log.info("failed sign-in for %r", username[:100])
+        st.session_state["sign_in_failed"] = True
+        return
+    st.session_state["sign_in_password"] = ""
+    _sign_in(user, "password")
+
+
 def sign_in_form() -> None:
-    """Render the sign-in screen; on success store the user in the session and rerun."""
+    """Render the sign-in screen; a successful sign-in stores the user in the session (see app.py)."""
     st.title("Careline")
     st.text("Sign in to the social care inbox.")
     if _oidc_configured():
@@ -62,19 +76,12 @@ def sign_in_form() -> None:
             st.button("Sign in with single sign-on", on_click=st.login)
         st.divider()
     with st.form("sign_in"):
-        username = st.text_input("Username", key="sign_in_username")
-        password = st.text_input("Password", type="password", key="sign_in_password")
-        submitted = st.form_submit_button("Sign in", type="primary")
-    if submitted:
-        with db() as session:
-            user = users.authenticate(session, username or "", password or "")
-        if user is None:
-            time.sleep(_FAIL_DELAY_S)  # slows guessing; bcrypt already costs ~50 ms
-            log.info("failed sign-in for %r", (username or "")[:100])
-            st.error("Wrong username or password.")
-            return
-        _sign_in(user, "password")
-        st.rerun()
+        st.text_input("Username", key="sign_in_username")
+        st.text_input("Password", type="password", key="sign_in_password")
+        # A callback runs before the script, so a good password goes straight to the inbox in one run.
+        st.form_submit_button("Sign in", type="primary", on_click=_check_password)
+    if st.session_state.pop("sign_in_failed", False):
+        st.error("Wrong username or password.")
     with db() as session:
         demo = app_settings.get(session, "demo_anchor") is not None
     if demo:
