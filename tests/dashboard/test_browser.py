@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import Session, select
 
 from careline.db import make_engine
-from careline.models import Reply
+from careline.models import Mention, Reply
 from tests.dashboard.server import CHROMIUM, CHROMIUM_ARGS, demo_env, load_demo, pick_option, serve, settled, sign_in
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -22,15 +22,28 @@ def test_sign_in_open_complaint_reply_dry_run_and_see_state(tmp_path: Path) -> N
     ARTIFACTS.mkdir(exist_ok=True)
     env = demo_env(tmp_path)
     load_demo(env)
+    hostile_id = _add_hostile_mention(f"sqlite:///{tmp_path / 'careline.db'}")
     with serve(env, tmp_path / "serve.log") as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
         try:
             sign_in(page, base)
             expect(page.get_by_text("matching · showing 1–50")).to_be_visible(timeout=20_000)
-            # open the most urgent mention: the demo puts a complaint first
+            # the hostile post is the most urgent (huge reach): its text must stay inert text
             pick_option(page, "Open a mention", 1)
+            body = page.get_by_label("Full text (as posted, shown as plain text)")
+            expect(body).to_have_value(HOSTILE_TEXT, timeout=20_000)
+            assert page.locator("img[src*='evil.example']").count() == 0
+            assert page.locator("a[href^='javascript'], a[href*='evil.example']").count() == 0
+            assert page.locator("b:text-is('bold'), h1:text-is('Heading')").count() == 0
+            assert not page.evaluate("window.__pwned === true")
+            expect(page.get_by_text("Original link hidden: it is not an http(s) address.")).to_be_visible()
+            expect(page.get_by_role("heading", name=f"Mention #{hostile_id}")).to_be_visible()
+            # then the next complaint: reply to it in dry run
+            pick_option(page, "Open a mention", 2)
+            expect(page.get_by_role("heading", name=f"Mention #{hostile_id}")).to_be_hidden(timeout=20_000)
             expect(page.get_by_text("Intent: complaint")).to_be_visible(timeout=20_000)
+            settled(page)
             box = page.get_by_label("Your reply")
             box.fill("Hi, we're sorry about your bag. Please DM us your booking reference.")
             box.press("Control+Enter")
@@ -56,3 +69,30 @@ def test_sign_in_open_complaint_reply_dry_run_and_see_state(tmp_path: Path) -> N
         reply = s.exec(select(Reply)).one()
     engine.dispose()
     assert reply.state == "sent" and reply.dry_run and reply.created_by == "agent"
+    assert reply.mention_id != hostile_id
+
+
+HOSTILE_TEXT = (
+    "Acme Air lost my bag ![pwned](https://evil.example/x.png) <img src=https://evil.example/y.png "
+    "onerror=window.__pwned=true> <script>window.__pwned=true</script> [click](javascript:window.__pwned=true) "
+    "<b>bold</b>\n# Heading\n" + "A" * 10_000
+)
+
+
+def _add_hostile_mention(url: str) -> int:
+    from careline.services.classification import apply_labels
+    from careline.services.ingest import ingest
+    from classify.base import Labels
+    from tests.conftest import make_raw
+
+    engine = make_engine(url)
+    with Session(engine) as s:
+        res = ingest(s, [make_raw(external_id="hostile-1", text=HOSTILE_TEXT, url="javascript:window.__pwned=true",
+                                  author_handle="<img src=https://evil.example/z.png>", author_followers=50_000_000)],
+                     brand_id=1)
+        m = s.get(Mention, res.new_ids[0])
+        apply_labels(s, [m], [Labels("negative", "complaint", {"negative": 0.99}, {"complaint": 0.99})], "test", 0.5)
+        s.commit()
+        mid = m.id
+    engine.dispose()
+    return mid
