@@ -46,6 +46,7 @@ class TrainSettings:
     sentiment_balance: float = 0.5  # class weight ~ freq**-balance: the metric is macro recall
     sentiment_only: bool = False  # ablation: no intent data at all
     ema: float = 0.999  # evaluate and ship an exponential moving average of the weights (0: off)
+    layer_decay: float = 1.0  # layer-wise LR decay: layer k of L trains at lr * decay**(L - k)
     corrections_repeat: int = 3
     topic: bool = False
     max_len: int = 128
@@ -175,14 +176,23 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
     model.fused = True
     model.embeddings.word_embeddings.weight.requires_grad_(False)  # frozen: keeps the shipped delta small
     no_decay = ("bias", "LayerNorm")
-    enc = [(n, p) for n, p in model.named_parameters() if p.requires_grad and not n.startswith("heads.")]
-    groups = [
-        {"params": [p for n, p in enc if not any(k in n for k in no_decay)], "lr": settings.lr,
-         "weight_decay": settings.weight_decay},
-        {"params": [p for n, p in enc if any(k in n for k in no_decay)], "lr": settings.lr, "weight_decay": 0.0},
-        {"params": list(model.heads.parameters()), "lr": settings.head_lr, "weight_decay": 0.0},
-    ]
-    opt = torch.optim.AdamW(groups, betas=(0.9, 0.98), eps=1e-6, fused=device.startswith("cuda"))
+    n_layers = len(model.encoder.layer)
+
+    def depth(name: str) -> int:  # 0 = embeddings, k + 1 = encoder layer k
+        return int(name.split(".")[2]) + 1 if name.startswith("encoder.layer.") else 0
+
+    groups: dict[tuple[int, bool], dict] = {}
+    for n, p in model.named_parameters():
+        if not p.requires_grad or n.startswith("heads."):
+            continue
+        decay = not any(k in n for k in no_decay)
+        g = groups.setdefault((depth(n), decay), {
+            "params": [], "weight_decay": settings.weight_decay if decay else 0.0,
+            "lr": settings.lr * settings.layer_decay ** (n_layers - depth(n))})
+        g["params"].append(p)
+    param_groups = list(groups.values()) + [
+        {"params": list(model.heads.parameters()), "lr": settings.head_lr, "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(param_groups, betas=(0.9, 0.98), eps=1e-6, fused=device.startswith("cuda"))
     rng = random.Random(settings.seed)
     lengths = [len(x) for x in ids]
     steps_per_epoch = math.ceil(len(ids) / settings.batch_size)
