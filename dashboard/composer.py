@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from careline import textlimits
-from careline.errors import Conflict
+from careline.errors import CarelineError
 from careline.models import Mention, Reply
-from careline.services import app_settings, replies
+from careline.services import app_settings, replies, users
 from dashboard.components import act, can, clean, db, md_escape, one_line, safe_url, settings, when
 
 STATE_TEXT = {
@@ -70,25 +70,33 @@ def show(m: Mention, brand_name: str, user: dict[str, str]) -> None:
                           key=f"dry_{m.id}", disabled=forced,
                           help="Forced on by CARELINE_DRY_RUN." if forced else "Nothing reaches the platform.")
         c1, c2 = st.columns(2)
-        if c1.button("Queue reply", type="primary", key=f"send_{m.id}",
-                     disabled=not allowed or over or not text.strip() or (bool(others) and not confirm)):
-            _queue(m.id, text, user["username"], dry, confirm)
+        c1.button("Queue reply", type="primary", key=f"send_{m.id}", on_click=_queue,
+                  args=(m.id, key, user["username"], user["role"]),
+                  disabled=not allowed or over or not text.strip() or (bool(others) and not confirm))
+        outcome = st.session_state.pop(f"reply_outcome_{m.id}", None)
+        if outcome:
+            (st.success if outcome[0] == "ok" else st.error)(md_escape(outcome[1], 500))
         if c2.button("Send now", key=f"send_now_{m.id}", disabled=not allowed,
                      help="Run the sender once instead of waiting for the scheduler."):
             _send_now()
 
 
-def _queue(mention_id: int, text: str, actor: str, dry: bool, confirm: bool) -> None:
+def _queue(mention_id: int, key: str, actor: str, role: str) -> None:
+    """Button callback: queue the reply and empty the box before the page is drawn again."""
+    # read at click time (not bound when the button was drawn) so the boxes' latest state counts
+    dry = settings().dry_run or bool(st.session_state.get(f"dry_{mention_id}"))
+    confirm = bool(st.session_state.get(f"dup_{mention_id}"))
     try:
-        reply = act("reply", replies.queue_reply, mention_id, text, actor, dry_run=dry,
-                    confirm_duplicate=confirm)
-    except Conflict as exc:  # act() reports CarelineErrors itself; this is belt and braces
-        st.warning(str(exc))
+        users.require(role, "reply")
+        with db() as session:
+            reply = replies.queue_reply(session, mention_id, st.session_state.get(key, ""), actor, dry_run=dry,
+                                        confirm_duplicate=confirm)
+    except CarelineError as exc:
+        st.session_state[f"reply_outcome_{mention_id}"] = ("error", str(exc))
         return
-    if reply is not None:
-        st.session_state.pop(f"reply_text_{mention_id}", None)
-        st.toast("Reply queued")
-        st.rerun()
+    st.session_state[key] = ""
+    st.session_state[f"reply_outcome_{mention_id}"] = ("ok", f"Reply #{reply.id} queued" +
+                                                       (" (dry run)." if dry else "."))
 
 
 def _send_now() -> None:
