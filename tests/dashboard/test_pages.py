@@ -97,7 +97,7 @@ def test_reply_with_template_queues_once_and_warns_on_second(page, dash_db):
         assert s.get(Mention, mid).status == "replied"
     assert any("state: queued" in t for t in _texts(at))
     assert at.text_area(key=f"reply_text_{mid}").value == ""  # the box empties once queued
-    assert any("queued (dry run)" in m.value for m in at.success)
+    assert any("queued" in m.value and "dry run" in m.value for m in at.success)
     at.text_area(key=f"reply_text_{mid}").input("Another answer").run()
     assert any("already has a reply (queued, by agent)" in w.value for w in at.warning)
     assert at.button(key=f"send_{mid}").disabled
