@@ -88,7 +88,11 @@ class CarelineMiniLM:
         path = directory / ("model.int8.onnx" if backend == "onnx-int8" else "model.fp32.onnx")
         if not path.is_file():
             logger.info("building the %s model into %s (first use)", backend, directory)
-            build(load_artifact(artifact_dir)[1], base_dir, directory)
+            try:
+                build(load_artifact(artifact_dir)[1], base_dir, directory)
+            except OSError as exc:
+                raise ModelError(f"cannot write the model cache {directory}: {exc}; "
+                                 "set CARELINE_MODEL_CACHE to a writable folder") from exc
         try:
             return OnnxRunner(path, threads)
         except ModelError:

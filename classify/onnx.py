@@ -74,6 +74,11 @@ def build(weights: dict[str, np.ndarray], base_dir: Path, directory: Path) -> tu
     return fp32, int8
 
 
+def usable_cores() -> int:
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux only
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
+
+
 class OnnxRunner:
     """One ONNX Runtime session; `run` maps padded token ids to (sentiment, intent) probabilities."""
 
@@ -84,7 +89,8 @@ class OnnxRunner:
             raise ModelError("onnxruntime is not installed") from exc
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.intra_op_num_threads = threads or os.cpu_count() or 1
+        # the cores this process may use, not the host's count (containers, taskset)
+        opts.intra_op_num_threads = threads or usable_cores()
         opts.inter_op_num_threads = 1
         # no busy-waiting between batches: on a 2-core box the cores are needed by tokenising,
         # language detection and the rest of the app

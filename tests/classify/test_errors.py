@@ -63,6 +63,13 @@ def test_corrupt_cached_onnx_is_rebuilt(model_cache: Path, int8: CarelineMiniLM,
     assert onnx.stat().st_size > 1_000_000
 
 
+def test_unwritable_cache(tmp_path: Path) -> None:
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.raises(ModelError, match="CARELINE_MODEL_CACHE"):
+        CarelineMiniLM(cache_dir=blocker)
+
+
 def test_unknown_backend() -> None:
     with pytest.raises(ModelError, match="backend"):
         CarelineMiniLM(backend="tpu")
