@@ -14,13 +14,22 @@ import argparse
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.dashboard.server import (  # noqa: E402
-    CHROMIUM, CHROMIUM_ARGS, demo_env, load_demo, pick_option, serve, settled, sign_in)
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    demo_env,
+    load_demo,
+    pick_option,
+    serve,
+    settled,
+    sign_in,
+)
 
 
 def _timed(label: str, action, wait) -> float:  # type: ignore[no-untyped-def]
@@ -32,6 +41,13 @@ def _timed(label: str, action, wait) -> float:  # type: ignore[no-untyped-def]
     took = (done - offset - t0) if isinstance(done, float) else time.perf_counter() - t0
     print(f"{label:<56} {took * 1000:>8.0f} ms", flush=True)
     return took
+
+
+def _drawn(page, table) -> float:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    expect(table).to_be_visible(timeout=60_000)
+    return settled(page)
 
 
 def main() -> None:
@@ -57,17 +73,18 @@ def main() -> None:
             for visit in ("first visit", "later visit"):
                 page = browser.new_page(viewport={"width": 1600, "height": 1000})
                 table = page.locator("[data-testid='stDataFrame']").first
-                _timed(f"{visit}: open the app → sign-in form visible", lambda: page.goto(base),
-                       lambda: page.get_by_label("Username").wait_for(timeout=60_000))
+                _timed(f"{visit}: open the app → sign-in form visible", partial(page.goto, base),
+                       partial(page.get_by_label("Username").wait_for, timeout=60_000))
                 page.get_by_label("Username").fill("agent")
                 page.get_by_label("Password", exact=True).fill("careline-agent")
                 _timed(f"{visit}: click Sign in → inbox first page drawn",
-                       lambda: page.get_by_role("button", name="Sign in").click(),
-                       lambda: (expect(table).to_be_visible(timeout=60_000), settled(page))[1])
+                       page.get_by_role("button", name="Sign in").click, partial(_drawn, page, table))
+
             def search_refund() -> None:
                 box = page.get_by_label("Search text")
                 box.fill("refund")
                 box.press("Enter")
+
             summary = page.get_by_text(" matching · showing ")
 
             def changed(before: str):  # type: ignore[no-untyped-def]

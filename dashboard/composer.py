@@ -66,7 +66,7 @@ def show(m: Mention, brand_name: str, user: dict[str, str]) -> None:
                        "Sending again would post a second answer.")
             confirm = st.checkbox("Yes, send another reply anyway", key=f"dup_{m.id}")
         forced = settings().dry_run
-        dry = st.checkbox("Dry run (record it, don't post)", value=True if forced else False,
+        st.checkbox("Dry run (record it, don't post)", value=forced,
                           key=f"dry_{m.id}", disabled=forced,
                           help="Forced on by CARELINE_DRY_RUN." if forced else "Nothing reaches the platform.")
         c1, c2 = st.columns(2)

@@ -9,7 +9,6 @@ from careline.console import console
 from careline.errors import InvalidInput
 
 
-
 def _engine():  # type: ignore[no-untyped-def]
     from careline.db import get_engine
     from careline.settings import get_settings

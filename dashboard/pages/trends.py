@@ -1,7 +1,7 @@
 """Trends: sentiment and intent volume over time, share of voice, complaint themes, response times."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import pandas as pd
 import streamlit as st

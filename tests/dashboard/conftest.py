@@ -44,7 +44,7 @@ def seed(engine: Engine) -> None:
         s.add(acme)
         s.add(sky)
         s.commit()
-        for i, (text, platform, sent, intent, followers, hours) in enumerate(ROWS):
+        for i, (text, platform, _sent, intent, followers, hours) in enumerate(ROWS):
             raw = make_raw(platform=platform, text=text, author_followers=followers, external_id=f"seed-{i}",
                            author_handle="fan1" if intent == "praise" else f"user{i}",
                            created_at=NOW - timedelta(hours=hours), url=f"https://example.com/p/{i}")
