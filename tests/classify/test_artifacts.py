@@ -45,3 +45,12 @@ def test_goemotions_mapping() -> None:
 def test_text_normalisation() -> None:
     assert preprocess("@Delta my bag https://t.co/x  lost") == "@user my bag http lost"
     assert dedupe_key('He said \\u2019hi\\u2019 "there" @bob http://x.y') == dedupe_key("he said ’hi’ there @user")
+
+
+def test_language_detection() -> None:
+    from classify.language import detect
+
+    assert detect("Where is my parcel? It is five days late") == "en"
+    assert detect("Der Kundenservice war super, danke!") == "de"
+    assert detect("") is None and detect("😂😂") is None and detect("1234 !!") is None
+    assert detect("thanks!") is None  # one word: too little to tell, not "Xhosa"
