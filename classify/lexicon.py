@@ -18,10 +18,10 @@ QUESTION = re.compile(r"\?\s*$|^(does|do|can|how|what|is|anyone know|when)\b", r
 
 def _lang(text: str) -> str | None:
     try:
-        import py3langid
+        from classify.language import detect
 
-        return py3langid.classify(text)[0] if text.strip() else None
-    except Exception:  # noqa: BLE001 - language is a nice-to-have here
+        return detect(text)
+    except Exception:  # noqa: BLE001 - language is a nice-to-have for the placeholder
         return None
 
 
