@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import auth
-from dashboard.components import current_user, settings
+from dashboard.components import check_database, current_user, settings
 
 HERE = Path(__file__).resolve().parent
 
@@ -28,6 +28,12 @@ def _warm_up() -> bool:
 
 
 _warm_up()
+
+database_problem = check_database()
+if database_problem:
+    st.title("Careline")
+    st.error(database_problem)
+    st.stop()
 
 user = current_user()
 if not user:

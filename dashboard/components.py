@@ -87,6 +87,21 @@ def db() -> Iterator[Session]:
         yield session
 
 
+def check_database() -> str | None:
+    """One sentence if the database can't be used (unreachable, not initialised), else None."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from careline.db import describe_db_error
+
+    try:
+        with db() as session:
+            users.list_users(session)
+    except (OperationalError, ProgrammingError) as exc:
+        log.warning("database check failed: %s", exc)
+        return describe_db_error(exc)
+    return None
+
+
 def current_user() -> dict[str, str] | None:
     return st.session_state.get("user")
 

@@ -249,3 +249,17 @@ def test_inbox_pages(page, dash_db):
     assert any("showing 51–68" in t for t in _texts(at)) and at.button(key="next_page").disabled
     at.button(key="prev_page").click().run()
     assert len(at.dataframe[0].value) == 50
+
+
+def test_uninitialised_database_says_so(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from careline.settings import get_settings
+
+    monkeypatch.setenv("CARELINE_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    get_settings.cache_clear()
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=30)
+    at.run()
+    get_settings.cache_clear()
+    assert not at.exception
+    assert any("careline init" in e.value for e in at.error)
