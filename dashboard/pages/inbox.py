@@ -77,7 +77,9 @@ assignee = {"Anyone": None, "Me": user["username"], "Unassigned": ""}.get(who, w
 flt = InboxFilter(brand_ids=brand_ids, platforms=platforms, sentiments=sentiments, intents=intents,
                   statuses=statuses, assignee=assignee, languages=langs, since=since, until=until,
                   text=text.strip() or None, needs_review=True if review != "All" else None)
-signature = repr(flt)
+# what the person chose (not the computed times, which move with the clock): a new choice goes to page 1
+signature = repr((text, brand_ids, platforms, sentiments, intents, statuses, who, langs, period, review,
+                  st.session_state.get("f_dates")))
 if st.session_state.get("_inbox_sig") != signature:
     st.session_state["_inbox_sig"] = signature
     st.session_state["inbox_page"] = 1
