@@ -91,7 +91,6 @@ with db() as session:
 ids = [m.id for m in page.items]
 with notice:
     placeholder_notice([m.model_version or "" for m in page.items] + [settings().model])
-st.session_state["_inbox_ids"] = ids
 
 shown = f"{total:,}" if total < 10_000 else "10,000+"
 first = (page_no - 1) * PAGE_SIZE + 1 if ids else 0
@@ -123,8 +122,14 @@ def _label(m: inbox.Mention) -> str:
     return f"#{m.id} · {m.platform} · {one_line(m.author_handle or '?', 30)} · {one_line(m.text, 80)}"
 
 
+# A new table key whenever the rows change meaning (other filters, another page, after a bulk action):
+# a selection is row positions, and positions must never carry over to different mentions.
+table_key = f"inbox_table_{abs(hash(signature)) % 10**8}_{page_no}_{st.session_state.get('_bulk_gen', 0)}"
+st.session_state["_inbox_table_key"] = table_key
+
+
 def _on_table_select() -> None:
-    rows = st.session_state["inbox_table"]["selection"]["rows"]
+    rows = st.session_state[table_key]["selection"]["rows"]
     page_labels = st.session_state.get("_inbox_labels", [])
     if len(rows) == 1 and rows[0] < len(page_labels):
         st.session_state["open_pick"] = page_labels[rows[0]]
@@ -133,7 +138,7 @@ def _on_table_select() -> None:
 st.session_state["_inbox_labels"] = [_label(m) for m in page.items]
 table = st.dataframe(
     [_row(m) for m in page.items],
-    key="inbox_table",
+    key=table_key,
     on_select=_on_table_select,
     selection_mode="multi-row",
     hide_index=True,
@@ -156,6 +161,14 @@ nav1, nav2, _ = st.columns([1, 1, 6])
 nav1.button("← Previous", disabled=page_no <= 1, key="prev_page", on_click=_go, args=(page_no - 1,))
 nav2.button("Next →", disabled=not page.has_next, key="next_page", on_click=_go, args=(page_no + 1,))
 
+
+
+def _bulk(mention_ids: list[int], action: str, value: str | None, done: str) -> None:
+    if act("triage", triage.bulk, mention_ids, action, user["username"], value, success=done) is not None:
+        st.session_state["_bulk_gen"] = st.session_state.get("_bulk_gen", 0) + 1  # drop the selection
+        st.rerun()
+
+
 selected_rows = list(getattr(getattr(table, "selection", None), "rows", []) or [])
 selected = [ids[r] for r in selected_rows if r < len(ids)]
 if len(selected) > 1:
@@ -167,15 +180,11 @@ if len(selected) > 1:
         target = b1.selectbox("Assign to", people, key="bulk_assignee",
                               index=people.index(user["username"]) if user["username"] in people else 0)
         if b2.button("Assign", key="bulk_assign", disabled=not can("triage")):
-            if act("triage", triage.bulk, selected, "assign", user["username"], target,
-                   success=f"Assigned {len(selected)} to {target}"):
-                st.rerun()
+            _bulk(selected, "assign", target, f"Assigned {len(selected)} to {target}")
         if b3.button("Resolve", key="bulk_resolve", disabled=not can("triage")):
-            if act("triage", triage.bulk, selected, "resolve", user["username"], success="Resolved"):
-                st.rerun()
+            _bulk(selected, "resolve", None, f"Resolved {len(selected)}")
         if b4.button("Ignore", key="bulk_ignore", disabled=not can("triage")):
-            if act("triage", triage.bulk, selected, "ignore", user["username"], success="Ignored"):
-                st.rerun()
+            _bulk(selected, "ignore", None, f"Ignored {len(selected)}")
 
 st.divider()
 # The options are plain strings that start with the mention id: a value the browser sends back is parsed,

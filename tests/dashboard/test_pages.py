@@ -212,7 +212,8 @@ def test_trends_lists_alerts_acknowledges_and_exports(page, dash_db):
 def test_bulk_resolve_a_selection(page, dash_db):
     at = page("inbox", role="agent")
     ids = list(at.dataframe[0].value["#"][:2])
-    at.session_state["inbox_table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    at.session_state[at.session_state["_inbox_table_key"]] = {"selection": {"rows": [0, 1], "columns": [],
+                                                                             "cells": []}}
     at.run()
     assert any("2 mentions selected" in t for t in _texts(at))
     at.button(key="bulk_resolve").click().run()
@@ -221,6 +222,7 @@ def test_bulk_resolve_a_selection(page, dash_db):
         assert {s.get(Mention, int(i)).status for i in ids} == {"resolved"}
         assert len(list(s.exec(select(AuditEvent).where(AuditEvent.action == "status")))) == 2
     assert len(at.dataframe[0].value) == 6  # resolved ones leave the open inbox
+    assert not any("selected" in t for t in _texts(at))  # and the selection does not move to other rows
 
 
 def test_thank_an_advocate_from_the_detail(page, dash_db):
