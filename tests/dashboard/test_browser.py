@@ -38,8 +38,12 @@ def test_sign_in_open_complaint_reply_dry_run_and_see_state(tmp_path: Path) -> N
         try:
             sign_in(page, base)
             expect(page.get_by_text("matching · showing 1–50")).to_be_visible(timeout=20_000)
-            # the hostile post is the most urgent (huge reach): its text must stay inert text
-            pick_option(page, "Open a mention", 1)
+            # the hostile post is the most urgent (huge reach): clicking its row opens it; its text stays text
+            settled(page)
+            grid = page.locator("[data-testid='stDataFrame']").first.bounding_box()
+            assert grid is not None
+            page.mouse.click(grid["x"] + 14, grid["y"] + 35 + 17)  # the first row's tick box (canvas grid)
+            expect(page.get_by_role("heading", name=f"Mention #{hostile_id}")).to_be_visible(timeout=20_000)
             body = page.get_by_label("Full text (as posted, shown as plain text)")
             expect(body).to_have_value(HOSTILE_TEXT, timeout=20_000)
             assert page.locator("img[src*='evil.example']").count() == 0
@@ -47,7 +51,6 @@ def test_sign_in_open_complaint_reply_dry_run_and_see_state(tmp_path: Path) -> N
             assert page.locator("b:text-is('bold'), h1:text-is('Heading')").count() == 0
             assert not page.evaluate("window.__pwned === true")
             expect(page.get_by_text("Original link hidden: it is not an http(s) address.")).to_be_visible()
-            expect(page.get_by_role("heading", name=f"Mention #{hostile_id}")).to_be_visible()
             # then the next complaint: reply to it in dry run
             pick_option(page, "Open a mention", 2)
             expect(page.get_by_role("heading", name=f"Mention #{hostile_id}")).to_be_hidden(timeout=20_000)
