@@ -86,7 +86,7 @@ def bench_x(pages: int, tmp: str) -> dict[str, object]:
         first_calls = [_params(c) for c in http.calls]
         http.calls.reset()
         http.replace(responses.GET, X_SEARCH, json={"meta": {"result_count": 0}})
-        steady = collect(engine, XSource(tweepy.Client(bearer_token="bench")), max_pages=pages)
+        collect(engine, XSource(tweepy.Client(bearer_token="bench")), max_pages=pages)
         steady_calls = [_params(c) for c in http.calls]
     seen = {(c.get("next_token"), c.get("since_id")) for c in first_calls}
     twice = sum((c.get("next_token"), c.get("since_id")) in seen for c in steady_calls)

@@ -90,7 +90,7 @@ def _pct(x: float) -> str:
 def render(results: list[Scores], data: Path, training_metrics: dict | None = None, *,
            xci_in_training: bool = True) -> str:
     """The Markdown report."""
-    lines = [f"# Classifier evaluation", "",
+    lines = ["# Classifier evaluation", "",
              f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} · data `{data}` · {platform.machine()}, "
              f"{platform.python_version()}", ""]
     lines += ["## Summary", "", "| model | version | TweetEval val macro recall (target ≥ 78) | X-CI complaint macro F1"

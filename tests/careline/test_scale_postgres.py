@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from careline.db import create_all
-from careline.models import CollectorRun, Mention
+from careline.models import CollectorRun
 from careline.services import brands as brand_service
 from careline.services.ingest import ingest
 from careline.settings import BrandConfig
