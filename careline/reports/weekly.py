@@ -98,7 +98,7 @@ def export_period(settings: Settings, engine: Engine, period: Period, previous: 
         out_dir.mkdir(parents=True, exist_ok=True)
         with Session(engine) as session:
             progress(total=queries.count_mentions(session, period) + STEPS)
-            report = build_report(session, period, previous, settings.sla_minutes)
+            report = build_report(session, period, previous, app_settings.sla_minutes(session, settings.sla_minutes))
             progress(1)
             paths = write_report(report, session, DirSink(out_dir), progress)
     except OSError as exc:
@@ -122,7 +122,8 @@ def export_range(session: Session, start: date, end: date, zone: str | ZoneInfo,
 def export_range_bytes(settings: Settings, first: date, last: date) -> dict[str, bytes]:
     """For the dashboard's Trends download: {file name: bytes} with the XLSX and a ZIP of every file."""
     with Session(get_engine(settings.url)) as session:
-        report = _range_report(session, first, last, settings.zone, settings.sla_minutes)
+        report = _range_report(session, first, last, settings.zone,
+                               app_settings.sla_minutes(session, settings.sla_minutes))
         return {range_filename(first, last, "xlsx"): _xlsx_bytes(report, session),
                 range_filename(first, last, "zip"): _zip_bytes(report, session)}
 

@@ -30,6 +30,11 @@ def put(session: Session, key: str, value: Any, actor: str = "system", commit: b
         session.commit()
 
 
+def sla_minutes(session: Session, default: int) -> int:
+    """The first-response target: the dashboard's Settings value, else CARELINE_SLA_MINUTES."""
+    return int(get(session, "sla_minutes", default))
+
+
 def templates(session: Session) -> dict[str, str]:
     return dict(get(session, "reply_templates", DEFAULT_TEMPLATES))
 

@@ -23,7 +23,7 @@ def _split(text: str) -> list[str]:
 with db() as session:
     brand_rows = brands.all_brands(session)
     templates = app_settings.templates(session)
-    sla = int(app_settings.get(session, "sla_minutes", settings().sla_minutes))
+    sla = app_settings.sla_minutes(session, settings().sla_minutes)
     people = users.list_users(session) if can("users") else []
 
 tab_brands, tab_templates, tab_sla, tab_users = st.tabs(["Brands", "Reply templates", "SLA and schedule", "Users"])

@@ -19,7 +19,7 @@ zone = settings().zone
 today = datetime.now(zone).date()
 with db() as session:
     brand_rows = inbox.brands(session)
-    sla = int(app_settings.get(session, "sla_minutes", settings().sla_minutes))
+    sla = app_settings.sla_minutes(session, settings().sla_minutes)
 names = {b.id: b.name + (" (competitor)" if b.competitor else "") for b in brand_rows}
 
 c1, c2, c3, c4, c5 = st.columns([2, 2, 2, 1, 1])
