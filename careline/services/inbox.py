@@ -23,6 +23,8 @@ class InboxFilter:
     until: datetime | None = None
     text: str | None = None
     needs_review: bool | None = None
+    # Competitors are tracked for share of voice, not answered: left out unless asked for by brand.
+    include_competitors: bool = False
 
 
 @dataclass
@@ -40,6 +42,9 @@ def _effective(column: str) -> sa.ColumnElement:
 def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
     if f.brand_ids:
         stmt = stmt.where(col(Mention.brand_id).in_(f.brand_ids))
+    elif not f.include_competitors:
+        competitors = select(Brand.id).where(col(Brand.competitor).is_(True))
+        stmt = stmt.where(sa.or_(col(Mention.brand_id).is_(None), col(Mention.brand_id).not_in(competitors)))
     if f.platforms:
         stmt = stmt.where(col(Mention.platform).in_(f.platforms))
     # Plain columns keep the indexes usable; corrections are few, so check them beside.

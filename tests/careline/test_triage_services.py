@@ -87,3 +87,16 @@ def test_reply_length_checked_per_platform(session: Session, loaded: list[int]) 
     with pytest.raises(InvalidInput, match="limit is 280"):
         replies.queue_reply(session, loaded[0], "é" * 281, actor="kim")
     replies.queue_reply(session, loaded[0], "https://example.com/" + "a" * 300 + " thanks", actor="kim")
+
+
+def test_competitor_mentions_stay_out_of_the_inbox_unless_asked_for(session: Session) -> None:
+    from careline.models import Brand
+
+    ours, theirs = Brand(name="Acme Air"), Brand(name="Skyhop", competitor=True)
+    session.add_all([ours, theirs])
+    session.commit()
+    ingest(session, [make_raw(text="lost my bag")], brand_id=ours.id)
+    ingest(session, [make_raw(text="lost my bag too")], brand_id=theirs.id)
+    assert [m.brand_id for m in inbox.list_inbox(session).items] == [ours.id]
+    assert [m.brand_id for m in inbox.list_inbox(session, inbox.InboxFilter(brand_ids=[theirs.id])).items] == [theirs.id]
+    assert inbox.count(session, inbox.InboxFilter(include_competitors=True)) == 2

@@ -42,7 +42,8 @@ def test_page_alone_asks_for_sign_in(page):
 def test_inbox_lists_by_priority_and_filters_change_rows(page):
     at = page("inbox")
     df = at.dataframe[0].value
-    assert len(df) == 8
+    assert len(df) == 7  # the eighth open mention is a competitor's: tracked, not answered
+    assert not any(df["Brand"].str.startswith("Skyhop"))
     assert list(df["Priority"]) == sorted(df["Priority"], reverse=True)
     assert df.iloc[0]["Intent"] == "complaint"
     at.multiselect(key="f_intent").select("praise").run()
@@ -221,7 +222,7 @@ def test_bulk_resolve_a_selection(page, dash_db):
     with Session(dash_db) as s:
         assert {s.get(Mention, int(i)).status for i in ids} == {"resolved"}
         assert len(list(s.exec(select(AuditEvent).where(AuditEvent.action == "status")))) == 2
-    assert len(at.dataframe[0].value) == 6  # resolved ones leave the open inbox
+    assert len(at.dataframe[0].value) == 5  # resolved ones leave the open inbox (7 open of ours, 2 resolved)
     assert not any("selected" in t for t in _texts(at))  # and the selection does not move to other rows
 
 
@@ -247,8 +248,8 @@ def test_inbox_pages(page, dash_db):
     at = page("inbox")
     assert len(at.dataframe[0].value) == 50 and at.button(key="prev_page").disabled
     at.button(key="next_page").click().run()
-    assert len(at.dataframe[0].value) == 18
-    assert any("showing 51–68" in t for t in _texts(at)) and at.button(key="next_page").disabled
+    assert len(at.dataframe[0].value) == 17  # 60 + 7 open of ours (the competitor's is left out)
+    assert any("showing 51–67" in t for t in _texts(at)) and at.button(key="next_page").disabled
     at.button(key="prev_page").click().run()
     assert len(at.dataframe[0].value) == 50
 
