@@ -27,13 +27,13 @@ def build_scheduler(settings: Settings, blocking: bool = False, roles: tuple[str
     cls = BlockingScheduler if blocking else BackgroundScheduler
     # Its own engine (with the app's SQLite pragmas): the job store disposes of its engine at shutdown.
     engine = make_engine(settings.url)
-    prune_stale_jobs(engine, keep={f"collect:{name}" for name in settings.sources})
     scheduler = cls(
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)},
         job_defaults=JOB_DEFAULTS,
         timezone="UTC",
     )
-    add_jobs(scheduler, settings, roles)
+    planned = add_jobs(scheduler, settings, roles)  # pending until start(): nothing is written yet
+    prune_stale_jobs(engine, keep=set(planned))
     return scheduler
 
 
@@ -67,15 +67,15 @@ def add_jobs(scheduler: BaseScheduler, settings: Settings, roles: tuple[str, ...
 
 
 def prune_stale_jobs(engine: sa.Engine, keep: set[str]) -> list[str]:
-    """Delete stored collect jobs for sources no longer enabled (replace_existing only adds and updates)."""
+    """Delete stored jobs this scheduler won't run: sources no longer enabled, and queue jobs (classify,
+    send) that workers now consume directly (replace_existing only adds and updates)."""
     if not sa.inspect(engine).has_table(JOB_TABLE):
         return []
     table = sa.table(JOB_TABLE, sa.column("id"))
     with engine.begin() as conn:
-        stale = [row[0] for row in conn.execute(sa.select(table.c.id).where(table.c.id.like("collect:%")))
-                 if row[0] not in keep]
+        stale = [row[0] for row in conn.execute(sa.select(table.c.id)) if row[0] not in keep]
         if stale:
             conn.execute(sa.delete(table).where(table.c.id.in_(stale)))
     for job_id in stale:
-        log.info("removed the scheduled job %s: its source is no longer enabled", job_id)
+        log.info("removed the stored job %s: this scheduler no longer runs it", job_id)
     return stale

@@ -76,6 +76,18 @@ def test_a_source_dropped_from_settings_loses_its_stored_job(app_settings: Setti
         assert {r[0] for r in conn.execute(sa.text(f"SELECT id FROM {JOB_TABLE}"))} == {"collect:hackernews"}
 
 
+def test_a_leader_scheduler_drops_stored_queue_jobs_that_workers_consume(app_settings: Settings) -> None:
+    old = build_scheduler(app_settings)  # every role: collect, classify, send, report
+    old.start(paused=True)
+    old.shutdown(wait=False)
+    leader = build_scheduler(app_settings, roles=("collect", "report"))
+    leader.start(paused=True)
+    try:
+        assert {j.id for j in leader.get_jobs()} == {"collect:demo", "weekly_export", "alerts"}
+    finally:
+        leader.shutdown(wait=False)
+
+
 def test_a_source_that_cannot_be_built_is_recorded_not_raised(app_settings: Settings) -> None:
     engine = get_engine(app_settings.url)
     broken = app_settings.model_copy(update={"x_bearer_token": None})
