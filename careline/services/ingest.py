@@ -5,7 +5,9 @@ keeps both or neither: nothing is lost and at most one page is fetched again.
 """
 from __future__ import annotations
 
+import json
 import logging
+import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -80,7 +82,7 @@ def _row(raw: RawMention, brand_id: int | None, now: datetime) -> dict[str, Any]
         "collected_at": now,
         "parent_id": raw.parent_id,
         "thread_id": raw.thread_id,
-        "raw": _jsonable(raw.raw),
+        "raw": _raw_payload(raw.raw),
         "status": "new",
         "tags": [],
         "sentiment_scores": {},
@@ -97,7 +99,19 @@ class _Obj:
         self.__dict__.update(d)
 
 
+def _raw_payload(value: Any) -> Any:
+    """The payload as JSON can store it. Most payloads already are plain JSON (the fast, C-only check);
+    the column's serializer escapes NUL and lone surrogates itself, so only other types need work."""
+    try:
+        json.dumps(value, allow_nan=False)
+        return value
+    except (TypeError, ValueError):
+        return _jsonable(value)
+
+
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -66,3 +66,17 @@ def test_times_are_utc(session: Session) -> None:
     m = session.get(Mention, result.new_ids[0])
     assert m is not None and m.created_at.tzinfo is not None
     assert m.created_at == datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc)
+
+
+def test_raw_payload_of_any_shape_is_stored_as_json(any_engine) -> None:
+    raw = {"when": datetime(2026, 1, 1, tzinfo=timezone.utc), "nan": float("nan"), 3: ("a", "\x00b"),
+           "obj": object.__name__, "nested": {"s": "\ud800"}}
+    with Session(any_engine) as session:
+        result = ingest(session, [make_raw(raw=raw), make_raw(raw={"plain": [1, 2, {"x": None}]}),
+                                  make_raw(raw={"t": "nul\x00 and \ud800 lone"})])
+        assert result.new == 3
+        session.expire_all()
+        first, second = (session.get(Mention, i) for i in result.new_ids[:2])
+        assert first is not None and first.raw["when"].startswith("2026-01-01") and first.raw["nan"] is None
+        assert first.raw["3"] == ["a", "b"]
+        assert second is not None and second.raw == {"plain": [1, 2, {"x": None}]}
