@@ -15,8 +15,9 @@ from atproto import Client, exceptions, models
 
 from collectors.base import AccessDenied, AuthFailed, Batch, Query, RateLimited, RawMention, SourceError
 from collectors.cursors import MultiCursor, part_key
-from collectors.querybuild import excluded, search_terms
+from collectors.querybuild import search_terms
 from collectors.ratelimit import DEFAULT_PAUSE, TransientError, from_ietf_headers
+from collectors.screen import screen_all
 
 log = logging.getLogger(__name__)
 METHOD = "app.bsky.feed.searchPosts"
@@ -93,22 +94,7 @@ class BlueskySource:
 
 
 def parse_page(content: dict[str, Any], exclusions: tuple[str, ...] = ()) -> tuple[list[RawMention], list[str]]:
-    mentions: list[RawMention] = []
-    skipped: list[str] = []
-    for post in content.get("posts") or []:
-        try:
-            raw = parse_post(post)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            skipped.append(f"bluesky:{post.get('uri') if isinstance(post, dict) else '?'} unreadable ({exc})")
-            continue
-        hit = excluded(raw.text, exclusions)
-        if hit:
-            skipped.append(f"bluesky:{raw.external_id} contains the exclusion {hit!r}")
-            continue
-        mentions.append(raw)
-    for reason in skipped:
-        log.info("bluesky: skipped %s", reason)
-    return mentions, skipped
+    return screen_all("bluesky", content.get("posts") or [], parse_post, exclusions, id_key="uri")
 
 
 def parse_post(post: dict[str, Any]) -> RawMention:

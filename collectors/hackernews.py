@@ -16,8 +16,9 @@ import requests
 from collectors.base import AccessDenied, Batch, Query, RateLimited, RawMention, SourceError
 from collectors.cursors import MultiCursor, part_key
 from collectors.markup import html_to_text
-from collectors.querybuild import excluded, search_terms
+from collectors.querybuild import search_terms
 from collectors.ratelimit import DEFAULT_PAUSE, TransientError, retry_after
+from collectors.screen import screen_all
 
 log = logging.getLogger(__name__)
 BASE_URL = "https://hn.algolia.com/api/v1"
@@ -90,25 +91,7 @@ class HackerNewsSource:
 
 
 def parse_hits(hits: list[Any], exclusions: tuple[str, ...] = ()) -> tuple[list[RawMention], list[str]]:
-    mentions: list[RawMention] = []
-    skipped: list[str] = []
-    for hit in hits:
-        try:
-            raw = parse_hit(hit)
-        except (TypeError, ValueError, KeyError) as exc:
-            skipped.append(f"hackernews:{hit.get('objectID') if isinstance(hit, dict) else '?'} unreadable ({exc})")
-            continue
-        if raw is None:
-            skipped.append(f"hackernews:{hit.get('objectID')} deleted or empty")
-            continue
-        found = excluded(raw.text, exclusions)
-        if found:
-            skipped.append(f"hackernews:{raw.external_id} contains the exclusion {found!r}")
-            continue
-        mentions.append(raw)
-    for reason in skipped:
-        log.info("hackernews: skipped %s", reason)
-    return mentions, skipped
+    return screen_all("hackernews", hits, parse_hit, exclusions, id_key="objectID")
 
 
 def parse_hit(hit: dict[str, Any]) -> RawMention | None:

@@ -16,11 +16,21 @@ import requests
 from mastodon import Mastodon
 from mastodon import errors as merr
 
-from collectors.base import AccessDenied, AuthFailed, Batch, Query, RateLimit, RateLimited, RawMention, SourceError
+from collectors.base import (
+    AccessDenied,
+    AuthFailed,
+    Batch,
+    Query,
+    RateLimit,
+    RateLimited,
+    RawMention,
+    SourceError,
+)
 from collectors.cursors import MultiCursor, part_key
 from collectors.markup import html_to_text
-from collectors.querybuild import excluded, search_terms
+from collectors.querybuild import search_terms
 from collectors.ratelimit import DEFAULT_PAUSE, TransientError
+from collectors.screen import screen_all
 
 log = logging.getLogger(__name__)
 PAGE = 40  # the API's maximum for timelines and search
@@ -113,25 +123,8 @@ class MastodonSource:
 
 
 def parse_statuses(statuses: list[Any], exclusions: tuple[str, ...] = ()) -> tuple[list[RawMention], list[str]]:
-    mentions: list[RawMention] = []
-    skipped: list[str] = []
-    for status in statuses or []:
-        try:
-            raw = parse_status(status)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            skipped.append(f"mastodon:{status.get('id') if isinstance(status, dict) else '?'} unreadable ({exc})")
-            continue
-        if raw is None:
-            skipped.append(f"mastodon:{status.get('id')} is a boost; the original is collected on its own")
-            continue
-        hit = excluded(raw.text, exclusions)
-        if hit:
-            skipped.append(f"mastodon:{raw.external_id} contains the exclusion {hit!r}")
-            continue
-        mentions.append(raw)
-    for reason in skipped:
-        log.info("mastodon: skipped %s", reason)
-    return mentions, skipped
+    return screen_all("mastodon", statuses or [], parse_status, exclusions, id_key="id",
+                      gone="is a boost; the original is collected on its own")
 
 
 def parse_status(status: dict[str, Any]) -> RawMention | None:

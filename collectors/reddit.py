@@ -19,10 +19,20 @@ import praw
 import prawcore
 import requests
 
-from collectors.base import AccessDenied, AuthFailed, Batch, Query, RateLimit, RateLimited, RawMention, SourceError
+from collectors.base import (
+    AccessDenied,
+    AuthFailed,
+    Batch,
+    Query,
+    RateLimit,
+    RateLimited,
+    RawMention,
+    SourceError,
+)
 from collectors.cursors import MultiCursor, part_key
-from collectors.querybuild import QueryTooLong, excluded, reddit_queries
+from collectors.querybuild import QueryTooLong, reddit_queries
 from collectors.ratelimit import DEFAULT_PAUSE, TransientError, from_reddit_headers, retry_after
+from collectors.screen import screen
 
 log = logging.getLogger(__name__)
 PAGE = 100
@@ -94,19 +104,13 @@ class RedditSource:
                 if hw is not None and created < hw:
                     reached = True  # older than what we have: the pass is complete
                     continue
-            try:
-                raw = parse_thing(data)
-            except (TypeError, ValueError, KeyError) as exc:
-                skipped.append(f"reddit:{data.get('name')} unreadable ({exc})")
-                continue
-            if raw is None:
-                skipped.append(f"reddit:{data.get('name')} removed or deleted with nothing left to store")
-                continue
-            hit = excluded(raw.text, query.exclusions)  # search already says NOT; own-subreddit comments need it
-            if hit:
-                skipped.append(f"reddit:{raw.external_id} contains the exclusion {hit!r}")
-                continue
-            mentions.append(raw)
+            # exclusions again: search already says NOT, but own-subreddit comments need them
+            result = screen("reddit", data, parse_thing, query.exclusions, id_key="name",
+                            gone="removed or deleted with nothing left to store")
+            if isinstance(result, str):
+                skipped.append(result)
+            else:
+                mentions.append(result)
         for reason in skipped:
             log.info("reddit: skipped %s", reason)
         after = getattr(listing, "after", None)
