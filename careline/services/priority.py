@@ -49,29 +49,15 @@ def parts(
     )
 
 
-def score_mention(m: object) -> float:
-    """Priority for a Mention row (the person's correction wins over the model)."""
-    intent = getattr(m, "corrected_intent", None) or getattr(m, "intent", None)
-    sentiment = getattr(m, "corrected_sentiment", None) or getattr(m, "sentiment", None)
-    status = getattr(m, "status", "new")
-    if status in ("resolved", "ignored"):
-        return 0.0
-    p = parts(
-        intent,
-        sentiment,
-        getattr(m, "author_followers", None),
-        status,
-        getattr(m, "first_response_at", None) is not None,
-        getattr(m, "intent_score", None),
-    )
-    return p.total
+def _labels(m: object) -> tuple[str | None, str | None]:
+    """(intent, sentiment) as the inbox shows them: a person's correction wins over the model."""
+    return (getattr(m, "corrected_intent", None) or getattr(m, "intent", None),
+            getattr(m, "corrected_sentiment", None) or getattr(m, "sentiment", None))
 
 
-def explain(m: object, now: datetime | None = None) -> str:
-    """One line a person can read: what the score is made of."""
-    intent = getattr(m, "corrected_intent", None) or getattr(m, "intent", None)
-    sentiment = getattr(m, "corrected_sentiment", None) or getattr(m, "sentiment", None)
-    p = parts(
+def parts_of(m: object) -> PriorityParts:
+    intent, sentiment = _labels(m)
+    return parts(
         intent,
         sentiment,
         getattr(m, "author_followers", None),
@@ -79,6 +65,19 @@ def explain(m: object, now: datetime | None = None) -> str:
         getattr(m, "first_response_at", None) is not None,
         getattr(m, "intent_score", None),
     )
+
+
+def score_mention(m: object) -> float:
+    """Priority for a Mention row; closed mentions (resolved, ignored) score 0."""
+    if getattr(m, "status", "new") in ("resolved", "ignored"):
+        return 0.0
+    return parts_of(m).total
+
+
+def explain(m: object, now: datetime | None = None) -> str:
+    """One line a person can read: what the score is made of."""
+    intent, sentiment = _labels(m)
+    p = parts_of(m)
     now = now or datetime.now(timezone.utc)
     created = getattr(m, "created_at", now)
     hours = max(0.0, (now - created).total_seconds() / 3600)
