@@ -63,16 +63,28 @@ def apply_labels(
         values["priority"] = score_mention(m)
         set_committed_value(m, "priority", values["priority"])
         updates.append(values)
-        new_intent = m.corrected_intent or m.intent
-        if m.author_handle and (first_time or old_intent != new_intent):
-            d = deltas.setdefault((m.platform, m.author_handle), [0, 0])
-            for intent, sign in ((None if first_time else old_intent, -1), (new_intent, 1)):
-                if intent == "praise":
-                    d[0] += sign
-                elif intent == "complaint":
-                    d[1] += sign
+        if m.author_handle:
+            _count_change(deltas, m.platform, m.author_handle, None if first_time else old_intent,
+                          m.corrected_intent or m.intent)
     if updates:
         session.execute(sa.update(Mention), updates)
+    _apply_author_deltas(session, deltas)
+
+
+def _count_change(deltas: dict[tuple[str, str], list[int]], platform: str, handle: str,
+                  old: str | None, new: str | None) -> None:
+    """Add an author's change of intent (old → new) to their [praise, complaint] deltas."""
+    if old == new:
+        return
+    d = deltas.setdefault((platform, handle), [0, 0])
+    for intent, sign in ((old, -1), (new, 1)):
+        if intent == "praise":
+            d[0] += sign
+        elif intent == "complaint":
+            d[1] += sign
+
+
+def _apply_author_deltas(session: Session, deltas: dict[tuple[str, str], list[int]]) -> None:
     bumps = [{"p": p, "h": h, "dp": dp, "dc": dc} for (p, h), (dp, dc) in deltas.items() if dp or dc]
     if bumps:
         table = Author.__table__  # type: ignore[attr-defined]
@@ -83,24 +95,6 @@ def apply_labels(
                     complaint_count=table.c.complaint_count + sa.bindparam("dc")),
             bumps,
         )
-
-
-def _bump_author(session: Session, platform: str, handle: str, old: str | None, new: str | None) -> None:
-    delta = {"praise": 0, "complaint": 0}
-    if old in delta:
-        delta[old] -= 1
-    if new in delta:
-        delta[new] += 1
-    if not any(delta.values()):
-        return
-    session.execute(
-        sa.update(Author)
-        .where(col(Author.platform) == platform, col(Author.handle) == handle)
-        .values(
-            praise_count=Author.praise_count + delta["praise"],
-            complaint_count=Author.complaint_count + delta["complaint"],
-        )
-    )
 
 
 def classify_pending(
@@ -155,7 +149,9 @@ def correct(
     m.needs_review = False
     m.priority = score_mention(m)
     if m.author_handle and m.classified_at is not None:
-        _bump_author(session, m.platform, m.author_handle, old_intent, m.corrected_intent or m.intent)
+        deltas: dict[tuple[str, str], list[int]] = {}
+        _count_change(deltas, m.platform, m.author_handle, old_intent, m.corrected_intent or m.intent)
+        _apply_author_deltas(session, deltas)
     session.add(m)
     audit.record(session, actor, "correct", mention_id=m.id, before=before,
                  after={"sentiment": m.corrected_sentiment or m.sentiment, "intent": m.corrected_intent or m.intent})
