@@ -82,7 +82,6 @@ def demo(
     from careline import jobs
     from careline.db import migrate
     from careline.services import app_settings, brands, users
-    from careline.services.classification import count_pending
 
     settings = _settings()
     engine = _engine(settings)
@@ -100,9 +99,7 @@ def demo(
 
     summary = run_collect(engine, build_source("demo", settings, demo_anchor=jobs.demo_anchor(engine)), max_pages=100)
     new = summary.new
-    with Session(engine) as session:
-        pending = count_pending(session)
-    _classify_db(settings, engine, pending, fallback=True)
+    _classify_db(settings, engine, fallback=True)
     _export_demo_week(settings)
     console.print(f"Demo loaded: {new} new mention(s). Sign in as admin / careline-admin "
                   "(also agent / careline-agent, viewer / careline-viewer).")
@@ -128,13 +125,18 @@ def _export_demo_week(settings) -> None:  # type: ignore[no-untyped-def]
         console.print(f"{len(result.new)} alert(s) raised, e.g. {result.new[0].message}")
 
 
-def _classify_db(settings, engine, pending: int, fallback: bool = False) -> int:  # type: ignore[no-untyped-def]
+def _classify_db(settings, engine, limit: int | None = None, fallback: bool = False) -> int:  # type: ignore[no-untyped-def]
+    """Classify unclassified mentions (at most `limit`) with a progress bar; returns how many."""
     from sqlmodel import Session
 
     from careline.errors import ConfigError
     from careline.factory import build_classifier
-    from careline.services.classification import classify_pending
+    from careline.services.classification import classify_pending, count_pending
 
+    with Session(engine) as session:
+        pending = count_pending(session)
+    if limit is not None:
+        pending = min(pending, limit)
     if not pending:
         return 0
     try:
@@ -147,7 +149,7 @@ def _classify_db(settings, engine, pending: int, fallback: bool = False) -> int:
     if classifier.version.startswith("placeholder"):
         console.print("[yellow]Using the placeholder keyword classifier, not the trained model.[/]")
     with progress("Classifying", pending) as advance, Session(engine, expire_on_commit=False) as session:
-        return classify_pending(session, classifier, batch_size=settings.classify_batch_size,
+        return classify_pending(session, classifier, batch_size=settings.classify_batch_size, limit=limit,
                                 low_confidence=settings.low_confidence, progress=advance)
 
 
@@ -174,13 +176,7 @@ def collect(
         for err in summary.errors:
             failed = True
             console.print(f"[red]{name}:[/] {err}")
-    from sqlmodel import Session
-
-    from careline.services.classification import count_pending
-
-    with Session(engine) as session:
-        pending = count_pending(session)
-    _classify_db(settings, engine, pending)
+    _classify_db(settings, engine)
     if failed:
         raise typer.Exit(1)
 
@@ -201,16 +197,7 @@ def classify_cmd(
 
         classify_file_cmd(input=input, output=output, model=settings.model)
         return
-    from sqlmodel import Session
-
-    from careline.services.classification import count_pending
-
-    engine = _engine(settings)
-    with Session(engine) as session:
-        pending = count_pending(session)
-    if limit is not None:
-        pending = min(pending, limit)
-    done = _classify_db(settings, engine, pending)
+    done = _classify_db(settings, _engine(settings), limit)
     console.print(f"Classified {done} mention(s).")
 
 

@@ -54,3 +54,20 @@ def test_unreachable_database_is_one_sentence(tmp_path) -> None:
     assert proc.returncode == 1
     assert "Cannot reach the database" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_classify_limit_classifies_at_most_that_many(env) -> None:  # type: ignore[no-untyped-def]
+    from sqlmodel import Session
+
+    from careline.db import get_engine
+    from careline.services.ingest import ingest
+    from careline.settings import get_settings
+    from tests.conftest import make_raw
+
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    with Session(get_engine(get_settings().url)) as s:
+        ingest(s, [make_raw() for _ in range(5)])
+    result = runner.invoke(app, ["classify", "--limit", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Classified 2 mention(s)" in result.output
+    assert "unclassified: 3" in runner.invoke(app, ["status"]).output
