@@ -14,7 +14,7 @@ import numpy as np
 
 from classify.artifact import DEFAULT_DIR, DELTA_FILE, ArtifactConfig, base_model_dir, load_artifact
 from classify.base import INTENTS, SENTIMENTS, Labels, ModelError
-from classify.language import detect
+from classify.language import detect_many
 from classify.text import preprocess
 from classify.tokenize import Tokenizer
 
@@ -117,13 +117,14 @@ class CarelineMiniLM:
         if not texts:
             return []
         s, i = self.predict_proba(texts)
+        languages = detect_many(texts) if self.detect_language else [None] * len(texts)
         out = []
-        for k, text in enumerate(texts):
+        for k, language in enumerate(languages):
             out.append(Labels(
                 sentiment=SENTIMENTS[int(s[k].argmax())],
                 intent=INTENTS[int(i[k].argmax())],
                 sentiment_scores={n: round(float(p), 4) for n, p in zip(SENTIMENTS, s[k])},
                 intent_scores={n: round(float(p), 4) for n, p in zip(INTENTS, i[k])},
-                language=detect(text) if self.detect_language else None,
+                language=language,
             ))
         return out
