@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -101,23 +101,33 @@ class CarelineMiniLM:
             build(load_artifact(artifact_dir)[1], base_dir, directory)
             return OnnxRunner(path, threads)
 
+    def _start(self, texts: Sequence[str]) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+        """Tokenise and queue every batch; the returned function waits for and assembles the
+        probabilities. In between, the caller's thread is free (ONNX Runtime releases the GIL)."""
+        ids = self.tokenizer.encode([preprocess(t or "") for t in texts])
+        batches = bucket_batches([len(x) for x in ids], self.max_batch)
+        results = self.runner.run_many(Tokenizer.pad([ids[i] for i in b]) for b in batches)
+
+        def finish() -> tuple[np.ndarray, np.ndarray]:
+            s_out = np.zeros((len(ids), len(SENTIMENTS)), np.float32)
+            i_out = np.zeros((len(ids), len(INTENTS)), np.float32)
+            for batch, (s, i) in zip(batches, results):
+                s_out[batch], i_out[batch] = s, i
+            return s_out, i_out
+
+        return finish
+
     def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(sentiment probabilities, intent probabilities) in input order."""
-        ids = self.tokenizer.encode([preprocess(t or "") for t in texts])
-        s_out = np.zeros((len(ids), len(SENTIMENTS)), np.float32)
-        i_out = np.zeros((len(ids), len(INTENTS)), np.float32)
-        for batch in bucket_batches([len(x) for x in ids], self.max_batch):
-            x, m = Tokenizer.pad([ids[i] for i in batch])
-            s, i = self.runner.run(x, m)
-            s_out[batch], i_out[batch] = s, i
-        return s_out, i_out
+        return self._start(texts)()
 
     def classify(self, texts: Sequence[str]) -> list[Labels]:
         texts = [t if isinstance(t, str) else "" for t in texts]
         if not texts:
             return []
-        s, i = self.predict_proba(texts)
+        finish = self._start(texts)
         languages = detect_many(texts) if self.detect_language else [None] * len(texts)
+        s, i = finish()
         out = []
         for k, language in enumerate(languages):
             out.append(Labels(

@@ -6,13 +6,17 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from careline.console import console
+
+if TYPE_CHECKING:
+    from classify.base import Labels
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +80,17 @@ def read_records(path: Path, problems: list[tuple[int, str]]) -> Iterator[Record
                 yield Record(n, line)
 
 
+def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    batch: list[Record] = []
+    for rec in records:
+        batch.append(rec)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _count_lines(path: Path) -> int:
     with path.open("rb") as fh:
         return sum(1 for _ in fh)
@@ -104,34 +119,38 @@ def classify_file_cmd(
     sink = output.open("w", encoding="utf-8") if output is not None else sys.stdout
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]:.0f}/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    # the next chunk is tokenised and queued while the current one runs, and classified while the
+    # current one is written: the model's workers never wait for JSON or for the tokenizer
+    ahead = ThreadPoolExecutor(max_workers=2, thread_name_prefix="classify-ahead")
     try:
         with Progress(*columns, console=err, transient=output is None) as progress:
             task = progress.add_task("classifying", total=total, rate=0.0)
-            batch: list[Record] = []
 
-            def flush() -> None:
+            def write(batch: list[Record], labels: list[Labels]) -> None:
                 nonlocal done
-                labels = clf.classify([r.text for r in batch])
+                lines = []
                 for rec, lab in zip(batch, labels):
                     row = {"line": rec.line, **({"id": rec.id} if rec.id is not None else {}),
                            "sentiment": lab.sentiment, "sentiment_scores": lab.sentiment_scores,
                            "intent": lab.intent, "intent_scores": lab.intent_scores,
                            "language": lab.language, "model": clf.version}
-                    sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+                sink.write("".join(lines))
                 done += len(batch)
-                last = batch[-1].line
-                batch.clear()
                 elapsed = progress.tasks[0].elapsed or 1e-9
-                progress.update(task, completed=last, rate=done / elapsed)
+                progress.update(task, completed=batch[-1].line, rate=done / elapsed)
 
-            for rec in read_records(input, problems):
-                batch.append(rec)
-                if len(batch) >= CHUNK:
-                    flush()
-            if batch:
-                flush()
+            pending: tuple[list[Record], Future[list[Labels]]] | None = None
+            for batch in _chunks(read_records(input, problems), CHUNK):
+                running = ahead.submit(clf.classify, [r.text for r in batch])
+                if pending is not None:
+                    write(pending[0], pending[1].result())
+                pending = (batch, running)
+            if pending is not None:
+                write(pending[0], pending[1].result())
             progress.update(task, completed=total)
     finally:
+        ahead.shutdown(wait=True, cancel_futures=True)
         if output is not None:
             sink.close()
     for line, why in problems[:50]:
