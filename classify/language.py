@@ -14,17 +14,20 @@ import logging
 import math
 import os
 import re
+import threading
 import unicodedata
 import zipfile
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Handles, links and hashtags say nothing about the language and mislead the detector on short posts.
 _NOISE = re.compile(r"@\w+|https?://\S+|www\.\S+|#")
@@ -108,7 +111,7 @@ def _read_cache(path: Path) -> _Model | None:
 
 
 def _write_cache(path: Path, m: _Model) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tmp.open("wb") as fh:
@@ -121,7 +124,24 @@ def _write_cache(path: Path, m: _Model) -> None:
         tmp.unlink(missing_ok=True)
 
 
-@lru_cache(maxsize=1)
+_LOADING = threading.RLock()
+
+
+def _once(load: Callable[[], T]) -> Callable[[], T]:
+    """Cache a loader's result like lru_cache, but never run it in two threads at once: the CLI
+    classifies two chunks side by side, and both would decode (and write) the model."""
+    cached = lru_cache(maxsize=1)(load)
+
+    @wraps(load)
+    def get() -> T:
+        with _LOADING:
+            return cached()
+
+    get.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return get
+
+
+@_once
 def _model() -> _Model | None:
     path = _cache_file()
     if path is not None and path.is_file():
@@ -134,7 +154,7 @@ def _model() -> _Model | None:
     return built
 
 
-@lru_cache(maxsize=1)
+@_once
 def _identifier():  # type: ignore[no-untyped-def]
     """py3langid's own scorer, for a few texts (its Python walk beats NumPy's per-step overhead
     there) and for versions whose model layout `_Model` does not read."""

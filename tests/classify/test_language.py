@@ -122,3 +122,22 @@ def test_model_cache_is_written_reused_and_repaired(tmp_path: Path, monkeypatch:
     finally:
         lang._model.cache_clear()
         lang._identifier.cache_clear()
+
+
+def test_two_threads_load_the_model_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("CARELINE_MODEL_CACHE", str(tmp_path))
+    built: list[object] = []
+    real = lang._from_py3langid
+    monkeypatch.setattr(lang, "_from_py3langid", lambda: built.append(1) or real())
+    lang._model.cache_clear()
+    lang._identifier.cache_clear()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: lang.detect_many(MULTILINGUAL), range(4)))
+        assert len(built) == 1 and all(a == answers[0] for a in answers)
+        assert [p.name for p in tmp_path.iterdir()] == [lang._cache_file().name]  # type: ignore[union-attr]
+    finally:
+        lang._model.cache_clear()
+        lang._identifier.cache_clear()
