@@ -117,19 +117,26 @@ def goemotions_intent(label_ids: list[int], names: list[str]) -> int:
     return INTENT_IDX[groups.pop()] if len(groups) == 1 else -1
 
 
-def load_goemotions(data: Path, split: str) -> list[Example]:
+def _goemotions_rows(data: Path, split: str) -> Iterator[tuple[str, int]]:
+    """(comment text, intent or -1) for each row of a GoEmotions split."""
     d = data / "goemotions"
     names = (d / "labels.txt").read_text(encoding="utf-8").split()
-    out = []
     with (d / f"{split}.tsv").open(encoding="utf-8") as fh:
         for line in fh:
             cols = line.rstrip("\n").split("\t")
-            if len(cols) < 2:
-                continue
-            intent = goemotions_intent([int(x) for x in cols[1].split(",")], names)
-            if intent >= 0:
-                out.append(Example(cols[0].strip(), -1, intent, f"goemotions-{split}"))
-    return out
+            if len(cols) >= 2:
+                yield cols[0].strip(), goemotions_intent([int(x) for x in cols[1].split(",")], names)
+
+
+def load_goemotions(data: Path, split: str) -> list[Example]:
+    return [Example(text, -1, intent, f"goemotions-{split}") for text, intent in _goemotions_rows(data, split)
+            if intent >= 0]
+
+
+def load_goemotions_texts(data: Path, split: str, *, unmapped_only: bool = False) -> list[str]:
+    """Comment texts of a GoEmotions split; with `unmapped_only`, just those `load_goemotions` leaves out
+    (emotions outside the intent groups, or two groups at once)."""
+    return [text for text, intent in _goemotions_rows(data, split) if not unmapped_only or intent < 0]
 
 
 def load_ibm_first_turns(data: Path) -> list[str]:

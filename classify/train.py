@@ -2,6 +2,8 @@
 
     careline train --data ../shared/data             # rebuilds classify/artifacts/careline-minilm
     python -m classify.train --data D --fold 2        # one X-CI cross-validation fold (no artefact)
+    python -m classify.train --data D --arch mpnet --soft-out soft.npz   # the teacher (classify/teacher.py)
+    python -m classify.train --data D --teacher soft.npz --output DIR    # MiniLM distilled from it
 
 Reproducible: fixed seeds, deterministic data order; the settings land in the artefact's config.json."""
 from __future__ import annotations
@@ -21,11 +23,11 @@ import torch.nn.functional as F
 
 from classify.artifact import ArtifactConfig, base_model_dir, load_base, save_artifact, sha256
 from classify.base import INTENTS, SENTIMENTS
-from classify.data import (NOT_COMPLAINT, Example, INTENT_IDX, SENT_IDX, load_goemotions, load_tweeteval_val,
-                           load_xci, training_pool, xci_folds)
+from classify.data import (NOT_COMPLAINT, Example, INTENT_IDX, SENT_IDX, load_goemotions, load_goemotions_texts,
+                           load_tweeteval_val, load_xci, training_pool, xci_folds)
 from classify.metrics import confusion, macro_f1, macro_recall, per_class
 from classify.model import build_model, state_numpy
-from classify.text import preprocess
+from classify.text import dedupe_key, preprocess
 from classify.tokenize import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,10 @@ class TrainSettings:
     max_len: int = 128
     seed: int = 13
     fold: int = -1  # hold out this X-CI fold (cross-validation); -1 trains on all of it
+    arch: str = "minilm"  # "mpnet": train the all-mpnet-base-v2 teacher instead (never shipped)
+    teacher: str = ""  # soft-label files (comma-separated, averaged) from teacher runs: distil from them
+    distill: float = 1.0  # weight of the soft-label loss against the teacher, beside the hard labels
+    transfer: bool = True  # with a teacher: also learn its labels on unlabelled texts (teacher.transfer_examples)
 
 
 def _batches(lengths: list[int], batch: int, rng: random.Random) -> list[list[int]]:
@@ -136,14 +142,24 @@ def quick_eval(model: torch.nn.Module, tok: Tokenizer, data: Path, device: str,
 
 def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir: Path | None = None,
           corrections: list[tuple[str, str | None, str | None]] | None = None,
-          device: str | None = None) -> dict:
-    """Train; write the artefact to `output` (when given) and return the evaluation numbers."""
+          device: str | None = None, soft_out: Path | None = None) -> dict:
+    """Train; write the artefact to `output` (when given), the model's probabilities on its training and
+    transfer texts to `soft_out` (when given: a teacher's soft labels), and return the evaluation numbers."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     random.seed(settings.seed)
     np.random.seed(settings.seed)
     torch.manual_seed(settings.seed)
+    teacher_arch = settings.arch == "mpnet"
+    if settings.arch not in ("minilm", "mpnet"):
+        raise ValueError(f"unknown arch {settings.arch!r}")
+    if teacher_arch and output is not None:
+        raise ValueError("a teacher is not an artefact: use --soft-out to keep its labels")
+    if teacher_arch and base_dir is None:
+        from classify.teacher import teacher_base_dir
+
+        base_dir = teacher_base_dir()
     base_dir = base_dir or base_model_dir()
-    base = load_base(base_dir / "model.safetensors")
+    base = None if teacher_arch else load_base(base_dir / "model.safetensors")
     tok = Tokenizer(base_dir / "tokenizer.json", settings.max_len)
 
     sent, intents = training_pool(data, topic=settings.topic)
@@ -162,21 +178,32 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
         ex = Example(text, SENT_IDX.get(s or "", -1), INTENT_IDX.get(i or "", -1), "correction")
         if ex.sentiment >= 0 or ex.intent >= 0:
             examples += [ex] * settings.corrections_repeat
+    soft = _soft_targets(settings)
+    transfer = _transfer(data, examples + holdout) if (soft and settings.transfer) or soft_out else []
+    if soft:
+        examples += transfer
     logger.info("training on %d examples (%d X-CI held out) on %s", len(examples), len(holdout), device)
     ids = tok.encode([preprocess(e.text) for e in examples])
     s_target = torch.tensor([e.sentiment for e in examples])
     i_target = torch.tensor([e.intent for e in examples])
     i_weight = torch.tensor([settings.goemotions_weight if e.source.startswith("goemotions") else 1.0
                              for e in examples])
+    s_soft, i_soft = _soft_tensors(examples, soft)
     counts = torch.bincount(s_target[s_target >= 0], minlength=len(SENTIMENTS)).float()
     s_weight = counts.clamp(min=1) ** -settings.sentiment_balance
     s_weight = (s_weight / (s_weight * counts).sum() * counts.sum()).to(device)
 
-    model = build_model(base_dir, base).to(device)
+    if teacher_arch:
+        from classify.teacher import TeacherModel
+
+        model: torch.nn.Module = TeacherModel(base_dir).to(device)
+        n_layers = model.backbone.config.num_hidden_layers
+    else:
+        model = build_model(base_dir, base).to(device)
+        model.embeddings.word_embeddings.weight.requires_grad_(False)  # frozen: keeps the shipped delta small
+        n_layers = len(model.encoder.layer)
     model.fused = True
-    model.embeddings.word_embeddings.weight.requires_grad_(False)  # frozen: keeps the shipped delta small
     no_decay = ("bias", "LayerNorm")
-    n_layers = len(model.encoder.layer)
 
     def depth(name: str) -> int:  # 0 = embeddings, k + 1 = encoder layer k
         return int(name.split(".")[2]) + 1 if name.startswith("encoder.layer.") else 0
@@ -219,6 +246,10 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
             if (st >= 0).any():
                 loss = loss + F.cross_entropy(s_logits[st >= 0], st[st >= 0], weight=s_weight,
                                               label_smoothing=settings.label_smoothing)
+            if soft:
+                loss = loss + settings.distill * _soft_loss(s_logits, i_logits, s_soft[b].to(device), i_soft[b].to(device))
+            if not loss.requires_grad:  # a batch with nothing to learn from
+                continue
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -240,6 +271,13 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
     model.fused = False
     result = {"settings": asdict(settings), "final": history[-1], "history": history,
               "goemotions_dev_confusion": ev["goemotions_dev_confusion"]}
+    if soft_out is not None:
+        from classify.teacher import save_soft_labels
+
+        texts = list(dict.fromkeys(e.text for e in examples + transfer))
+        s_p, i_p = predict(model, tok, texts, device)
+        save_soft_labels(soft_out, texts, s_p, i_p, {"settings": asdict(settings), "scores": history[-1]})
+        logger.info("soft labels for %d texts written to %s", len(texts), soft_out)
     if output is not None:
         sha_file = base_dir / "base_sha256.txt"  # the device copy of the base carries the package's hash
         base_sha = sha_file.read_text().strip() if sha_file.is_file() else sha256(base_dir / "model.safetensors")
@@ -251,19 +289,65 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
     return result
 
 
+def _soft_targets(settings: TrainSettings) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    if not settings.teacher:
+        return {}
+    from classify.teacher import load_soft_labels
+
+    return load_soft_labels([Path(p) for p in settings.teacher.split(",") if p])
+
+
+def _transfer(data: Path, labelled: list[Example]) -> list[Example]:
+    """Unlabelled texts for distillation, minus every labelled and every evaluation text."""
+    from classify.teacher import transfer_examples
+
+    keys = {dedupe_key(e.text) for e in labelled + load_xci(data) + load_tweeteval_val(data)}
+    keys |= {dedupe_key(t) for t in load_goemotions_texts(data, "dev")}
+    return transfer_examples(data, keys)
+
+
+def _soft_tensors(examples: list[Example], soft: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Teacher probabilities per example; NaN rows where the teacher has no label for the text."""
+    s = torch.full((len(examples), len(SENTIMENTS)), float("nan"))
+    i = torch.full((len(examples), len(INTENTS)), float("nan"))
+    if soft:
+        from classify.teacher import soft_key
+
+        missing = 0
+        for k, e in enumerate(examples):
+            hit = soft.get(soft_key(e.text))
+            if hit is None:
+                missing += 1
+                continue
+            s[k], i[k] = torch.from_numpy(hit[0]), torch.from_numpy(hit[1])
+        logger.info("soft labels for %d of %d examples", len(examples) - missing, len(examples))
+    return s, i
+
+
+def _soft_loss(s_logits: torch.Tensor, i_logits: torch.Tensor, s_soft: torch.Tensor, i_soft: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against the teacher's probabilities, over the examples it labelled."""
+    has = ~torch.isnan(s_soft[:, 0])
+    if not has.any():
+        return s_logits.new_zeros(())
+    s_ce = -(s_soft[has] * s_logits[has].log_softmax(-1)).sum(-1).mean()
+    i_ce = -(i_soft[has] * i_logits[has].log_softmax(-1)).sum(-1).mean()
+    return s_ce + i_ce
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--output", type=Path)
     ap.add_argument("--base-dir", type=Path)
     ap.add_argument("--metrics", type=Path)
+    ap.add_argument("--soft-out", type=Path, help="write the trained model's probabilities (teacher soft labels)")
     for f, v in asdict(TrainSettings()).items():
         ap.add_argument(f"--{f.replace('_', '-')}", type=type(v) if not isinstance(v, bool) else int, default=v)
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings = TrainSettings(**{f: (bool(getattr(a, f)) if isinstance(v, bool) else getattr(a, f))
                                 for f, v in asdict(TrainSettings()).items()})
-    res = train(a.data, a.output, settings, base_dir=a.base_dir)
+    res = train(a.data, a.output, settings, base_dir=a.base_dir, soft_out=a.soft_out)
     if a.metrics:
         a.metrics.write_text(json.dumps(res, indent=2))
 
