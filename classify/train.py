@@ -23,8 +23,18 @@ import torch.nn.functional as F
 
 from classify.artifact import ArtifactConfig, base_model_dir, load_base, save_artifact, sha256
 from classify.base import INTENTS, SENTIMENTS
-from classify.data import (NOT_COMPLAINT, Example, INTENT_IDX, SENT_IDX, load_goemotions, load_goemotions_texts,
-                           load_tweeteval_val, load_xci, training_pool, xci_folds)
+from classify.data import (
+    INTENT_IDX,
+    NOT_COMPLAINT,
+    SENT_IDX,
+    Example,
+    load_goemotions,
+    load_goemotions_texts,
+    load_tweeteval_val,
+    load_xci,
+    training_pool,
+    xci_folds,
+)
 from classify.metrics import confusion, macro_f1, macro_recall, per_class
 from classify.model import build_model, state_numpy
 from classify.text import dedupe_key, preprocess
