@@ -242,6 +242,12 @@ def _clean(text: str) -> str | None:
     return cleaned if _TWO_LETTERS.search(cleaned) else None
 
 
+def prepare() -> None:
+    """Decode (and cache) the model now, as part of a first-use build, rather than on the first
+    detection."""
+    _model()
+
+
 def detect_many(texts: Sequence[str]) -> list[str | None]:
     """ISO 639-1 code per text, or None when a text gives too little to judge (empty, emoji-only,
     numbers, or a word or two the detector is unsure about)."""

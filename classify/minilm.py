@@ -14,7 +14,7 @@ import numpy as np
 
 from classify.artifact import DEFAULT_DIR, DELTA_FILE, ArtifactConfig, base_model_dir, load_artifact
 from classify.base import INTENTS, SENTIMENTS, Labels, ModelError
-from classify.language import detect_many
+from classify.language import detect_many, prepare as prepare_language_model
 from classify.text import preprocess
 from classify.tokenize import Tokenizer
 
@@ -93,6 +93,8 @@ class CarelineMiniLM:
             except OSError as exc:
                 raise ModelError(f"cannot write the model cache {directory}: {exc}; "
                                  "set CARELINE_MODEL_CACHE to a writable folder") from exc
+            if self.detect_language:
+                prepare_language_model()  # its cache too, so the first classify run isn't the slow one
         try:
             return OnnxRunner(path, threads)
         except ModelError:
