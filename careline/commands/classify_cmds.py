@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -96,13 +96,8 @@ def _count_lines(path: Path) -> int:
         return sum(1 for _ in fh)
 
 
-def classify_file_cmd(
-    input: Annotated[Path, typer.Option("--input", "-i", exists=True, dir_okay=False, help="JSONL, CSV or text file, one post per line.")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL to write (default: stdout).")] = None,
-    model: Annotated[str, typer.Option(help="Model name or path (see docs/classifier.md).")] = "careline-minilm",
-) -> int:
-    """Classify every post in a file; write one JSON line of labels per post. Returns the count."""
-    from rich.console import Console
+def _progress(console: Any, middle: str, **kwargs: Any) -> Any:
+    """A rich progress display: description, bar, done/total, `middle` (a rate or a unit), elapsed, ETA."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -111,6 +106,19 @@ def classify_file_cmd(
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+
+    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn(middle), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                    console=console, **kwargs)
+
+
+def classify_file_cmd(
+    input: Annotated[Path, typer.Option("--input", "-i", exists=True, dir_okay=False, help="JSONL, CSV or text file, one post per line.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL to write (default: stdout).")] = None,
+    model: Annotated[str, typer.Option(help="Model name or path (see docs/classifier.md).")] = "careline-minilm",
+) -> int:
+    """Classify every post in a file; write one JSON line of labels per post. Returns the count."""
+    from rich.console import Console
 
     from classify import ModelError, load_classifier
 
@@ -124,13 +132,11 @@ def classify_file_cmd(
     total = _count_lines(input)
     done = 0
     sink = output.open("w", encoding="utf-8") if output is not None else sys.stdout
-    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]:.0f}/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
     # the next chunk is tokenised and queued while the current one runs, and classified while the
     # current one is written: the model's workers never wait for JSON or for the tokenizer
     ahead = ThreadPoolExecutor(max_workers=2, thread_name_prefix="classify-ahead")
     try:
-        with Progress(*columns, console=err, transient=output is None) as progress:
+        with _progress(err, "{task.fields[rate]:.0f}/s", transient=output is None) as progress:
             task = progress.add_task("classifying", total=total, rate=0.0)
 
             def write(batch: list[Record], labels: list[Labels]) -> None:
@@ -194,14 +200,6 @@ def train_cmd(
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(message)s")
     try:
         import torch
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
 
         from classify.artifact import DEFAULT_DIR
         from classify.train import TrainSettings, train
@@ -217,9 +215,7 @@ def train_cmd(
     settings = TrainSettings() if epochs is None else TrainSettings(epochs=epochs)
     target = output or DEFAULT_DIR
     folds = range(5) if cv else range(0)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
+    with _progress(console, "steps") as progress:
         def run(label: str, out: Path | None, s: TrainSettings, soft_out: Path | None = None) -> dict:
             task = progress.add_task(label, total=None)
             res = train(folder, out, s, corrections=corrections, soft_out=soft_out,
