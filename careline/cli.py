@@ -221,7 +221,9 @@ def serve(
         background.start()
     cmd = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD), "--server.port", str(port),
            "--server.address", address, "--server.headless", "true" if headless else "false",
-           "--browser.gatherUsageStats", "false", "--theme.base", "light"]
+           "--browser.gatherUsageStats", "false", "--theme.base", "light",
+           # no "Deploy" button or developer menu for the people triaging mentions
+           "--client.toolbarMode", "viewer"]
     console.print(f"Careline dashboard: [bold]http://{address if address != '0.0.0.0' else 'localhost'}:{port}[/]")
     proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:

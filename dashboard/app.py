@@ -37,7 +37,8 @@ if database_problem:
 
 user = current_user()
 if not user:
-    auth.sign_in_form()
+    # one hidden page: without a navigation of its own Streamlit would list the pages/ folder beside the form
+    st.navigation([st.Page(auth.sign_in_form, title="Sign in", url_path="sign-in")], position="hidden").run()
     st.stop()
 
 pages = [

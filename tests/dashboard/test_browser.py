@@ -36,8 +36,14 @@ def test_sign_in_open_complaint_reply_dry_run_and_see_state(tmp_path: Path) -> N
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
         try:
+            page.goto(base)
+            page.get_by_label("Username").wait_for(timeout=30_000)
+            # before sign-in there is nothing to navigate to, and no developer toolbar
+            expect(page.get_by_role("link", name="advocates")).to_have_count(0)
+            expect(page.get_by_text("Deploy", exact=True)).to_have_count(0)
             sign_in(page, base)
             expect(page.get_by_text("matching · showing 1–50")).to_be_visible(timeout=20_000)
+            expect(page.get_by_role("link", name="Advocates")).to_be_visible()
             # the hostile post is the most urgent (huge reach): clicking its row opens it; its text stays text
             settled(page)
             grid = page.locator("[data-testid='stDataFrame']").first.bounding_box()
