@@ -15,7 +15,6 @@ import math
 import os
 import re
 import threading
-import unicodedata
 import zipfile
 from array import array
 from collections.abc import Callable, Sequence
@@ -174,13 +173,6 @@ def _identifier():  # type: ignore[no-untyped-def]
     return ident
 
 
-def _encode(text: str) -> bytes:
-    """The bytes py3langid scores (its `_encode`): all-caps lowered, NFC, UTF-8."""
-    if text.isupper():
-        text = text.lower()
-    return unicodedata.normalize("NFC", text).encode("utf8", errors="surrogatepass")
-
-
 def _feature_counts(m: _Model, encoded: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run the automaton over every text at once. Returns (text index, feature, count) for each
     feature a text emits, grouped by text and, within a text, in order of first appearance: the
@@ -260,9 +252,12 @@ def detect_many(texts: Sequence[str]) -> list[str | None]:
             lang, prob = _identifier().classify(cleaned)
             out[k] = str(lang) if prob >= MIN_CONFIDENCE else None
         return out
+    from py3langid.langid import LanguageIdentifier
+
+    encode = LanguageIdentifier._encode  # the bytes py3langid scores: all-caps lowered, NFC, UTF-8
     for lo in range(0, len(todo), CHUNK):
         part = todo[lo:lo + CHUNK]
-        probs = _probabilities(m, [_encode(c) for _, c in part])
+        probs = _probabilities(m, [encode(c) for _, c in part])
         best = probs.argmax(axis=1)
         conf = probs[np.arange(len(part)), best]
         for (k, _), b, p in zip(part, best.tolist(), conf.tolist()):

@@ -88,7 +88,7 @@ def test_batched_answers_match_py3langid(sample: list[str], model_in_tmp_cache: 
 def test_probabilities_are_bit_identical(sample: list[str], model_in_tmp_cache: lang._Model) -> None:
     ident, _ = _reference()
     cleaned = [c for c in map(lang._clean, sample) if c is not None]
-    ours = np.concatenate([lang._probabilities(model_in_tmp_cache, [lang._encode(c) for c in cleaned[i:i + 700]])
+    ours = np.concatenate([lang._probabilities(model_in_tmp_cache, [ident._encode(c) for c in cleaned[i:i + 700]])
                            for i in range(0, len(cleaned), 700)])
     theirs = np.stack([ident._decide(c) for c in cleaned])
     assert np.array_equal(ours, theirs)
