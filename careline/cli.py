@@ -328,7 +328,7 @@ def main() -> None:
             sys.exit(exc.exit_code)
         console.print(f"[red]Error:[/] {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
                       "(run with --verbose for details; see the log in the data directory).")
-        logging.getLogger(__name__).error("unexpected failure", exc_info=True)
+        logging.getLogger(__name__).error("unexpected failure", exc_info=True, extra={"file_only": True})
         if _state["verbose"]:
             console.print_exception()
         sys.exit(1)

@@ -64,6 +64,8 @@ def setup_logging(data_dir: Path, verbose: bool = False) -> Path | None:
     sh.setLevel(logging.DEBUG if verbose else logging.WARNING)
     sh.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     sh.addFilter(RedactingFilter())
+    # records marked file_only (a failure's traceback) belong in the log; the terminal got one sentence
+    sh.addFilter(lambda record: not getattr(record, "file_only", False))
     root.addHandler(sh)
     for noisy in ("httpx", "urllib3", "matplotlib", "PIL", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

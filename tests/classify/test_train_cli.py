@@ -74,6 +74,7 @@ def tiny_teacher(folder: Path) -> None:
 def toy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CARELINE_MODEL_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CARELINE_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
+    monkeypatch.setenv("CARELINE_DATA_DIR", str(tmp_path))
     return toy_data(tmp_path / "data")
 
 
