@@ -2,7 +2,8 @@
 
 X caps a recent-search query at 512 characters (4,096 on Pro and above), so a brand with many
 keywords becomes several queries, each carrying every exclusion; Reddit's search has the same cap.
-The other platforms are searched one term at a time and exclusions are applied to the text we get back.
+The other platforms are searched one term at a time and exclusions are applied to the text we get back
+(collectors/matcher.py, the same rules the streams match with).
 """
 from __future__ import annotations
 
@@ -88,15 +89,6 @@ def search_terms(query: Query) -> list[str]:
     if custom:
         return [custom]
     return _unique([t.strip() for t in query.terms if t.strip()]) or [query.brand]
-
-
-def excluded(text: str, exclusions: tuple[str, ...]) -> str | None:
-    """The exclusion a text contains (case-insensitive), for platforms that can't exclude server-side."""
-    low = text.lower()
-    for phrase in exclusions:
-        if phrase.strip() and phrase.strip().lower() in low:
-            return phrase
-    return None
 
 
 def _unique(items: list[str]) -> list[str]:

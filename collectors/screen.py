@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from collectors.base import RawMention
-from collectors.querybuild import excluded
+from collectors.matcher import excluded
 
 log = logging.getLogger(__name__)
 PARSE_ERRORS = (TypeError, ValueError, KeyError, AttributeError)
