@@ -1,6 +1,12 @@
 """The `careline` command. Each command is short: it parses options and calls services or jobs.
 
 Failures print one sentence; `--verbose` adds the traceback, and the log (var/careline.log) has it too.
+
+Adding a command: write it in careline/commands/<area>_cmds.py as a function whose first parameter is
+`ctx: typer.Context`; inside, `state = use(ctx)` (careline.commands.context) gives `state.settings`,
+`state.engine` and `state.verbose` (logging is already set up by then). End the module with
+`def register(app: typer.Typer) -> None: app.command("name")(name_cmd)` and add the module to COMMANDS
+below. Command modules never import this module.
 """
 from __future__ import annotations
 
@@ -16,37 +22,26 @@ from typing import Annotated, Optional
 import typer
 from sqlalchemy.exc import DBAPIError
 
-from careline.console import console, progress, setup_logging
+from careline.commands import classify_cmds, reply_cmds, report_cmds, source_cmds, user_cmds
+from careline.commands.context import CliContext, use
+from careline.console import console, progress
 from careline.errors import CarelineError
 
 log = logging.getLogger(__name__)
 app = typer.Typer(help="Careline: collect, classify, triage and answer brand mentions.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-_state = {"verbose": False}
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show details and tracebacks.")] = False) -> None:
-    _state["verbose"] = verbose
-
-
-def _settings():  # type: ignore[no-untyped-def]
-    from careline.settings import get_settings
-
-    s = get_settings()
-    setup_logging(s.data_dir, _state["verbose"])
-    return s
-
-
-def _engine(settings):  # type: ignore[no-untyped-def]
-    from careline.db import get_engine
-
-    return get_engine(settings.url)
+def _main(ctx: typer.Context,
+          verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show details and tracebacks.")] = False) -> None:
+    use(ctx).verbose = verbose
 
 
 @app.command()
 def init(
+    ctx: typer.Context,
     admin_password: Annotated[Optional[str], typer.Option(help="Create/refresh user 'admin' with this password.", envvar="CARELINE_ADMIN_PASSWORD")] = None,
 ) -> None:
     """Create or upgrade the database schema (Alembic) and load the brands from settings."""
@@ -55,8 +50,8 @@ def init(
     from careline.db import migrate
     from careline.services import brands, users
 
-    settings = _settings()
-    engine = _engine(settings)
+    state = use(ctx)
+    settings, engine = state.settings, state.engine
     migrate(engine)
     with Session(engine) as session:
         created = brands.sync_from_settings(session, settings.brands)
@@ -73,6 +68,7 @@ def _redact_url(url: str) -> str:
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the dashboard afterwards.")] = True,
     port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
 ) -> None:
@@ -83,8 +79,8 @@ def demo(
     from careline.db import migrate
     from careline.services import app_settings, brands, users
 
-    settings = _settings()
-    engine = _engine(settings)
+    state = use(ctx)
+    settings, engine = state.settings, state.engine
     migrate(engine)
     with Session(engine) as session:
         brands.sync_from_settings(session, settings.brands)
@@ -104,21 +100,19 @@ def demo(
     console.print(f"Demo loaded: {new} new mention(s). Sign in as admin / careline-admin "
                   "(also agent / careline-agent, viewer / careline-viewer).")
     if serve_after:
-        serve(port=port, scheduler=True, headless=True)
+        serve(ctx, port=port, scheduler=True, headless=True)
 
 
 def _export_demo_week(settings) -> None:  # type: ignore[no-untyped-def]
-    try:
-        from careline.reports.weekly import export_last_week
-    except ImportError:
-        return
+    from careline.reports.alerts import run_checks
+    from careline.reports.weekly import export_last_week
+
     try:
         paths = export_last_week(settings)
         if paths:
             console.print(f"Last week's report: {Path(paths[0]).parent}")
     except CarelineError as exc:
         console.print(f"[yellow]Weekly export skipped:[/] {exc}")
-    from careline.reports.alerts import run_checks
 
     result = run_checks(settings)  # the demo's built-in spike shows up in the dashboard right away
     if result.new:
@@ -155,6 +149,7 @@ def _classify_db(settings, engine, limit: int | None = None, fallback: bool = Fa
 
 @app.command()
 def collect(
+    ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Run every enabled source once and exit.")] = True,
     source: Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Only this source (repeatable).")] = None,
     max_pages: Annotated[int, typer.Option(help="Pages per query per run (backfill with more).")] = 10,
@@ -164,8 +159,8 @@ def collect(
     from careline.factory import build_source
     from careline.services.collection import collect as run_collect
 
-    settings = _settings()
-    engine = _engine(settings)
+    state = use(ctx)
+    settings, engine = state.settings, state.engine
     names = source or settings.sources
     failed = False
     for name in names:
@@ -183,40 +178,42 @@ def collect(
 
 @app.command("classify")
 def classify_cmd(
+    ctx: typer.Context,
     input: Annotated[Optional[Path], typer.Option("--input", "-i", help="JSONL, CSV or text file (one post per line). Without it: classify unclassified mentions in the database.")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write JSONL labels (default: stdout).")] = None,
     model: Annotated[Optional[str], typer.Option(help="Model name or path (default: CARELINE_MODEL).")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Classify at most this many database mentions.")] = None,
 ) -> None:
     """Tag sentiment and intent: a file of posts, or every unclassified mention in the database."""
-    settings = _settings()
+    state = use(ctx)
+    settings = state.settings
     if model:
         settings = settings.model_copy(update={"model": model})
     if input is not None:
-        from careline.commands.classify_cmds import classify_file_cmd
-
-        classify_file_cmd(input=input, output=output, model=settings.model)
+        classify_cmds.classify_file_cmd(input=input, output=output, model=settings.model)
         return
-    done = _classify_db(settings, _engine(settings), limit)
+    done = _classify_db(settings, state.engine, limit)
     console.print(f"Classified {done} mention(s).")
 
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
     scheduler: Annotated[bool, typer.Option("--scheduler/--no-scheduler", help="Run the scheduler in this process too.")] = True,
     headless: Annotated[bool, typer.Option(help="Don't open a browser.")] = True,
     address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
     """Run the Streamlit dashboard on localhost (and the scheduler beside it)."""
-    settings = _settings()
+    state = use(ctx)
+    settings = state.settings
     stop = threading.Event()
     background = None
     if scheduler:
         # The same worker a separate `careline worker` runs: leader-elected schedule + queue consumers.
         from careline.workers import ROLES, run_worker
 
-        background = threading.Thread(target=run_worker, args=(settings, _engine(settings), set(ROLES), stop),
+        background = threading.Thread(target=run_worker, args=(settings, state.engine, set(ROLES), stop),
                                       name="careline-worker", daemon=True)
         background.start()
     cmd = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD), "--server.port", str(port),
@@ -238,28 +235,29 @@ def serve(
 
 @app.command()
 def worker(
+    ctx: typer.Context,
     role: Annotated[str, typer.Option(help="Comma-separated: collect, classify, send, report, or all.")] = "all",
 ) -> None:
     """Run background work without the dashboard. Start any number against one PostgreSQL database:
     classification and sending are shared work queues, and one elected leader runs the schedule."""
     from careline.workers import parse_roles, run_worker
 
-    settings = _settings()
+    state = use(ctx)
     roles = parse_roles(role)
     console.print(f"Worker running ({', '.join(sorted(roles))}); Ctrl-C stops it.")
-    run_worker(settings, _engine(settings), roles)
+    run_worker(state.settings, state.engine, roles)
 
 
 @app.command()
-def status() -> None:
+def status(ctx: typer.Context) -> None:
     """Show mention counts, classification backlog, outbox and each source's health."""
     from rich.table import Table
     from sqlmodel import Session
 
     from careline.services import stats
 
-    settings = _settings()
-    engine = _engine(settings)
+    state = use(ctx)
+    settings, engine = state.settings, state.engine
     with Session(engine) as session:
         info = stats.overview(session)
     console.print(f"Database: {_redact_url(settings.url)}")
@@ -272,37 +270,19 @@ def status() -> None:
     console.print(table)
 
 
-def _register_optional() -> None:
-    """Commands that live in their own modules (one per area)."""
-    registrations = [
-        ("careline.commands.classify_cmds", [("train", "train_cmd"), ("evaluate", "evaluate_cmd")]),
-        ("careline.commands.reply_cmds", [("reply", "reply_cmd"), ("outbox", "outbox_cmd")]),
-        ("careline.commands.report_cmds", [("export", "export_cmd"), ("alerts", "alerts_cmd")]),
-        ("careline.commands.user_cmds", [("user", "user_cmd")]),
-        ("careline.commands.source_cmds", [("backfill", "backfill_cmd"), ("sources", "sources_cmd")]),
-    ]
-    import importlib
-
-    for module_name, commands in registrations:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        for name, attr in commands:
-            fn = getattr(module, attr, None)
-            if fn is not None:
-                app.command(name)(fn)
-
-
-_register_optional()
+# Commands that live in their own modules (one per area); each module's register() adds its commands.
+COMMANDS = (classify_cmds, reply_cmds, report_cmds, user_cmds, source_cmds)
+for _module in COMMANDS:
+    _module.register(app)
 
 
 def main() -> None:
+    state = CliContext()  # the callback fills in --verbose; the failure handlers below read it
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=False, obj=state)
     except CarelineError as exc:
         console.print(f"[red]Error:[/] {exc}")
-        if _state["verbose"]:
+        if state.verbose:
             console.print_exception()
         log.debug("command failed", exc_info=True)
         sys.exit(1)
@@ -314,7 +294,7 @@ def main() -> None:
 
         console.print(f"[red]Error:[/] {describe_db_error(exc)}")
         log.debug("database failure", exc_info=True)
-        if _state["verbose"]:
+        if state.verbose:
             console.print_exception()
         sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
@@ -329,7 +309,7 @@ def main() -> None:
         console.print(f"[red]Error:[/] {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
                       "(run with --verbose for details; see the log in the data directory).")
         logging.getLogger(__name__).error("unexpected failure", exc_info=True, extra={"file_only": True})
-        if _state["verbose"]:
+        if state.verbose:
             console.print_exception()
         sys.exit(1)
 

@@ -10,7 +10,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 console = Console(stderr=True, soft_wrap=True)
 _SECRET_RES = (
@@ -45,9 +53,17 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+_stderr_handler: logging.Handler | None = None
+
+
 def setup_logging(data_dir: Path, verbose: bool = False) -> Path | None:
+    """The file log (DEBUG and up, in the data directory) and the terminal (WARNING, or DEBUG with --verbose).
+
+    Configures once per process; a later call only applies its `verbose` (tests run many commands)."""
+    global _stderr_handler
     root = logging.getLogger()
     if getattr(root, "_careline_configured", False):
+        set_verbose(verbose)
         return None
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     log_path: Path | None = None
@@ -67,18 +83,58 @@ def setup_logging(data_dir: Path, verbose: bool = False) -> Path | None:
     # records marked file_only (a failure's traceback) belong in the log; the terminal got one sentence
     sh.addFilter(lambda record: not getattr(record, "file_only", False))
     root.addHandler(sh)
+    _stderr_handler = sh
     for noisy in ("httpx", "urllib3", "matplotlib", "PIL", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     root._careline_configured = True  # type: ignore[attr-defined]
     return log_path
 
 
+def set_verbose(verbose: bool) -> None:
+    """DEBUG on the terminal (and in the log) with --verbose; the defaults otherwise."""
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.INFO)
+    if _stderr_handler is not None:
+        _stderr_handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+class Bar:
+    """One row of a progress display: call it to advance, `update` to set done/total, `add` for another row."""
+
+    def __init__(self, display: Progress, task: TaskID | None) -> None:
+        self._display = display
+        self.task: TaskID = task  # type: ignore[assignment]  # None only for a display without a first row
+
+    def __call__(self, n: int = 1) -> None:
+        self._display.advance(self.task, n)
+
+    def update(self, completed: float | None = None, total: float | None = None, **fields: object) -> None:
+        self._display.update(self.task, completed=completed, total=total, **fields)
+
+    def finish(self) -> None:
+        """Mark the row complete (a row whose total was never known shows as done)."""
+        row = self._display.tasks[self.task]
+        end = row.total if row.total is not None else max(row.completed, 1)
+        self._display.update(self.task, completed=end, total=end)
+
+    @property
+    def elapsed(self) -> float:
+        return self._display.tasks[self.task].elapsed or 0.0
+
+    def add(self, description: str, total: float | None = None, **fields: object) -> Bar:
+        return Bar(self._display, self._display.add_task(description, total=total, **fields))
+
+
 @contextmanager
-def progress(description: str, total: int | None) -> Iterator[callable]:  # type: ignore[valid-type]
-    """Yields advance(n); shows done/total, elapsed and an ETA."""
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False,
-    ) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+def progress(description: str | None, total: float | None = None, *, middle: str | None = None, transient: bool = False,
+             **fields: object) -> Iterator[Bar]:
+    """The one progress display of the CLI: description, bar, done/total, optional `middle` column (a rate
+    or a unit, e.g. "{task.fields[rate]:.0f}/s" with rate=0.0 in `fields`), elapsed time and an ETA.
+
+    Yields a Bar: `advance(n)` still reads as before (`with progress(...) as advance: advance(1)`). With no
+    description the display starts empty and `bar.add(...)` adds its rows."""
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
+    if middle:
+        columns.append(TextColumn(middle))
+    columns += [TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=transient) as display:
+        yield Bar(display, None if description is None else display.add_task(description, total=total, **fields))

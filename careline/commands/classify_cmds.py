@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from careline.console import console
+from careline.commands.context import CliContext, use
+from careline.console import console, progress
 
 if TYPE_CHECKING:
     from classify.base import Labels
@@ -96,33 +97,12 @@ def _count_lines(path: Path) -> int:
         return sum(1 for _ in fh)
 
 
-def _progress(console: Any, middle: str, **kwargs: Any) -> Any:
-    """A rich progress display: description, bar, done/total, `middle` (a rate or a unit), elapsed, ETA."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn(middle), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                    console=console, **kwargs)
-
-
-def classify_file_cmd(
-    input: Annotated[Path, typer.Option("--input", "-i", exists=True, dir_okay=False, help="JSONL, CSV or text file, one post per line.")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL to write (default: stdout).")] = None,
-    model: Annotated[str, typer.Option(help="Model name or path (see docs/classifier.md).")] = "careline-minilm",
-) -> int:
-    """Classify every post in a file; write one JSON line of labels per post. Returns the count."""
-    from rich.console import Console
-
+def classify_file_cmd(input: Path, output: Path | None = None, model: str = "careline-minilm") -> int:
+    """`careline classify --input`: classify every post in a file; write one JSON line of labels per post
+    (stdout without `output`). Returns the count."""
     from classify import ModelError, load_classifier
 
-    err = Console(stderr=True) if output is None else console
+    err = console
     try:
         clf = load_classifier(model)
     except ModelError as exc:
@@ -136,8 +116,8 @@ def classify_file_cmd(
     # current one is written: the model's workers never wait for JSON or for the tokenizer
     ahead = ThreadPoolExecutor(max_workers=2, thread_name_prefix="classify-ahead")
     try:
-        with _progress(err, "{task.fields[rate]:.0f}/s", transient=output is None) as progress:
-            task = progress.add_task("classifying", total=total, rate=0.0)
+        with progress("classifying", total, middle="{task.fields[rate]:.0f}/s", transient=output is None,
+                      rate=0.0) as bar:
 
             def write(batch: list[Record], labels: list[Labels]) -> None:
                 nonlocal done
@@ -150,8 +130,7 @@ def classify_file_cmd(
                     lines.append(json.dumps(row, ensure_ascii=False) + "\n")
                 sink.write("".join(lines))
                 done += len(batch)
-                elapsed = progress.tasks[0].elapsed or 1e-9
-                progress.update(task, completed=batch[-1].line, rate=done / elapsed)
+                bar.update(completed=batch[-1].line, rate=done / (bar.elapsed or 1e-9))
 
             pending: tuple[list[Record], Future[list[Labels]]] | None = None
             for batch in _chunks(read_records(input, problems), CHUNK):
@@ -161,7 +140,7 @@ def classify_file_cmd(
                 pending = (batch, running)
             if pending is not None:
                 write(pending[0], pending[1].result())
-            progress.update(task, completed=total)
+            bar.update(completed=total)
     finally:
         ahead.shutdown(wait=True, cancel_futures=True)
         if output is not None:
@@ -186,6 +165,7 @@ def _data_dir(data: Path | None) -> Path:
 
 
 def train_cmd(
+    ctx: typer.Context,
     data: Annotated[Path | None, typer.Option("--data", help="Labelled data sets (default: ../shared/data).")] = None,
     with_corrections: Annotated[bool, typer.Option("--with-corrections", help="Also learn from staff corrections in the database.")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Artefact folder (default: the shipped classify/artifacts/careline-minilm).")] = None,
@@ -197,10 +177,10 @@ def train_cmd(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every epoch's scores.")] = False,
 ) -> None:
     """Fine-tune the MiniLM sentiment + intent model and write the artefact (a GPU makes this minutes, not hours)."""
-    from careline import cli
-
-    cli._state["verbose"] = cli._state["verbose"] or verbose  # epoch scores are INFO: shown with --verbose
-    cli._settings()  # the app's logging: the file log, and one sentence on the terminal when training fails
+    state = use(ctx)
+    if verbose:
+        state.be_verbose()  # epoch scores are INFO: shown with --verbose
+    state.settings  # the app's logging: the file log, and one sentence on the terminal when training fails
     try:
         import torch
 
@@ -212,18 +192,19 @@ def train_cmd(
     folder = _data_dir(data)
     corrections = None
     if with_corrections:
-        corrections = _load_corrections()
+        corrections = _load_corrections(state)
     if not torch.cuda.is_available():
         console.print("[yellow]No GPU: training runs on the CPU and takes hours.[/]")
     settings = TrainSettings() if epochs is None else TrainSettings(epochs=epochs)
     target = output or DEFAULT_DIR
     folds = range(5) if cv else range(0)
-    with _progress(console, "steps") as progress:
+    with progress(None, middle="steps") as display:
+
         def run(label: str, out: Path | None, s: TrainSettings, soft_out: Path | None = None) -> dict:
-            task = progress.add_task(label, total=None)
+            bar = display.add(label, total=None)
             res = train(folder, out, s, corrections=corrections, soft_out=soft_out,
-                        on_step=lambda done, total: progress.update(task, completed=done, total=total))
-            progress.update(task, completed=progress.tasks[task].total or 1, total=progress.tasks[task].total or 1)
+                        on_step=lambda done, total: bar.update(completed=done, total=total))
+            bar.finish()
             return res
 
         soft: dict[int, Path] = {}
@@ -254,35 +235,30 @@ def train_cmd(
                   f"{100 * final['tweeteval_val_macro_recall']:.1f}. Run `careline evaluate` for the full report.")
 
 
-def _load_corrections() -> list[tuple[str, str | None, str | None]] | None:
-    try:
-        from sqlmodel import Session
+def _load_corrections(state: CliContext) -> list[tuple[str, str | None, str | None]]:
+    from sqlmodel import Session
 
-        from careline.cli import _engine, _settings
-        from careline.services.classification import corrections
-    except ImportError:
-        console.print("[yellow]This Careline has no corrections store yet; training without corrections.[/]")
-        return None
-    settings = _settings()
-    with Session(_engine(settings)) as session:
+    from careline.services.classification import corrections
+
+    with Session(state.engine) as session:
         found = corrections(session)
     console.print(f"Including {len(found)} staff correction(s).")
     return found
 
 
 def evaluate_cmd(
+    ctx: typer.Context,
     data: Annotated[Path | None, typer.Option("--data", help="Labelled data sets (default: ../shared/data).")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Markdown report to write.")] = Path("classifier-evaluation.md"),
     model: Annotated[str, typer.Option(help="Model to score; careline-minilm scores its fp32 and int8 builds.")] = "careline-minilm",
 ) -> None:
     """Score the classifier on the labelled sets and write a Markdown report."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from classify import ModelError, load_classifier
     from classify.artifact import DEFAULT_DIR
     from classify.evaluate import load_training_metrics, n_texts, render, score
     from classify.minilm import CarelineMiniLM
 
+    use(ctx).settings  # the app's logging
     folder = _data_dir(data)
     try:
         if model in ("careline-minilm", str(DEFAULT_DIR)) or (Path(model) / "delta.safetensors").is_file():
@@ -297,11 +273,10 @@ def evaluate_cmd(
         raise typer.Exit(1) from exc
     results = []
     per_model = n_texts(folder)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console) as progress:
-        for name, clf in models:
-            task = progress.add_task(f"scoring {name}", total=per_model)
-            results.append(score(name, clf, folder, lambda n, t=task: progress.advance(t, n)))
+    with progress(f"scoring {models[0][0]}", per_model) as bar:
+        for i, (name, clf) in enumerate(models):
+            row = bar if i == 0 else bar.add(f"scoring {name}", per_model)
+            results.append(score(name, clf, folder, row))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render(results, folder, training, xci_in_training=in_training), encoding="utf-8")
     for s in results:
@@ -309,3 +284,8 @@ def evaluate_cmd(
                       f"X-CI macro F1 {100 * s.xci_macro_f1:.1f}, GoEmotions question recall "
                       f"{100 * s.goemotions['question']['recall']:.1f}")
     console.print(f"Report written to {output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_cmd)
+    app.command("evaluate")(evaluate_cmd)

@@ -1,7 +1,6 @@
 """`careline reply` (queue, and optionally send, a reply) and `careline outbox` (see and resolve replies)."""
 from __future__ import annotations
 
-import getpass
 import logging
 from typing import Annotated, Optional
 
@@ -9,31 +8,16 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from careline.console import console, setup_logging
+from careline.commands.context import actor as _actor
+from careline.commands.context import use
+from careline.console import console
 from careline.errors import Conflict, InvalidInput
 
 log = logging.getLogger(__name__)
 
 
-def _context():  # type: ignore[no-untyped-def]
-    from careline.db import get_engine
-    from careline.settings import get_settings
-
-    settings = get_settings()
-    setup_logging(settings.data_dir)
-    return settings, get_engine(settings.url)
-
-
-def _actor(name: str | None) -> str:
-    if name:
-        return name
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
 def reply_cmd(
+    ctx: typer.Context,
     mention_id: Annotated[int, typer.Argument(help="The mention to answer (its id in `careline` / the dashboard).")],
     text: Annotated[str, typer.Argument(help="What to post, as it will appear.")],
     confirm: Annotated[bool, typer.Option("--confirm", help="Send even though a reply is already queued or sent.")] = False,
@@ -49,7 +33,7 @@ def reply_cmd(
     from careline.models import Mention
     from careline.services import outbox, replies
 
-    settings, engine = _context()
+    settings, engine = use(ctx).settings, use(ctx).engine
     with Session(engine, expire_on_commit=False) as session:
         mention = session.get(Mention, mention_id)
         if mention is None:
@@ -78,6 +62,7 @@ def reply_cmd(
 
 
 def outbox_cmd(
+    ctx: typer.Context,
     state: Annotated[Optional[list[str]], typer.Option("--state", "-s", help="Only these states (repeatable): queued, sending, sent, failed, unknown, cancelled.")] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many (newest first).")] = 30,
     retry: Annotated[Optional[int], typer.Option("--retry", help="Send this failed/unknown reply again (for unknown: you checked it was NOT posted).")] = None,
@@ -92,7 +77,7 @@ def outbox_cmd(
 
     from careline.services import outbox, replies
 
-    settings, engine = _context()
+    settings, engine = use(ctx).settings, use(ctx).engine
     who = _actor(actor)
     with Session(engine, expire_on_commit=False) as session:
         if retry is not None:
@@ -124,3 +109,8 @@ def outbox_cmd(
                       str(r.attempts), Text(r.text[:60] + ("…" if len(r.text) > 60 else "")),
                       Text(outbox.status_line(r)))
     console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reply")(reply_cmd)
+    app.command("outbox")(outbox_cmd)

@@ -6,30 +6,23 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from careline.console import console
+from careline.commands.context import use
+from careline.console import console, progress
 from careline.errors import CarelineError
 
 
-def _setup() -> tuple[Any, Any]:
-    from careline.cli import _engine, _settings
-
-    settings = _settings()
-    return settings, _engine(settings)
-
-
 def export_cmd(
+    ctx: typer.Context,
     week: Annotated[Optional[str], typer.Option("--week", "-w", help="ISO week like 2026-W47 (default: the last complete week in CARELINE_TIMEZONE).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the files (default: CARELINE_EXPORT_DIR or <data dir>/exports).")] = None,
     send: Annotated[bool, typer.Option("--send", help="Also send the HTML summary and XLSX to CARELINE_ALERT_URLS.")] = False,
     every_week: Annotated[Optional[bool], typer.Option("--send-every-week/--no-send-every-week", help="Make the Monday job send the report too (remembered).")] = None,
 ) -> None:
     """Write the weekly report (CSV, XLSX, PNG chart, HTML summary) for one ISO week."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     from careline.reports.periods import last_complete_week, week_period
     from careline.reports.weekly import export_week, send_report
 
-    settings, engine = _setup()
+    settings, engine = use(ctx).settings, use(ctx).engine
     if every_week is not None:
         from sqlmodel import Session
 
@@ -39,18 +32,14 @@ def export_cmd(
             app_settings.put(session, "send_weekly_report", every_week, actor="cli")
         console.print(f"The Monday job will {'send' if every_week else 'not send'} the report to CARELINE_ALERT_URLS.")
     label = week_period(week, settings.zone).label if week else last_complete_week(settings.zone).label
-    columns = (TextColumn("[bold]Exporting " + label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task("export", total=None)
-
-        def progress(advance: int = 0, total: int | None = None) -> None:
+    with progress(f"Exporting {label}", None) as bar:
+        def on_progress(advance: int = 0, total: int | None = None) -> None:
             if total is not None:
-                bar.update(task, total=total)
+                bar.update(total=total)
             if advance:
-                bar.advance(task, advance)
+                bar(advance)
 
-        paths = export_week(settings, engine, label, out_dir=out, progress=progress)
+        paths = export_week(settings, engine, label, out_dir=out, progress=on_progress)
     console.print(f"Wrote {len(paths)} files for {label} to [bold]{paths[0].parent}[/]:")
     for path in paths:
         console.print(f"  {path.name}")
@@ -60,6 +49,7 @@ def export_cmd(
 
 
 def alerts_cmd(
+    ctx: typer.Context,
     check: Annotated[bool, typer.Option("--check", help="Run the spike and high-reach checks now and deliver pending alerts.")] = False,
     limit: Annotated[int, typer.Option(help="How many recent alerts to list.")] = 20,
     rules: Annotated[Optional[str], typer.Option(help='Store new alert thresholds as JSON, e.g. \'{"min_count": 20}\' ("{}" restores the defaults).')] = None,
@@ -70,7 +60,7 @@ def alerts_cmd(
 
     from careline.reports.alerts import list_alerts, run_checks
 
-    settings, engine = _setup()
+    settings, engine = use(ctx).settings, use(ctx).engine
     if rules is not None:
         _store_rules(engine, rules)
     result = None
@@ -124,3 +114,8 @@ def _store_rules(engine: Any, text: str) -> None:
     with Session(engine) as session:
         app_settings.put(session, "alert_rules", values, actor="cli")
     console.print("Alert rules: " + ", ".join(f"{k}={v}" for k, v in asdict(rules).items()))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export_cmd)
+    app.command("alerts")(alerts_cmd)

@@ -7,19 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from careline.commands.context import use
 from careline.console import console, progress
 from careline.errors import InvalidInput
 from careline.settings import PLATFORMS
-
-
-def _setup():  # type: ignore[no-untyped-def]
-    from careline.console import setup_logging
-    from careline.db import get_engine
-    from careline.settings import get_settings
-
-    settings = get_settings()
-    setup_logging(settings.data_dir)
-    return settings, get_engine(settings.url)
 
 
 def _check(name: str | None) -> str:
@@ -31,6 +22,7 @@ def _check(name: str | None) -> str:
 
 
 def backfill_cmd(
+    ctx: typer.Context,
     source: Annotated[str, typer.Option("--source", "-s", help="x, reddit, bluesky, mastodon, hackernews or demo.")],
     pages: Annotated[int, typer.Option(min=1, max=1000, help="Pages per brand query (X: 100 posts a page).")] = 50,
     brand: Annotated[Optional[str], typer.Option(help="Only this brand (its name).")] = None,
@@ -48,7 +40,7 @@ def backfill_cmd(
     from careline.services.collection import collect, reset_cursors
 
     name = _check(source)
-    settings, engine = _setup()
+    settings, engine = use(ctx).settings, use(ctx).engine
     src = build_source(name, settings, demo_anchor=jobs.demo_anchor(engine))
     with Session(engine) as session:
         queries = [q for _, q in brand_service.queries_for(session, name)
@@ -77,6 +69,7 @@ def backfill_cmd(
 
 
 def sources_cmd(
+    ctx: typer.Context,
     action: Annotated[str, typer.Argument(help="list, pause, resume, reset (forget cursors) or set (a brand's "
                                                  "query options on one platform).")] = "list",
     name: Annotated[Optional[str], typer.Argument(help="The source, for pause/resume/reset/set.")] = None,
@@ -93,7 +86,7 @@ def sources_cmd(
     from careline.models import utcnow
     from careline.services import collection
 
-    settings, engine = _setup()
+    settings, engine = use(ctx).settings, use(ctx).engine
     if action == "list":
         _list(settings, engine)
         return
@@ -157,3 +150,8 @@ def _list(settings, engine) -> None:  # type: ignore[no-untyped-def]
         if name not in seen:
             table.add_row(name, "", "yes", "not run yet", "", "", "", "")
     console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backfill")(backfill_cmd)
+    app.command("sources")(sources_cmd)

@@ -1,6 +1,7 @@
 """The CLI end to end through typer's runner: init, demo (no serve), status, collect, friendly errors."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -85,3 +86,36 @@ def test_classify_limit_classifies_at_most_that_many(env) -> None:  # type: igno
     assert result.exit_code == 0, result.output
     assert "Classified 2 mention(s)" in result.output
     assert "unclassified: 3" in runner.invoke(app, ["status"]).output
+
+
+def test_verbose_reaches_every_command(tmp_path) -> None:
+    # `careline -v` is one context for all commands: backfill (a command module) logs at DEBUG too
+    env = {"PATH": "/usr/bin:/bin", "CARELINE_DATA_DIR": str(tmp_path), "CARELINE_MODEL": "lexicon",
+           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    subprocess.run([sys.executable, "-m", "careline.cli", "init"], env=env, cwd=tmp_path, check=True,
+                   capture_output=True)
+    cmd = ["backfill", "--source", "demo", "--pages", "1"]
+    loud = subprocess.run([sys.executable, "-m", "careline.cli", "-v", *cmd], env=env, cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert loud.returncode == 0, loud.stderr
+    assert "DEBUG careline." in loud.stderr
+    quiet = subprocess.run([sys.executable, "-m", "careline.cli", *cmd, "--restart"], env=env, cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "DEBUG" not in quiet.stderr
+
+
+def test_command_modules_do_not_import_the_cli() -> None:
+    code = ("import sys, careline.commands.classify_cmds, careline.commands.reply_cmds, "
+            "careline.commands.report_cmds, careline.commands.source_cmds, careline.commands.user_cmds; "
+            "print('careline.cli' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_every_registered_command_keeps_its_name() -> None:
+    import typer.main
+
+    names = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    assert {"init", "demo", "collect", "classify", "serve", "worker", "status", "train", "evaluate", "reply",
+            "outbox", "export", "alerts", "user", "backfill", "sources"} <= names
