@@ -21,29 +21,26 @@ def build_source(name: str, settings: Settings, demo_anchor: datetime | None = N
         from collectors.demo import DemoSource
 
         return DemoSource(anchor=demo_anchor)
-    try:
-        if name == "x":
-            from collectors.x import XSource
+    if name == "x":
+        from collectors.x import XSource
 
-            return XSource.from_settings(settings)
-        if name == "reddit":
-            from collectors.reddit import RedditSource
+        return XSource.from_settings(settings)
+    if name == "reddit":
+        from collectors.reddit import RedditSource
 
-            return RedditSource.from_settings(settings)
-        if name == "bluesky":
-            from collectors.bluesky import BlueskySource
+        return RedditSource.from_settings(settings)
+    if name == "bluesky":
+        from collectors.bluesky import BlueskySource
 
-            return BlueskySource.from_settings(settings)
-        if name == "mastodon":
-            from collectors.mastodon import MastodonSource
+        return BlueskySource.from_settings(settings)
+    if name == "mastodon":
+        from collectors.mastodon import MastodonSource
 
-            return MastodonSource.from_settings(settings)
-        if name == "hackernews":
-            from collectors.hackernews import HackerNewsSource
+        return MastodonSource.from_settings(settings)
+    if name == "hackernews":
+        from collectors.hackernews import HackerNewsSource
 
-            return HackerNewsSource.from_settings(settings)
-    except ImportError as exc:
-        raise ConfigError(f"The {name} collector is not available in this install ({exc}).") from exc
+        return HackerNewsSource.from_settings(settings)
     raise ConfigError(f"Unknown source {name!r}.")
 
 
@@ -88,23 +85,20 @@ def build_responder(platform: str, settings: Settings):  # type: ignore[no-untyp
     reason = dry_run_reason(platform, settings)
     if reason:
         return DryRunResponder(platform, reason)
-    try:
-        if platform == "x":
-            from responders.x import XResponder
+    if platform == "x":
+        from responders.x import XResponder
 
-            return XResponder.from_settings(settings)
-        if platform == "reddit":
-            from responders.reddit import RedditResponder
+        return XResponder.from_settings(settings)
+    if platform == "reddit":
+        from responders.reddit import RedditResponder
 
-            return RedditResponder.from_settings(settings)
-        if platform == "bluesky":
-            from responders.bluesky import BlueskyResponder
+        return RedditResponder.from_settings(settings)
+    if platform == "bluesky":
+        from responders.bluesky import BlueskyResponder
 
-            return BlueskyResponder.from_settings(settings)
-        if platform == "mastodon":
-            from responders.mastodon import MastodonResponder
+        return BlueskyResponder.from_settings(settings)
+    if platform == "mastodon":
+        from responders.mastodon import MastodonResponder
 
-            return MastodonResponder.from_settings(settings)
-    except ImportError as exc:
-        raise ConfigError(f"The {platform} responder is not available in this install ({exc}).") from exc
+        return MastodonResponder.from_settings(settings)
     raise ConfigError(f"Unknown platform {platform!r}.")

@@ -71,10 +71,8 @@ def classify_pending(settings: Settings | None = None, engine: Engine | None = N
 
 def send_queued(settings: Settings | None = None, engine: Engine | None = None) -> int:
     """Post queued replies (see careline.services.outbox)."""
-    try:
-        from careline.services.outbox import send_due
-    except ImportError:
-        return 0
+    from careline.services.outbox import send_due
+
     settings = settings or get_settings()
     try:
         return send_due(settings, engine or get_engine(settings.url))
@@ -84,10 +82,8 @@ def send_queued(settings: Settings | None = None, engine: Engine | None = None) 
 
 
 def weekly_export(settings: Settings | None = None) -> None:
-    try:
-        from careline.reports.weekly import export_last_week
-    except ImportError:
-        return
+    from careline.reports.weekly import export_last_week
+
     try:
         export_last_week(settings or get_settings())
     except Exception:  # noqa: BLE001
@@ -95,10 +91,8 @@ def weekly_export(settings: Settings | None = None) -> None:
 
 
 def check_alerts(settings: Settings | None = None) -> None:
-    try:
-        from careline.reports.alerts import run_checks
-    except ImportError:
-        return
+    from careline.reports.alerts import run_checks
+
     try:
         run_checks(settings or get_settings())
     except Exception:  # noqa: BLE001

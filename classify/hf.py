@@ -64,7 +64,7 @@ class HFClassifier:
             import torch
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
         except ImportError as exc:
-            raise ModelError(f"model {name!r} needs torch and transformers installed") from exc
+            raise ModelError(f"model {name!r} needs torch: pip install torch (the CPU build will do)") from exc
         local = Path(name).expanduser()
         source = str(local) if local.exists() else name
         try:

@@ -176,13 +176,3 @@ def label_text(model: str | None, corrected: str | None, score: float | None) ->
     if model is None:
         return "unclassified"
     return f"{model} ({score:.0%})" if score is not None else model
-
-
-def reports_module() -> Any | None:
-    """careline.reports when the reports package is installed, else None (the page degrades)."""
-    try:
-        import careline.reports as reports
-
-        return reports
-    except ImportError:
-        return None

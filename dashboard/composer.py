@@ -7,18 +7,8 @@ import streamlit as st
 from careline import textlimits
 from careline.errors import CarelineError
 from careline.models import Mention, Reply
-from careline.services import app_settings, replies, users
+from careline.services import app_settings, outbox, replies, users
 from dashboard.components import act, can, clean, db, md_escape, one_line, safe_url, settings, when
-
-STATE_TEXT = {
-    "queued": "queued: waiting for the sender (runs every few seconds with the scheduler, or use Send now)",
-    "sending": "sending now",
-    "sent": "sent",
-    "failed": "failed",
-    "unknown": "unknown: the platform may have posted it; check the original thread before retrying",
-    "cancelled": "cancelled",
-}
-
 
 def _fill(key: str, template_key: str, values: dict[str, str]) -> None:
     name = st.session_state.get(template_key)
@@ -112,12 +102,7 @@ def _send_now() -> None:
 
 
 def _state_line(r: Reply) -> str:
-    try:  # the sender's own wording when the outbox is installed
-        from careline.services.outbox import status_line
-
-        return f"{r.state} — {one_line(status_line(r), 300)}"
-    except ImportError:
-        return STATE_TEXT.get(r.state, r.state)
+    return f"{r.state} — {one_line(outbox.status_line(r), 300)}"  # the sender's own wording
 
 
 def _states(existing: list[Reply], mention_id: int) -> None:

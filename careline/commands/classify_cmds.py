@@ -183,12 +183,11 @@ def train_cmd(
     state.settings  # the app's logging: the file log, and one sentence on the terminal when training fails
     try:
         import torch
-
-        from classify.artifact import DEFAULT_DIR
-        from classify.train import TrainSettings, train
     except ImportError as exc:
         console.print(f"[red]Training needs torch: pip install torch ({exc}).[/]")
         raise typer.Exit(2) from exc
+    from classify.artifact import DEFAULT_DIR
+    from classify.train import TrainSettings, train
     folder = _data_dir(data)
     corrections = None
     if with_corrections:
