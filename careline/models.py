@@ -294,3 +294,10 @@ class Lock(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=100)
     owner: str = Field(max_length=200)
     expires_at: datetime = ts(nullable=False)
+
+
+# Customer tables live in their own module (issue #16); imported here so `careline.models` registers them all.
+from careline.models_customers import (  # noqa: E402
+    AuthorBrand, Customer, CustomerChange, CustomerIdentity, CustomerNote, ErasureTombstone, IdentityLink,
+    LinkSuggestion,
+)

@@ -38,6 +38,11 @@ class RawMention:
     author_name: str | None = None
     author_followers: int | None = None
     author_id: str | None = None
+    # The author's profile page and the links it lists (website, profile fields), where the API sends them;
+    # `author_verified_links` are the ones the platform itself verified (Mastodon rel="me" fields).
+    author_url: str | None = None
+    author_links: list[str] = field(default_factory=list)
+    author_verified_links: list[str] = field(default_factory=list)
     language: str | None = None
     parent_id: str | None = None
     thread_id: str | None = None

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput, NotFound
 from careline.models import Author, Mention, utcnow
-from careline.services import audit
+from careline.services import audit, customer_counts
 from careline.services.priority import score_mention
 from classify.base import INTENTS, SENTIMENTS, Classifier, Labels
 
@@ -38,7 +38,7 @@ def apply_labels(
     """Write labels onto rows (one bulk UPDATE by primary key) and update author rollups; caller commits."""
     now = utcnow()
     updates: list[dict[str, Any]] = []
-    deltas: dict[tuple[str, str], list[int]] = {}
+    deltas: dict[tuple[str, str, int], list[int]] = {}
     for m, lab in zip(mentions, labels, strict=True):
         first_time = m.classified_at is None
         old_intent = m.corrected_intent or m.intent
@@ -64,19 +64,19 @@ def apply_labels(
         set_committed_value(m, "priority", values["priority"])
         updates.append(values)
         if m.author_handle:
-            _count_change(deltas, m.platform, m.author_handle, None if first_time else old_intent,
+            _count_change(deltas, (m.platform, m.author_handle, m.brand_id or 0), None if first_time else old_intent,
                           m.corrected_intent or m.intent)
     if updates:
         session.execute(sa.update(Mention), updates)
     _apply_author_deltas(session, deltas)
 
 
-def _count_change(deltas: dict[tuple[str, str], list[int]], platform: str, handle: str,
+def _count_change(deltas: dict[tuple[str, str, int], list[int]], key: tuple[str, str, int],
                   old: str | None, new: str | None) -> None:
-    """Add an author's change of intent (old → new) to their [praise, complaint] deltas."""
+    """Add an author's change of intent (old → new) to their [praise, complaint] deltas (per brand)."""
     if old == new:
         return
-    d = deltas.setdefault((platform, handle), [0, 0])
+    d = deltas.setdefault(key, [0, 0])
     for intent, sign in ((old, -1), (new, 1)):
         if intent == "praise":
             d[0] += sign
@@ -84,8 +84,12 @@ def _count_change(deltas: dict[tuple[str, str], list[int]], platform: str, handl
             d[1] += sign
 
 
-def _apply_author_deltas(session: Session, deltas: dict[tuple[str, str], list[int]]) -> None:
-    bumps = [{"p": p, "h": h, "dp": dp, "dc": dc} for (p, h), (dp, dc) in deltas.items() if dp or dc]
+def _apply_author_deltas(session: Session, deltas: dict[tuple[str, str, int], list[int]]) -> None:
+    per_author: dict[tuple[str, str], list[int]] = {}
+    for (p, h, _brand), (dp, dc) in deltas.items():
+        d = per_author.setdefault((p, h), [0, 0])
+        d[0], d[1] = d[0] + dp, d[1] + dc
+    bumps = [{"p": p, "h": h, "dp": dp, "dc": dc} for (p, h), (dp, dc) in per_author.items() if dp or dc]
     if bumps:
         table = Author.__table__  # type: ignore[attr-defined]
         session.connection().execute(  # Core executemany: one statement for every author in the batch
@@ -95,6 +99,7 @@ def _apply_author_deltas(session: Session, deltas: dict[tuple[str, str], list[in
                     complaint_count=table.c.complaint_count + sa.bindparam("dc")),
             bumps,
         )
+    customer_counts.apply_intent_deltas(session, deltas)  # per brand, and the customers' counts
 
 
 def classify_pending(
@@ -149,8 +154,9 @@ def correct(
     m.needs_review = False
     m.priority = score_mention(m)
     if m.author_handle and m.classified_at is not None:
-        deltas: dict[tuple[str, str], list[int]] = {}
-        _count_change(deltas, m.platform, m.author_handle, old_intent, m.corrected_intent or m.intent)
+        deltas: dict[tuple[str, str, int], list[int]] = {}
+        _count_change(deltas, (m.platform, m.author_handle, m.brand_id or 0), old_intent,
+                      m.corrected_intent or m.intent)
         _apply_author_deltas(session, deltas)
     session.add(m)
     audit.record(session, actor, "correct", mention_id=m.id, before=before,

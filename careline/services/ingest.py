@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from careline.models import Author, Mention, SourceState, utcnow
+from careline.services import customer_counts, customer_links, customer_privacy
 from careline.services.priority import score_mention
 from collectors.base import RateLimit, RawMention
 
@@ -140,6 +141,9 @@ def ingest(
     result = IngestResult(seen=len(mentions))
     now = utcnow()
     rows: dict[tuple[str, str], dict[str, Any]] = {}
+    profiles: dict[tuple[str, str], RawMention] = {}  # authors whose profile links came with the post
+    mentions, erased = customer_privacy.skip_erased(session, mentions)
+    result.skipped.extend(erased)
     for raw in mentions:
         reason = validate(raw)
         if reason:
@@ -147,6 +151,8 @@ def ingest(
             log.warning("skipped mention: %s", reason)
             continue
         rows.setdefault((raw.platform, str(raw.external_id)), _row(raw, brand_id, now))
+        if raw.author_handle and (raw.author_url or raw.author_links):
+            profiles[(raw.platform, clean_text(raw.author_handle)[:200])] = raw
 
     values = list(rows.values())
     for start in range(0, len(values), _CHUNK):
@@ -154,13 +160,15 @@ def ingest(
         stmt = (
             _insert(session, Mention)
             .on_conflict_do_nothing(index_elements=["platform", "external_id"])
-            .returning(Mention.id, Mention.platform, Mention.author_handle)
+            .returning(Mention.id, Mention.platform, Mention.author_handle, Mention.external_id)
         )
         # Core, not the ORM's bulk insert: one multi-row statement per chunk (the ORM splits rows into a
         # statement per run of rows with the same fields set, dozens per page) and no per-row ORM work.
         inserted = session.connection().execute(stmt, chunk).all()
         result.new_ids.extend(r[0] for r in inserted)
         _roll_up_authors(session, inserted, rows, now)
+        customer_counts.after_ingest(session, [rows[(r[1], r[3])] for r in inserted], now)
+        customer_links.store_profiles(session, profiles, {(r[1], r[2]) for r in inserted if r[2]})
     result.new = len(result.new_ids)
 
     if source is not None and query_key is not None:
@@ -174,7 +182,7 @@ def _roll_up_authors(
     session: Session, inserted: Sequence[Any], rows: dict[tuple[str, str], dict[str, Any]], now: datetime
 ) -> None:
     counts: dict[tuple[str, str], int] = {}
-    for _id, platform, handle in inserted:
+    for _id, platform, handle, *_ in inserted:
         if handle:
             counts[(platform, handle)] = counts.get((platform, handle), 0) + 1
     if not counts:

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from careline.errors import Conflict, InvalidInput, NotFound
 from careline.models import Mention, Reply, ReplyState, Status, utcnow
-from careline.services import audit
+from careline.services import audit, customer_counts
 from careline.services.priority import score_mention
 from responders.keys import new_key
 
@@ -113,6 +113,7 @@ def queue_reply(
     m.priority = score_mention(m)
     session.add(m)
     session.flush()
+    customer_counts.refresh_mention(session, m)  # the customer's open count follows the status
     audit.record(
         session, actor, "queue_reply", mention_id=mention_id, reply_id=reply.id, kind=kind, text=text,
         status_before=before, status_after=m.status, dry_run=dry_run, confirmed_duplicate=bool(others),

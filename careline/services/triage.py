@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput, NotFound
 from careline.models import Mention, Note, Status, utcnow
-from careline.services import audit
+from careline.services import audit, customer_counts
 from careline.services.priority import score_mention
 
 STATUSES = tuple(s.value for s in Status)
@@ -29,6 +29,8 @@ def set_status(session: Session, mention_id: int, status: str, actor: str, *, co
     m.priority = score_mention(m)
     session.add(m)
     audit.record(session, actor, "status", mention_id=m.id, before=before, after=status)
+    session.flush()
+    customer_counts.refresh_mention(session, m)  # the customer's open count
     if commit:
         session.commit()
     return m

@@ -1,0 +1,199 @@
+"""The one place customer counts are kept: ingest and classification call in here, nothing else writes them.
+
+Every author gets a customer the first time it is stored (one-to-one; linking merges them later). Counts
+live per (author, brand) in `author_brand`; a customer's counts are recomputed from its identities' rows
+for the brands that are not competitors, so a merge, a split or a correction can never make them drift.
+All of it is set-based: a few statements per ingest chunk, whatever its size.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from careline.models import (
+    Author, AuthorBrand, Brand, Customer, CustomerIdentity, Mention, Status, utcnow,
+)
+
+OPEN_STATUSES = (Status.new.value, Status.assigned.value)
+Key = tuple[str, str]  # (platform, handle)
+
+
+def _insert(session: Session, table: Any) -> Any:
+    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def _t(model: Any) -> sa.Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
+def competitor_ids(session: Session) -> list[int]:
+    return [i for i in session.exec(select(Brand.id).where(col(Brand.competitor).is_(True))) if i is not None]
+
+
+def ensure_customers(session: Session, keys: Iterable[Key], now: datetime | None = None) -> None:
+    """Give each author in `keys` that has no identity yet a customer of its own (two INSERT ... SELECTs)."""
+    keys = sorted(set(keys))
+    if not keys:
+        return
+    now = now or utcnow()
+    a, c, ci = _t(Author), _t(Customer), _t(CustomerIdentity)
+    in_keys = sa.tuple_(a.c.platform, a.c.handle).in_(keys)
+    lonely = ~sa.exists().where(ci.c.author_id == a.c.id)
+    at = sa.literal(now, c.c.created_at.type)
+    pick = sa.select(a.c.id, sa.func.substr(sa.func.coalesce(a.c.display_name, a.c.handle), 1, 200), at, at,
+                     sa.cast(sa.literal("[]"), sa.JSON), sa.false(), *[sa.literal(0)] * 4).where(in_keys, lonely)
+    stmt = _insert(session, Customer).from_select(
+        ["seed_author_id", "display_name", "created_at", "updated_at", "tags", "vip", "mention_count",
+         "complaint_count", "praise_count", "open_count"], pick).on_conflict_do_nothing()
+    session.connection().execute(stmt)
+    link = sa.select(c.c.id, a.c.id, a.c.platform, a.c.handle,
+                     sa.literal(now, ci.c.touched_at.type)).select_from(
+        a.join(c, c.c.seed_author_id == a.c.id)).where(in_keys, lonely)
+    session.connection().execute(
+        _insert(session, CustomerIdentity).from_select(
+            ["customer_id", "author_id", "platform", "handle", "touched_at"], link).on_conflict_do_nothing())
+
+
+def after_ingest(session: Session, new_rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
+    """Customers, per-brand counts and refreshed customer counts for one chunk of newly stored mentions."""
+    per: dict[tuple[str, str, int], list[Any]] = {}
+    ext_ids: dict[Key, str] = {}
+    for row in new_rows:
+        handle = row.get("author_handle")
+        if not handle:
+            continue
+        k = (row["platform"], handle, row.get("brand_id") or 0)
+        n_last = per.setdefault(k, [0, None])
+        n_last[0] += 1
+        if n_last[1] is None or row["created_at"] > n_last[1]:
+            n_last[1] = row["created_at"]
+        if row.get("author_external_id"):
+            ext_ids[(row["platform"], handle)] = str(row["author_external_id"])[:200]
+    if not per:
+        return
+    keys = {(p, h) for p, h, _ in per}
+    ensure_customers(session, keys, now)
+    _key_handles(session, keys)
+    ids = author_ids(session, keys)
+    if ext_ids:
+        ci = _t(CustomerIdentity)
+        session.connection().execute(
+            sa.update(ci).where(ci.c.author_id == sa.bindparam("aid"), ci.c.external_id.is_(None))
+            .values(external_id=sa.bindparam("ext")),
+            [{"aid": ids[k], "ext": e} for k, e in ext_ids.items() if k in ids])
+    values = [{"author_id": ids[(p, h)], "brand_id": b, "mention_count": n, "praise_count": 0, "complaint_count": 0,
+               "last_seen_at": last} for (p, h, b), (n, last) in sorted(per.items()) if (p, h) in ids]
+    stmt = _insert(session, AuthorBrand)
+    ex = stmt.excluded
+    ab = _t(AuthorBrand)
+    session.connection().execute(stmt.on_conflict_do_update(
+        index_elements=["author_id", "brand_id"],
+        set_={"mention_count": ab.c.mention_count + ex.mention_count,
+              "last_seen_at": sa.case((ab.c.last_seen_at.is_(None), ex.last_seen_at),
+                                      (ex.last_seen_at > ab.c.last_seen_at, ex.last_seen_at),
+                                      else_=ab.c.last_seen_at)}), values)
+    refresh_authors(session, ids.values())
+
+
+def _key_handles(session: Session, keys: Iterable[Key]) -> None:
+    """New identities get their handle key now, so they can be found by handle before the link job runs."""
+    from careline.services.customer_links import handle_key
+
+    ci = _t(CustomerIdentity)
+    session.connection().execute(
+        sa.update(ci).where(ci.c.platform == sa.bindparam("p"), ci.c.handle == sa.bindparam("h"),
+                            ci.c.handle_key.is_(None)).values(handle_key=sa.bindparam("hk")),
+        [{"p": p, "h": h, "hk": handle_key(p, h)} for p, h in keys])
+
+
+def author_ids(session: Session, keys: Iterable[Key]) -> dict[Key, int]:
+    keys = list(set(keys))
+    out: dict[Key, int] = {}
+    a = _t(Author)
+    for start in range(0, len(keys), 500):
+        rows = session.connection().execute(
+            sa.select(a.c.platform, a.c.handle, a.c.id).where(sa.tuple_(a.c.platform, a.c.handle).in_(keys[start:start + 500])))
+        out.update({(p, h): i for p, h, i in rows})
+    return out
+
+
+def apply_intent_deltas(session: Session, deltas: Mapping[tuple[str, str, int], Sequence[int]]) -> None:
+    """Praise/complaint changes per (platform, handle, brand) from classification or a correction."""
+    changed = {k: d for k, d in deltas.items() if d[0] or d[1]}
+    if not changed:
+        return
+    ids = author_ids(session, {(p, h) for p, h, _ in changed})
+    rows = [{"author_id": ids[(p, h)], "brand_id": b or 0, "mention_count": 0, "praise_count": dp,
+             "complaint_count": dc, "last_seen_at": None}
+            for (p, h, b), (dp, dc) in changed.items() if (p, h) in ids]
+    if not rows:
+        return
+    stmt = _insert(session, AuthorBrand)
+    ab = _t(AuthorBrand)
+    session.connection().execute(stmt.on_conflict_do_update(
+        index_elements=["author_id", "brand_id"],
+        set_={"praise_count": ab.c.praise_count + stmt.excluded.praise_count,
+              "complaint_count": ab.c.complaint_count + stmt.excluded.complaint_count}), rows)
+    refresh_authors(session, [r["author_id"] for r in rows])
+
+
+def refresh_authors(session: Session, author_ids_: Iterable[int]) -> None:
+    ids = sorted(set(author_ids_))
+    ci = _t(CustomerIdentity)
+    customers: set[int] = set()
+    for start in range(0, len(ids), 500):
+        customers.update(session.connection().execute(
+            sa.select(ci.c.customer_id).where(ci.c.author_id.in_(ids[start:start + 500]))).scalars())
+    refresh(session, customers)
+
+
+def refresh_mention(session: Session, mention: Mention) -> None:
+    """After a status change: the customer's open count follows."""
+    if mention.author_handle:
+        ids = author_ids(session, [(mention.platform, mention.author_handle)])
+        refresh_authors(session, ids.values())
+
+
+def count_columns(competitors: Sequence[int]) -> dict[str, Any]:
+    """The correlated subqueries that compute a customer's counts (also used for a full recount)."""
+    c, ci, ab, a, m = _t(Customer), _t(CustomerIdentity), _t(AuthorBrand), _t(Author), _t(Mention)
+    own = ab.c.brand_id.not_in(list(competitors)) if competitors else sa.true()
+
+    def brand_sum(column: sa.Column) -> Any:
+        return sa.select(sa.func.coalesce(sa.func.sum(column), 0)).select_from(
+            ab.join(ci, ci.c.author_id == ab.c.author_id)).where(ci.c.customer_id == c.c.id, own).scalar_subquery()
+
+    own_m = sa.or_(m.c.brand_id.is_(None), m.c.brand_id.not_in(list(competitors))) if competitors else sa.true()
+    return {
+        "mention_count": brand_sum(ab.c.mention_count),
+        "praise_count": brand_sum(ab.c.praise_count),
+        "complaint_count": brand_sum(ab.c.complaint_count),
+        "last_contact_at": sa.select(sa.func.max(a.c.last_seen_at)).select_from(
+            a.join(ci, ci.c.author_id == a.c.id)).where(ci.c.customer_id == c.c.id).scalar_subquery(),
+        "open_count": sa.select(sa.func.count()).select_from(
+            m.join(ci, sa.and_(m.c.platform == ci.c.platform, m.c.author_handle == ci.c.handle))).where(
+            ci.c.customer_id == c.c.id, m.c.status.in_(OPEN_STATUSES), own_m).scalar_subquery(),
+    }
+
+
+def refresh(session: Session, customer_ids: Iterable[int]) -> None:
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return
+    c = _t(Customer)
+    values = count_columns(competitor_ids(session))
+    values["updated_at"] = utcnow()
+    for start in range(0, len(ids), 500):
+        session.connection().execute(sa.update(c).where(c.c.id.in_(ids[start:start + 500])).values(**values))
+
+
+def refresh_everyone(session: Session) -> int:
+    """A full recount (after a brand becomes a competitor, or by `careline customer recount`)."""
+    c = _t(Customer)
+    values = count_columns(competitor_ids(session))
+    return session.connection().execute(sa.update(c).where(c.c.merged_into_id.is_(None)).values(**values)).rowcount
