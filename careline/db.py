@@ -108,3 +108,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        if revision == "head":
+            from careline import search_index
+
+            search_index.ensure(conn)  # a batch-mode table rebuild in a later migration drops triggers

@@ -301,3 +301,9 @@ from careline.models_customers import (  # noqa: E402
     AuthorBrand, Customer, CustomerChange, CustomerIdentity, CustomerNote, ErasureTombstone, IdentityLink,
     LinkSuggestion,
 )
+
+# The full-text index (FTS5 on SQLite, a tsvector column on PostgreSQL) is schema the models can't say:
+# create_all builds it too, so tests see the same database the migrations make.
+from careline import search_index  # noqa: E402
+
+search_index.attach(Mention.__table__)  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ PLATFORM_WEIGHTS = (0.45, 0.25, 0.12, 0.10, 0.08)
 PAGE = 100
 
 COMPLAINTS = [
-    "{brand} lost my bag on the flight from {city} and nobody at the desk can tell me where it is.",
+    "{brand} lost my bag on the flight from {city} and nobody at the lost bag desk can tell me where it is.",
     "Third time this month my {brand} flight to {city} is delayed by over two hours. No explanation, no voucher.",
     "Been on hold with {brand} customer service for 55 minutes. This is ridiculous.",
     "{brand} cancelled my flight to {city} and the rebooking link just errors out. Thanks for nothing.",

@@ -5,6 +5,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import careline.models  # noqa: F401
+from careline import search_index
 
 target_metadata = SQLModel.metadata
 config = context.config
@@ -27,6 +28,7 @@ def _run_on(connection) -> None:  # type: ignore[no-untyped-def]
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=search_index.include_name,  # the full-text index is made by careline/search_index.py
     )
     with context.begin_transaction():
         context.run_migrations()

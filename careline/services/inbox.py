@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from careline.models import Brand, Mention
+from careline.services import search, tags
 
 
 @dataclass
@@ -21,7 +22,9 @@ class InboxFilter:
     languages: list[str] = field(default_factory=list)
     since: datetime | None = None
     until: datetime | None = None
-    text: str | None = None
+    text: str | None = None  # search syntax (services/search_query.py): words, "phrases", from:, tag:...
+    tags: list[str] = field(default_factory=list)  # any of these tags
+    me: str | None = None  # who is looking: `assignee:me` in a query or a saved view
     needs_review: bool | None = None
     # Competitors are tracked for share of voice, not answered: left out unless asked for by brand.
     include_competitors: bool = False
@@ -40,9 +43,12 @@ def _effective(column: str) -> sa.ColumnElement:
 
 
 def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
+    query = search.parse(f.text) if f.text else None
+    if query is not None:
+        stmt = stmt.where(*search.conditions(query, f.me))
     if f.brand_ids:
         stmt = stmt.where(col(Mention.brand_id).in_(f.brand_ids))
-    elif not f.include_competitors:
+    elif not f.include_competitors and not (query and search.names_brand(query)):
         competitors = select(Brand.id).where(col(Brand.competitor).is_(True))
         stmt = stmt.where(sa.or_(col(Mention.brand_id).is_(None), col(Mention.brand_id).not_in(competitors)))
     if f.platforms:
@@ -62,7 +68,7 @@ def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
                 col(Mention.corrected_intent).in_(f.intents),
             )
         )
-    if f.statuses:
+    if f.statuses and not (query and search.overrides_status(query)):
         stmt = stmt.where(col(Mention.status).in_(f.statuses))
     if f.assignee is not None:
         stmt = stmt.where(col(Mention.assignee).is_(None) if f.assignee == "" else Mention.assignee == f.assignee)
@@ -72,26 +78,38 @@ def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
         stmt = stmt.where(Mention.created_at >= f.since)
     if f.until:
         stmt = stmt.where(Mention.created_at < f.until)
-    if f.text:
-        needle = f.text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(col(Mention.text).ilike(f"%{needle}%", escape="\\"))
+    if f.tags:
+        stmt = stmt.where(tags.any_tag(f.tags))
     if f.needs_review is not None:
         stmt = stmt.where(Mention.needs_review == f.needs_review)
     return stmt
 
 
-def list_inbox(session: Session, f: InboxFilter | None = None, page: int = 1, page_size: int = 50) -> Page:
+ORDERS = ("inbox", "relevance", "newest", "oldest")
+
+
+def list_inbox(session: Session, f: InboxFilter | None = None, page: int = 1, page_size: int = 50,
+               order: str = "inbox") -> Page:
+    """One page in `order`: the inbox order (priority, then newest), search relevance, newest or oldest."""
     f = f or InboxFilter()
     page, page_size = max(1, page), max(1, min(page_size, 500))
     stmt = apply_filter(select(Mention), f)
-    stmt = stmt.order_by(col(Mention.priority).desc(), col(Mention.created_at).desc(), col(Mention.id).desc())
+    keys = [col(Mention.priority).desc(), col(Mention.created_at).desc(), col(Mention.id).desc()]
+    if order == "newest":
+        keys = [col(Mention.created_at).desc(), col(Mention.id).desc()]
+    elif order == "oldest":
+        keys = [col(Mention.created_at), col(Mention.id)]
+    elif order == "relevance" and f.text and (rank := search.relevance(search.parse(f.text))) is not None:
+        keys = [rank.desc(), *keys]
+    stmt = stmt.order_by(*keys)
     rows = list(session.exec(stmt.offset((page - 1) * page_size).limit(page_size + 1)))
     return Page(items=rows[:page_size], page=page, page_size=page_size, has_next=len(rows) > page_size)
 
 
-def count(session: Session, f: InboxFilter | None = None, cap: int = 10_000) -> int:
-    """How many match, counted up to `cap` (an exact count of a million rows is not worth its time)."""
-    inner = apply_filter(select(Mention.id), f or InboxFilter()).limit(cap).subquery()
+def count(session: Session, f: InboxFilter | None = None, cap: int | None = 10_000) -> int:
+    """How many match, counted up to `cap` (None: exact; an exact count of a million rows takes time)."""
+    inner = apply_filter(select(Mention.id), f or InboxFilter())
+    inner = (inner.limit(cap) if cap is not None else inner).subquery()
     return int(session.exec(select(sa.func.count()).select_from(inner)).one())
 
 

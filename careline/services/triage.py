@@ -9,6 +9,7 @@ from careline.errors import InvalidInput, NotFound
 from careline.models import Mention, Note, Status, utcnow
 from careline.services import audit, customer_counts
 from careline.services.priority import score_mention
+from careline.services.tags import normalise as normalise_tags
 
 STATUSES = tuple(s.value for s in Status)
 
@@ -72,7 +73,7 @@ def notes(session: Session, mention_id: int) -> list[Note]:
 
 
 def set_tags(session: Session, mention_id: int, tags: Sequence[str], actor: str) -> Mention:
-    clean = sorted({t.strip().lower()[:50] for t in tags if t.strip()})
+    clean = normalise_tags(tags)
     m = _get(session, mention_id)
     before = list(m.tags or [])
     m.tags, m.updated_at = clean, utcnow()

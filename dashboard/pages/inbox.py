@@ -6,7 +6,8 @@ from datetime import datetime, time, timedelta, timezone
 
 import streamlit as st
 
-from careline.services import inbox, trends, triage, users
+from careline.errors import InvalidInput
+from careline.services import inbox, search, tags, trends, triage, users
 from careline.services.inbox import InboxFilter
 from dashboard import detail
 from dashboard.components import act, can, clean, db, one_line, placeholder_notice, require_user, settings
@@ -39,6 +40,19 @@ def _choices() -> tuple[dict[int, str], list[str], list[str]]:
     return names, langs, people  # type: ignore[return-value]
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def _tag_names() -> list[str]:
+    with db() as session:
+        return tags.list_tags(session)
+
+
+SORTS = {"Inbox order (most urgent first)": "inbox", "Best match": "relevance", "Newest": "newest",
+         "Oldest": "oldest"}
+SEARCH_HELP = ('Words: all must appear (text, author handle or name). "lost bag" a phrase · refund* a prefix · '
+               "-spam leave out · from:handle · platform:x · tag:vip · brand:\"Acme Air\" · status:resolved "
+               "(open, all) · intent:complaint · sentiment:negative · lang:en · assignee:me (none)")
+
+
 counts = _header()
 notice = st.container()  # filled once the page's rows are known (which classifier labelled them)
 m1, m2, m3, m4 = st.columns(4)
@@ -50,7 +64,8 @@ m4.metric("Replies queued", f"{counts['queued']:,}")
 brand_names, languages, people = _choices()
 with st.container(border=True):
     c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
-    text = c1.text_input("Search text", key="f_text", placeholder="e.g. refund, lost bag")
+    text = c1.text_input("Search", key="f_text", placeholder='e.g. "lost bag", refund*, from:handle, tag:vip',
+                         help=SEARCH_HELP)
     brand_ids = c2.multiselect("Brand", list(brand_names), format_func=lambda i: clean(brand_names[i]), key="f_brand")
     platforms = c3.multiselect("Platform", ["x", "reddit", "bluesky", "mastodon", "hackernews", "demo"], key="f_platform")
     sentiments = c4.multiselect("Sentiment", SENTIMENTS, key="f_sentiment")
@@ -62,6 +77,11 @@ with st.container(border=True):
     langs = d3.multiselect("Language", languages, key="f_lang")
     period = d4.selectbox("Posted", list(WHEN), key="f_when")
     review = d5.selectbox("Labels", ["All", "Need review (low confidence)"], key="f_review")
+    e1, e2, e3 = st.columns([3, 2, 4])
+    tag_pick = e1.multiselect("Tags (any of)", _tag_names(), key="f_tags")
+    sort = e2.selectbox("Sort", list(SORTS), key="f_sort")
+    everywhere = e3.checkbox("Search every status and date", key="f_everywhere",
+                             help="Ignore Status and Posted: find old and resolved mentions too.")
     since = until = None
     if WHEN[period] == -1:
         today = datetime.now(settings().zone).date()
@@ -74,25 +94,37 @@ with st.container(border=True):
         since = datetime.now(timezone.utc) - timedelta(days=WHEN[period])
 
 assignee = {"Anyone": None, "Me": user["username"], "Unassigned": ""}.get(who, who)
+query = None
+try:
+    query = search.parse(text)
+except InvalidInput as exc:
+    st.error(str(exc))
+    text = ""
+if query is not None and query.note:
+    st.text(f"Search note: {query.note}")  # plain text: the note quotes what was typed
+if everywhere:
+    statuses, since, until = [], None, None
 flt = InboxFilter(brand_ids=brand_ids, platforms=platforms, sentiments=sentiments, intents=intents,
                   statuses=statuses, assignee=assignee, languages=langs, since=since, until=until,
-                  text=text.strip() or None, needs_review=True if review != "All" else None)
+                  text=text.strip() or None, needs_review=True if review != "All" else None,
+                  tags=tag_pick, me=user["username"])
+searching = bool(query and query.positive)
 # what the person chose (not the computed times, which move with the clock): a new choice goes to page 1
 signature = repr((text, brand_ids, platforms, sentiments, intents, statuses, who, langs, period, review,
-                  st.session_state.get("f_dates")))
+                  st.session_state.get("f_dates"), tag_pick, sort, everywhere))
 if st.session_state.get("_inbox_sig") != signature:
     st.session_state["_inbox_sig"] = signature
     st.session_state["inbox_page"] = 1
 page_no = st.session_state.get("inbox_page", 1)
 
 with db() as session:
-    page = inbox.list_inbox(session, flt, page=page_no, page_size=PAGE_SIZE)
-    total = inbox.count(session, flt)
+    page = inbox.list_inbox(session, flt, page=page_no, page_size=PAGE_SIZE, order=SORTS[sort])
+    total = inbox.count(session, flt, cap=None if flt.text else 10_000)  # a search shows its exact total
 ids = [m.id for m in page.items]
 with notice:
     placeholder_notice([m.model_version or "" for m in page.items] + [settings().model])
 
-shown = f"{total:,}" if total < 10_000 else "10,000+"
+shown = f"{total:,}" if total < 10_000 or flt.text else "10,000+"
 first = (page_no - 1) * PAGE_SIZE + 1 if ids else 0
 st.text(f"{shown} matching · showing {first}–{first + len(ids) - 1 if ids else 0}")
 if not ids:
@@ -108,7 +140,7 @@ def _row(m: inbox.Mention) -> dict[str, object]:
         "Brand": clean(brand_names.get(m.brand_id or -1, "")),
         "Author": one_line(m.author_handle or "?", 40),
         "Followers": m.author_followers or 0,
-        "Text": one_line(m.text, 160),
+        "Text": search.snippet(clean(m.text), query, 160) if searching and query else one_line(m.text, 160),
         "Sentiment": (m.corrected_sentiment or m.sentiment or "—") + (" ✎" if m.corrected_sentiment else ""),
         "Intent": (m.corrected_intent or m.intent or "—") + (" ✎" if m.corrected_intent else ""),
         "Status": m.status,

@@ -7,12 +7,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import careline.models  # noqa: F401
+from careline import search_index
 from careline.db import make_engine, migrate
 
 
 def _diff(engine: Engine) -> list:
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                   "include_name": search_index.include_name})
         return compare_metadata(ctx, SQLModel.metadata)
 
 

@@ -1,0 +1,249 @@
+"""Full-text search over mentions: the parsed query (search_query.py) turned into SQL for either database.
+
+Text terms go to the database's own index (careline/search_index.py): FTS5 `MATCH` on SQLite, a
+`tsvector @@ tsquery` on PostgreSQL; both are built from the same token lists, so they find the same
+mentions. Field filters (`from:`, `platform:`, `tag:`...) become plain column conditions. The inbox query
+(services/inbox.py) applies all of it through `conditions()`, so the search box, saved views and
+`careline search` share one definition of what a query means.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+from sqlmodel import Session, col, select
+
+from careline.models import Brand, Mention
+from careline.search_index import FTS_TABLE, PG_COLUMN
+from careline.services.search_query import FieldFilter, ParsedQuery, Term, parse, tokens
+from careline.services.tags import HasTag, normalise
+
+OPEN = ("new", "assigned")
+
+
+# ---- the text part: one expression, compiled per database -------------------------------------------
+
+def fts5_expr(terms: Sequence[Term], handles: Sequence[str] = ()) -> str:
+    """An FTS5 query string: every term required. Tokens are letters and digits only, so quoting is safe."""
+    parts = [f'"{" ".join(t.words)}"' + ("*" if t.prefix else "") for t in terms]
+    parts += [f'author_handle : "{" ".join(tokens(h))}"' for h in handles if tokens(h)]
+    return " AND ".join(parts)
+
+
+def tsquery_expr(terms: Sequence[Term], handles: Sequence[str] = ()) -> str:
+    """The same as a PostgreSQL tsquery (phrases with <->, prefixes with :*)."""
+    def one(words: Sequence[str], prefix: bool) -> str:
+        lexemes = [f"'{w}'" for w in words]
+        if prefix:
+            lexemes[-1] += ":*"
+        return "(" + " <-> ".join(lexemes) + ")"
+
+    parts = [one(t.words, t.prefix) for t in terms] + [one(tokens(h), False) for h in handles if tokens(h)]
+    return " & ".join(parts)
+
+
+class TextMatch(ColumnElement[bool]):
+    """Mentions whose indexed text matches all of `terms` (and whose handle holds `handles`' words)."""
+
+    type = sa.Boolean()
+    inherit_cache = False
+
+    def __init__(self, terms: Sequence[Term], handles: Sequence[str] = (), negate: bool = False) -> None:
+        self.terms, self.handles, self.negate = tuple(terms), tuple(handles), negate
+
+
+@compiles(TextMatch, "sqlite")
+def _match_sqlite(el: TextMatch, compiler, **kw) -> str:  # type: ignore[no-untyped-def]
+    param = compiler.process(sa.bindparam(None, fts5_expr(el.terms, el.handles), unique=True), **kw)
+    return (f"mention.id {'NOT ' if el.negate else ''}IN "
+            f"(SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH {param})")
+
+
+@compiles(TextMatch, "postgresql")
+def _match_pg(el: TextMatch, compiler, **kw) -> str:  # type: ignore[no-untyped-def]
+    param = compiler.process(sa.bindparam(None, tsquery_expr(el.terms, el.handles), unique=True), **kw)
+    expr = f"mention.{PG_COLUMN} @@ to_tsquery('simple', {param})"
+    return f"NOT ({expr})" if el.negate else expr
+
+
+class Relevance(ColumnElement[float]):
+    """How well a mention matches `terms`; higher is better (BM25 on SQLite, ts_rank_cd on PostgreSQL)."""
+
+    type = sa.Float()
+    inherit_cache = False
+
+    def __init__(self, terms: Sequence[Term]) -> None:
+        self.terms = tuple(terms)
+
+
+@compiles(Relevance, "sqlite")
+def _rank_sqlite(el: Relevance, compiler, **kw) -> str:  # type: ignore[no-untyped-def]
+    param = compiler.process(sa.bindparam(None, fts5_expr(el.terms), unique=True), **kw)
+    return (f"-(SELECT rank FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH {param} "
+            f"AND {FTS_TABLE}.rowid = mention.id)")
+
+
+@compiles(Relevance, "postgresql")
+def _rank_pg(el: Relevance, compiler, **kw) -> str:  # type: ignore[no-untyped-def]
+    param = compiler.process(sa.bindparam(None, tsquery_expr(el.terms), unique=True), **kw)
+    return f"ts_rank_cd(mention.{PG_COLUMN}, to_tsquery('simple', {param}))"
+
+
+# ---- field filters ---------------------------------------------------------------------------------
+
+def _effective(name: str) -> ColumnElement:
+    return sa.func.coalesce(getattr(Mention, f"corrected_{name}"), getattr(Mention, name))
+
+
+def _like_prefix(value: str) -> str:
+    return value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _field_condition(f: FieldFilter, me: str | None) -> ColumnElement[bool] | None:
+    v = f.value
+    if f.field == "from":
+        return sa.func.lower(Mention.author_handle) == v.lower()
+    if f.field == "platform":
+        return Mention.platform == v
+    if f.field == "tag":
+        return HasTag(normalise([v])[0])
+    if f.field == "brand":
+        ids = select(Brand.id).where(sa.or_(sa.func.lower(Brand.name) == v.lower(),
+                                            sa.func.lower(Brand.name).like(_like_prefix(v), escape="\\")))
+        return col(Mention.brand_id).in_(ids)
+    if f.field == "status":
+        if v == "all":
+            return None
+        return col(Mention.status).in_(OPEN) if v == "open" else Mention.status == v
+    if f.field in ("intent", "sentiment"):
+        return _effective(f.field) == v
+    if f.field == "lang":
+        return Mention.language == v
+    if f.field == "assignee":
+        if v in ("none", "nobody", "unassigned"):
+            return col(Mention.assignee).is_(None)
+        return Mention.assignee == (me if v == "me" and me else v)
+    raise AssertionError(f"unhandled field {f.field}")  # the parser only lets FIELDS through
+
+
+def conditions(q: ParsedQuery, me: str | None = None) -> list[ColumnElement[bool]]:
+    """Everything the query asks for, as SQL conditions to AND together."""
+    out: list[ColumnElement[bool]] = []
+    handles = q.values("from")
+    if q.positive or handles:
+        # the handle's words narrow through the index; the exact (case-insensitive) handle check follows
+        out.append(TextMatch(q.positive, handles))
+    if q.negative:
+        for term in q.negative:
+            out.append(TextMatch([term], negate=True))
+    for f in q.filters:
+        cond = _field_condition(f, me)
+        if cond is None:
+            continue
+        # "-lang:en" keeps the mentions with no language too: NULL counts as "not this"
+        out.append(sa.not_(sa.func.coalesce(cond, sa.false())) if f.negated else cond)
+    return out
+
+
+def overrides_status(q: ParsedQuery) -> bool:
+    """A `status:` in the query replaces the status picked beside the search box."""
+    return any(f.field == "status" for f in q.filters)
+
+
+def names_brand(q: ParsedQuery) -> bool:
+    """A `brand:` in the query may name a competitor, which the inbox otherwise leaves out."""
+    return any(f.field == "brand" and not f.negated for f in q.filters)
+
+
+def relevance(q: ParsedQuery) -> ColumnElement[float] | None:
+    return Relevance(q.positive) if q.positive else None
+
+
+# ---- highlighting (plain text: the caller shows it as text, never as HTML or Markdown) ---------------
+
+MARK_OPEN, MARK_CLOSE = "«", "»"
+_WORD = re.compile(r"[^\W_]+")
+
+
+def hit_spans(text: str, q: ParsedQuery) -> list[tuple[int, int]]:
+    """(start, end) character spans of `text` that the query's positive terms matched, in order."""
+    words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
+    spans: list[tuple[int, int]] = []
+    for term in q.positive:
+        n = len(term.words)
+        for i in range(len(words) - n + 1):
+            window = words[i:i + n]
+            if all(w[2] == t for w, t in zip(window[:-1], term.words[:-1])) and (
+                    window[-1][2].startswith(term.words[-1]) if term.prefix else window[-1][2] == term.words[-1]):
+                spans.append((window[0][0], window[-1][1]))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def snippet(text: str, q: ParsedQuery, width: int = 160) -> str:
+    """One line of `text` around the first hit, hits wrapped in « », at most about `width` characters."""
+    flat = " ".join(text.split())
+    spans = hit_spans(flat, q)
+    start = 0
+    if spans and spans[0][0] > width // 3:
+        start = flat.rfind(" ", 0, spans[0][0] - width // 4) + 1
+    end = min(len(flat), start + width)
+    out, pos = [], start
+    for s0, s1 in spans:
+        if s1 <= start or s0 >= end:
+            continue
+        out += [flat[pos:max(pos, s0)], MARK_OPEN, flat[max(pos, s0):min(s1, end)], MARK_CLOSE]
+        pos = min(s1, end)
+    out.append(flat[pos:end])
+    return ("…" if start else "") + "".join(out) + ("…" if end < len(flat) else "")
+
+
+# ---- running a search ------------------------------------------------------------------------------
+
+@dataclass
+class SearchResult:
+    items: list[Mention]
+    total: int
+    page: int
+    page_size: int
+    has_next: bool
+    query: ParsedQuery
+
+    @property
+    def note(self) -> str | None:
+        return self.query.note
+
+
+def search(
+    session: Session,
+    text: str,
+    *,
+    base: "InboxFilter | None" = None,  # noqa: F821  (imported lazily: inbox imports this module)
+    everywhere: bool = True,
+    order: str = "inbox",
+    me: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> SearchResult:
+    """Mentions matching `text` (search syntax), ordered as the inbox orders them or by relevance,
+    with the exact total. `everywhere` searches every status and date; otherwise `base`'s choices hold."""
+    from dataclasses import replace
+
+    from careline.services import inbox
+
+    q = parse(text)
+    f = replace(base or inbox.InboxFilter(), text=text or None, me=me or (base.me if base else None))
+    if everywhere:
+        f = replace(f, statuses=[], since=None, until=None, include_competitors=True)
+    listing = inbox.list_inbox(session, f, page=page, page_size=page_size, order=order)
+    total = inbox.count(session, f, cap=None)
+    return SearchResult(listing.items, total, listing.page, listing.page_size, listing.has_next, q)

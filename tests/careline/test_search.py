@@ -1,0 +1,129 @@
+"""Full-text search on both databases: the index follows every write, and a query means the same on each."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from careline.models import Brand, Mention
+from careline.services import search, triage
+from careline.services.inbox import InboxFilter, count, list_inbox
+from careline.services.ingest import ingest
+from tests.conftest import make_raw
+
+TEXTS = [
+    ("x", "sam_12", "Sam Jones", "Acme Air lost my bag in Lisbon, flight AA412"),
+    ("x", "maria_3", "Maria", "The lost bag desk never answers. Lost and found is a joke"),
+    ("reddit", "leo_7", "Leo", "Refund please, I was refunded only half"),
+    ("bluesky", "kate_1", "Kate", "Thanks Acme Air for the upgrade, great crew"),
+    ("mastodon", "nina_5", "Nina", "My bag was lost. Spam spam spam"),
+    ("x", "omar_9", "Omar", "Café au lait on board was cold, and my bag is lost"),
+]
+
+
+def _load(engine) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    with Session(engine) as s:
+        s.add(Brand(name="Acme Air", keywords=["acme air"]))
+        s.add(Brand(name="Skyhop", keywords=["skyhop"], competitor=True))
+        s.commit()
+        raws = [make_raw(platform=p, author_handle=h, author_name=n, text=t) for p, h, n, t in TEXTS]
+        result = ingest(s, raws, brand_id=1)
+    return {h: mid for (_, h, _, _), mid in zip(TEXTS, result.new_ids)}
+
+
+def _found(engine, text: str, **kw) -> list[str]:  # type: ignore[no-untyped-def]
+    with Session(engine) as s:
+        result = search.search(s, text, **kw)
+        assert result.total == len(result.items)  # all fit on one page here
+        return sorted(m.author_handle or "" for m in result.items)
+
+
+def test_query_forms_find_the_same_mentions_on_both_databases(any_engine) -> None:
+    _load(any_engine)
+    cases = {
+        '"lost bag"': ["maria_3"],
+        "lost bag": ["maria_3", "nina_5", "omar_9", "sam_12"],
+        "lost bag -spam": ["maria_3", "omar_9", "sam_12"],
+        "refund*": ["leo_7"],
+        "refund": ["leo_7"],
+        "sam_12": ["sam_12"],  # a customer by handle, as a word
+        "from:@SAM_12": ["sam_12"],
+        "from:sam": [],  # from: is the exact handle
+        "-from:sam_12 bag": ["maria_3", "nina_5", "omar_9"],
+        "platform:x bag": ["maria_3", "omar_9", "sam_12"],
+        "-platform:x bag": ["nina_5"],
+        "aa412": ["sam_12"],
+        "café": ["omar_9"],
+        "cafe": [],  # no accent folding on either database
+        '"bag lost"': [],
+        '"lost bag': ["maria_3", "nina_5", "omar_9", "sam_12"],  # unbalanced: plain words
+        "jones": ["sam_12"],  # author name
+    }
+    got = {q: _found(any_engine, q) for q in cases}
+    assert got == cases
+
+
+def test_index_follows_ingest_correction_and_erase(any_engine) -> None:
+    ids = _load(any_engine)
+    assert _found(any_engine, "lisbon") == ["sam_12"]
+    with Session(any_engine) as s:  # a text correction / erasure through the ORM
+        m = s.get(Mention, ids["sam_12"])
+        assert m is not None
+        m.text, m.author_handle = "[erased at the customer's request]", None
+        s.add(m)
+        s.commit()
+    assert _found(any_engine, "lisbon") == [] and _found(any_engine, "erased") == [""]
+    assert _found(any_engine, "sam_12") == []
+    with any_engine.begin() as conn:  # plain SQL from anyone (a script, another service) is followed too
+        conn.execute(sa.delete(Mention.__table__).where(Mention.__table__.c.author_handle == "maria_3"))
+        conn.execute(sa.update(Mention.__table__).where(Mention.__table__.c.author_handle == "leo_7")
+                     .values(text="Lisbon again"))
+    assert _found(any_engine, '"lost bag"') == []
+    assert _found(any_engine, "lisbon") == ["leo_7"] and _found(any_engine, "refund*") == []
+    with Session(any_engine) as s:  # a new mention through ingest
+        ingest(s, [make_raw(author_handle="new_1", text="Lost bag again, Lisbon")])
+    assert _found(any_engine, '"lost bag"') == ["new_1"]
+    with Session(any_engine) as s:  # triage writes (status, tags) leave the index alone and stay correct
+        triage.set_status(s, ids["nina_5"], "resolved", "agent")
+    assert _found(any_engine, "spam") == ["nina_5"]
+
+
+def test_inbox_search_keeps_the_inbox_filters_and_order(any_engine) -> None:
+    ids = _load(any_engine)
+    with Session(any_engine) as s:
+        triage.set_status(s, ids["omar_9"], "resolved", "agent")
+        open_only = list_inbox(s, InboxFilter(text="bag"))
+        assert {m.author_handle for m in open_only.items} == {"sam_12", "maria_3", "nina_5"}
+        priorities = [m.priority for m in open_only.items]
+        assert priorities == sorted(priorities, reverse=True)
+        assert count(s, InboxFilter(text="bag status:resolved")) == 1  # the query's status wins
+        assert count(s, InboxFilter(text="bag status:all")) == 4
+        assert search.search(s, "bag", base=InboxFilter(), everywhere=False).total == 3
+        assert search.search(s, "bag").total == 4  # everywhere: every status and date
+
+
+def test_relevance_order_puts_the_best_match_first(any_engine) -> None:
+    _load(any_engine)
+    with Session(any_engine) as s:
+        result = search.search(s, "spam", order="relevance")
+        assert [m.author_handle for m in result.items] == ["nina_5"]
+        ranked = search.search(s, "lost", order="relevance")
+        assert ranked.total == 4 and ranked.items[0].author_handle == "maria_3"  # "lost" twice
+
+
+def test_field_filters_for_tags_brands_status_and_assignee(any_engine) -> None:
+    ids = _load(any_engine)
+    with Session(any_engine) as s:
+        triage.set_tags(s, ids["sam_12"], ["VIP", "lost-bag"], "agent")
+        triage.set_tags(s, ids["kate_1"], ["vip"], "agent")
+        triage.assign(s, ids["leo_7"], "dana", "agent")
+        s.add(Mention(platform="x", external_id="c1", text="Skyhop lost my bag", brand_id=2))
+        s.commit()
+    assert _found(any_engine, "tag:vip") == ["kate_1", "sam_12"]
+    assert _found(any_engine, "tag:vip -tag:lost-bag") == ["kate_1"]
+    assert _found(any_engine, "assignee:me", me="dana") == ["leo_7"]
+    assert _found(any_engine, "assignee:none refund") == []
+    assert _found(any_engine, 'brand:skyhop bag') == [""]
+    assert _found(any_engine, "status:assigned") == ["leo_7"]
+    with Session(any_engine) as s:
+        assert count(s, InboxFilter(tags=["VIP"]), cap=None) == 2
+        assert count(s, InboxFilter(text="bag")) == 4  # the competitor's mention stays out of the inbox
