@@ -166,8 +166,7 @@ def collect(
     for name in names:
         src = build_source(name, settings, demo_anchor=jobs.demo_anchor(engine))
         summary = run_collect(engine, src, max_pages=max_pages)
-        console.print(f"{name}: {summary.seen} seen, {summary.new} new, {summary.skipped} skipped, "
-                      f"{summary.api_calls} API call(s)")
+        console.print(summary.line())
         for err in summary.errors:
             failed = True
             console.print(f"[red]{name}:[/] {err}")

@@ -4,9 +4,57 @@ Collectors are leaves: they never import `careline`. The core maps `RawMention` 
 """
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
+
+# Codes platforms send for "no language" (undetermined, no linguistic content, media-only, hashtag-only...)
+_NO_LANGUAGE = {"und", "zxx", "qme", "qst", "qht", "qam", "qct", "mul", "art"}
+_PRIMARY = re.compile(r"^[a-z]{2,3}$")
+
+
+def normalise_language(value: Any) -> str | None:
+    """A BCP-47 tag ("en-US-u-ca-gregory", "pt_BR", "EN") as its short primary subtag ("en", "pt").
+
+    Everything downstream (the classifier's language check, filters, the 16-character column) wants the
+    primary language only; a tag that has none (or none we can read) is stored as unknown.
+    """
+    if not isinstance(value, str):
+        return None
+    primary = value.strip().replace("_", "-").split("-", 1)[0].lower()
+    if not _PRIMARY.match(primary) or primary in _NO_LANGUAGE:
+        return None
+    return primary
+
+
+def _opt_str(value: Any) -> str | None:
+    """An optional text field: numbers become their digits (an id or a name sent as a number is still that
+    id or name); anything that is not text (a dict, a list) is dropped rather than stored as garbage."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return str(value) if not isinstance(value, float) or math.isfinite(value) else None
+    if isinstance(value, str):
+        return value or None
+    return None
+
+
+_MAX_COUNT = 2**31 - 1  # the column is a 32-bit integer on PostgreSQL; no account has more followers
+
+
+def _opt_count(value: Any) -> int | None:
+    """A follower count, or None when the platform sent something that is not one."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float):
+        value = int(value) if math.isfinite(value) else None
+    elif isinstance(value, str):
+        value = int(value.strip()) if value.strip().isdigit() and len(value.strip()) < 12 else None
+    if isinstance(value, int) and 0 <= value <= _MAX_COUNT:
+        return value
+    return None
 
 
 @dataclass(frozen=True)
@@ -49,6 +97,27 @@ class RawMention:
     raw: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Coerce every field to its type here, once for every collector (a platform that sends a number
+        where text belongs must not cost the page); what cannot be coerced raises ValueError, which the
+        collectors' per-item screen turns into one skipped item with its reason."""
+        ident = _opt_str(self.external_id)
+        if not ident:
+            raise ValueError(f"external id {self.external_id!r} is not an id")
+        self.external_id = ident
+        if self.text is None or isinstance(self.text, (int, float)) and not isinstance(self.text, bool):
+            self.text = "" if self.text is None else str(self.text)
+        if not isinstance(self.text, str):
+            raise ValueError(f"text is a {type(self.text).__name__}, not text")
+        if not isinstance(self.created_at, datetime):
+            raise ValueError(f"created_at {self.created_at!r} is not a time")
+        for name in ("url", "author_handle", "author_name", "author_id", "parent_id", "thread_id", "author_url"):
+            setattr(self, name, _opt_str(getattr(self, name)))
+        links = self.author_links if isinstance(self.author_links, (list, tuple)) else []
+        self.author_links = [link for link in links if isinstance(link, str) and link]
+        self.author_followers = _opt_count(self.author_followers)
+        self.language = normalise_language(self.language)
+        if not isinstance(self.raw, dict):
+            self.raw = {"value": self.raw} if self.raw is not None else {}
         if self.created_at.tzinfo is None:
             self.created_at = self.created_at.replace(tzinfo=timezone.utc)
         else:
@@ -85,7 +154,12 @@ class Source(Protocol):
 
 
 class SourceError(Exception):
-    """A collector failed; the message is one sentence a user can act on."""
+    """A collector failed; the message is one sentence a user can act on.
+
+    `api_calls`: the platform calls the failure cost (counted on the run: they used up budget too).
+    """
+
+    api_calls: int = 1
 
 
 class RateLimited(SourceError):

@@ -17,7 +17,7 @@ from collectors.base import AccessDenied, AuthFailed, Batch, Query, RateLimited,
 from collectors.cursors import MultiCursor, part_key
 from collectors.querybuild import search_terms
 from collectors.ratelimit import DEFAULT_PAUSE, TransientError, from_ietf_headers
-from collectors.screen import screen_all
+from collectors.screen import as_dict, as_list, screen_all
 
 log = logging.getLogger(__name__)
 METHOD = "app.bsky.feed.searchPosts"
@@ -53,9 +53,12 @@ class BlueskySource:
         calls += 1
         content = response.content if isinstance(response.content, dict) else {}
         mentions, skipped = parse_page(content, query.exclusions)
-        posts = content.get("posts") or []
-        newest = _sort_at(posts[0]) if posts and isinstance(posts[0], dict) else None
+        posts = as_list(content.get("posts"))
+        # the newest sort time of every post read (bad ones too), so the mark moves past all of them
+        stamps = [t for t in (_sort_at(p) for p in posts if isinstance(p, dict)) if t]
+        newest = max(stamps) if stamps else None
         token = content.get("cursor") if posts and len(posts) >= self.page_size else None
+        token = token if isinstance(token, str) and token else None
         has_more = state.page_done(key, newest=newest, next_token=token)
         return Batch(mentions=mentions, cursor=state.dump(), has_more=has_more,
                      rate_limit=from_ietf_headers(response.headers), skipped=skipped, api_calls=calls)
@@ -94,33 +97,35 @@ class BlueskySource:
 
 
 def parse_page(content: dict[str, Any], exclusions: tuple[str, ...] = ()) -> tuple[list[RawMention], list[str]]:
-    return screen_all("bluesky", content.get("posts") or [], parse_post, exclusions, id_key="uri")
+    return screen_all("bluesky", as_list(as_dict(content).get("posts")), parse_post, exclusions, id_key="uri")
 
 
 def parse_post(post: dict[str, Any]) -> RawMention:
-    uri = str(post["uri"])
-    record = post.get("record") or {}
-    author = post.get("author") or {}
+    uri = post.get("uri")
+    if not isinstance(uri, str) or not uri.startswith("at://"):
+        raise ValueError(f"uri {uri!r} is not an at:// URI")
+    record = as_dict(post.get("record"))
+    author = as_dict(post.get("author"))
     created = _time(record.get("createdAt")) or _time(post.get("indexedAt"))
     if created is None:
         raise ValueError("no createdAt or indexedAt")
     handle = author.get("handle")
     rkey = uri.rsplit("/", 1)[-1]
-    reply = record.get("reply") or {}
-    langs = record.get("langs") or []
+    reply = as_dict(record.get("reply"))
+    langs = as_list(record.get("langs"))
     return RawMention(
-        platform="bluesky", external_id=uri, text=str(record.get("text") or ""), created_at=created,
+        platform="bluesky", external_id=uri, text=record.get("text"), created_at=created,
         url=f"https://bsky.app/profile/{handle or author.get('did')}/post/{rkey}",
         author_handle=handle, author_name=author.get("displayName") or None, author_id=author.get("did"),
         language=langs[0] if langs else None,
-        parent_id=(reply.get("parent") or {}).get("uri"), thread_id=(reply.get("root") or {}).get("uri") or uri,
+        parent_id=as_dict(reply.get("parent")).get("uri"), thread_id=as_dict(reply.get("root")).get("uri") or uri,
         raw={"cid": post.get("cid"), "likes": post.get("likeCount"), "reposts": post.get("repostCount")},
     )
 
 
 def _sort_at(post: dict[str, Any]) -> str | None:
     """The search index sorts on min(createdAt, indexedAt); `since` compares against the same."""
-    times = [t for t in (_time((post.get("record") or {}).get("createdAt")), _time(post.get("indexedAt"))) if t]
+    times = [t for t in (_time(as_dict(post.get("record")).get("createdAt")), _time(post.get("indexedAt"))) if t]
     return min(times).isoformat().replace("+00:00", "Z") if times else None
 
 

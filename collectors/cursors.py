@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 
@@ -79,7 +80,7 @@ class MultiCursor:
             part.tok = next_token
             self.at = key
             return True
-        part.hw = part.pend or part.hw
+        part.hw = later(part.hw, part.pend)
         part.tok = part.pend = None
         return self._next(key)
 
@@ -87,7 +88,7 @@ class MultiCursor:
         """Record one committed page of an oldest-first (min_id style) walk: hw moves every page."""
         part = self.parts[key]
         if newest is not None:
-            part.hw = newest
+            part.hw = later(part.hw, newest)
         if more and newest is not None:
             self.at = key
             return True
@@ -113,6 +114,21 @@ class MultiCursor:
         if self.at is not None:
             data["at"] = self.at
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+
+def later(old: str | None, new: str | None) -> str | None:
+    """The later of two high-water marks: a mark never moves backwards (a pass whose newest item is
+    older than the mark, e.g. because the newest post was deleted, must not make the next run re-read).
+
+    Marks are numbers (X and Mastodon ids, Reddit and HN timestamps) or ISO times (Bluesky); numbers are
+    compared as numbers (exactly: ids have 19 digits), anything else as text (ISO times sort as text).
+    """
+    if old is None or new is None:
+        return new if old is None else old
+    try:
+        return new if Decimal(new) > Decimal(old) else old
+    except (InvalidOperation, ValueError):
+        return new if new > old else old
 
 
 def _str(value: Any) -> str | None:

@@ -18,7 +18,7 @@ from collectors.cursors import MultiCursor, part_key
 from collectors.markup import html_to_text
 from collectors.querybuild import search_terms
 from collectors.ratelimit import DEFAULT_PAUSE, TransientError, retry_after
-from collectors.screen import screen_all
+from collectors.screen import as_list, screen_all
 
 log = logging.getLogger(__name__)
 BASE_URL = "https://hn.algolia.com/api/v1"
@@ -60,12 +60,14 @@ class HackerNewsSource:
         if filters:
             params["numericFilters"] = ",".join(filters)
         payload = self._get("/search_by_date", params)
-        mentions, skipped = parse_hits(payload.get("hits") or [], query.exclusions)
-        stamps = [h.get("created_at_i") for h in payload.get("hits") or [] if isinstance(h, dict)]
-        stamps = [s for s in stamps if isinstance(s, int)]
+        hits = as_list(payload.get("hits"))
+        mentions, skipped = parse_hits(hits, query.exclusions)
+        stamps = [h.get("created_at_i") for h in hits if isinstance(h, dict)]
+        stamps = [s for s in stamps if isinstance(s, int) and not isinstance(s, bool) and s > 0]
         newest = str(max(stamps)) if stamps else None
         upper = upper if upper is not None else (max(stamps) if stamps else None)
-        more = page + 1 < int(payload.get("nbPages") or 0) and upper is not None
+        pages = payload.get("nbPages")
+        more = isinstance(pages, int) and page + 1 < pages and upper is not None
         has_more = state.page_done(key, newest=newest, next_token=f"{page + 1}:{upper}" if more else None)
         return Batch(mentions=mentions, cursor=state.dump(), has_more=has_more, skipped=skipped)
 
@@ -91,24 +93,31 @@ class HackerNewsSource:
 
 
 def parse_hits(hits: list[Any], exclusions: tuple[str, ...] = ()) -> tuple[list[RawMention], list[str]]:
-    return screen_all("hackernews", hits, parse_hit, exclusions, id_key="objectID")
+    return screen_all("hackernews", as_list(hits), parse_hit, exclusions, id_key="objectID")
 
 
 def parse_hit(hit: dict[str, Any]) -> RawMention | None:
-    oid = str(hit["objectID"])
+    oid = hit.get("objectID")
+    if not isinstance(oid, (str, int)) or isinstance(oid, bool) or not str(oid).strip():
+        raise ValueError(f"objectID {oid!r} is not an id")
+    oid = str(oid)
     stamp = hit.get("created_at_i")
-    if isinstance(stamp, int):
+    if isinstance(stamp, int) and not isinstance(stamp, bool):
         created = datetime.fromtimestamp(stamp, tz=timezone.utc)
     else:
         created = datetime.fromisoformat(str(hit["created_at"]).replace("Z", "+00:00"))
-    tags = hit.get("_tags") or []
+    tags = [t for t in as_list(hit.get("_tags")) if isinstance(t, str)]
+    for field in ("comment_text", "story_text", "title", "story_title"):
+        if hit.get(field) is not None and not isinstance(hit.get(field), str):
+            raise ValueError(f"{field} is a {type(hit.get(field)).__name__}, not text")
     if "comment" in tags or hit.get("comment_text"):
         text = html_to_text(hit.get("comment_text"))
         title = hit.get("story_title")
     else:
         title = hit.get("title") or ""
         body = html_to_text(hit.get("story_text"))
-        text = "\n\n".join(x for x in (title, body or hit.get("url") or "") if x)
+        link = hit.get("url") if isinstance(hit.get("url"), str) else ""
+        text = "\n\n".join(x for x in (title, body or link) if x)
     if not text:
         return None
     story = hit.get("story_id")
@@ -116,7 +125,7 @@ def parse_hit(hit: dict[str, Any]) -> RawMention | None:
     return RawMention(
         platform="hackernews", external_id=oid, text=text, created_at=created,
         url=f"https://news.ycombinator.com/item?id={oid}", author_handle=hit.get("author"),
-        parent_id=str(parent) if parent else None, thread_id=str(story) if story else oid,
+        parent_id=parent or None, thread_id=story or oid,
         raw={"points": hit.get("points"), "story_title": title,
              "tags": [t for t in tags if not t.startswith("author_")]},
     )

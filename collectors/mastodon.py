@@ -30,7 +30,7 @@ from collectors.cursors import MultiCursor, part_key
 from collectors.markup import html_to_text
 from collectors.querybuild import search_terms
 from collectors.ratelimit import DEFAULT_PAUSE, TransientError
-from collectors.screen import screen_all
+from collectors.screen import as_dict, as_list, screen_all
 
 log = logging.getLogger(__name__)
 PAGE = 40  # the API's maximum for timelines and search
@@ -77,9 +77,11 @@ class MastodonSource:
         else:
             result = self._call(lambda: self.client.search_v2(value, resolve=False, result_type="statuses",
                                                                 min_id=hw, limit=PAGE, exclude_unreviewed=False))
-            statuses = (result or {}).get("statuses") or []
+            statuses = as_dict(result).get("statuses")
+        statuses = as_list(statuses)
         mentions, skipped = parse_statuses(statuses, query.exclusions)
-        ids = [str(s.get("id")) for s in statuses if isinstance(s, dict) and s.get("id")]
+        ids = [str(s.get("id")) for s in statuses if isinstance(s, dict) and isinstance(s.get("id"), (str, int))
+               and str(s.get("id")).isdigit()]
         newest = max(ids, key=_id_order) if ids else None
         has_more = state.forward_done(key, newest=newest, more=len(statuses) >= PAGE)
         return Batch(mentions=mentions, cursor=state.dump(), has_more=has_more, rate_limit=self._rate_limit(),
@@ -123,23 +125,28 @@ class MastodonSource:
 
 
 def parse_statuses(statuses: list[Any], exclusions: tuple[str, ...] = ()) -> tuple[list[RawMention], list[str]]:
-    return screen_all("mastodon", statuses or [], parse_status, exclusions, id_key="id",
+    return screen_all("mastodon", as_list(statuses), parse_status, exclusions, id_key="id",
                       gone="is a boost; the original is collected on its own")
 
 
 def parse_status(status: dict[str, Any]) -> RawMention | None:
     if status.get("reblog"):
         return None
+    if status.get("id") in (None, "") or isinstance(status.get("id"), (dict, list)):
+        raise ValueError("no id")
     sid = str(status["id"])
-    uri = str(status.get("uri") or "")
-    account = status.get("account") or {}
+    uri = status.get("uri") if isinstance(status.get("uri"), str) else ""
+    account = as_dict(status.get("account"))
     created = status.get("created_at")
     if isinstance(created, str):
         created = datetime.fromisoformat(created.replace("Z", "+00:00"))
     if not isinstance(created, datetime):
         raise ValueError("no created_at")
-    text = html_to_text(status.get("content"))
-    if status.get("spoiler_text"):
+    content = status.get("content")
+    if content is not None and not isinstance(content, str):
+        raise ValueError(f"content is a {type(content).__name__}, not text")
+    text = html_to_text(content)
+    if isinstance(status.get("spoiler_text"), str) and status["spoiler_text"]:
         text = f"[CW: {status['spoiler_text']}] {text}"
     return RawMention(
         platform="mastodon",
@@ -147,9 +154,9 @@ def parse_status(status: dict[str, Any]) -> RawMention | None:
         external_id=uri if uri and len(uri) <= 200 else sid,
         text=text, created_at=created, url=status.get("url") or uri or None,
         author_handle=account.get("acct"), author_name=account.get("display_name") or None,
-        author_followers=account.get("followers_count"), author_id=str(account["id"]) if account.get("id") else None,
+        author_followers=account.get("followers_count"), author_id=account.get("id"),
         language=status.get("language"),
-        parent_id=str(status["in_reply_to_id"]) if status.get("in_reply_to_id") else None,
+        parent_id=status.get("in_reply_to_id"),
         thread_id=sid, raw={"id": sid, "favourites": status.get("favourites_count"),
                             "reblogs": status.get("reblogs_count")},
     )

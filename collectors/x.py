@@ -21,6 +21,7 @@ from collectors.base import AccessDenied, AuthFailed, Batch, Query, RateLimited,
 from collectors.cursors import MultiCursor, part_key
 from collectors.querybuild import QueryTooLong, x_queries
 from collectors.ratelimit import DEFAULT_PAUSE, TransientError, from_x_headers
+from collectors.screen import as_dict, as_list, screen_all
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -78,7 +79,9 @@ class XSource:
         try:
             strings = x_queries(query)
         except QueryTooLong as exc:
-            raise SourceError(f"X query for {query.brand} is too long: {exc}; shorten the exclusions.") from exc
+            err = SourceError(f"X query for {query.brand} is too long: {exc}; shorten the exclusions.")
+            err.api_calls = 0  # refused before any request
+            raise err from exc
         parts: dict[str, Callable[[str | None, str | None], requests.Response]] = {}
         for text in strings:
             parts[part_key("search", text)] = self._search(text)
@@ -101,9 +104,10 @@ class XSource:
             calls += 1
         payload = _json(response)
         mentions, skipped = parse_page(payload)
-        meta = payload.get("meta") or {}
-        newest = meta.get("newest_id") or (max((m.external_id for m in mentions), key=int) if mentions else None)
-        has_more = state.page_done(key, newest=newest, next_token=meta.get("next_token"))
+        meta = as_dict(payload.get("meta"))
+        newest = _snowflake(meta.get("newest_id")) or newest_id(payload)
+        token = meta.get("next_token")
+        has_more = state.page_done(key, newest=newest, next_token=token if isinstance(token, str) and token else None)
         return Batch(mentions=mentions, cursor=state.dump(), has_more=has_more,
                      rate_limit=from_x_headers(response.headers), skipped=skipped, api_calls=calls)
 
@@ -187,55 +191,56 @@ class XSource:
 
 # -- parsing (pure functions: the benchmark and the tests call these on recorded payloads) ------------
 
-def parse_page(payload: dict[str, Any]) -> tuple[list[RawMention], list[str]]:
-    """Tweets of one search/mentions page with their authors; malformed ones skipped with a reason."""
-    users = {str(u.get("id")): u for u in (payload.get("includes") or {}).get("users") or [] if isinstance(u, dict)}
-    mentions: list[RawMention] = []
-    skipped: list[str] = []
-    for tweet in payload.get("data") or []:
-        if not isinstance(tweet, dict) or not tweet.get("id"):
-            skipped.append("x: a result without an id")
-            continue
-        try:
-            mentions.append(parse_tweet(tweet, users.get(str(tweet.get("author_id")))))
-        except (TypeError, ValueError) as exc:
-            skipped.append(f"x:{tweet.get('id')} unreadable ({exc})")
-    for err in payload.get("errors") or []:  # deleted/withheld tweets come back here, not in data
+def parse_page(payload: Any) -> tuple[list[RawMention], list[str]]:
+    """Tweets of one search/mentions page with their authors; malformed ones skipped with a reason.
+
+    Every level is read defensively (`as_dict`/`as_list`): `includes` sent as a list, `public_metrics` as
+    a string or a user without an id costs at most that one item, never the page.
+    """
+    payload = as_dict(payload)
+    users = {str(u.get("id")): u for u in as_list(as_dict(payload.get("includes")).get("users"))
+             if isinstance(u, dict) and u.get("id") is not None}
+    mentions, skipped = screen_all(
+        "x", as_list(payload.get("data")), lambda t: parse_tweet(t, users.get(str(t.get("author_id")))), (),
+        id_key="id")
+    for err in as_list(payload.get("errors")):  # deleted/withheld tweets come back here, not in data
         if isinstance(err, dict) and err.get("resource_type") == "tweet" and err.get("parameter") != "query":
-            skipped.append(f"x:{err.get('resource_id') or err.get('value')} unavailable ({err.get('title')})")
-    for reason in skipped:
-        log.info("x: skipped %s", reason)
+            reason = f"x:{err.get('resource_id') or err.get('value')} unavailable ({err.get('title')})"
+            log.info("x: skipped %s", reason)
+            skipped.append(reason)
     return mentions, skipped
 
 
 def parse_tweet(tweet: dict[str, Any], user: dict[str, Any] | None) -> RawMention:
+    if tweet.get("id") in (None, ""):
+        raise ValueError("a result without an id")
     tid = str(tweet["id"])
     if not tid.isdigit():
         raise ValueError(f"id {tid!r} is not numeric")
-    text = ((tweet.get("note_tweet") or {}).get("text") or tweet.get("text") or "")
+    text = as_dict(tweet.get("note_tweet")).get("text") or tweet.get("text") or ""
     created = _created(tweet.get("created_at"), tid)
-    parent = next((str(r.get("id")) for r in tweet.get("referenced_tweets") or []
-                   if isinstance(r, dict) and r.get("type") == "replied_to"), None)
-    handle = name = followers = None
-    if user:
-        handle, name = user.get("username"), user.get("name")
-        followers = (user.get("public_metrics") or {}).get("followers_count")
-    lang = tweet.get("lang")
+    parent = next((str(r.get("id")) for r in as_list(tweet.get("referenced_tweets"))
+                   if isinstance(r, dict) and r.get("type") == "replied_to" and r.get("id")), None)
+    user = as_dict(user)
+    handle = user.get("username")
+    handle = str(handle) if isinstance(handle, (str, int)) and not isinstance(handle, bool) and handle != "" else None
+    followers = as_dict(user.get("public_metrics")).get("followers_count")
+    conversation = tweet.get("conversation_id")
     return RawMention(
         platform="x", external_id=tid, text=text, created_at=created,
         url=f"https://x.com/{handle or 'i/web'}/status/{tid}",
-        author_handle=handle, author_name=name, author_followers=followers,
-        author_id=str(tweet["author_id"]) if tweet.get("author_id") else None,
-        language=None if lang in (None, "und", "zxx", "qme", "qst", "qht") else lang,
-        parent_id=parent, thread_id=str(tweet.get("conversation_id") or tid),
-        raw=_raw(tweet, user),
+        author_handle=handle, author_name=user.get("name"), author_followers=followers,
+        author_id=tweet.get("author_id"), language=tweet.get("lang"),
+        parent_id=parent, thread_id=conversation if isinstance(conversation, (str, int)) and conversation else tid,
+        raw=_raw(tweet, user or None),
     )
 
 
 def _raw(tweet: dict[str, Any], user: dict[str, Any] | None) -> dict[str, Any]:
     """What the columns don't hold and the dashboard may want; small, since every mention stores it."""
-    raw: dict[str, Any] = {"metrics": tweet.get("public_metrics")}
-    if tweet.get("referenced_tweets"):
+    metrics = tweet.get("public_metrics")
+    raw: dict[str, Any] = {"metrics": metrics if isinstance(metrics, dict) else None}
+    if isinstance(tweet.get("referenced_tweets"), list) and tweet["referenced_tweets"]:
         raw["refs"] = tweet["referenced_tweets"]
     if tweet.get("in_reply_to_user_id"):
         raw["reply_to_user"] = tweet["in_reply_to_user_id"]
@@ -248,9 +253,23 @@ def _raw(tweet: dict[str, Any], user: dict[str, Any] | None) -> dict[str, Any]:
 
 def _created(value: Any, tid: str) -> datetime:
     if isinstance(value, str) and value:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass  # an unreadable time: the snowflake still dates the tweet
     # Snowflake ids carry their own timestamp, so a tweet without created_at still sorts right.
     return datetime.fromtimestamp(((int(tid) >> 22) + _TWEPOCH_MS) / 1000, tz=timezone.utc)
+
+
+def _snowflake(value: Any) -> str | None:
+    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    return text if text.isdigit() else None
+
+
+def newest_id(payload: dict[str, Any]) -> str | None:
+    """The newest tweet id read on the page, good items or bad: the cursor must move past all of them."""
+    ids = [i for i in (_snowflake(as_dict(t).get("id")) for t in as_list(payload.get("data"))) if i]
+    return max(ids, key=int) if ids else None
 
 
 def _json(response: Any) -> dict[str, Any]:

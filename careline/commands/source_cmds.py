@@ -57,8 +57,7 @@ def backfill_cmd(
         summary = collect(engine, src, max_pages=pages, on_page=on_page, brand=brand)
     elapsed = time.monotonic() - started
     per = f"{summary.api_calls / summary.new:.3f}" if summary.new else "n/a"
-    console.print(f"{name}: {summary.pages} page(s), {summary.seen} seen, {summary.new} new, {summary.skipped} "
-                  f"skipped, {summary.api_calls} API call(s) ({per} per new mention) in {elapsed:.1f}s.")
+    console.print(f"{summary.line()[:-1]} ({per} per new mention) in {elapsed:.1f}s.")
     for err in summary.errors:
         console.print(f"[red]{name}:[/] {err}")
     if classify and summary.new:

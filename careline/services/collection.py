@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -27,7 +28,16 @@ from sqlmodel import Session, col, select
 from careline.models import Brand, BrandQuery, CollectorRun, SourceState, utcnow
 from careline.services import brands as brand_service
 from careline.services.ingest import get_source_state, ingest, save_source_state
-from collectors.base import AccessDenied, AuthFailed, Batch, Query, RateLimit, RateLimited, Source, SourceError
+from collectors.base import (
+    AccessDenied,
+    AuthFailed,
+    Batch,
+    Query,
+    RateLimit,
+    RateLimited,
+    Source,
+    SourceError,
+)
 from collectors.ratelimit import TransientError, backoff_delay, wait_until
 
 log = logging.getLogger(__name__)
@@ -56,6 +66,20 @@ class RunSummary:
     errors: list[str] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
     stopped: str | None = None  # why the source stopped early (credentials, plan, rate limit)
+    queries: int = 0
+    paused: list[tuple[str, datetime | None, str | None]] = field(default_factory=list)  # key, until, why
+
+    def line(self) -> str:
+        """One sentence for the terminal: what was read, or that the source is paused and why."""
+        if self.queries and len(self.paused) == self.queries:
+            _key, until, why = self.paused[0]
+            return (f"{self.source}: paused until {until:%Y-%m-%d %H:%M} UTC ({why or 'no reason given'}); "
+                    f"nothing collected. Resume with `careline sources resume {self.source}`.")
+        text = (f"{self.source}: {self.pages} page(s), {self.seen} seen, {self.new} new, {self.skipped} skipped, "
+                f"{self.api_calls} API call(s)")
+        if self.paused:
+            text += f"; {len(self.paused)} of {self.queries} quer{'y' if self.queries == 1 else 'ies'} paused"
+        return text + "."
 
 
 class _StopSource(Exception):
@@ -65,7 +89,16 @@ class _StopSource(Exception):
         self.reason, self.paused_until, self.healthy, self.rate_limit = reason, paused_until, healthy, rate_limit
 
 
+@dataclass
+class _Calls:
+    """API calls made for pages that were never committed (failed, retried): counted all the same."""
+
+    uncommitted: int = 0
+
+
 PageHook = Callable[[str, int, Batch], None]
+STALE_AFTER = timedelta(hours=1)  # far longer than one query's run (10 pages, two short rate-limit waits)
+INTERRUPTED = "interrupted: the process ended before this run finished (nothing after its last page was kept)"
 
 
 def collect(
@@ -82,15 +115,23 @@ def collect(
 ) -> RunSummary:
     """Fetch every brand query of `source` (or one brand's), committing each page with its cursor.
 
-    Errors don't escape: they are recorded on the run, the source state and the summary.
+    Errors don't escape: they are recorded on the run, the source state and the summary, and the next
+    query is still tried (a failure that covers the whole source, like bad credentials, stops it).
     """
     summary = RunSummary(source=source.name)
     policy = policy or RetryPolicy()
     now = now or utcnow()
-    with Session(engine, expire_on_commit=False) as session:
-        queries = brand_service.queries_for(session, source.name)
+    try:
+        sweep_stale_runs(engine, source.name, now=now)
+        with Session(engine, expire_on_commit=False) as session:
+            queries = brand_service.queries_for(session, source.name)
+    except sa.exc.SQLAlchemyError as exc:
+        log.error("collector %s: cannot read its queries: %s", source.name, exc)
+        summary.errors.append(f"{source.name}: the database could not be read ({type(exc).__name__}).")
+        return summary
     if brand is not None:
         queries = [(bid, q) for bid, q in queries if q.brand.lower() == brand.lower()]
+    summary.queries = len(queries)
     for i, (brand_id, query) in enumerate(queries):
         try:
             _collect_query(engine, source, brand_id, query, max_pages, summary, now, sleep, policy, on_page, rng)
@@ -98,9 +139,26 @@ def collect(
             summary.stopped = stop.reason
             rest = [q.key for _, q in queries[i + 1:]]
             if rest:
-                _mark(engine, source.name, rest, stop)
+                _retrying(lambda: _mark(engine, source.name, rest, stop), what="mark the remaining queries")
             break
     return summary
+
+
+def sweep_stale_runs(engine: Engine, source: str | None = None, *, now: datetime | None = None,
+                     older_than: timedelta = STALE_AFTER) -> int:
+    """Close runs a killed process left open ("running" forever): failed, with the reason. Returns how many."""
+    cutoff = (now or utcnow()) - older_than
+    with Session(engine) as session:
+        stmt = (sa.update(CollectorRun).where(col(CollectorRun.finished_at).is_(None),
+                                              col(CollectorRun.started_at) < cutoff)
+                .values(finished_at=utcnow(), error=INTERRUPTED))
+        if source is not None:
+            stmt = stmt.where(col(CollectorRun.source) == source)
+        n = session.execute(stmt.execution_options(synchronize_session=False)).rowcount
+        session.commit()
+    if n:
+        log.warning("closed %d collector run(s) left open by a process that ended", n)
+    return int(n or 0)
 
 
 def _collect_query(
@@ -112,27 +170,35 @@ def _collect_query(
         state = get_source_state(session, source.name, query.key)
         if state and state.paused_until and state.paused_until > now:
             log.info("%s %s paused until %s: %s", source.name, query.key, state.paused_until, state.paused_reason)
+            summary.paused.append((query.key, state.paused_until, state.paused_reason))
             return
         cursor = state.cursor if state else None
         run = CollectorRun(source=source.name, query_key=query.key, cursor_before=cursor)
         session.add(run)
         session.commit()
-        stop: _StopSource | None = None
+    run_id = run.id
+    calls = _Calls()
+    stop: _StopSource | None = None
+    failure: dict[str, Any] | None = None
+    with Session(engine, expire_on_commit=False) as session:
+        run = session.get(CollectorRun, run_id)  # type: ignore[assignment]
         try:
             for page in range(max_pages):
-                batch = _fetch(source, query, cursor, sleep, policy, rng, run)
+                batch = _fetch(source, query, cursor, sleep, policy, rng, calls)
+                calls.uncommitted += batch.api_calls
                 result = ingest(session, batch.mentions, brand_id=brand_id, source=source.name,
                                 query_key=query.key, cursor=batch.cursor, rate_limit=batch.rate_limit, commit=False)
                 run.items_seen += result.seen
                 run.items_new += result.new
                 run.items_skipped += len(result.skipped) + len(batch.skipped)
-                run.api_calls += batch.api_calls
+                run.api_calls += calls.uncommitted
                 run.cursor_after = batch.cursor or cursor
                 if batch.rate_limit:
                     run.rate_limit_remaining = batch.rate_limit.remaining
                     run.rate_limit_reset_at = batch.rate_limit.reset_at
                 session.add(run)
                 session.commit()  # the batch, its cursor and the run counters together
+                calls.uncommitted = 0
                 summary.new_ids.extend(result.new_ids)
                 summary.pages += 1
                 cursor = batch.cursor or cursor
@@ -142,54 +208,116 @@ def _collect_query(
                     break
         except RateLimited as exc:
             until = exc.retry_at or utcnow() + RATE_PAUSE
-            _fail(session, run, source.name, query.key, str(exc), healthy=True, paused_until=until,
-                  reason=f"rate limited: {exc}", rate_limit=RateLimit(remaining=0, reset_at=until))
-            summary.errors.append(str(exc))
-            stop = _StopSource(f"rate limited: {exc}", until, healthy=True,  # one budget per app
-                               rate_limit=RateLimit(remaining=0, reset_at=until))
+            limit = RateLimit(remaining=0, reset_at=until)
+            failure = dict(message=str(exc), healthy=True, paused_until=until, reason=f"rate limited: {exc}",
+                           rate_limit=limit)
+            stop = _StopSource(f"rate limited: {exc}", until, healthy=True, rate_limit=limit)  # one budget per app
         except AccessDenied as exc:
             until = now + ACCESS_PAUSE
-            _fail(session, run, source.name, query.key, str(exc), healthy=False, paused_until=until, reason=str(exc))
-            summary.errors.append(str(exc))
+            failure = dict(message=str(exc), healthy=False, paused_until=until, reason=str(exc))
             if getattr(exc, "source_wide", False):
                 stop = _StopSource(str(exc), until, healthy=False)
         except AuthFailed as exc:
-            _fail(session, run, source.name, query.key, str(exc), healthy=False)
-            summary.errors.append(str(exc))
+            failure = dict(message=str(exc), healthy=False)
             stop = _StopSource(str(exc), None, healthy=False)
         except SourceError as exc:  # incl. a transient error that outlasted its retries
-            _fail(session, run, source.name, query.key, str(exc), healthy=isinstance(exc, TransientError))
-            summary.errors.append(str(exc))
+            failure = dict(message=str(exc), healthy=isinstance(exc, TransientError))
+        except sa.exc.SQLAlchemyError as exc:  # a lock or a lost connection between fetch and commit
+            log.warning("collector %s: database error on %s", source.name, query.key, exc_info=True)
+            from careline.db import describe_db_error
+
+            failure = dict(message=f"{describe_db_error(exc)} (the page was not stored; the next run "
+                                   "fetches it again)", healthy=True)
         except Exception as exc:  # noqa: BLE001 - a scheduled job logs and carries on
             log.exception("collector %s failed on %s", source.name, query.key)
-            _fail(session, run, source.name, query.key, f"unexpected error: {exc}", healthy=False)
+            failure = dict(message=f"unexpected error: {exc}", healthy=False)
             summary.errors.append(f"{source.name}: unexpected error: {exc}")
         except BaseException:
             # Interrupted (Ctrl-C, shutdown) between a fetch and its commit: drop that page, cursor included.
-            session.rollback()
-            run.error = "interrupted"
+            _safe_rollback(session)
+            _retrying(lambda: _finish_run(engine, run_id, "interrupted", calls.uncommitted), what="close the run")
             raise
-        finally:
-            run.finished_at = utcnow()
-            session.add(run)
-            session.commit()
-            summary.seen += run.items_seen
-            summary.new += run.items_new
-            summary.skipped += run.items_skipped
-            summary.api_calls += run.api_calls
-        if stop is not None:
-            raise stop
+        _safe_rollback(session)
+    # Counters of committed pages are in the database whatever happened after them; read them back there.
+    if failure is not None:
+        log.warning("%s %s: %s", source.name, query.key, failure["message"])
+        if not failure["message"].startswith("unexpected error"):
+            summary.errors.append(failure["message"])
+        _retrying(lambda: _record_failure(engine, source.name, query.key, failure), what="record the failure")
+    _retrying(lambda: _finish_run(engine, run_id, failure["message"] if failure else None, calls.uncommitted),
+              what="close the run")
+    try:
+        with Session(engine) as session:
+            done = session.get(CollectorRun, run_id)
+            if done is not None:
+                summary.seen += done.items_seen
+                summary.new += done.items_new
+                summary.skipped += done.items_skipped
+                summary.api_calls += done.api_calls
+    except sa.exc.SQLAlchemyError:
+        log.warning("could not read back run %s's counters", run_id, exc_info=True)
+    if stop is not None:
+        raise stop
+
+
+def _safe_rollback(session: Session) -> None:
+    try:
+        session.rollback()
+    except Exception:  # noqa: BLE001 - a dead connection: the session is discarded anyway
+        log.warning("rollback failed", exc_info=True)
+
+
+def _retrying(fn: Callable[[], None], *, what: str, attempts: int = 4) -> bool:
+    """Run a small bookkeeping transaction, retrying a moment later while the database is locked."""
+    for i in range(attempts):
+        try:
+            fn()
+            return True
+        except sa.exc.SQLAlchemyError as exc:
+            if i == attempts - 1:
+                log.error("could not %s: %s (the stale-run sweep closes it later)", what, exc)
+                return False
+            time.sleep(0.25 * 2**i)
+    return False
+
+
+def _finish_run(engine: Engine, run_id: int | None, error: str | None, uncommitted_calls: int) -> None:
+    with Session(engine) as session:
+        values: dict[str, Any] = {"finished_at": utcnow(), "api_calls": CollectorRun.api_calls + uncommitted_calls}
+        if error is not None:
+            values["error"] = error
+        session.execute(sa.update(CollectorRun).where(col(CollectorRun.id) == run_id).values(**values)
+                        .execution_options(synchronize_session=False))
+        session.commit()
+
+
+def _record_failure(engine: Engine, source: str, key: str, failure: dict[str, Any]) -> None:
+    with Session(engine) as session:
+        limit = failure.get("rate_limit")
+        if limit is not None:
+            session.execute(sa.update(CollectorRun).where(col(CollectorRun.source) == source,
+                                                          col(CollectorRun.query_key) == key,
+                                                          col(CollectorRun.finished_at).is_(None))
+                            .values(rate_limit_remaining=limit.remaining, rate_limit_reset_at=limit.reset_at)
+                            .execution_options(synchronize_session=False))
+        save_source_state(session, source, key, healthy=failure["healthy"], error=failure["message"],
+                          paused_until=failure.get("paused_until"), paused_reason=failure.get("reason"),
+                          rate_limit=limit)
+        session.commit()
 
 
 def _fetch(source: Source, query: Query, cursor: str | None, sleep: Callable[[float], None], policy: RetryPolicy,
-           rng: random.Random | None, run: CollectorRun) -> Batch:
-    """One page, waiting out a near rate-limit reset and retrying transient errors with backoff."""
+           rng: random.Random | None, calls: _Calls) -> Batch:
+    """One page, waiting out a near rate-limit reset and retrying transient errors with backoff.
+
+    Every call that failed counts in `calls` (the platform counted it against our budget all the same).
+    """
     rate_waits = transient = 0
     while True:
         try:
             return source.fetch(query, cursor)
         except RateLimited as exc:
-            run.api_calls += 1
+            calls.uncommitted += getattr(exc, "api_calls", 1)
             if exc.retry_at is None or rate_waits >= policy.max_rate_waits:
                 raise
             delay = wait_until(exc.retry_at, utcnow(), rng)
@@ -199,24 +327,16 @@ def _fetch(source: Source, query: Query, cursor: str | None, sleep: Callable[[fl
             log.info("%s rate limited on %s; waiting %.1fs for the reset", source.name, query.key, delay)
             sleep(delay)
         except TransientError as exc:
-            run.api_calls += 1
+            calls.uncommitted += getattr(exc, "api_calls", 1)
             if transient >= policy.transient_retries:
                 raise
             delay = backoff_delay(transient, policy.backoff_base_s, policy.backoff_cap_s, rng)
             transient += 1
             log.info("%s: %s; retry %d in %.1fs", source.name, exc, transient, delay)
             sleep(delay)
-
-
-def _fail(session: Session, run: CollectorRun, source: str, key: str, message: str, *, healthy: bool,
-          paused_until: datetime | None = None, reason: str | None = None, rate_limit: RateLimit | None = None) -> None:
-    session.rollback()
-    log.warning("%s %s: %s", source, key, message)
-    run.error = message
-    if rate_limit is not None:
-        run.rate_limit_remaining, run.rate_limit_reset_at = rate_limit.remaining, rate_limit.reset_at
-    save_source_state(session, source, key, healthy=healthy, error=message, paused_until=paused_until,
-                      paused_reason=reason, rate_limit=rate_limit)
+        except Exception as exc:
+            calls.uncommitted += getattr(exc, "api_calls", 1)
+            raise
 
 
 def _mark(engine: Engine, source: str, keys: list[str], stop: _StopSource) -> None:

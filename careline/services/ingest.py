@@ -21,12 +21,17 @@ from sqlmodel import Session, select
 from careline.models import Author, Mention, SourceState, utcnow
 from careline.services import customer_counts, customer_links, customer_privacy
 from careline.services.priority import score_mention
-from collectors.base import RateLimit, RawMention
+from collectors.base import RateLimit, RawMention, normalise_language
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 200_000  # well above any platform's limit; beyond this a payload is not a post
 _CHUNK = 500
+# Bounded text columns and their widths, read from the model so a new column is covered without a list
+# here: SQLite ignores widths, PostgreSQL fails the whole statement (every row of the page) on one.
+# The identity columns (platform, external_id) are never cut: an item whose id does not fit is skipped.
+_WIDTHS = {c.name: c.type.length for c in Mention.__table__.columns  # type: ignore[attr-defined]
+           if getattr(c.type, "length", None) and c.name not in ("platform", "external_id")}
 
 
 @dataclass
@@ -56,10 +61,16 @@ def clean_text(text: str | None) -> str:
 
 def validate(raw: RawMention) -> str | None:
     """A reason to skip this item, or None when it can be stored."""
+    if not isinstance(raw, RawMention):
+        return f"not a mention ({type(raw).__name__})"
     if not raw.platform or not raw.external_id:
         return "missing platform or external id"
+    if not isinstance(raw.platform, str) or len(raw.platform) > 20:
+        return f"platform name {str(raw.platform)[:40]!r} is not one Careline knows"
     if len(raw.external_id) > 200:
         return f"external id longer than 200 characters ({raw.platform})"
+    if raw.text is not None and not isinstance(raw.text, str):
+        return f"{raw.platform}:{raw.external_id} text is a {type(raw.text).__name__}, not text"
     if raw.text is not None and len(raw.text) > MAX_TEXT_CHARS:
         return f"{raw.platform}:{raw.external_id} text is {len(raw.text):,} characters (limit {MAX_TEXT_CHARS:,})"
     if not isinstance(raw.created_at, datetime):
@@ -78,7 +89,7 @@ def _row(raw: RawMention, brand_id: int | None, now: datetime) -> dict[str, Any]
         "author_followers": raw.author_followers,
         "author_external_id": raw.author_id,
         "text": clean_text(raw.text),
-        "language": raw.language,
+        "language": normalise_language(raw.language),
         "created_at": raw.created_at.astimezone(timezone.utc),
         "collected_at": now,
         "parent_id": raw.parent_id,
@@ -91,6 +102,10 @@ def _row(raw: RawMention, brand_id: int | None, now: datetime) -> dict[str, Any]
         "needs_review": False,
         "updated_at": now,
     }
+    for name, width in _WIDTHS.items():  # never let one over-long field fail the batch
+        value = row.get(name)
+        if isinstance(value, str) and len(value) > width:
+            row[name] = value[:width]
     row["priority"] = score_mention(_Obj(row))
     return row
 
@@ -146,25 +161,20 @@ def ingest(
     result.skipped.extend(erased)
     for raw in mentions:
         reason = validate(raw)
-        if reason:
-            result.skipped.append(reason)
-            log.warning("skipped mention: %s", reason)
-            continue
-        rows.setdefault((raw.platform, str(raw.external_id)), _row(raw, brand_id, now))
-        if raw.author_handle and (raw.author_url or raw.author_links):
-            profiles[(raw.platform, clean_text(raw.author_handle)[:200])] = raw
+        if reason is None:
+            try:
+                rows.setdefault((raw.platform, str(raw.external_id)), _row(raw, brand_id, now))
+                if raw.author_handle and (raw.author_url or raw.author_links):
+                    profiles[(raw.platform, clean_text(raw.author_handle)[:200])] = raw
+                continue
+            except Exception as exc:  # noqa: BLE001 - one item's surprise never costs its neighbours
+                reason = f"{raw.platform}:{raw.external_id} could not be prepared ({type(exc).__name__}: {exc})"
+        result.skipped.append(reason)
+        log.warning("skipped mention: %s", reason)
 
     values = list(rows.values())
     for start in range(0, len(values), _CHUNK):
-        chunk = values[start : start + _CHUNK]
-        stmt = (
-            _insert(session, Mention)
-            .on_conflict_do_nothing(index_elements=["platform", "external_id"])
-            .returning(Mention.id, Mention.platform, Mention.author_handle, Mention.external_id)
-        )
-        # Core, not the ORM's bulk insert: one multi-row statement per chunk (the ORM splits rows into a
-        # statement per run of rows with the same fields set, dozens per page) and no per-row ORM work.
-        inserted = session.connection().execute(stmt, chunk).all()
+        inserted = _insert_chunk(session, values[start : start + _CHUNK], result)
         result.new_ids.extend(r[0] for r in inserted)
         _roll_up_authors(session, inserted, rows, now)
         customer_counts.after_ingest(session, [rows[(r[1], r[3])] for r in inserted], now)
@@ -176,6 +186,56 @@ def ingest(
     if commit:
         session.commit()
     return result
+
+
+def _insert_statement(session: Session) -> Any:
+    return (
+        _insert(session, Mention)
+        .on_conflict_do_nothing(index_elements=["platform", "external_id"])
+        .returning(Mention.id, Mention.platform, Mention.author_handle, Mention.external_id)
+    )
+
+
+def _begin_for_savepoint(session: Session) -> None:
+    """pysqlite only BEGINs before a DML statement; a SAVEPOINT issued first would be the outermost one,
+    and releasing it would commit the page early. Open the real transaction first."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        dbapi = conn.connection.dbapi_connection
+        if dbapi is not None and not dbapi.in_transaction:
+            conn.exec_driver_sql("BEGIN")
+
+
+def _insert_chunk(session: Session, chunk: list[dict[str, Any]], result: IngestResult) -> list[Any]:
+    """One multi-row INSERT in a savepoint; if the database refuses it (a value it cannot store), the rows
+    go one by one, so the refused row is skipped with its reason and the rest of the page is stored.
+
+    Core, not the ORM's bulk insert: one statement per chunk (the ORM splits rows into a statement per run
+    of rows with the same fields set, dozens per page) and no per-row ORM work. A lock or a lost
+    connection (OperationalError) is not a row's fault and propagates: the caller rolls the page back.
+    """
+    _begin_for_savepoint(session)
+    try:
+        with session.begin_nested():
+            return list(session.connection().execute(_insert_statement(session), chunk).all())
+    except sa.exc.OperationalError:
+        raise
+    except sa.exc.DBAPIError as exc:
+        log.warning("a batch of %d mentions was refused (%s); storing them one by one", len(chunk),
+                    str(exc.orig).splitlines()[0] if exc.orig else exc)
+    inserted: list[Any] = []
+    for row in chunk:
+        try:
+            with session.begin_nested():
+                inserted.extend(session.connection().execute(_insert_statement(session), [row]).all())
+        except sa.exc.OperationalError:
+            raise
+        except sa.exc.DBAPIError as exc:
+            reason = (f"{row['platform']}:{row['external_id']} refused by the database "
+                      f"({str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__})")
+            result.skipped.append(reason)
+            log.warning("skipped mention: %s", reason)
+    return inserted
 
 
 def _roll_up_authors(

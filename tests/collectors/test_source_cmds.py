@@ -53,7 +53,8 @@ def test_sources_list_pause_resume(env) -> None:  # type: ignore[no-untyped-def]
     assert paused.exit_code == 0 and "2 queries paused until" in paused.output
     assert all(st.paused_until is not None for st in _states())
     collected = runner.invoke(app, ["collect", "--source", "x"])  # paused: no HTTP at all (none is mocked)
-    assert collected.exit_code == 0 and "0 API call(s)" in collected.output
+    assert collected.exit_code == 0 and "x: paused until" in collected.output and "(paused by cli)" in collected.output
+    assert "0 seen" not in collected.output  # a paused source says so, not "0 seen"
     listed = runner.invoke(app, ["sources", "list"])
     assert "x:1" in listed.output and "x:2" in listed.output and "FAILING" not in listed.output
     resumed = runner.invoke(app, ["sources", "resume", "x"])
@@ -95,6 +96,6 @@ def test_collect_once_keeps_going_past_a_source_with_bad_credentials(env, monkey
         result = runner.invoke(app, ["collect", "--once"])
     assert result.exit_code == 1  # one source failed...
     assert "X rejected the credentials (401 Unauthorized)" in result.output
-    assert re.search(r"hackernews: \d+ seen, [1-9]\d* new", result.output)  # ...the other one still ran
+    assert re.search(r"hackernews: \d+ page\(s\), \d+ seen, [1-9]\d* new", result.output)  # ...the other one still ran
     listed = runner.invoke(app, ["sources"])
     assert "FAILING" in listed.output
