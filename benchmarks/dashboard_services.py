@@ -25,7 +25,7 @@ from sqlmodel import Session, func, select  # noqa: E402
 
 from careline.db import make_engine  # noqa: E402
 from careline.models import Mention  # noqa: E402
-from careline.services import advocates, inbox, trends  # noqa: E402
+from careline.services import advocates, inbox, themes, trends  # noqa: E402
 from careline.services.inbox import InboxFilter  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def cases(session: Session) -> list[tuple[str, float, Callable[[], object]]]:
     def trends_page(since: datetime, until: datetime) -> object:
         """What the Trends page computes on its default view (see dashboard/pages/trends.py)."""
         volume = trends.volume(session, since, until)
-        return (volume, trends.share_from_volume(session, volume), trends.complaint_themes(session, since, until),
+        return (volume, trends.share_from_volume(session, volume), themes.find_themes(session, since, until),
                 trends.response_times(session, since, until, 120))
 
     def query_only(f: InboxFilter) -> Callable[[], object]:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from sqlmodel import Session  # noqa: E402
 
 from careline.db import make_engine  # noqa: E402
-from careline.services import inbox, trends  # noqa: E402
+from careline.services import inbox, themes, trends  # noqa: E402
 from careline.services.inbox import InboxFilter  # noqa: E402
 from careline.settings import Settings  # noqa: E402
 
@@ -57,7 +57,7 @@ def measure(url: str, repeat: int) -> dict[str, str]:
         f = InboxFilter(brand_ids=ours, sentiments=["negative"], platforms=["x"])
         out["filtered page (brand+sentiment+platform) + count"] = f"{_timed(lambda: (inbox.list_inbox(s, f), inbox.count(s, f)), repeat):.0f} ms"
         since = now - timedelta(days=90)
-        out["trends 90 days (volume, share, themes, response)"] = f"{_timed(lambda: (trends.volume(s, since, now), trends.share_of_voice(s, since, now), trends.complaint_themes(s, since, now), trends.response_times(s, since, now, 120)), repeat):.0f} ms"
+        out["trends 90 days (volume, share, themes, response)"] = f"{_timed(lambda: (trends.volume(s, since, now), trends.share_of_voice(s, since, now), themes.find_themes(s, since, now), trends.response_times(s, since, now, 120)), repeat):.0f} ms"
     settings = Settings(database_url=url, data_dir=Path(tempfile.mkdtemp()), _env_file=None)  # type: ignore[call-arg]
     week = last_complete_week(settings.zone, now)
     t0 = time.perf_counter()

@@ -296,6 +296,20 @@ class Lock(SQLModel, table=True):
     expires_at: datetime = ts(nullable=False)
 
 
+class MentionEmbedding(SQLModel, table=True):
+    """A mention's sentence embedding from the classifier's encoder pass (services/embeddings.py).
+
+    int8 with one scale per row: 384 bytes + 8, about 0.4 KB a mention (1,000,000 ≈ 420 MB on SQLite);
+    float16 would be twice that. Which model made it is the mention's own `model_version` (both are
+    written together by `apply_labels`, and re-classification replaces both)."""
+
+    __tablename__ = "mention_embedding"
+    mention_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("mention.id", ondelete="CASCADE"),
+                                                primary_key=True, autoincrement=False))
+    scale: float
+    vector: bytes = Field(sa_type=sa.LargeBinary)
+
+
 # Customer tables live in their own module (issue #16); imported here so `careline.models` registers them all.
 from careline.models_customers import (  # noqa: E402
     AuthorBrand, Customer, CustomerChange, CustomerIdentity, CustomerNote, ErasureTombstone, IdentityLink,

@@ -5,6 +5,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
 INTENTS: tuple[str, ...] = ("complaint", "praise", "question", "other")
 
@@ -16,6 +18,9 @@ class Labels:
     sentiment_scores: dict[str, float] = field(default_factory=dict)
     intent_scores: dict[str, float] = field(default_factory=dict)
     language: str | None = None
+    # the unit-length sentence embedding from the classifier's own encoder pass (float32, 384 values
+    # for careline-minilm); None for classifiers that have none (the lexicon, a Hugging Face swap)
+    embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def sentiment_score(self) -> float:

@@ -84,7 +84,9 @@ class CarelineMiniLM:
                      threads: int | None):  # type: ignore[no-untyped-def]
         from classify.onnx import OnnxRunner, build
 
-        directory = cache / f"{self.config.version}-{_artifact_key(artifact_dir)}"
+        from classify.onnx import GRAPH_VERSION
+
+        directory = cache / f"{self.config.version}-{_artifact_key(artifact_dir)}-g{GRAPH_VERSION}"
         path = directory / ("model.int8.onnx" if backend == "onnx-int8" else "model.fp32.onnx")
         if not path.is_file():
             logger.info("building the %s model into %s (first use)", backend, directory)
@@ -103,25 +105,34 @@ class CarelineMiniLM:
             build(load_artifact(artifact_dir)[1], base_dir, directory)
             return OnnxRunner(path, threads)
 
-    def _start(self, texts: Sequence[str]) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    def _start(self, texts: Sequence[str]) -> Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Tokenise and queue every batch; the returned function waits for and assembles the
-        probabilities. In between, the caller's thread is free (ONNX Runtime releases the GIL)."""
+        probabilities and embeddings. In between, the caller's thread is free (ONNX Runtime releases
+        the GIL)."""
         ids = self.tokenizer.encode([preprocess(t or "") for t in texts])
         batches = bucket_batches([len(x) for x in ids], self.max_batch)
         results = self.runner.run_many(Tokenizer.pad([ids[i] for i in b]) for b in batches)
 
-        def finish() -> tuple[np.ndarray, np.ndarray]:
+        def finish() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             s_out = np.zeros((len(ids), len(SENTIMENTS)), np.float32)
             i_out = np.zeros((len(ids), len(INTENTS)), np.float32)
-            for batch, (s, i) in zip(batches, results):
-                s_out[batch], i_out[batch] = s, i
-            return s_out, i_out
+            e_out: np.ndarray | None = None
+            for batch, (s, i, e) in zip(batches, results):
+                if e_out is None:
+                    e_out = np.zeros((len(ids), e.shape[1]), np.float32)
+                s_out[batch], i_out[batch], e_out[batch] = s, i, e
+            return s_out, i_out, e_out if e_out is not None else np.zeros((0, 0), np.float32)
 
         return finish
 
     def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(sentiment probabilities, intent probabilities) in input order."""
-        return self._start(texts)()
+        s, i, _ = self._start(texts)()
+        return s, i
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length sentence embeddings (n × 384, float32) in input order, from the same pass."""
+        return self._start(texts)()[2]
 
     def classify(self, texts: Sequence[str]) -> list[Labels]:
         texts = [t if isinstance(t, str) else "" for t in texts]
@@ -129,7 +140,7 @@ class CarelineMiniLM:
             return []
         finish = self._start(texts)
         languages = detect_many(texts) if self.detect_language else [None] * len(texts)
-        s, i = finish()
+        s, i, e = finish()
         out = []
         for k, language in enumerate(languages):
             out.append(Labels(
@@ -138,5 +149,6 @@ class CarelineMiniLM:
                 sentiment_scores={n: round(float(p), 4) for n, p in zip(SENTIMENTS, s[k])},
                 intent_scores={n: round(float(p), 4) for n, p in zip(INTENTS, i[k])},
                 language=language,
+                embedding=e[k],
             ))
         return out

@@ -106,15 +106,20 @@ class MultiTaskMiniLM(nn.Module):
 
 
 class ProbsWrapper(nn.Module):
-    """What is exported: probabilities, so every runtime returns the same thing."""
+    """What is exported: probabilities, so every runtime returns the same thing, and the unit-length
+    mean-pooled sentence embedding the heads read (themes and suggested replies use it): one encoder
+    pass gives both, the embedding costs one division in the graph."""
 
     def __init__(self, model: MultiTaskMiniLM) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        s, i = self.model(input_ids, attention_mask)
-        return torch.softmax(s, -1), torch.softmax(i, -1)
+    def forward(self, input_ids: torch.Tensor,
+                attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        pooled = self.model.encode(input_ids, attention_mask)
+        s, i = self.model.heads.sentiment(pooled), self.model.heads.intent(pooled)
+        unit = pooled / pooled.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+        return torch.softmax(s, -1), torch.softmax(i, -1), unit
 
 
 def build_model(base_dir: Path, weights: dict[str, np.ndarray] | None = None, dropout: float = 0.1) -> MultiTaskMiniLM:

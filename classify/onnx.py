@@ -18,7 +18,10 @@ logger = logging.getLogger(__name__)
 
 OPSET = 17
 INPUTS = ("input_ids", "attention_mask")
-OUTPUTS = ("sentiment_probs", "intent_probs")
+OUTPUTS = ("sentiment_probs", "intent_probs", "embedding")
+# Bumped whenever the exported graph changes (2: the unit-length sentence embedding as a third output),
+# so a cache built by an older release is rebuilt rather than read with a missing output.
+GRAPH_VERSION = 2
 # ORT's fused residual-add + LayerNorm kernel ran slower on our small batches than the plain Add and
 # LayerNormalization it replaces (the whole int8 model ran ~25% faster per core without it, on a
 # Xeon with AVX-512). fp32 outputs are bit-identical either way; int8 ones move within the noise of
@@ -39,7 +42,7 @@ def export_fp32(weights: dict[str, np.ndarray], base_dir: Path, path: Path) -> N
     ids = torch.ones((2, 16), dtype=torch.long)
     mask = torch.ones((2, 16), dtype=torch.long)
     axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-            "sentiment_probs": {0: "batch"}, "intent_probs": {0: "batch"}}
+            "sentiment_probs": {0: "batch"}, "intent_probs": {0: "batch"}, "embedding": {0: "batch"}}
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         # the TorchScript exporter: no onnxscript dependency, and our plain graph needs nothing newer
@@ -94,10 +97,12 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 
 Batch = tuple[np.ndarray, np.ndarray]
+Outputs = tuple[np.ndarray, np.ndarray, np.ndarray]  # sentiment probs, intent probs, unit embeddings
 
 
 class OnnxRunner:
-    """One ONNX Runtime session; `run` maps padded token ids to (sentiment, intent) probabilities.
+    """One ONNX Runtime session; `run` maps padded token ids to (sentiment, intent) probabilities and
+    the unit-length sentence embedding, all from the one encoder pass.
 
     Each batch runs on one core, and `run_many` spreads batches over `threads` workers. Our batches
     are small (16 tweets, ~30 tokens), and splitting one of them across cores (ORT's intra-op
@@ -126,11 +131,11 @@ class OnnxRunner:
         # the cores this process may use, not the host's count (containers, taskset)
         self.workers = max(1, threads or usable_cores())
 
-    def run(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        s, i = self.session.run(list(OUTPUTS), {"input_ids": ids, "attention_mask": mask})
-        return s, i
+    def run(self, ids: np.ndarray, mask: np.ndarray) -> Outputs:
+        s, i, e = self.session.run(list(OUTPUTS), {"input_ids": ids, "attention_mask": mask})
+        return s, i, e
 
-    def run_many(self, batches: Iterable[Batch]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def run_many(self, batches: Iterable[Batch]) -> Iterator[Outputs]:
         """Results in order. Every batch is queued before this returns, so the caller can do other
         work while they run and collect the results afterwards."""
         if self.workers == 1:
@@ -152,11 +157,11 @@ class TorchRunner:
         self.device = device
         self.model = ProbsWrapper(build_model(base_dir, weights)).eval().to(device)
 
-    def run(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run(self, ids: np.ndarray, mask: np.ndarray) -> Outputs:
         t = self._torch
         with t.inference_mode():
-            s, i = self.model(t.from_numpy(ids).to(self.device), t.from_numpy(mask).to(self.device))
-        return s.float().cpu().numpy(), i.float().cpu().numpy()
+            s, i, e = self.model(t.from_numpy(ids).to(self.device), t.from_numpy(mask).to(self.device))
+        return s.float().cpu().numpy(), i.float().cpu().numpy(), e.float().cpu().numpy()
 
-    def run_many(self, batches: Iterable[Batch]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def run_many(self, batches: Iterable[Batch]) -> Iterator[Outputs]:
         return (self.run(x, m) for x, m in batches)  # torch parallelises inside each batch

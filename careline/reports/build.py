@@ -1,7 +1,7 @@
 """Turn a period's aggregates into the report: per-brand summary, headlines, trend, advocates, themes.
 
-Everything here works on the small grouped results of queries.py; nothing loops over mentions except
-the complaint-theme counter, which streams complaint texts only.
+Everything here works on the small grouped results of queries.py; the complaint themes come from the
+one themes implementation (careline/services/themes.py), as on the Trends page.
 """
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from typing import Any
 
 from sqlmodel import Session
 
-from careline.reports import queries, themes
+from careline.reports import queries
+from careline.services.themes import Theme, find_themes
 from careline.reports.periods import Period, range_period
 from careline.reports.queries import BrandInfo, DailyKey
 
 OVERALL = "All our brands"
 SENTIMENTS = ("positive", "neutral", "negative")
-THEME_SAMPLE = 20_000
 
 
 @dataclass
@@ -56,34 +56,22 @@ def build_report(session: Session, period: Period, previous: Period, sla_minutes
     prev_daily = queries.daily_counts(session, previous)
     summary = summarise(daily, queries.response_times(session, period), brands, sla_minutes)
     prev_summary = summarise(prev_daily, queries.response_times(session, previous), brands, sla_minutes)
-    exclude = themes.brand_words(info.name for info in brands.values())
-    counts, docs = _theme_counts(session, period, own, _overall(summary)["complaints"], exclude)
-    prev_counts, _ = _theme_counts(session, previous, own, _overall(prev_summary)["complaints"], exclude)
+    found = find_themes(session, period.start_utc, period.end_utc, intent="complaint",
+                        brand_ids=[b for b in own if b is not None] or None,
+                        previous=(previous.start_utc, previous.end_utc))
     report = Report(
         period=period, previous=previous, sla_minutes=sla_minutes, brands=brands, daily=daily,
         summary=summary, previous_summary=prev_summary,
         advocates=queries.top_advocates(session, period, own),
-        themes=themes.top_themes(counts, docs),
+        themes=[t.as_row() for t in found.themes],
         trend=weekly_trend(session, period, brands, trend_weeks),
     )
-    report.headlines = headlines(report.overall(), report.overall(previous=True), counts, prev_counts)
+    report.headlines = headlines(report.overall(), report.overall(previous=True), found.themes)
     return report
 
 
 def _overall(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return next(r for r in rows if r["brand"] == OVERALL)
-
-
-def _theme_counts(session: Session, period: Period, own: list[int | None], complaints: int,
-                  exclude: set[str]) -> tuple[Counter[str], int]:
-    """Term counts over the period's complaints; past THEME_SAMPLE complaints, over a 1-in-k sample by id
-    with counts scaled back up (the ranking is what matters, and it is stable long before 20,000)."""
-    stride = max(1, -(-complaints // THEME_SAMPLE))
-    counts, docs = themes.count_terms((t for _, t in queries.complaint_texts(session, period, own, stride)), exclude)
-    if stride > 1:
-        counts = Counter({term: n * stride for term, n in counts.items()})
-        docs *= stride
-    return counts, docs
 
 
 def summarise(daily: Counter[DailyKey], responses: list[tuple[int | None, str, datetime, datetime]],
@@ -176,18 +164,18 @@ def _change(now: float, before: float) -> str:
     return f"{pct:+d}%"
 
 
-def headlines(now: dict[str, Any], before: dict[str, Any], terms: Counter[str], prev_terms: Counter[str]) -> list[str]:
+def headlines(now: dict[str, Any], before: dict[str, Any], themes: list[Theme]) -> list[str]:
     """Short sentences comparing the period with the one before ("complaints +38%, mostly about delivery")."""
     if not now["mentions"] and not before["mentions"]:
         return ["No mentions this period or the one before."]
     out = [f"mentions {_change(now['mentions'], before['mentions'])} ({before['mentions']} → {now['mentions']})"]
     complaint = (f"complaints {_change(now['complaints'], before['complaints'])} "
                  f"({before['complaints']} → {now['complaints']})")
-    rising = sorted(((n - prev_terms.get(t, 0), n, t) for t, n in terms.items()), reverse=True)
+    rising = sorted(((t.size - (t.previous or 0), t.size, t.label) for t in themes), reverse=True)
     if rising and rising[0][0] > 0 and now["complaints"] > before["complaints"]:
         complaint += f", mostly about {rising[0][2]}"
-    elif terms:
-        complaint += f", most often about {terms.most_common(1)[0][0]}"
+    elif themes:
+        complaint += f", most often about {themes[0].label}"
     out.append(complaint)
     out.append(f"praise {_change(now['praise'], before['praise'])} ({before['praise']} → {now['praise']})")
     if now["net_sentiment"] is not None and before["net_sentiment"] is not None:

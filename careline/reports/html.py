@@ -51,7 +51,8 @@ def summary_html(report: Report, png: bytes | None) -> str:
     parts.append("</table>")
     if report.themes:
         parts.append("<h2>Top complaint themes</h2><ol>" + "".join(
-            f"<li>{escape(str(t['term']))} ({t['complaints']})</li>" for t in report.themes) + "</ol>")
+            f"<li>{escape(str(t['theme']))} ({t['mentions']}): “{escape(str(t['example'])[:200])}”</li>"
+            for t in report.themes) + "</ol>")
     if report.advocates:
         parts.append("<h2>Top advocates</h2><ol>" + "".join(
             f"<li>{escape(a['author_handle'])} on {escape(a['platform'])}: {a['praise']} praise</li>"

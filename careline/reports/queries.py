@@ -124,16 +124,6 @@ def _brand_filter(brand_ids: list[int | None]) -> sa.ColumnElement[bool]:
     return sa.or_(cond, M.c.brand_id.is_(None)) if None in brand_ids else cond
 
 
-def complaint_texts(session: Session, period: Period, brand_ids: list[int | None],
-                    stride: int = 1) -> Iterator[tuple[int | None, str]]:
-    """Complaint texts of the period; with stride k, only every k-th mention by id (a fair sample)."""
-    stmt = sa.select(M.c.brand_id, M.c.text).where(in_period(period), INTENT == "complaint", _brand_filter(brand_ids))
-    if stride > 1:
-        stmt = stmt.where(M.c.id % stride == 0)
-    for row in session.execute(stmt.execution_options(yield_per=5000)):
-        yield row.brand_id, row.text or ""
-
-
 RAW_COLUMNS = ["id", "created_local", "created_utc", "brand", "platform", "author", "followers", "sentiment",
                "intent", "corrected", "status", "first_response_utc", "url", "text"]
 

@@ -46,7 +46,7 @@ SUMMARY_COLS = ["brand", "competitor", "mentions", "share_of_voice", "positive",
 DAILY_COLS = ["date", "brand", "competitor", "platform", "sentiment", "intent", "mentions"]
 TREND_COLS = ["week", "brand", "positive", "neutral", "negative", "mentions", "net_sentiment"]
 ADVOCATE_COLS = ["platform", "author_handle", "display_name", "followers", "praise", "lifetime_praise"]
-THEME_COLS = ["term", "complaints", "share"]
+THEME_COLS = ["theme", "mentions", "share", "previous", "change", "negative", "neutral", "positive", "example"]
 
 
 class ExportError(CarelineError):

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput, NotFound
 from careline.models import Author, Mention, utcnow
-from careline.services import audit, customer_counts
+from careline.services import audit, customer_counts, embeddings
 from careline.services.priority import score_mention
 from classify.base import INTENTS, SENTIMENTS, Classifier, Labels
 
@@ -35,7 +35,8 @@ def count_pending(session: Session) -> int:
 def apply_labels(
     session: Session, mentions: Sequence[Mention], labels: Sequence[Labels], version: str, low_confidence: float
 ) -> None:
-    """Write labels onto rows (one bulk UPDATE by primary key) and update author rollups; caller commits."""
+    """Write labels onto rows (one bulk UPDATE by primary key), replace their embeddings and update author
+    rollups; caller commits. The one place labels are stored, so re-classification replaces both."""
     now = utcnow()
     updates: list[dict[str, Any]] = []
     deltas: dict[tuple[str, str, int], list[int]] = {}
@@ -68,6 +69,8 @@ def apply_labels(
                           m.corrected_intent or m.intent)
     if updates:
         session.execute(sa.update(Mention), updates)
+        embeddings.store(session, ((m.id, lab.embedding) for m, lab in zip(mentions, labels, strict=True)
+                                   if m.id is not None), version)
     _apply_author_deltas(session, deltas)
 
 

@@ -28,6 +28,8 @@ class InboxFilter:
     needs_review: bool | None = None
     # Competitors are tracked for share of voice, not answered: left out unless asked for by brand.
     include_competitors: bool = False
+    # only these mentions (a theme's, from services/themes.py); None means no such restriction
+    mention_ids: list[int] | None = None
 
 
 @dataclass
@@ -82,6 +84,8 @@ def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
         stmt = stmt.where(tags.any_tag(f.tags))
     if f.needs_review is not None:
         stmt = stmt.where(Mention.needs_review == f.needs_review)
+    if f.mention_ids is not None:
+        stmt = stmt.where(col(Mention.id).in_(f.mention_ids))
     return stmt
 
 

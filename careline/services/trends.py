@@ -1,4 +1,5 @@
-"""Trend figures for the dashboard and the weekly export: volumes, share of voice, themes, response times.
+"""Trend figures for the dashboard and the weekly export: volumes, share of voice, response times
+(themes: services/themes.py).
 
 Every function aggregates in SQL and returns small plain dataclasses. Days are cut in the configured time
 zone by the database: the range is split where the zone's UTC offset changes (DST), and within each piece
@@ -7,7 +8,6 @@ a local day is a fixed shift of UTC, so SQLite and PostgreSQL group by day the s
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -179,62 +179,6 @@ def share_from_volume(session: Session, rows: Sequence[VolumeRow]) -> list[Share
     out = [ShareRow(brand=b, competitor=competitor.get(b, False), mentions=n, share=n / grand,
                     positive=pos[b], negative=neg[b]) for b, n in totals.items()]
     return sorted(out, key=lambda r: (-r.mentions, r.brand))
-
-
-STOPWORDS = frozenset("""
-a about after again all also am an and any are as at be been before being but by can could did do does
-doing don dont down during each even every few for from get got had has have having he her here hers him
-his how i if im in into is isn it its just ive let like me more most my no nor not now of off on once
-only or other our ours out over own same she should so some still such than that thats the their theirs
-them then there these they this those through to too under until up us very was we were what when where
-which while who whom why will with would you your yours yet really one two three since way back again
-anyone else thanks thank hey hi ever never today tonight via amp https http www com""".split())
-_WORD = re.compile(r"[^\W\d_][\w'’-]{2,}", re.UNICODE)
-
-
-def complaint_themes(
-    session: Session,
-    since: datetime,
-    until: datetime,
-    *,
-    brand_ids: Sequence[int] | None = None,
-    platforms: Sequence[str] | None = None,
-    limit: int = 15,
-    sample: int = 5000,
-) -> list[tuple[str, int]]:
-    """The most frequent terms and two-word phrases in complaints (newest `sample` complaints).
-
-    Brand names and keywords are left out: every complaint names the brand. A phrase is kept over its
-    words when it is nearly as frequent, so "lost luggage" shows instead of "lost" and "luggage".
-    """
-    stmt = select(col(Mention.text)).where(_effective("intent") == "complaint")
-    stmt = _scope(stmt, since, until, brand_ids, platforms).order_by(col(Mention.created_at).desc()).limit(sample)
-    skip = set(STOPWORDS)
-    for b in session.exec(select(Brand)):
-        for term in [b.name, *(b.keywords or []), *(b.handles or [])]:
-            skip.update(w.lower() for w in _WORD.findall(term))
-    words: Counter[str] = Counter()
-    pairs: Counter[str] = Counter()
-    for (text,) in session.execute(stmt):
-        tokens = [t.lower().strip("'’-") for t in _WORD.findall(text)]
-        keep = [t not in skip and len(t) > 2 for t in tokens]
-        words.update({t for t, k in zip(tokens, keep, strict=True) if k})
-        # phrases only from words that are next to each other in the post, not across dropped words
-        pairs.update({f"{a} {b}" for i, (a, b) in enumerate(zip(tokens, tokens[1:], strict=False))
-                      if keep[i] and keep[i + 1]})
-    chosen: list[tuple[str, int]] = []
-    strong_pairs = [(p, n) for p, n in pairs.most_common(limit * 2) if n >= 3]
-    covered: set[str] = set()
-    for phrase, n in strong_pairs:
-        a, b = phrase.split(" ", 1)
-        if n >= 0.5 * min(words[a], words[b]):
-            chosen.append((phrase, n))
-            covered.update((a, b))
-    for word, n in words.most_common(limit * 2):
-        if word not in covered and n >= 2:
-            chosen.append((word, n))
-    chosen.sort(key=lambda x: (-x[1], x[0]))
-    return chosen[:limit]
 
 
 def _minutes_expr(session: Session) -> sa.ColumnElement:

@@ -9,7 +9,7 @@ import streamlit as st
 from careline.errors import InvalidInput
 from careline.services import inbox, search, tags, trends, triage, users
 from careline.services.inbox import InboxFilter
-from dashboard import detail
+from dashboard import detail, themes_panel
 from dashboard.components import act, can, clean, db, one_line, placeholder_notice, require_user, settings
 
 PAGE_SIZE = 50
@@ -93,6 +93,11 @@ with st.container(border=True):
     elif WHEN[period]:
         since = datetime.now(timezone.utc) - timedelta(days=WHEN[period])
 
+    # themes are grouped on demand (a second or two on a big database), so only when asked for
+    theme_options = themes_panel.filter_options(brand_ids) if st.toggle("Filter by theme", key="f_by_theme") else {}
+    theme = st.selectbox(f"Theme (last {themes_panel.FILTER_DAYS} days)", ["Any", *theme_options], key="f_theme",
+                         help="Mentions grouped by meaning, as on the Trends page.") if theme_options else "Any"
+
 assignee = {"Anyone": None, "Me": user["username"], "Unassigned": ""}.get(who, who)
 query = None
 try:
@@ -107,11 +112,11 @@ if everywhere:
 flt = InboxFilter(brand_ids=brand_ids, platforms=platforms, sentiments=sentiments, intents=intents,
                   statuses=statuses, assignee=assignee, languages=langs, since=since, until=until,
                   text=text.strip() or None, needs_review=True if review != "All" else None,
-                  tags=tag_pick, me=user["username"])
+                  tags=tag_pick, me=user["username"], mention_ids=theme_options.get(theme))
 searching = bool(query and query.positive)
 # what the person chose (not the computed times, which move with the clock): a new choice goes to page 1
 signature = repr((text, brand_ids, platforms, sentiments, intents, statuses, who, langs, period, review,
-                  st.session_state.get("f_dates"), tag_pick, sort, everywhere))
+                  st.session_state.get("f_dates"), tag_pick, sort, everywhere, theme))
 if st.session_state.get("_inbox_sig") != signature:
     st.session_state["_inbox_sig"] = signature
     st.session_state["inbox_page"] = 1

@@ -1,4 +1,4 @@
-"""Trends: sentiment and intent volume over time, share of voice, complaint themes, response times."""
+"""Trends: sentiment and intent volume over time, share of voice, response times, themes."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from careline.services import app_settings, inbox, trends
-from dashboard import reports_panel
+from dashboard import reports_panel, themes_panel
 from dashboard.components import clean, db, require_user, settings
 
 user = require_user()
@@ -49,7 +49,6 @@ def _load(since: datetime, until: datetime, brand_ids: tuple[int, ...], platform
         return {
             "volume": volume,
             "share": share,
-            "themes": trends.complaint_themes(session, since, until, brand_ids=brand_ids, platforms=platforms),
             "response": trends.response_times(session, since, until, sla, brand_ids=brand_ids, platforms=platforms),
         }
 
@@ -57,7 +56,6 @@ def _load(since: datetime, until: datetime, brand_ids: tuple[int, ...], platform
 data = _load(since, until, tuple(brand_ids), tuple(platforms), by, granularity, sla)
 volume: list[trends.VolumeRow] = data["volume"]  # type: ignore[assignment]
 share: list[trends.ShareRow] = data["share"]  # type: ignore[assignment]
-themes: list[tuple[str, int]] = data["themes"]  # type: ignore[assignment]
 resp: trends.ResponseStats = data["response"]  # type: ignore[assignment]
 
 total = sum(r.count for r in volume)
@@ -89,12 +87,6 @@ with left:
                                                                              format="%.1f%%")})
     else:
         st.text("No mentions in this range.")
-    st.subheader("Top complaint themes")
-    if themes:
-        st.dataframe([{"Term or phrase": clean(t), "Complaints": n} for t, n in themes], hide_index=True,
-                     width="stretch")
-    else:
-        st.text("No recurring complaint terms in this range.")
 with right:
     st.subheader("Response times")
     st.text(f"First response = from the post to our first reply sent; over complaints and questions. "
@@ -107,5 +99,6 @@ with right:
     r3.metric("Median first response", f"{resp.median_minutes:g} min" if resp.median_minutes is not None else "—")
     r4.metric("90th percentile", f"{resp.p90_minutes:g} min" if resp.p90_minutes is not None else "—")
 
+themes_panel.show_trends(since, until, brand_ids, platforms)
 st.divider()
 reports_panel.show(first, last)

@@ -28,6 +28,7 @@ def test_run_many_keeps_order(int8: CarelineMiniLM) -> None:
     batches = [int8.tokenizer.pad(int8.tokenizer.encode(TEXTS[k:k + 7])) for k in range(0, 63, 7)]
     together = list(runner.run_many(batches))
     alone = [runner.run(x, m) for x, m in batches]
-    for (s1, i1), (s2, i2) in zip(together, alone):
+    for (s1, i1, e1), (s2, i2, e2) in zip(together, alone):
         np.testing.assert_array_equal(s1, s2)
         np.testing.assert_array_equal(i1, i2)
+        np.testing.assert_array_equal(e1, e2)

@@ -91,9 +91,9 @@ def test_export_week_writes_every_file_with_exact_numbers(settings: Settings, an
     advocates = _csv(tmp_path / "out" / "careline-2026-W43-advocates.csv")
     assert advocates[0]["author_handle"] == "fan" and advocates[0]["praise"] == "2"
     assert advocates[0]["display_name"] == "Big Fan" and advocates[0]["lifetime_praise"] == "7"
-    themes = [r["term"] for r in _csv(tmp_path / "out" / "careline-2026-W43-themes.csv")]
-    assert themes[:2] == ["luggage", "lost"] or set(themes[:3]) >= {"luggage", "lost", "bag"}
-    assert "acme" not in themes and "air" not in themes
+    themes = [r["theme"] for r in _csv(tmp_path / "out" / "careline-2026-W43-themes.csv")]
+    assert {"luggage", "lost"} <= set(" ".join(themes[:3]).split())  # lexicon labels: themes by words
+    assert not any("acme" in t or t == "air" for t in themes)
 
     raw = _csv(tmp_path / "out" / "careline-2026-W43-mentions.csv")
     assert len(raw) == 9
@@ -209,13 +209,3 @@ def test_half_hour_zones_cut_days_exactly(any_engine: Engine) -> None:
     assert {day: n for (day, *_), n in daily.items()} == {date(2026, 10, 20): 1, date(2026, 10, 21): 2}
 
 
-def test_complaint_themes_sample_big_weeks(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    from careline.reports import build
-
-    with Session(engine, expire_on_commit=False) as session:
-        own, _ = brands(session)
-        add(session, *[mention(own, utc(2026, 11, 17, 10) + timedelta(minutes=i), "negative", "complaint",
-                               text="Acme Air refund never came") for i in range(40)])
-        monkeypatch.setattr(build, "THEME_SAMPLE", 10)  # 40 complaints → every 4th by id, counts × 4
-        counts, docs = build._theme_counts(session, week_period("2026-W47", BERLIN), [own.id], 40, set())
-    assert docs == 40 and counts["refund"] == 40

@@ -1,0 +1,98 @@
+"""`careline classify` against the database: throughput with labels (and embeddings) stored, and the
+disk the embeddings take.
+
+    python benchmarks/classify_store.py [--mentions 5000] [--workdir /tmp/i17-bench]
+
+Seeds --mentions unclassified demo-like mentions into a fresh SQLite file, builds the model cache once
+(not timed), then times the real `careline classify` command in a child process (start-up, model
+load, the leased work queue, ONNX int8, language detection, labels + embeddings written). Prints
+mentions/s, and, where the schema has a mention_embedding table, its bytes per row measured with
+SQLite's dbstat (and the projection to 1,000,000 mentions).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from careline.db import make_engine, migrate  # noqa: E402
+from careline.models import Brand, Mention  # noqa: E402
+from collectors.demo import CITIES, COMPLAINTS, OTHER, PRAISE, QUESTIONS  # noqa: E402
+
+
+def seed(url: str, n: int) -> None:
+    engine = make_engine(url)
+    migrate(engine)
+    rng = random.Random(11)
+    now = datetime.now(timezone.utc)
+    pools = COMPLAINTS + PRAISE + QUESTIONS + OTHER
+    with engine.begin() as conn:
+        brand_id = conn.execute(sa.insert(Brand).values(name="Acme Air", keywords=["acme"], handles=[],
+                                                        competitor=False).returning(Brand.id)).scalar_one()
+        rows = [{"platform": "x", "external_id": f"b{i}", "brand_id": brand_id, "author_handle": f"u{i % 997}",
+                 "text": rng.choice(pools).format(brand="Acme Air", city=rng.choice(CITIES)) + f" #{i}",
+                 "created_at": now - timedelta(minutes=i), "collected_at": now, "updated_at": now,
+                 "status": "new", "priority": 0.0, "needs_review": False} for i in range(n)]
+        conn.execute(sa.insert(Mention), rows)
+    engine.dispose()
+
+
+def embedding_bytes(path: Path) -> tuple[int, int] | None:
+    """(bytes on disk for the mention_embedding table, rows) via dbstat, or None without the table."""
+    con = sqlite3.connect(path)
+    try:
+        if not con.execute("select 1 from sqlite_master where name='mention_embedding'").fetchone():
+            return None
+        size = con.execute("select sum(pgsize) from dbstat where name like '%mention_embedding%'").fetchone()[0]
+        rows = con.execute("select count(*) from mention_embedding").fetchone()[0]
+        return int(size or 0), int(rows)
+    finally:
+        con.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mentions", type=int, default=5000)
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/careline-bench-store"))
+    a = ap.parse_args()
+    a.workdir.mkdir(parents=True, exist_ok=True)
+    db = a.workdir / "store.db"
+    for f in a.workdir.glob("store.db*"):
+        f.unlink()
+    url = f"sqlite:///{db}"
+    seed(url, a.mentions)
+    env = {**os.environ, "CARELINE_MODEL_CACHE": str(a.workdir / "cache"), "HF_HUB_OFFLINE": "1",
+           "CARELINE_DATABASE_URL": url, "CARELINE_DATA_DIR": str(a.workdir), "CARELINE_MODEL": "careline-minilm",
+           "PYTHONPATH": str(ROOT)}
+    py = sys.executable
+    subprocess.run([py, "-c", "from classify import load_classifier; load_classifier('careline-minilm')"],
+                   env=env, check=True)
+    load0 = os.getloadavg()
+    t0 = time.perf_counter()
+    subprocess.run([py, "-m", "careline.cli", "classify"], env=env, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    load1 = os.getloadavg()
+    print(f"\n## `careline classify` into SQLite ({a.mentions:,} mentions)\n")
+    print(f"| end to end | **{a.mentions / wall:,.0f} mentions/s** ({wall:.1f} s) |")
+    measured = embedding_bytes(db)
+    if measured:
+        size, rows = measured
+        print(f"| mention_embedding rows / bytes on disk | {rows:,} / {size:,} ({size / max(rows, 1):.0f} B a row) |")
+        print(f"| projected for 1,000,000 mentions | {size / max(rows, 1) * 1e6 / 1e6:,.0f} MB |")
+    print(f"| load average before / after | {' '.join(f'{x:.2f}' for x in load0)} / "
+          f"{' '.join(f'{x:.2f}' for x in load1)} |")
+
+
+if __name__ == "__main__":
+    main()

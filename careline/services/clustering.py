@@ -1,0 +1,139 @@
+"""Grouping unit-length sentence embeddings into themes with scikit-learn, and labelling each theme.
+
+Called by services/themes.py only. scikit-learn runs single-threaded here (threadpoolctl): on this
+shared 2-core machine, under load 7, choosing k and fitting 10,000 embeddings took 2.9 s with one
+OpenMP thread and 27 s with two (the threads wait on each other while the other core is busy).
+Figures for the whole `find_themes` in docs/reports.md (benchmarks/themes_speed.py).
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from careline.services.themes import EXAMPLES, MAX_K, SELECTION_SAMPLE, Theme, terms
+
+log = logging.getLogger(__name__)
+SEED = 0
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
+
+
+def choose_k(x: np.ndarray, max_k: int = MAX_K) -> int:
+    """The k in 2..max_k (at most n/4) with the best silhouette on a seeded sample; ties: smaller k."""
+    from sklearn.cluster import MiniBatchKMeans
+    from sklearn.metrics import silhouette_score
+
+    n = len(x)
+    top = max(2, min(max_k, n // 4))
+    rng = np.random.default_rng(SEED)
+    sample = x[rng.choice(n, SELECTION_SAMPLE, replace=False)] if n > SELECTION_SAMPLE else x
+    best, best_score = 2, -1.0
+    for k in range(2, top + 1):
+        labels = MiniBatchKMeans(n_clusters=k, random_state=SEED, n_init=3, batch_size=1024).fit_predict(sample)
+        if len(set(labels)) < 2:
+            continue
+        score = float(silhouette_score(sample, labels))
+        if score > best_score + 1e-3:
+            best, best_score = k, score
+    log.debug("themes: k=%d (silhouette %.3f) for %d posts", best, best_score, n)
+    return best
+
+
+def c_tf_idf(texts: Sequence[str], labels: np.ndarray, k: int, skip: set[str], top: int = 3) -> list[list[str]]:
+    """Characteristic words and two-word phrases of each cluster (class-based TF-IDF, as BERTopic
+    labels topics): frequency in the cluster × log(1 + average words per cluster / frequency overall).
+    A phrase replaces its two words when it ranks among them."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    docs = [terms(t, skip) for t in texts]
+    if not any(docs):
+        return [[] for _ in range(k)]
+    vec = CountVectorizer(analyzer=lambda d: d, binary=True)  # documents arrive as their term sets
+    counts = vec.fit_transform(docs)
+    vocab = np.asarray(vec.get_feature_names_out())
+    per = np.zeros((k, counts.shape[1]), np.float64)
+    for c in range(k):
+        rows = np.flatnonzero(labels == c)
+        if len(rows):
+            per[c] = np.asarray(counts[rows].sum(axis=0)).ravel()
+    tf = per / np.maximum(per.sum(axis=1, keepdims=True), 1.0)
+    idf = np.log1p(per.sum(axis=1).mean() / np.maximum(per.sum(axis=0), 1.0))
+    scores = tf * idf
+    out: list[list[str]] = []
+    for c in range(k):
+        chosen: list[str] = []
+        for j in np.argsort(-scores[c]):
+            if per[c, j] < 2 or len(chosen) >= top:  # a word in one post only names that post, not a theme
+                break
+            term = str(vocab[j])
+            words = term.split()
+            if any(term in ch or ch in words for ch in chosen):
+                continue
+            chosen = [ch for ch in chosen if ch not in words]
+            chosen.append(term)
+        out.append(chosen[:top])
+    return out
+
+
+def cluster_themes(ids: Sequence[int], texts: Sequence[str], sentiments: Sequence[str], x: np.ndarray,
+                   previous: np.ndarray | None, skip: set[str], limit: int, total: int) -> list[Theme]:
+    """Themes, largest first (at most `limit`; clusters of one or two posts are left out)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _cluster(ids, texts, sentiments, x, previous, skip, limit, total)
+
+
+def _cluster(ids: Sequence[int], texts: Sequence[str], sentiments: Sequence[str], x: np.ndarray,
+             previous: np.ndarray | None, skip: set[str], limit: int, total: int) -> list[Theme]:
+    from sklearn.cluster import MiniBatchKMeans
+
+    # The classifier's encoder was fine-tuned for sentiment and intent, so posts of one intent share a
+    # large common direction (complaints are ~0.5 cosine apart whatever they are about); taking out the
+    # set's mean leaves what tells them apart, their topic.
+    mean = x.mean(axis=0, keepdims=True)
+    x = _unit(x - mean)
+    if previous is not None and len(previous):
+        previous = _unit(previous - mean)
+    k = choose_k(x)
+    model = MiniBatchKMeans(n_clusters=k, random_state=SEED, n_init=3, batch_size=1024).fit(x)
+    labels = model.labels_
+    centres = model.cluster_centers_ / np.maximum(np.linalg.norm(model.cluster_centers_, axis=1, keepdims=True), 1e-6)
+    sims = x @ centres.T
+    own = sims[np.arange(len(x)), labels]
+    words = c_tf_idf(texts, labels, k, skip)
+    # the previous period: a post joins the nearest theme when it is at least as close to the centre as
+    # the theme's median member; farther ones belonged to no theme of this period
+    prev_counts: Counter[int] = Counter()
+    if previous is not None and len(previous):
+        ps = previous @ centres.T
+        near = ps.argmax(axis=1)
+        cutoff = np.array([np.median(own[labels == c]) if (labels == c).any() else 1.0 for c in range(k)])
+        prev_counts.update(int(c) for c, s in zip(near, ps.max(axis=1)) if s >= cutoff[c] - 0.05)
+    themes = []
+    for c in range(k):
+        members = np.flatnonzero(labels == c)
+        if len(members) < 3:
+            continue
+        nearest = members[np.argsort(-own[members])]
+        examples, seen = [], set()
+        for i in nearest:  # three different posts, not the same retweet three times
+            key = " ".join(texts[i].lower().split())
+            if key in seen:
+                continue
+            seen.add(key)
+            examples.append((int(ids[i]), texts[i]))
+            if len(examples) == EXAMPLES:
+                break
+        terms = words[c] or [" ".join(texts[nearest[0]].split()[:6]) + "…"]
+        themes.append(Theme(label=" · ".join(terms), terms=terms, size=len(members), share=len(members) / total,
+                            previous=prev_counts.get(c, 0) if previous is not None else None,
+                            sentiment=dict(Counter(sentiments[i] for i in members)), examples=examples,
+                            mention_ids=[int(ids[i]) for i in members]))
+    themes.sort(key=lambda t: (-t.size, t.label))
+    return themes[:limit]

@@ -1,0 +1,195 @@
+"""Themes: what a brand's complaints (or questions, or praise) are about over a period, grouped by meaning.
+
+The one themes implementation: Trends, the weekly export, the inbox's theme filter and the storm
+summaries of spike alerts all call `find_themes`.
+
+How (docs/reports.md has the long form):
+1. The period's mentions of that intent (the newest `sample`, 10,000 by default) and their stored
+   sentence embeddings (services/embeddings.py) are read in one query.
+2. Clustered with scikit-learn's MiniBatchKMeans on the unit-length vectors. k is chosen by a fixed
+   rule: every k from 2 to 10 (at most n/4) is fitted on a seeded sample of ≤ 2,000 and the k with the
+   highest silhouette score wins (ties: the smaller k); the final model is fitted on all of them.
+3. Each theme is labelled with its characteristic words by c-TF-IDF (words and two-word phrases that
+   are frequent in the theme and rare in the others; brand names and stop-words left out), and comes
+   with its size, share, sentiment mix, three representative posts (nearest its centre) and its trend:
+   the previous period's mentions of the same intent, each given to the nearest theme centre when it is
+   at least as close as the theme's own typical member.
+Without embeddings (a classifier that has none, or mentions classified before they were stored) the
+themes are frequent words and phrases instead, and the result says why (`reason`, also logged).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from careline.models import Brand, Mention, MentionEmbedding
+from careline.services.embeddings import decode_unit
+
+log = logging.getLogger(__name__)
+INTENTS = ("complaint", "question", "praise")
+MIN_FOR_CLUSTERING = 8  # fewer posts than this are read, not clustered
+MAX_K = 10
+SELECTION_SAMPLE = 2000
+EXAMPLES = 3
+
+STOP_WORDS = frozenset("""
+a about above after again against all almost also am amp an and any anyone are aren't around as at away back be
+because been before being below between both but by can can't cannot com could couldn't did didn't do does
+doesn't doing don't done dont down during each else even ever every few for from further get gets getting got
+had hadn't has hasn't have haven't having he her here hers herself hey hi him himself his how http https i i'm
+i've if im in into is isn't it it's its itself ive just know last let let's like made make makes me more most
+much must my myself never new no nor not now of off on once one only or other our ours ourselves out over own
+really right said same say says see she should shouldn't since so some still such than thanks thank that
+that's thats the their theirs them themselves then there there's these they they're this those though through
+to today tonight too under until up upon us very via want was wasn't way we we're well were weren't what
+what's when where which while who whom why will with won't would wouldn't www yet you you're your yours
+yourself yourselves already always another anything etc thing things time times day days week weeks month
+months year years please guys lol omg ok okay going gonna wanna yes yeah nothing something someone everyone
+nobody anybody keep keeps kept take took ago two three four five six seven eight nine ten hours hour minutes
+minute
+""".split())
+_WORD = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]{3,}", re.UNICODE)
+
+
+@dataclass
+class Theme:
+    label: str                       # its characteristic words, "baggage · luggage · bags"
+    terms: list[str]
+    size: int                        # mentions in the period (in the sample)
+    share: float                     # of the period's mentions of this intent, 0..1
+    previous: int | None             # mentions like these in the previous period (None: not compared)
+    sentiment: dict[str, int]        # effective sentiment → count
+    examples: list[tuple[int, str]]  # (mention id, text) nearest the centre
+    mention_ids: list[int] = field(default_factory=list, repr=False)
+
+    @property
+    def change(self) -> float | None:
+        """Relative change against the previous period (None when there was nothing to compare)."""
+        if not self.previous:
+            return None
+        return (self.size - self.previous) / self.previous
+
+    def as_row(self) -> dict[str, Any]:
+        """A flat row for exports and tables (texts are the caller's to display as plain text)."""
+        return {"theme": self.label, "mentions": self.size, "share": round(self.share, 4),
+                "previous": self.previous, "change": None if self.change is None else round(self.change, 3),
+                "negative": self.sentiment.get("negative", 0), "neutral": self.sentiment.get("neutral", 0),
+                "positive": self.sentiment.get("positive", 0),
+                "example": self.examples[0][1] if self.examples else ""}
+
+
+@dataclass
+class Themes:
+    intent: str
+    total: int                       # mentions of this intent in the period (the sample)
+    method: str                      # "meaning" (clustered embeddings) | "words" | "none"
+    themes: list[Theme]
+    reason: str | None = None        # why the words method was used
+
+
+def _effective(column: str) -> sa.ColumnElement:
+    return sa.func.coalesce(getattr(Mention, f"corrected_{column}"), getattr(Mention, column))
+
+
+@dataclass
+class _Rows:
+    ids: list[int]
+    texts: list[str]
+    sentiments: list[str]
+    blobs: list[bytes | None]
+
+
+def _read(session: Session, since: datetime, until: datetime, intent: str, brand_ids: Sequence[int] | None,
+          platforms: Sequence[str] | None, sample: int) -> _Rows:
+    emb = MentionEmbedding.__table__  # type: ignore[attr-defined]
+    stmt = (sa.select(Mention.id, Mention.text, _effective("sentiment"), emb.c.vector)
+            .select_from(sa.outerjoin(Mention, emb, emb.c.mention_id == Mention.id))
+            .where(_effective("intent") == intent, Mention.created_at >= since, Mention.created_at < until))
+    if brand_ids:
+        stmt = stmt.where(col(Mention.brand_id).in_(list(brand_ids)))
+    if platforms:
+        stmt = stmt.where(col(Mention.platform).in_(list(platforms)))
+    stmt = stmt.order_by(col(Mention.created_at).desc()).limit(sample)
+    out = _Rows([], [], [], [])
+    for mid, text, sentiment, blob in session.execute(stmt):
+        out.ids.append(int(mid))
+        out.texts.append(text or "")
+        out.sentiments.append(sentiment or "unclassified")
+        out.blobs.append(None if blob is None else bytes(blob))
+    return out
+
+
+def excluded_words(session: Session) -> set[str]:
+    """Stop-words plus every brand's name, keywords and handles: they are in every post, never a theme."""
+    skip = set(STOP_WORDS)
+    for b in session.exec(select(Brand)):
+        for term in [b.name, *(b.keywords or []), *(b.handles or [])]:
+            skip.update(w.lower() for w in _WORD.findall(term))
+            skip.add(re.sub(r"\W", "", term.lower()))
+    return skip
+
+
+def tokens(text: str, skip: set[str]) -> list[str]:
+    words = [w.lower().replace("’", "'").strip("'-") for w in _WORD.findall(text or "")]
+    return [w for w in words if len(w) >= 3 and w not in skip and not w.startswith(("http", "www"))]
+
+
+def terms(text: str, skip: set[str]) -> set[str]:
+    """A post's words and two-word phrases, once each; a phrase only from words next to each other in
+    the post ("baggage belt"), never across a dropped word ("belt empty, no staff" gives no "empty staff")."""
+    words = [w.lower().replace("’", "'").strip("'-") for w in _WORD.findall(text or "")]
+    keep = [len(w) >= 3 and w not in skip and not w.startswith(("http", "www")) for w in words]
+    out = {w for w, k in zip(words, keep) if k}
+    out.update(f"{a} {b}" for i, (a, b) in enumerate(zip(words, words[1:])) if keep[i] and keep[i + 1])
+    return out
+
+
+def find_themes(session: Session, since: datetime, until: datetime, *, intent: str = "complaint",
+                brand_ids: Sequence[int] | None = None, platforms: Sequence[str] | None = None,
+                previous: tuple[datetime, datetime] | None = None, sample: int = 10_000,
+                limit: int = 8) -> Themes:
+    """Themes of one intent in [since, until), largest first; `previous` (default: the same length just
+    before) gives each theme its trend."""
+    if intent not in INTENTS:
+        raise ValueError(f"themes are for {', '.join(INTENTS)}, not {intent!r}")
+    rows = _read(session, since, until, intent, brand_ids, platforms, sample)
+    if not rows.ids:
+        return Themes(intent, 0, "none", [])
+    skip = excluded_words(session)
+    previous = previous or (since - (until - since), since)
+    have = [i for i, b in enumerate(rows.blobs) if b is not None]
+    reason = None
+    if len(have) < 0.8 * len(rows.ids):
+        reason = (f"only {len(have)} of {len(rows.ids)} {intent}s have a sentence embedding (the classifier "
+                  "gives none, or they were classified before embeddings were stored)")
+    elif len(rows.ids) < MIN_FOR_CLUSTERING:
+        reason = f"only {len(rows.ids)} {intent}s: too few to group by meaning"
+    if reason is not None:
+        log.info("themes by words, not meaning: %s", reason)
+        from careline.services.word_themes import word_themes
+
+        prev = _read(session, *previous, intent, brand_ids, platforms, sample)
+        return Themes(intent, len(rows.ids), "words",
+                      word_themes(rows.ids, rows.texts, rows.sentiments, prev.texts, skip, limit), reason)
+    from careline.services.clustering import cluster_themes
+
+    prev = _read(session, *previous, intent, brand_ids, platforms, sample)
+    prev_vectors = decode_unit([b for b in prev.blobs if b is not None])
+    keep = have  # the few without an embedding (≤ 20%) are left out of the grouping
+    themes = cluster_themes([rows.ids[i] for i in keep], [rows.texts[i] for i in keep],
+                            [rows.sentiments[i] for i in keep], decode_unit([rows.blobs[i] for i in keep]),  # type: ignore[misc]
+                            prev_vectors if prev.ids else None, skip, limit, total=len(rows.ids))
+    return Themes(intent, len(rows.ids), "meaning", themes)
+
+
+def sentiment_mix(values: Sequence[str]) -> dict[str, int]:
+    return dict(Counter(values))

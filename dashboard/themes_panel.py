@@ -1,0 +1,66 @@
+"""Themes in the dashboard: the Trends section (complaints, questions, praise) and the inbox's theme
+filter. Both read careline/services/themes.py; every post and label is shown as plain text."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+import streamlit as st
+
+from careline.services import themes
+from dashboard.components import clean, db, one_line
+
+TITLES = {"complaint": "Complaints", "question": "Questions", "praise": "Praise"}
+FILTER_DAYS = 30
+
+
+@st.cache_data(ttl=120, show_spinner="Grouping posts into themes…")
+def _themes(since: datetime, until: datetime, intent: str, brand_ids: tuple[int, ...],
+            platforms: tuple[str, ...]) -> themes.Themes:
+    with db() as session:
+        return themes.find_themes(session, since, until, intent=intent, brand_ids=brand_ids or None,
+                                  platforms=platforms or None)
+
+
+def _trend(t: themes.Theme) -> str:
+    if t.previous is None:
+        return ""
+    if not t.previous:
+        return "new" if t.size else ""
+    return f"{t.change:+.0%} ({t.previous} before)"
+
+
+def show_trends(since: datetime, until: datetime, brand_ids: Sequence[int], platforms: Sequence[str]) -> None:
+    """The Trends page's themes: one tab per intent, a table and each theme's three representative posts."""
+    st.subheader("Themes")
+    st.text("Posts grouped by meaning (their sentence embeddings), each theme named by its characteristic "
+            "words; the trend compares with the same length of time just before.")
+    tabs = st.tabs([TITLES[i] for i in themes.INTENTS])
+    for tab, intent in zip(tabs, themes.INTENTS):
+        with tab:
+            found = _themes(since, until, intent, tuple(brand_ids), tuple(platforms))
+            if not found.themes:
+                st.text(f"No recurring {intent} themes in this range.")
+                continue
+            if found.reason:
+                st.caption("Themes by frequent words, not meaning: " + clean(found.reason, 300))
+            st.dataframe([{"Theme": clean(t.label, 120), "Mentions": t.size, "Share %": round(100 * t.share, 1),
+                           "Trend": _trend(t), "Negative": t.sentiment.get("negative", 0),
+                           "Neutral": t.sentiment.get("neutral", 0), "Positive": t.sentiment.get("positive", 0)}
+                          for t in found.themes], hide_index=True, width="stretch")
+            for t in found.themes[:5]:
+                with st.expander(f"{one_line(t.label, 80)} — {t.size} posts"):
+                    for _, text in t.examples:
+                        st.text("• " + one_line(text, 300))
+
+
+def filter_options(brand_ids: Sequence[int]) -> dict[str, list[int]]:
+    """Inbox theme filter: "complaint · baggage · luggage (18)" → its mention ids, last 30 days."""
+    until = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    since = until - timedelta(days=FILTER_DAYS)
+    options: dict[str, list[int]] = {}
+    for intent in themes.INTENTS:
+        found = _themes(since, until, intent, tuple(brand_ids), ())
+        for t in found.themes:
+            options[f"{intent} · {one_line(t.label, 60)} ({t.size})"] = t.mention_ids
+    return options
