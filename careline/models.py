@@ -316,6 +316,9 @@ from careline.models_customers import (  # noqa: E402
     LinkSuggestion,
 )
 
+# Saved views (issue #20) live in their own module too.
+from careline.models_views import SavedView  # noqa: E402,F401
+
 # The full-text index (FTS5 on SQLite, a tsvector column on PostgreSQL) is schema the models can't say:
 # create_all builds it too, so tests see the same database the migrations make.
 from careline import search_index  # noqa: E402

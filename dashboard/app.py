@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import auth
+from dashboard import auth, views_nav
 from dashboard.components import check_database, current_user, settings
 
 HERE = Path(__file__).resolve().parent
@@ -41,14 +41,16 @@ if not user:
     st.navigation([st.Page(auth.sign_in_form, title="Sign in", url_path="sign-in")], position="hidden").run()
     st.stop()
 
+inbox_page = st.Page(str(HERE / "pages" / "inbox.py"), title="Inbox", icon=":material/inbox:", default=True,
+                     url_path="inbox")
 pages = [
-    st.Page(str(HERE / "pages" / "inbox.py"), title="Inbox", icon=":material/inbox:", default=True, url_path="inbox"),
+    inbox_page,
     st.Page(str(HERE / "pages" / "advocates.py"), title="Advocates", icon=":material/volunteer_activism:", url_path="advocates"),
     st.Page(str(HERE / "pages" / "trends.py"), title="Trends", icon=":material/trending_up:", url_path="trends"),
     st.Page(str(HERE / "pages" / "sources.py"), title="Sources", icon=":material/cell_tower:", url_path="sources"),
     st.Page(str(HERE / "pages" / "settings.py"), title="Settings", icon=":material/settings:", url_path="settings"),
 ]
-nav = st.navigation(pages)
+nav = st.navigation({"Careline": pages, "Saved views": views_nav.pages(user, inbox_page)})
 with st.sidebar:
     st.text(f"Signed in as {user['display_name']} ({user['role']})")
     if user["role"] == "viewer":

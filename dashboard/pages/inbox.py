@@ -7,15 +7,16 @@ from datetime import datetime, time, timedelta, timezone
 import streamlit as st
 
 from careline.errors import InvalidInput
-from careline.services import inbox, search, tags, trends, triage, users
+from careline.services import inbox, search, tags, trends, triage, users, views
 from careline.services.inbox import InboxFilter
-from dashboard import detail, themes_panel
+from dashboard import detail, themes_panel, views_nav
 from dashboard.components import act, can, clean, db, one_line, placeholder_notice, require_user, settings
 
 PAGE_SIZE = 50
 SENTIMENTS = ["negative", "neutral", "positive"]
 INTENTS = ["complaint", "question", "praise", "other"]
 STATUSES = list(triage.STATUSES)
+PLATFORMS = ["x", "reddit", "bluesky", "mastodon", "hackernews", "demo"]
 WHEN = {"Any time": None, "Last 24 hours": 1, "Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90,
         "Custom dates": -1}
 
@@ -62,26 +63,33 @@ m3.metric("Waiting for the classifier", f"{counts['unclassified']:,}")
 m4.metric("Replies queued", f"{counts['queued']:,}")
 
 brand_names, languages, people = _choices()
+views_nav.apply_pending(user, {"f_brand": list(brand_names), "f_platform": PLATFORMS, "f_sentiment": SENTIMENTS,
+                               "f_intent": INTENTS, "f_status": STATUSES, "f_lang": languages,
+                               "f_tags": _tag_names(), "f_assignee": people}, SORTS)
 with st.container(border=True):
     c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
     text = c1.text_input("Search", key="f_text", placeholder='e.g. "lost bag", refund*, from:handle, tag:vip',
                          help=SEARCH_HELP)
     brand_ids = c2.multiselect("Brand", list(brand_names), format_func=lambda i: clean(brand_names[i]), key="f_brand")
-    platforms = c3.multiselect("Platform", ["x", "reddit", "bluesky", "mastodon", "hackernews", "demo"], key="f_platform")
+    platforms = c3.multiselect("Platform", PLATFORMS, key="f_platform")
     sentiments = c4.multiselect("Sentiment", SENTIMENTS, key="f_sentiment")
     intents = c5.multiselect("Intent", INTENTS, key="f_intent")
     d1, d2, d3, d4, d5 = st.columns([3, 2, 2, 2, 2])
-    statuses = d1.multiselect("Status", STATUSES, default=["new", "assigned"], key="f_status",
+    st.session_state.setdefault("f_status", ["new", "assigned"])  # a default beside Session State would warn
+    statuses = d1.multiselect("Status", STATUSES, key="f_status",
                               help="Empty shows every status.")
     who = d2.selectbox("Assignee", ["Anyone", "Me", "Unassigned", *people], key="f_assignee")
     langs = d3.multiselect("Language", languages, key="f_lang")
     period = d4.selectbox("Posted", list(WHEN), key="f_when")
     review = d5.selectbox("Labels", ["All", "Need review (low confidence)"], key="f_review")
-    e1, e2, e3 = st.columns([3, 2, 4])
+    e1, e2, e3, e4 = st.columns([3, 2, 2, 2])
     tag_pick = e1.multiselect("Tags (any of)", _tag_names(), key="f_tags")
     sort = e2.selectbox("Sort", list(SORTS), key="f_sort")
     everywhere = e3.checkbox("Search every status and date", key="f_everywhere",
                              help="Ignore Status and Posted: find old and resolved mentions too.")
+    overdue = e4.checkbox("Overdue only", key="f_overdue", disabled=not views.has_deadlines(),
+                          help="Past the response deadline." if views.has_deadlines() else
+                          "Needs response deadlines (SLA policies).")
     since = until = None
     if WHEN[period] == -1:
         today = datetime.now(settings().zone).date()
@@ -112,11 +120,16 @@ if everywhere:
 flt = InboxFilter(brand_ids=brand_ids, platforms=platforms, sentiments=sentiments, intents=intents,
                   statuses=statuses, assignee=assignee, languages=langs, since=since, until=until,
                   text=text.strip() or None, needs_review=True if review != "All" else None,
-                  tags=tag_pick, me=user["username"], mention_ids=theme_options.get(theme))
+                  tags=tag_pick, me=user["username"], mention_ids=theme_options.get(theme),
+                  overdue=bool(overdue and views.has_deadlines()))
 searching = bool(query and query.positive)
 # what the person chose (not the computed times, which move with the clock): a new choice goes to page 1
 signature = repr((text, brand_ids, platforms, sentiments, intents, statuses, who, langs, period, review,
-                  st.session_state.get("f_dates"), tag_pick, sort, everywhere, theme))
+                  st.session_state.get("f_dates"), tag_pick, sort, everywhere, theme, overdue))
+views_nav.save_panel(user, text.strip(), views_nav.current_filters({
+    "who": who, "period": period, "brand_ids": brand_ids, "platforms": platforms, "sentiments": sentiments,
+    "intents": intents, "statuses": statuses, "langs": langs, "tags": tag_pick, "overdue": overdue,
+    "review": review}), SORTS[sort])
 if st.session_state.get("_inbox_sig") != signature:
     st.session_state["_inbox_sig"] = signature
     st.session_state["inbox_page"] = 1

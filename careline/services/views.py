@@ -1,0 +1,167 @@
+"""Saved views: a named search + filters + sort, personal or shared, listed in the navigation with a count.
+
+A view is stored as the search syntax (`query`) plus the inbox choices the syntax has no word for
+(`filters`, a small dict of InboxFilter fields). Relative choices stay relative: "assignee: me" means the
+person looking, "days: 7" the last seven days from now, so one shared view works for everyone, every day.
+Built-in views are rows too (Mine; Overdue once mentions carry a response deadline), made on first use.
+Every save and delete is audited.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from careline.errors import InvalidInput, NotFound
+from careline.models import Mention, utcnow
+from careline.models_views import SavedView
+from careline.services import audit, inbox
+from careline.services.search_query import parse
+
+log = logging.getLogger(__name__)
+
+LIST_FILTERS = ("brand_ids", "platforms", "sentiments", "intents", "statuses", "languages", "tags")
+FILTER_KEYS = (*LIST_FILTERS, "assignee", "needs_review", "days", "overdue")
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Builtin:
+    key: str
+    name: str
+    query: str = ""
+    filters: dict[str, Any] = field(default_factory=dict)
+    sort: str = "inbox"
+
+
+BUILTINS = (
+    Builtin("mine", "Mine", filters={"assignee": "me", "statuses": ["new", "assigned"]}),
+    Builtin("overdue", "Overdue", filters={"overdue": True, "statuses": ["new", "assigned"]}, sort="oldest"),
+)
+
+
+def has_deadlines() -> bool:
+    """Whether mentions carry `respond_by` (the care workflow's SLA deadline), which Overdue needs."""
+    return "respond_by" in Mention.__table__.c  # type: ignore[attr-defined]
+
+
+def _available(b: Builtin) -> bool:
+    return b.key != "overdue" or has_deadlines()
+
+
+def ensure_builtins(session: Session) -> None:
+    have = set(session.exec(select(SavedView.builtin).where(col(SavedView.builtin).is_not(None))))
+    missing = [b for b in BUILTINS if b.key not in have and _available(b)]
+    for i, b in enumerate(BUILTINS):
+        if b in missing:
+            session.add(SavedView(name=b.name, owner=SYSTEM, shared=True, query=b.query, filters=dict(b.filters),
+                                  sort=b.sort, builtin=b.key, position=i))
+    if missing:
+        try:
+            session.commit()
+        except IntegrityError:  # another process made them at the same moment
+            session.rollback()
+
+
+def visible(session: Session, username: str) -> list[SavedView]:
+    """Built-ins, then shared views, then this person's own, each group by position and name."""
+    ensure_builtins(session)
+    stmt = select(SavedView).where(sa.or_(col(SavedView.shared).is_(True), SavedView.owner == username))
+    rows = [v for v in session.exec(stmt) if not v.builtin or _available(_builtin(v.builtin))]
+    return sorted(rows, key=lambda v: (v.builtin is None, not v.shared, v.position, v.name.lower()))
+
+
+def _builtin(key: str) -> Builtin:
+    return next(b for b in BUILTINS if b.key == key)
+
+
+def get(session: Session, view_id: int, username: str) -> SavedView:
+    view = session.get(SavedView, view_id)
+    if view is None or not (view.shared or view.owner == username):
+        raise NotFound(f"Saved view {view_id} does not exist (or is someone else's personal view).")
+    return view
+
+
+def clean_filters(filters: dict[str, Any]) -> dict[str, Any]:
+    """Only the keys a view can hold, with empty choices left out; anything else is one sentence."""
+    unknown = sorted(set(filters) - set(FILTER_KEYS))
+    if unknown:
+        raise InvalidInput(f"A saved view cannot hold {', '.join(unknown)}; it holds {', '.join(FILTER_KEYS)}.")
+    out: dict[str, Any] = {}
+    for key in LIST_FILTERS:
+        if filters.get(key):
+            out[key] = list(filters[key])
+    if filters.get("assignee") is not None:
+        out["assignee"] = str(filters["assignee"])
+    if filters.get("needs_review") is not None:
+        out["needs_review"] = bool(filters["needs_review"])
+    if filters.get("days"):
+        out["days"] = int(filters["days"])
+    if filters.get("overdue"):
+        out["overdue"] = True
+    return out
+
+
+def save(session: Session, name: str, actor: str, *, query: str = "", filters: dict[str, Any] | None = None,
+         sort: str = "inbox", shared: bool = False) -> SavedView:
+    """Create or replace the actor's view called `name`."""
+    name = " ".join((name or "").split())
+    if not name or len(name) > 80:
+        raise InvalidInput("A saved view needs a name of 1 to 80 characters.")
+    if sort not in inbox.ORDERS:
+        raise InvalidInput(f"Sort by one of {', '.join(inbox.ORDERS)}.")
+    parse(query)  # refuses an over-long query now rather than every time the view is opened
+    cleaned = clean_filters(filters or {})
+    if any(v.name.lower() == name.lower() and v.builtin for v in visible(session, actor)):
+        raise InvalidInput(f"{name!r} is a built-in view; pick another name.")
+    view = session.exec(select(SavedView).where(SavedView.owner == actor, SavedView.name == name)).first()
+    before = None if view is None else {"query": view.query, "filters": view.filters, "sort": view.sort,
+                                        "shared": view.shared}
+    view = view or SavedView(name=name, owner=actor)
+    view.query, view.filters, view.sort, view.shared, view.updated_at = query.strip(), cleaned, sort, shared, utcnow()
+    session.add(view)
+    session.flush()
+    audit.record(session, actor, "view_save", view_id=view.id, name=name, query=view.query, filters=cleaned,
+                 sort=sort, shared=shared, before=before)
+    session.commit()
+    return view
+
+
+def delete(session: Session, view_id: int, actor: str, *, is_admin: bool = False) -> None:
+    view = get(session, view_id, actor)
+    if view.builtin:
+        raise InvalidInput(f"{view.name!r} is built in and cannot be deleted.")
+    if view.owner != actor and not is_admin:
+        raise InvalidInput(f"{view.name!r} belongs to {view.owner}; only they or an admin can delete it.")
+    audit.record(session, actor, "view_delete", view_id=view.id, name=view.name, owner=view.owner,
+                 query=view.query, filters=view.filters)
+    session.delete(view)
+    session.commit()
+
+
+def to_filter(view: SavedView, me: str, now: datetime | None = None) -> inbox.InboxFilter:
+    """The inbox filter the view means for `me`, now."""
+    f = dict(view.filters or {})
+    days = f.pop("days", None)
+    assignee = f.pop("assignee", None)
+    overdue = bool(f.pop("overdue", False))
+    now = now or datetime.now(timezone.utc)
+    kwargs: dict[str, Any] = {k: list(f.get(k) or []) for k in LIST_FILTERS}
+    return inbox.InboxFilter(
+        **kwargs, text=view.query or None, me=me, assignee=me if assignee == "me" else assignee,
+        needs_review=f.get("needs_review"), since=now - timedelta(days=days) if days else None,
+        overdue=overdue)
+
+
+def count(session: Session, view: SavedView, me: str, cap: int = 10_000) -> int:
+    return inbox.count(session, to_filter(view, me), cap=cap)
+
+
+def counts(session: Session, username: str, cap: int = 10_000) -> list[tuple[SavedView, int]]:
+    """Every view this person sees, with how many mentions each holds now (counted up to `cap`)."""
+    return [(v, count(session, v, username, cap)) for v in visible(session, username)]
