@@ -202,6 +202,7 @@ class Reply(SQLModel, table=True):
     sent_at: Optional[datetime] = ts()
     lease_owner: Optional[str] = None
     lease_expires_at: Optional[datetime] = ts()
+    attempted_at: Optional[datetime] = ts()  # the last claim to post it (recovery waits for it to show)
 
 
 class SourceState(SQLModel, table=True):

@@ -117,8 +117,8 @@ def _states(existing: list[Reply], mention_id: int) -> None:
             if r.error:
                 st.error("Reason: " + md_escape(r.error))
             if r.state == "failed" and st.button("Retry", key=f"retry_{r.id}", disabled=not can("reply")):
-                retried = act("reply", replies.queue_reply, mention_id, r.text, st.session_state["user"]["username"],
-                              kind=r.kind, dry_run=r.dry_run, confirm_duplicate=True)
+                # the same retry as `careline outbox --retry`: this row and its idempotency key, never a new reply
+                retried = act("reply", replies.retry, r.id, st.session_state["user"]["username"])
                 if retried is not None:
                     st.rerun()
             if r.state == "queued" and st.button("Cancel", key=f"cancel_{r.id}", disabled=not can("reply")):

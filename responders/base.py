@@ -31,7 +31,11 @@ class Responder(Protocol):
 
     def reply(self, target: ReplyTarget, text: str, idempotency_key: str) -> PostedReply: ...
 
-    def find_existing_reply(self, target: ReplyTarget, idempotency_key: str) -> PostedReply | None: ...
+    def find_existing_reply(self, target: ReplyTarget, idempotency_key: str,
+                            text: str | None = None) -> PostedReply | None:
+        """Our post for this key (or, where the platform keeps no key, with exactly this `text`), or None
+        when surely absent; raises OutcomeUnknown when it cannot tell. Never any other reply of ours."""
+        ...
 
 
 class ReplyError(Exception):

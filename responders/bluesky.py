@@ -26,7 +26,7 @@ from atproto_client.exceptions import (
 )
 
 from responders.base import OutcomeUnknown, PostedReply, RateLimited, ReplyError, ReplyRejected, ReplyTarget
-from responders.keys import posted_since, tid_for_key
+from responders.keys import posted_since, same_text, tid_for_key
 
 log = logging.getLogger(__name__)
 POST = "app.bsky.feed.post"
@@ -147,7 +147,8 @@ class BlueskyResponder:
         return PostedReply(platform_reply_id=created.uri, url=_web_url(created.uri, self.handle),
                            posted_at=datetime.now(timezone.utc))
 
-    def find_existing_reply(self, target: ReplyTarget, idempotency_key: str) -> PostedReply | None:
+    def find_existing_reply(self, target: ReplyTarget, idempotency_key: str,
+                            text: str | None = None) -> PostedReply | None:
         """With a derived record key this is an exact lookup; older keys fall back to our author feed."""
         rkey = tid_for_key(idempotency_key)
         try:
@@ -161,19 +162,19 @@ class BlueskyResponder:
                         return None
                     raise
                 return PostedReply(platform_reply_id=got.uri, url=_web_url(got.uri, self.handle))
-            return self._scan_feed(did, target, idempotency_key)
+            return self._scan_feed(did, target, idempotency_key, text)
         except RateLimitExceededError as exc:
             raise RateLimited("Bluesky rate limit reached while checking.", exc.reset_at) from exc
         except AtProtocolError as exc:
             raise OutcomeUnknown(f"Could not check Bluesky for an earlier reply ({exc}).") from exc
 
-    def _scan_feed(self, did: str, target: ReplyTarget, key: str) -> PostedReply | None:
+    def _scan_feed(self, did: str, target: ReplyTarget, key: str, text: str | None = None) -> PostedReply | None:
         since = posted_since(key)
         feed = self.client.get_author_feed(did, filter="posts_with_replies", limit=100).feed
         for item in feed:
             post = item.post
             reply = getattr(post.record, "reply", None)
-            if reply and reply.parent.uri == target.external_id:
+            if reply and reply.parent.uri == target.external_id and same_text(getattr(post.record, "text", None), text):
                 return PostedReply(platform_reply_id=post.uri, url=_web_url(post.uri, self.handle))
         if since is None or len(feed) >= 100:
             raise OutcomeUnknown("Could not rule out an earlier reply in the brand's recent Bluesky posts.")

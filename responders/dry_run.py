@@ -27,6 +27,7 @@ class DryRunResponder:
         return PostedReply(platform_reply_id=f"dry-run-{idempotency_key[:12]}", url=None,
                            posted_at=datetime.now(timezone.utc), dry_run=True)
 
-    def find_existing_reply(self, target: ReplyTarget, idempotency_key: str) -> PostedReply | None:
+    def find_existing_reply(self, target: ReplyTarget, idempotency_key: str,
+                            text: str | None = None) -> PostedReply | None:
         # Nothing was ever published, so "posting" again is harmless and records the same id.
         return None

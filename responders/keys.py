@@ -7,6 +7,8 @@ responder derive a stable record key from it.
 """
 from __future__ import annotations
 
+import html
+import re
 import secrets
 from datetime import datetime, timedelta, timezone
 
@@ -62,3 +64,35 @@ def tid_for_key(key: str) -> str | None:
         chars.append(_TID_ALPHABET[value & 0x1F])
         value >>= 5
     return "".join(reversed(chars))
+
+
+_TAG = re.compile(r"<[^>]+>")
+_BREAK = re.compile(r"(?i)<br\s*/?>|</p>\s*<p[^>]*>")
+_LEADING_MENTIONS = re.compile(r"^(?:@[\w.@-]+\s+)+")
+_URL = re.compile(r"https?://\S+")
+_SPACE = re.compile(r"\s+")
+
+
+def comparable(text: str | None) -> str:
+    """A posted text reduced to what the platform cannot have changed: HTML (Mastodon) and entities
+    unescaped, the leading @mentions a platform or a responder adds dropped, links (X shortens them to
+    t.co) reduced to a marker, whitespace collapsed."""
+    if not text:
+        return ""
+    value = _BREAK.sub(" ", text) if "<" in text else text
+    value = html.unescape(_TAG.sub("", value))
+    value = _LEADING_MENTIONS.sub("", value.strip())
+    value = _URL.sub("<link>", value)
+    return _SPACE.sub(" ", value).strip()
+
+
+def same_text(posted: str | None, ours: str | None) -> bool:
+    """Whether a post found on the platform is the reply we are recovering (not an earlier one of ours).
+
+    Recovery must recognise only its own reply: the brand's earlier reply to the same post (a first
+    answer, before a confirmed follow-up) has other text. With no text to compare (`ours` None), the
+    caller falls back on the key's time alone.
+    """
+    if ours is None:
+        return True
+    return bool(posted is not None) and comparable(posted) == comparable(ours)

@@ -24,7 +24,7 @@ from mastodon import (
 )
 
 from responders.base import OutcomeUnknown, PostedReply, RateLimited, ReplyError, ReplyRejected, ReplyTarget
-from responders.keys import posted_since
+from responders.keys import posted_since, same_text
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,8 @@ class MastodonResponder:
         value = statuses.get("max_characters") or info.get("max_toot_chars")
         return int(value) if value else None
 
-    def find_existing_reply(self, target: ReplyTarget, idempotency_key: str) -> PostedReply | None:
+    def find_existing_reply(self, target: ReplyTarget, idempotency_key: str,
+                            text: str | None = None) -> PostedReply | None:
         """Our reply in the target's thread (posted after the reply was queued); None when absent."""
         since = posted_since(idempotency_key)
         try:
@@ -136,6 +137,8 @@ class MastodonResponder:
             created = _when(status.get("created_at"))
             if since and created and created < since:
                 continue
+            if text is not None and not same_text(status.get("content"), self.text_for(target, text)):
+                continue  # the brand's other reply in this thread (an earlier answer), not this one
             return PostedReply(platform_reply_id=str(status["id"]), url=status.get("url") or status.get("uri"),
                                posted_at=created)
         return None

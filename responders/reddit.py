@@ -20,7 +20,7 @@ from praw.exceptions import RedditAPIException
 from prawcore.sessions import FiniteRetryStrategy
 
 from responders.base import OutcomeUnknown, PostedReply, RateLimited, ReplyError, ReplyRejected, ReplyTarget
-from responders.keys import posted_since
+from responders.keys import posted_since, same_text
 
 log = logging.getLogger(__name__)
 LOOKUP_LIMIT = 100
@@ -142,7 +142,7 @@ class RedditResponder:
         except prawcore.ResponseException as exc:
             raise ReplyRejected(f"Reddit refused the reply ({exc.response.status_code}).") from exc
         if created is None:
-            return self._accepted_without_reply(target, idempotency_key)
+            return self._accepted_without_reply(target, idempotency_key, text)
         return self._posted(created)
 
     def _posted(self, comment: Any) -> PostedReply:
@@ -155,11 +155,11 @@ class RedditResponder:
             posted_at=datetime.fromtimestamp(created, tz=timezone.utc) if created else datetime.now(timezone.utc),
         )
 
-    def _accepted_without_reply(self, target: ReplyTarget, key: str) -> PostedReply:
+    def _accepted_without_reply(self, target: ReplyTarget, key: str, text: str | None = None) -> PostedReply:
         log.info("reddit accepted the reply to %s but returned no comment (quarantined subreddit?)",
                  target.external_id)
         try:
-            found = self.find_existing_reply(target, key)
+            found = self.find_existing_reply(target, key, text)
         except ReplyError:
             found = None
         return found or PostedReply(platform_reply_id=None, url=None, posted_at=datetime.now(timezone.utc))
@@ -172,7 +172,8 @@ class RedditResponder:
             self.username = me.name
         return self.username
 
-    def find_existing_reply(self, target: ReplyTarget, idempotency_key: str) -> PostedReply | None:
+    def find_existing_reply(self, target: ReplyTarget, idempotency_key: str,
+                            text: str | None = None) -> PostedReply | None:
         """Our comment whose parent is the target, among our newest comments; None when surely absent."""
         fullname = _fullname(target)
         since = posted_since(idempotency_key)
@@ -183,7 +184,7 @@ class RedditResponder:
                 created = datetime.fromtimestamp(comment.created_utc, tz=timezone.utc)
                 if since is not None and created < since:
                     return None  # newest first: everything after this is older than our reply
-                if comment.parent_id == fullname:
+                if comment.parent_id == fullname and same_text(vars(comment).get("body"), text):
                     return self._posted(comment)
         except prawcore.TooManyRequests as exc:
             raise RateLimited("Reddit rate limit reached while checking for an earlier reply.") from exc

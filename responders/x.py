@@ -15,7 +15,7 @@ import requests
 import tweepy
 
 from responders.base import OutcomeUnknown, PostedReply, RateLimited, ReplyError, ReplyRejected, ReplyTarget
-from responders.keys import posted_since
+from responders.keys import posted_since, same_text
 
 log = logging.getLogger(__name__)
 # tweepy's client logs every request's headers, Authorization included, at DEBUG: never let it.
@@ -126,7 +126,8 @@ class XResponder:
             self._me = str(me.data["id"] if isinstance(me.data, dict) else me.data.id)
         return self._me
 
-    def find_existing_reply(self, target: ReplyTarget, idempotency_key: str) -> PostedReply | None:
+    def find_existing_reply(self, target: ReplyTarget, idempotency_key: str,
+                            text: str | None = None) -> PostedReply | None:
         """Our tweet replying to the target since the reply was queued; None when surely absent.
 
         Raises OutcomeUnknown when the timeline can't be read (plan without read access, errors) or is
@@ -139,13 +140,14 @@ class XResponder:
             for _ in range(LOOKUP_PAGES):
                 resp = self.client.get_users_tweets(
                     me, max_results=100, pagination_token=token, start_time=since,
-                    tweet_fields=["referenced_tweets", "created_at"], user_auth=True,
+                    tweet_fields=["referenced_tweets", "created_at", "text"], user_auth=True,
                 )
                 for tweet in resp.data or []:
                     for ref in tweet.referenced_tweets or []:
                         ref_type = ref["type"] if isinstance(ref, dict) else ref.type
                         ref_id = ref["id"] if isinstance(ref, dict) else ref.id
-                        if ref_type == "replied_to" and str(ref_id) == str(target.external_id):
+                        if (ref_type == "replied_to" and str(ref_id) == str(target.external_id)
+                                and same_text(getattr(tweet, "text", None), text)):
                             return PostedReply(platform_reply_id=str(tweet.id),
                                                url=f"https://x.com/i/web/status/{tweet.id}",
                                                posted_at=tweet.created_at)

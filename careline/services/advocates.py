@@ -98,9 +98,12 @@ def thank(
     *,
     mention_id: int | None = None,
     dry_run: bool = False,
-    confirm_duplicate: bool = False,
 ) -> Reply:
-    """Queue a thank-you reply to the author's latest praise (or `mention_id`); viewers may not."""
+    """Queue a thank-you reply to the author's latest praise (or `mention_id`); viewers may not.
+
+    A thank-you never confirms a duplicate: if that post already has a reply (queued, sent or maybe
+    sent), queueing refuses with the reason, so a double click or two agents never thank twice.
+    """
     users.require(role, "reply")
     if mention_id is None:
         latest = recent_praise(session, platform, handle, limit=1)
@@ -112,8 +115,7 @@ def thank(
         if m is None or m.platform != platform or m.author_handle != handle:
             raise InvalidInput("That mention is not by this author.")
     assert mention_id is not None
-    reply = replies.queue_reply(session, mention_id, text, actor, kind="thanks", dry_run=dry_run,
-                                confirm_duplicate=confirm_duplicate)
+    reply = replies.queue_reply(session, mention_id, text, actor, kind="thanks", dry_run=dry_run)
     author = session.exec(select(Author).where(Author.platform == platform, Author.handle == handle)).first()
     if author is not None:
         author.last_thanked_at = utcnow()

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 SENDER = "sender"
 LEASE = timedelta(minutes=5)          # far longer than one post takes (HTTP timeouts are 30 s)
 RECHECK_AFTER = timedelta(minutes=2)  # after an ambiguous answer, give the platform time to show the post
+# A post the platform accepted can take a while to show on the timeline recovery reads (X's is eventually
+# consistent): "not found" only counts as "not posted" this long after the attempt; before, check again.
+SETTLE = timedelta(minutes=10)
 BACKOFF_BASE, BACKOFF_CAP = timedelta(seconds=30), timedelta(minutes=30)
 MAX_ATTEMPTS = 6                      # transient errors
 MAX_RATE_LIMITED_ATTEMPTS = 20        # waits for a rate limit (each one honours the platform's reset time)
@@ -90,6 +93,7 @@ class _Sender:
         self.given = dict(responders or {})
         self.built: dict[str, Responder] = {}
         self.paused: set[str] = set()  # platforms rate-limited during this run
+        self.requeued: set[int] = set()  # found "not posted" by recovery: never posted again in this pass
         self.summary = SendSummary()
 
     @property
@@ -151,6 +155,8 @@ class _Sender:
                 stmt = select(Reply.id).where(due).order_by(col(Reply.id)).limit(1)
                 if self.paused and not expired:
                     stmt = stmt.where(col(Reply.platform).not_in(self.paused))
+                if self.requeued and not expired:
+                    stmt = stmt.where(col(Reply.id).not_in(self.requeued))
                 if only_ids is not None:
                     stmt = stmt.where(col(Reply.id).in_(only_ids))
                 if pg:
@@ -164,7 +170,7 @@ class _Sender:
                 values: dict[str, Any] = {"lease_owner": self.owner, "lease_expires_at": self.now + LEASE,
                                           "updated_at": self.now}
                 if not expired:
-                    values.update(state=SENDING, attempts=Reply.attempts + 1)
+                    values.update(state=SENDING, attempts=Reply.attempts + 1, attempted_at=self.now)
                 result = session.execute(update(Reply).where(col(Reply.id) == rid, due).values(**values)
                                          .execution_options(synchronize_session=False))
                 if result.rowcount != 1:  # another sender took it between our read and our write
@@ -327,9 +333,16 @@ class _Sender:
             self.sent(reply, posted, "posted", responder)
 
     def recover(self, reply: Reply) -> None:
+        """Settle a reply whose sender died (or whose outcome was unclear) without ever posting twice.
+
+        Only this reply counts as found: the responder matches our key or our exact text, and a post
+        already recorded for another reply (the brand's earlier answer) is never taken for this one.
+        "Not found" counts as "not posted" only once the attempt is SETTLE old; until then we look again
+        later, and a reply requeued here waits for the next pass (a lost post may still appear).
+        """
         try:
             responder = self.responder(reply)
-            found = responder.find_existing_reply(self.target(reply), reply.idempotency_key)
+            found = responder.find_existing_reply(self.target(reply), reply.idempotency_key, text=reply.text)
         except RateLimited as exc:
             retry_at = exc.retry_at or self.now + backoff(reply.attempts)
             self.finish(reply, {"lease_expires_at": retry_at}, "check_rate_limited", error=str(exc))
@@ -342,14 +355,36 @@ class _Sender:
             log.exception("reply %s: unexpected error while checking", reply.id)
             self.unknown(reply, f"unexpected {type(exc).__name__} while checking")
             return
+        if found is not None and self._belongs_to_another(reply, found):
+            log.warning("reply %s: the post found (%s) is recorded for another reply; not this one",
+                        reply.id, found.platform_reply_id)
+            found = None
         if found is not None:
             self.sent(reply, found, "found_existing", responder)
+            return
+        settle_at = (reply.attempted_at or reply.updated_at or self.now) + SETTLE
+        if self.now < settle_at and not reply.dry_run:
+            values = {"lease_expires_at": settle_at,
+                      "error": f"Not on {reply.platform} yet; a post can take a while to show, so Careline "
+                               f"checks again at {settle_at:%H:%M:%S} UTC before sending it again."}
+            if self.finish(reply, values, "not_visible_yet", check_at=_iso(settle_at)):
+                self.summary.checking += 1
         elif reply.attempts >= MAX_ATTEMPTS:
             self.failed(reply, f"Gave up after {reply.attempts} attempts (checked: not posted).", "gave_up")
         else:
             values = {"state": QUEUED, "next_attempt_at": self.now, "lease_owner": None, "lease_expires_at": None,
                       "error": "Not posted (checked after an interrupted attempt); sending again."}
-            self.finish(reply, values, "not_posted_requeued")
+            if self.finish(reply, values, "not_posted_requeued"):
+                self.requeued.add(reply.id)  # type: ignore[arg-type]
+
+    def _belongs_to_another(self, reply: Reply, found: PostedReply) -> bool:
+        if not found.platform_reply_id:
+            return False
+        with Session(self.engine) as session:
+            other = session.exec(select(Reply.id).where(
+                Reply.platform == reply.platform, Reply.platform_reply_id == found.platform_reply_id,
+                Reply.id != reply.id)).first()
+        return other is not None
 
 
 def send_due(

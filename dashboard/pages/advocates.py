@@ -67,6 +67,6 @@ with right:
         if st.button("Thank (queue a reply to their latest praise)", type="primary", key="thank_btn",
                      disabled=not can("reply") or not praise):
             reply = act("reply", advocates.thank, a.platform, a.handle, text, user["username"], user["role"],
-                        dry_run=dry, confirm_duplicate=True)
+                        dry_run=dry)
             if reply is not None:
                 st.success(f"Thank-you queued as reply #{reply.id}; it appears on the mention in the inbox.")
