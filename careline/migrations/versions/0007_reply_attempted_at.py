@@ -1,7 +1,7 @@
 """reply.attempted_at: when the sender last claimed the reply to post it
 
-Revision ID: 0005_reply_attempted_at
-Revises: 0004_search_index
+Revision ID: 0007_reply_attempted_at
+Revises: 0006_saved_views
 
 Recovery after a crash waits until a post made at that time would show on the platform's timeline
 (outbox.SETTLE) before it concludes "not posted"; `updated_at` moves on every check, so it can't say.
@@ -11,8 +11,8 @@ from alembic import op
 
 from careline.models import UTCDateTime
 
-revision = '0005_reply_attempted_at'
-down_revision = '0004_search_index'
+revision = '0007_reply_attempted_at'
+down_revision = '0006_saved_views'
 branch_labels = None
 depends_on = None
 
