@@ -30,7 +30,8 @@ from careline.errors import CarelineError
 log = logging.getLogger(__name__)
 app = typer.Typer(help="Careline: collect, classify, triage and answer brand mentions.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+# asgi.py wraps app.py in st.App with the routes that set the HttpOnly session cookie
+DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard" / "asgi.py"
 
 
 @app.callback()

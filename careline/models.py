@@ -325,3 +325,6 @@ from careline.models_views import SavedView  # noqa: E402,F401
 from careline import search_index  # noqa: E402
 
 search_index.attach(Mention.__table__)  # type: ignore[attr-defined]
+
+# The live desk's tables live in their own module; importing it here registers them with the metadata.
+from careline.models_desk import Presence, SignInThrottle, UserSession  # noqa: E402,F401

@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     alert_urls: list[SecretStr] = Field(default_factory=list)
     dry_run: bool = False  # force every responder to dry-run
 
+    # dashboard sessions, sign-in protection and the live desk (careline/services/{sessions,signin,presence}.py)
+    session_secret: SecretStr | None = None  # signs the session cookie; else a key file in data_dir
+    session_idle_minutes: int = 480  # a browser unused this long signs in again
+    session_max_hours: int = 72  # and every session ends this long after sign-in, used or not
+    signin_lock_after: int = 5  # failed sign-ins (per user name or per client) before a lock
+    signin_lock_seconds: int = 300  # how long the lock lasts; it lifts by itself
+    signin_window_seconds: int = 900  # failures older than this are forgotten
+    signin_delay_seconds: float = 0.5  # first failure's slowdown; doubles per failure (capped at 8 s)
+    live_refresh_seconds: float = 5.0  # how often open inbox/detail/Sources pages look for changes
+    presence_ttl_seconds: int = 30  # a heartbeat older than this no longer counts as "viewing"
+
     # X (tweepy)
     x_bearer_token: SecretStr | None = None
     x_consumer_key: SecretStr | None = None

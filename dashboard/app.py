@@ -6,8 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from careline.services import users
 from dashboard import auth, views_nav
-from dashboard.components import check_database, current_user, settings
+from dashboard.components import check_database, refresh_user, settings
 
 HERE = Path(__file__).resolve().parent
 
@@ -35,27 +36,43 @@ if database_problem:
     st.error(database_problem)
     st.stop()
 
-user = current_user()
+auth.restore()  # a reload or a new tab: the HttpOnly cookie finds the server-side session again
+user = refresh_user()  # every run: a revoked session, a disabled user or a new role counts at once
+PAGES = [  # (file, title, icon, url path, who sees it)
+    ("inbox.py", "Inbox", ":material/inbox:", "inbox", "read"),
+    ("advocates.py", "Advocates", ":material/volunteer_activism:", "advocates", "read"),
+    ("trends.py", "Trends", ":material/trending_up:", "trends", "read"),
+    ("sources.py", "Sources", ":material/cell_tower:", "sources", "read"),
+    ("outbox.py", "Outbox", ":material/outbox:", "outbox", "read"),
+    ("audit.py", "Audit", ":material/policy:", "audit", "users"),
+    ("settings.py", "Settings", ":material/settings:", "settings", "read"),
+]
+
+def _pages(role: str | None) -> list:  # type: ignore[type-arg]
+    return [st.Page(str(HERE / "pages" / file), title=title, icon=icon, default=path == "inbox", url_path=path)
+            for file, title, icon, path, permission in PAGES if role is None or users.can(role, permission)]
+
+
 if not user:
-    # one hidden page: without a navigation of its own Streamlit would list the pages/ folder beside the form
-    st.navigation([st.Page(auth.sign_in_form, title="Sign in", url_path="sign-in")], position="hidden").run()
+    # Every page's address stays known (hidden, never run) so a reload of /inbox after the session ended
+    # shows the sign-in form, then the inbox, instead of "Page not found".
+    st.navigation(_pages(None), position="hidden")
+    auth.sign_in_form()
     st.stop()
 
-inbox_page = st.Page(str(HERE / "pages" / "inbox.py"), title="Inbox", icon=":material/inbox:", default=True,
-                     url_path="inbox")
-pages = [
-    inbox_page,
-    st.Page(str(HERE / "pages" / "advocates.py"), title="Advocates", icon=":material/volunteer_activism:", url_path="advocates"),
-    st.Page(str(HERE / "pages" / "trends.py"), title="Trends", icon=":material/trending_up:", url_path="trends"),
-    st.Page(str(HERE / "pages" / "sources.py"), title="Sources", icon=":material/cell_tower:", url_path="sources"),
-    st.Page(str(HERE / "pages" / "settings.py"), title="Settings", icon=":material/settings:", url_path="settings"),
-]
+pages = _pages(user["role"])
+inbox_page = next(p for p in pages if p.url_path == "inbox")
 nav = st.navigation({"Careline": pages, "Saved views": views_nav.pages(user, inbox_page)})
 with st.sidebar:
     st.text(f"Signed in as {user['display_name']} ({user['role']})")
     if user["role"] == "viewer":
         st.info("Read-only access: you can look and export, not reply or change anything.")
-    if st.button("Sign out", key="sign_out"):
+    s1, s2 = st.columns(2)
+    if s1.button("Sign out", key="sign_out", help="Ends this browser's session, in every tab."):
         auth.sign_out()
         st.rerun()
+    if s2.button("Everywhere", key="sign_out_all", help="Sign out on every device and browser."):
+        auth.sign_out(everywhere=True)
+        st.rerun()
+auth.hand_off_cookie()
 nav.run()

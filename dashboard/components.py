@@ -106,10 +106,41 @@ def current_user() -> dict[str, str] | None:
     return st.session_state.get("user")
 
 
-def require_user() -> dict[str, str]:
-    """The signed-in user, or stop the page (pages run standalone in tests, so each checks)."""
+def refresh_user() -> dict[str, str] | None:
+    """Re-read the signed-in user from the database: a revoked session, a disabled or removed user, or a new
+    role counts from this interaction on, in every open tab. Two primary-key reads."""
+    from careline.services import sessions
+
     user = current_user()
     if not user:
+        return None
+    with db() as session:
+        sid = st.session_state.get("session_id")
+        fresh = (sessions.check(session, sid, settings()) if sid is not None
+                 else users.get(session, user["username"]))
+        if fresh is not None and not fresh.active:
+            fresh = None
+    if fresh is None:
+        for key in ("user", "session_id"):
+            st.session_state.pop(key, None)
+        st.session_state["signed_out_reason"] = ("Your session has ended (signed out, expired, or your account "
+                                                 "was changed by an admin); please sign in again.")
+        return None
+    if fresh.role != user["role"] or (fresh.display_name or fresh.username) != user["display_name"]:
+        log.info("%s's role is now %s (was %s)", fresh.username, fresh.role, user["role"])
+        user = {"username": fresh.username, "role": fresh.role, "display_name": fresh.display_name or fresh.username}
+        st.session_state["user"] = user
+    return user
+
+
+def require_user() -> dict[str, str]:
+    """The signed-in user as the database has it now, or stop the page (pages run standalone in tests, so
+    each checks; a fragment's timed rerun checks again)."""
+    had_user = current_user() is not None
+    user = refresh_user()
+    if not user:
+        if had_user:
+            st.rerun(scope="app")  # the whole app again: app.py shows the sign-in page and why
         st.warning("Please sign in.")
         st.stop()
     return user  # type: ignore[return-value]
@@ -125,7 +156,7 @@ def act(permission: str, fn: Callable[..., T], *args: Any, success: str | None =
 
     Shows one sentence on failure (and logs the detail) instead of a traceback.
     """
-    user = require_user()
+    user = require_user()  # re-read: rights taken away a second ago are gone
     try:
         users.require(user["role"], permission)
         with db() as session:

@@ -28,6 +28,33 @@ with db() as session:
 
 tab_brands, tab_templates, tab_sla, tab_users = st.tabs(["Brands", "Reply templates", "SLA and schedule", "Users"])
 
+USER_ACTIONS = {"Change role": "role", "Disable (signs out everywhere)": "disable", "Enable": "enable",
+                "Set a new password (signs out everywhere)": "passwd", "Remove (keeps the audit trail)": "remove"}
+
+
+def _manage_user(names: list[str]) -> None:
+    """Disable, enable, remove, new role or password: the same service calls as `careline user ...`."""
+    with st.form("manage_user"):
+        st.text("Change an existing user (takes effect at their next click in any open session):")
+        c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
+        who = c1.selectbox("User", names, key="mu_user")
+        what = c2.selectbox("Change", list(USER_ACTIONS), key="mu_action")
+        new_role = c3.selectbox("New role", list(users.ROLES), index=1, key="mu_role")
+        new_pw = c4.text_input("New password", type="password", key="mu_password")
+        if st.form_submit_button("Apply") and who:
+            me, action = user["username"], USER_ACTIONS[what]
+            calls = {
+                "role": (users.set_role, (who, new_role, me)),
+                "disable": (users.set_active, (who, False, me)),
+                "enable": (users.set_active, (who, True, me)),
+                "passwd": (users.set_password, (who, new_pw, me)),
+                "remove": (users.remove, (who, me)),
+            }
+            fn, args = calls[action]
+            if act("users", fn, *args, success=f"{who}: {what.split(' (')[0].lower()} done") is not None:
+                st.rerun()
+
+
 with tab_brands:
     st.text("Mentions are collected for every brand's keywords and handles, minus exclusions. Competitors are "
             "tracked for share of voice and are not put in front of the team as work.")
@@ -100,3 +127,4 @@ with tab_users:
             role = c3.selectbox("Role", list(users.ROLES), index=1)
             if st.form_submit_button("Save user"):
                 act("users", users.create_user, uname, pw, role, actor=user["username"], success="User saved")
+        _manage_user([u.username for u in people])
