@@ -49,19 +49,23 @@ PAGES = [  # (file, title, icon, url path, who sees it)
 ]
 
 def _pages(role: str | None) -> list:  # type: ignore[type-arg]
-    return [st.Page(str(HERE / "pages" / file), title=title, icon=icon, default=path == "inbox", url_path=path)
+    """The pages `role` may open (all of them, none the default, when nobody is signed in)."""
+    return [st.Page(str(HERE / "pages" / file), title=title, icon=icon, default=role is not None and path == "inbox",
+                    url_path=path)
             for file, title, icon, path, permission in PAGES if role is None or users.can(role, permission)]
 
 
 if not user:
     # Every page's address stays known (hidden, never run) so a reload of /inbox after the session ended
     # shows the sign-in form, then the inbox, instead of "Page not found".
-    st.navigation(_pages(None), position="hidden")
+    # (The sign-in page itself is a function page and the default, so AppTest reruns app.py, not a page file.)
+    st.navigation([st.Page(auth.sign_in_form, title="Sign in", url_path="sign-in", default=True),
+                   *_pages(None)], position="hidden")
     auth.sign_in_form()
     st.stop()
 
 pages = _pages(user["role"])
-inbox_page = next(p for p in pages if p.url_path == "inbox")
+inbox_page = pages[0]  # the Inbox: first in PAGES, and everyone may read
 nav = st.navigation({"Careline": pages, "Saved views": views_nav.pages(user, inbox_page)})
 with st.sidebar:
     st.text(f"Signed in as {user['display_name']} ({user['role']})")
