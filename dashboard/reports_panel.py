@@ -9,6 +9,7 @@ import streamlit as st
 from careline.reports.alerts import acknowledge, list_alerts
 from careline.reports.weekly import export_range_bytes
 from careline.models import Alert
+from dashboard import themes_panel
 from dashboard.components import act, can, current_user, db, md_escape, one_line, settings, when
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def show_alerts(limit: int = 20) -> None:
                    ("failed: " + one_line(a.delivery_error, 80) if a.delivery_error else "not yet"),
                    "Seen by": a.acknowledged_by or ""}
                   for a in alerts], hide_index=True, width="stretch")
+    themes_panel.storm_details(alerts)
     open_ids = [a.id for a in alerts if not a.acknowledged_by]
     if open_ids and can("triage"):
         c1, c2 = st.columns([3, 1])

@@ -64,3 +64,24 @@ def filter_options(brand_ids: Sequence[int]) -> dict[str, list[int]]:
         for t in found.themes:
             options[f"{intent} · {one_line(t.label, 60)} ({t.size})"] = t.mention_ids
     return options
+
+
+def storm_details(alerts: Sequence[object], limit: int = 3) -> None:
+    """Under the alerts table: what the latest spikes are about (services/storms.py), as plain text."""
+    shown = 0
+    for a in alerts:
+        summary = (getattr(a, "detail", None) or {}).get("summary")
+        if not summary or shown >= limit:
+            continue
+        shown += 1
+        with st.expander(f"Alert #{getattr(a, 'id', '')}: what the spike is about"):
+            if summary.get("sentence"):
+                st.text(clean(summary["sentence"], 300))
+            for t in summary.get("terms", []):
+                st.text(f"• {one_line(t['term'], 60)}: {t['count']} posts ({t['share']:.0%}; usually "
+                        f"{t['baseline_share']:.0%})")
+            for t in summary.get("themes", []):
+                usual = "" if t.get("baseline_share") is None else f"; usually {t['baseline_share']:.0%}"
+                st.text(f"Theme {one_line(t['label'], 80)}: {t['count']} posts ({t['share']:.0%}{usual})")
+                if t.get("example"):
+                    st.text("   “" + one_line(t["example"], 280) + "”")

@@ -227,6 +227,8 @@ def store_new(session: Session, candidates: list[Alert], rules: AlertRules) -> l
                 known.add(alert.dedup_key)
                 continue
             storms[(alert.kind, alert.brand_id)].append(alert)
+        if alert.kind in SPIKE_KINDS and alert.brand_id is not None:
+            _add_summary(session, alert, rules)
         try:
             with session.begin_nested():  # another scheduler may insert the same key at the same time
                 session.add(alert)
@@ -236,6 +238,25 @@ def store_new(session: Session, candidates: list[Alert], rules: AlertRules) -> l
         created.append(alert)
     session.commit()
     return created
+
+
+def _add_summary(session: Session, alert: Alert, rules: AlertRules) -> None:
+    """Say what the spike is about (services/storms.py): in the message and in detail["summary"]. A
+    failing summary must not cost the alert itself: it is raised without one, and the log says why."""
+    from careline.services import storms
+
+    start = datetime.fromisoformat(alert.detail["window_start"])
+    try:
+        summary = storms.summarise(session, alert.brand_id, start,  # type: ignore[arg-type]
+                                   start + timedelta(hours=alert.detail.get("window_hours", rules.window_hours)),
+                                   rules.baseline_days)
+    except Exception:  # noqa: BLE001 - see the docstring
+        log.exception("could not summarise the %s of brand %s; raising the alert without a summary",
+                      alert.kind, alert.brand_id)
+        return
+    if summary["sentence"]:
+        alert.message = f"{alert.message} — {summary['sentence']}"
+    alert.detail = {**alert.detail, "summary": summary, "quote": summary["quote"]}
 
 
 def _last_window(alert: Alert) -> datetime:

@@ -81,22 +81,26 @@ def c_tf_idf(texts: Sequence[str], labels: np.ndarray, k: int, skip: set[str], t
 
 
 def cluster_themes(ids: Sequence[int], texts: Sequence[str], sentiments: Sequence[str], x: np.ndarray,
-                   previous: np.ndarray | None, skip: set[str], limit: int, total: int) -> list[Theme]:
+                   previous: np.ndarray | None, skip: set[str], limit: int, total: int,
+                   against_previous: bool = False) -> list[Theme]:
     """Themes, largest first (at most `limit`; clusters of one or two posts are left out)."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
-        return _cluster(ids, texts, sentiments, x, previous, skip, limit, total)
+        return _cluster(ids, texts, sentiments, x, previous, skip, limit, total, against_previous)
 
 
 def _cluster(ids: Sequence[int], texts: Sequence[str], sentiments: Sequence[str], x: np.ndarray,
-             previous: np.ndarray | None, skip: set[str], limit: int, total: int) -> list[Theme]:
+             previous: np.ndarray | None, skip: set[str], limit: int, total: int,
+             against_previous: bool) -> list[Theme]:
     from sklearn.cluster import MiniBatchKMeans
 
     # The classifier's encoder was fine-tuned for sentiment and intent, so posts of one intent share a
     # large common direction (complaints are ~0.5 cosine apart whatever they are about); taking out the
-    # set's mean leaves what tells them apart, their topic.
-    mean = x.mean(axis=0, keepdims=True)
+    # set's mean leaves what tells them apart, their topic. Against the previous period (a storm), its
+    # mean is taken out instead, so what is new stays together rather than being split.
+    base = previous if against_previous and previous is not None and len(previous) else x
+    mean = base.mean(axis=0, keepdims=True)
     x = _unit(x - mean)
     if previous is not None and len(previous):
         previous = _unit(previous - mean)

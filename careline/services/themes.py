@@ -89,11 +89,12 @@ class Theme:
 
 @dataclass
 class Themes:
-    intent: str
+    intent: str                      # or "all"
     total: int                       # mentions of this intent in the period (the sample)
     method: str                      # "meaning" (clustered embeddings) | "words" | "none"
     themes: list[Theme]
     reason: str | None = None        # why the words method was used
+    previous_total: int | None = None  # mentions of this intent in the previous period
 
 
 def _effective(column: str) -> sa.ColumnElement:
@@ -108,12 +109,14 @@ class _Rows:
     blobs: list[bytes | None]
 
 
-def _read(session: Session, since: datetime, until: datetime, intent: str, brand_ids: Sequence[int] | None,
-          platforms: Sequence[str] | None, sample: int) -> _Rows:
+def read_rows(session: Session, since: datetime, until: datetime, intent: str | None,
+          brand_ids: Sequence[int] | None, platforms: Sequence[str] | None, sample: int) -> _Rows:
     emb = MentionEmbedding.__table__  # type: ignore[attr-defined]
     stmt = (sa.select(Mention.id, Mention.text, _effective("sentiment"), emb.c.vector)
             .select_from(sa.outerjoin(Mention, emb, emb.c.mention_id == Mention.id))
-            .where(_effective("intent") == intent, Mention.created_at >= since, Mention.created_at < until))
+            .where(Mention.created_at >= since, Mention.created_at < until))
+    if intent is not None:
+        stmt = stmt.where(_effective("intent") == intent)
     if brand_ids:
         stmt = stmt.where(col(Mention.brand_id).in_(list(brand_ids)))
     if platforms:
@@ -153,15 +156,18 @@ def terms(text: str, skip: set[str]) -> set[str]:
     return out
 
 
-def find_themes(session: Session, since: datetime, until: datetime, *, intent: str = "complaint",
+def find_themes(session: Session, since: datetime, until: datetime, *, intent: str | None = "complaint",
                 brand_ids: Sequence[int] | None = None, platforms: Sequence[str] | None = None,
                 previous: tuple[datetime, datetime] | None = None, sample: int = 10_000,
-                limit: int = 8) -> Themes:
-    """Themes of one intent in [since, until), largest first; `previous` (default: the same length just
-    before) gives each theme its trend."""
-    if intent not in INTENTS:
+                limit: int = 8, against_previous: bool = False) -> Themes:
+    """Themes of one intent (None: every mention) in [since, until), largest first; `previous` (default:
+    the same length just before) gives each theme its trend. `against_previous` groups what stands out
+    from the previous period (a storm against its baseline) instead of what tells the period's own
+    posts apart."""
+    if intent is not None and intent not in INTENTS:
         raise ValueError(f"themes are for {', '.join(INTENTS)}, not {intent!r}")
-    rows = _read(session, since, until, intent, brand_ids, platforms, sample)
+    noun = f"{intent}s" if intent else "mentions"
+    rows = read_rows(session, since, until, intent, brand_ids, platforms, sample)
     if not rows.ids:
         return Themes(intent, 0, "none", [])
     skip = excluded_words(session)
@@ -169,26 +175,28 @@ def find_themes(session: Session, since: datetime, until: datetime, *, intent: s
     have = [i for i, b in enumerate(rows.blobs) if b is not None]
     reason = None
     if len(have) < 0.8 * len(rows.ids):
-        reason = (f"only {len(have)} of {len(rows.ids)} {intent}s have a sentence embedding (the classifier "
+        reason = (f"only {len(have)} of {len(rows.ids)} {noun} have a sentence embedding (the classifier "
                   "gives none, or they were classified before embeddings were stored)")
     elif len(rows.ids) < MIN_FOR_CLUSTERING:
-        reason = f"only {len(rows.ids)} {intent}s: too few to group by meaning"
+        reason = f"only {len(rows.ids)} {noun}: too few to group by meaning"
     if reason is not None:
         log.info("themes by words, not meaning: %s", reason)
         from careline.services.word_themes import word_themes
 
-        prev = _read(session, *previous, intent, brand_ids, platforms, sample)
-        return Themes(intent, len(rows.ids), "words",
-                      word_themes(rows.ids, rows.texts, rows.sentiments, prev.texts, skip, limit), reason)
+        prev = read_rows(session, *previous, intent, brand_ids, platforms, sample)
+        return Themes(intent or "all", len(rows.ids), "words",
+                      word_themes(rows.ids, rows.texts, rows.sentiments, prev.texts, skip, limit), reason,
+                      previous_total=len(prev.ids))
     from careline.services.clustering import cluster_themes
 
-    prev = _read(session, *previous, intent, brand_ids, platforms, sample)
+    prev = read_rows(session, *previous, intent, brand_ids, platforms, sample)
     prev_vectors = decode_unit([b for b in prev.blobs if b is not None])
     keep = have  # the few without an embedding (≤ 20%) are left out of the grouping
     themes = cluster_themes([rows.ids[i] for i in keep], [rows.texts[i] for i in keep],
                             [rows.sentiments[i] for i in keep], decode_unit([rows.blobs[i] for i in keep]),  # type: ignore[misc]
-                            prev_vectors if prev.ids else None, skip, limit, total=len(rows.ids))
-    return Themes(intent, len(rows.ids), "meaning", themes)
+                            prev_vectors if prev.ids else None, skip, limit, total=len(rows.ids),
+                            against_previous=against_previous)
+    return Themes(intent or "all", len(rows.ids), "meaning", themes, previous_total=len(prev.ids))
 
 
 def sentiment_mix(values: Sequence[str]) -> dict[str, int]:

@@ -40,6 +40,9 @@ def test_demo_leaves_last_weeks_report_and_the_spike_alert(demo_env: Path) -> No
     with Session(engine) as session:
         alerts = session.exec(select(Alert)).all()
     assert any(a.kind == "complaint_spike" and "Acme Air" in a.message for a in alerts), [a.message for a in alerts]
+    # the storm alert says what it is about, with its share (the demo's storm is lost baggage)
+    assert any(a.kind.endswith("spike") and "bag" in a.message and "%" in a.message.split("—")[-1]
+               for a in alerts), [a.message for a in alerts]
 
     # the scheduled jobs and the commands on the same database: no duplicates, no errors
     jobs.check_alerts(settings)
