@@ -254,18 +254,19 @@ def status(ctx: typer.Context) -> None:
     from rich.table import Table
     from sqlmodel import Session
 
-    from careline.services import stats
+    from careline.services import sources, stats
 
     state = use(ctx)
     settings, engine = state.settings, state.engine
     with Session(engine) as session:
         info = stats.overview(session)
+        queries = sources.states(session)
     console.print(f"Database: {_redact_url(settings.url)}")
     for key, value in info["counts"].items():
         console.print(f"  {key}: {value}")
-    table = Table("source", "query", "healthy", "cursor", "paused until", "last error")
-    for st in info["sources"]:
-        table.add_row(st.source, st.query_key, "yes" if st.healthy else "NO", (st.cursor or "")[:24],
+    table = Table("source", "query", "health", "cursor", "paused until", "last error")
+    for st in queries:
+        table.add_row(st.source, st.query_key, sources.query_health(st), (st.cursor or "")[:24],
                       str(st.paused_until or ""), (st.last_error or "")[:60])
     console.print(table)
 

@@ -242,6 +242,16 @@ class CollectorRun(SQLModel, table=True):
     rate_limit_reset_at: Optional[datetime] = ts()
 
 
+class SourceRunRequest(SQLModel, table=True):
+    """A person's "Run now" for a source: the scheduler leader pulls the source's collect job forward
+    (careline.services.sources). One row per source, so repeated clicks ask for one run."""
+
+    __tablename__ = "source_run_request"
+    source: str = Field(primary_key=True, max_length=20)
+    requested_by: str = Field(max_length=100)
+    requested_at: datetime = ts(nullable=False, default=utcnow)
+
+
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     id: Optional[int] = Field(default=None, primary_key=True)

@@ -79,3 +79,27 @@ def prune_stale_jobs(engine: sa.Engine, keep: set[str]) -> list[str]:
     for job_id in stale:
         log.info("removed the stored job %s: this scheduler no longer runs it", job_id)
     return stale
+
+
+def start_requested_runs(scheduler: BaseScheduler, engine: sa.Engine) -> list[str]:
+    """Hand each "Run now" request (careline.services.sources) to its source's collect job: the job runs
+    now, in the scheduler's pool, with its usual no-overlap guarantee. Returns the sources started."""
+    from datetime import datetime, timezone
+
+    from sqlmodel import Session
+
+    from careline.services.sources import take_run_requests
+
+    with Session(engine) as session:
+        requests = take_run_requests(session)
+    started = []
+    for request in requests:
+        job = scheduler.get_job(f"collect:{request.source}")
+        if job is None:
+            log.warning("run of %s requested by %s, but this scheduler does not collect it (CARELINE_SOURCES)",
+                        request.source, request.requested_by)
+            continue
+        job.modify(next_run_time=datetime.now(timezone.utc))
+        log.info("collecting %s now, as %s asked", request.source, request.requested_by)
+        started.append(request.source)
+    return started

@@ -36,7 +36,7 @@ def parse_roles(text: str) -> set[str]:
 
 def leader_loop(settings: Settings, engine: Engine, roles: Iterable[str], stop: threading.Event,
                 owner: str, retry_seconds: float = 5.0, ttl_seconds: int = 30) -> None:
-    from careline.scheduler import build_scheduler
+    from careline.scheduler import build_scheduler, start_requested_runs
 
     lease = LeaderLease(engine, "scheduler", owner, ttl_seconds=ttl_seconds)
     sched = None
@@ -52,6 +52,11 @@ def leader_loop(settings: Settings, engine: Engine, roles: Iterable[str], stop: 
                 log.warning("%s lost scheduler leadership; stopping its scheduler", owner)
                 sched.shutdown(wait=False)
                 sched = None
+            if sched is not None and "collect" in sched_roles:
+                try:
+                    start_requested_runs(sched, engine)
+                except Exception:  # noqa: BLE001 - the request stays for the next tick; the leader carries on
+                    log.exception("handing the requested source runs to the scheduler failed")
             stop.wait(retry_seconds)
     finally:
         if sched is not None:

@@ -6,9 +6,9 @@ from datetime import date
 
 import streamlit as st
 
+from careline.models import Alert
 from careline.reports.alerts import acknowledge, list_alerts
 from careline.reports.weekly import export_range_bytes
-from careline.models import Alert
 from dashboard import themes_panel
 from dashboard.components import act, can, current_user, db, md_escape, one_line, settings, when
 

@@ -37,7 +37,8 @@ def backfill_cmd(
     from careline import jobs
     from careline.factory import build_source
     from careline.services import brands as brand_service
-    from careline.services.collection import collect, reset_cursors
+    from careline.services.collection import collect
+    from careline.services.sources import reset_cursors
 
     name = _check(source)
     settings, engine = use(ctx).settings, use(ctx).engine
@@ -83,7 +84,7 @@ def sources_cmd(
     from sqlmodel import Session
 
     from careline.models import utcnow
-    from careline.services import collection
+    from careline.services import sources
 
     settings, engine = use(ctx).settings, use(ctx).engine
     if action == "list":
@@ -93,11 +94,11 @@ def sources_cmd(
     with Session(engine) as session:
         if action == "pause":
             until = utcnow() + timedelta(hours=hours) if hours else None
-            n = collection.pause(session, source, actor="cli", until=until)
+            n = sources.pause(session, source, actor="cli", until=until)
             console.print(f"{source}: {n} quer{'y' if n == 1 else 'ies'} paused "
                           + (f"until {until:%Y-%m-%d %H:%M} UTC." if until else "until resumed."))
         elif action == "resume":
-            collection.resume(session, source, actor="cli")
+            sources.resume(session, source, actor="cli")
             console.print(f"{source}: resumed; the next run collects again.")
         elif action == "set":
             if not brand:
@@ -108,10 +109,10 @@ def sources_cmd(
                 if not sep or not key.strip():
                     raise InvalidInput(f"options are KEY=VALUE, got {item!r}")
                 opts[key.strip()] = value.strip()
-            bq = collection.set_query(session, brand, source, actor="cli", query=query, options=opts)
+            bq = sources.set_query(session, brand, source, actor="cli", query=query, options=opts)
             console.print(f"{brand} on {source}: query {bq.query or '(built from keywords)'!r}, options {bq.options}.")
         elif action == "reset":
-            n = collection.reset_cursors(session, source, actor="cli")
+            n = sources.reset_cursors(session, source, actor="cli")
             console.print(f"{source}: {n} cursor(s) cleared; the next run starts from the newest posts.")
         else:
             raise InvalidInput(f"unknown action {action!r}; use list, pause, resume, reset or set")
@@ -122,34 +123,32 @@ def _list(settings, engine) -> None:  # type: ignore[no-untyped-def]
     from sqlmodel import Session
 
     from careline.models import utcnow
-    from careline.services import collection
+    from careline.services import sources
 
+    now = utcnow()
     with Session(engine) as session:
-        states = collection.states(session)
-        runs = collection.recent_runs(session, limit=500)
+        health = sources.health(session, settings.sources, now)
+        runs = sources.recent_runs(session, limit=500)
     last: dict[tuple[str, str | None], object] = {}
     for run in runs:  # newest first
         last.setdefault((run.source, run.query_key), run)
-    now = utcnow()
     table = Table("source", "query", "enabled", "health", "paused until", "budget left", "last run", "last error")
-    seen = set()
-    for st in states:
-        seen.add(st.source)
-        run = last.get((st.source, st.query_key))
-        paused = st.paused_until if st.paused_until and st.paused_until > now else None
-        budget = "" if st.rate_limit_remaining is None else (
-            f"{st.rate_limit_remaining}" + (f"/{st.rate_limit_limit}" if st.rate_limit_limit else "")
-            + (f" (resets {st.rate_limit_reset_at:%H:%M})" if st.rate_limit_reset_at else ""))
-        last_run = ("" if run is None  # type: ignore[attr-defined]
-                    else f"{run.started_at:%Y-%m-%d %H:%M}, {run.items_new} new")  # type: ignore[attr-defined]
-        table.add_row(st.source, st.query_key, "yes" if st.source in settings.sources else "no",
-                      "ok" if st.healthy else "[red]FAILING[/]", f"{paused:%Y-%m-%d %H:%M}" if paused else "",
-                      budget, last_run, (st.last_error or "")[:80])
-    for name in settings.sources:
-        if name not in seen:
-            table.add_row(name, "", "yes", "not run yet", "", "", "", "")
+    label = {sources.HEALTHY: "ok", sources.FAILING: "[red]FAILING[/]", sources.PAUSED: "paused"}
+    for src in health:
+        if not src.states and src.enabled:
+            table.add_row(src.name, "", "yes", "not run yet", "", "", "", "")
+        for st in src.states:
+            run = last.get((st.source, st.query_key))
+            paused = st.paused_until if st.paused_until and st.paused_until > now else None
+            budget = "" if st.rate_limit_remaining is None else (
+                f"{st.rate_limit_remaining}" + (f"/{st.rate_limit_limit}" if st.rate_limit_limit else "")
+                + (f" (resets {st.rate_limit_reset_at:%H:%M})" if st.rate_limit_reset_at else ""))
+            last_run = ("" if run is None  # type: ignore[attr-defined]
+                        else f"{run.started_at:%Y-%m-%d %H:%M}, {run.items_new} new")  # type: ignore[attr-defined]
+            table.add_row(st.source, st.query_key, "yes" if src.enabled else "no",
+                          label[sources.query_health(st, now)], f"{paused:%Y-%m-%d %H:%M}" if paused else "",
+                          budget, last_run, (st.last_error or "")[:80])
     console.print(table)
-
 
 def register(app: typer.Typer) -> None:
     app.command("backfill")(backfill_cmd)

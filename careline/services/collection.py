@@ -10,6 +10,9 @@ fetch and its commit re-fetches that one page and never skips or duplicates. Fai
   plan allows (every query of the source when the exception says `source_wide`);
 - bad credentials: mark the source unhealthy and stop it for this run; other sources are separate jobs;
 - anything else: record the error on that query and carry on with the next one.
+
+What people do to sources (pause, resume, query options, cursors, "Run now") and how their health
+reads live in careline.services.sources.
 """
 from __future__ import annotations
 
@@ -21,11 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from careline.models import Brand, BrandQuery, CollectorRun, SourceState, utcnow
+from careline.models import CollectorRun, utcnow
 from careline.services import brands as brand_service
 from careline.services.ingest import get_source_state, ingest, save_source_state
 from collectors.base import (
@@ -43,7 +45,6 @@ from collectors.ratelimit import TransientError, backoff_delay, wait_until
 log = logging.getLogger(__name__)
 ACCESS_PAUSE = timedelta(hours=24)
 RATE_PAUSE = timedelta(minutes=15)
-FOREVER = timedelta(days=3650)
 
 
 @dataclass
@@ -357,82 +358,3 @@ def record_setup_failure(engine: Engine, source: str, message: str) -> None:
         for _, query in brand_service.queries_for(session, source):
             save_source_state(session, source, query.key, healthy=False, error=message)
         session.commit()
-
-
-def recent_runs(session: Session, source: str | None = None, limit: int = 50) -> list[CollectorRun]:
-    stmt = select(CollectorRun).order_by(col(CollectorRun.id).desc()).limit(limit)
-    if source:
-        stmt = stmt.where(CollectorRun.source == source)
-    return list(session.exec(stmt))
-
-
-def states(session: Session) -> list[SourceState]:
-    return list(session.exec(select(SourceState).order_by(col(SourceState.source), col(SourceState.query_key))))
-
-
-def pause(session: Session, source: str, actor: str, until: datetime | None = None, reason: str | None = None) -> int:
-    """Pause every query of a source (until a time, or until resumed); returns how many."""
-    from careline.services import audit
-
-    until = until or utcnow() + FOREVER
-    keys = {q.key for _, q in brand_service.queries_for(session, source)}
-    keys |= {st.query_key for st in session.exec(select(SourceState).where(SourceState.source == source))}
-    for key in sorted(keys):
-        save_source_state(session, source, key, paused_until=until, paused_reason=reason or f"paused by {actor}")
-    audit.record(session, actor, "source_pause", source=source, until=until.isoformat())
-    session.commit()
-    return len(keys)
-
-
-def resume(session: Session, source: str, actor: str) -> None:
-    from careline.services import audit
-
-    for st in session.exec(select(SourceState).where(SourceState.source == source)):
-        st.paused_until, st.paused_reason, st.healthy = None, None, True
-        session.add(st)
-    audit.record(session, actor, "source_resume", source=source)
-    session.commit()
-
-
-def set_query(session: Session, brand_name: str, platform: str, actor: str, query: str | None = None,
-              options: dict[str, str] | None = None) -> BrandQuery:
-    """Create or update a brand's per-platform query (a hand-written query string and/or options)."""
-    from careline.errors import NotFound
-    from careline.services import audit
-
-    brand = session.exec(select(Brand).where(sa.func.lower(Brand.name) == brand_name.lower())).first()
-    if brand is None:
-        raise NotFound(f"No brand called {brand_name!r}; see the brands in careline.toml or the Settings page.")
-    bq = session.exec(select(BrandQuery).where(BrandQuery.brand_id == brand.id, BrandQuery.platform == platform)
-                      .order_by(col(BrandQuery.id))).first()
-    if bq is None:
-        bq = BrandQuery(brand_id=brand.id, platform=platform, query="", options={})  # type: ignore[arg-type]
-    if query is not None:
-        bq.query = query
-    merged = dict(bq.options or {})
-    for key, value in (options or {}).items():
-        if value == "":
-            merged.pop(key, None)
-        else:
-            merged[key] = value
-    bq.options = merged
-    session.add(bq)
-    session.flush()
-    audit.record(session, actor, "brand_query", brand_id=brand.id, platform=platform, options=merged,
-                 query=bq.query)
-    session.commit()
-    return bq
-
-
-def reset_cursors(session: Session, source: str, actor: str) -> int:
-    """Forget where each query of a source got to, so the next run starts from the newest items again."""
-    from careline.services import audit
-
-    n = 0
-    for st in session.exec(select(SourceState).where(SourceState.source == source)):
-        st.cursor = None
-        session.add(st)
-        n += 1
-    audit.record(session, actor, "source_reset_cursors", source=source)
-    session.commit()
-    return n

@@ -1,4 +1,4 @@
-"""Small counts for `careline status` and the dashboard header."""
+"""Workload counts: the inbox header and `careline status` read the same numbers from here."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,18 +6,33 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from careline.models import Mention, Reply, SourceState
+from careline.models import Mention, Reply
+from careline.services.priority import OPEN_STATUSES
+
+
+def _count(session: Session, stmt: Any) -> int:
+    return int(session.execute(stmt).scalar() or 0)
+
+
+def workload(session: Session) -> dict[str, int]:
+    """Headline counts (each one an indexed count, cheap at a million mentions): open (new or assigned),
+    all mentions, unclassified, replies queued."""
+    mentions = select(sa.func.count()).select_from(Mention)
+    return {
+        "open": _count(session, mentions.where(col(Mention.status).in_(OPEN_STATUSES))),
+        "mentions": _count(session, mentions),
+        "unclassified": _count(session, mentions.where(col(Mention.classified_at).is_(None))),
+        "queued": _count(session, select(sa.func.count()).select_from(Reply).where(col(Reply.state) == "queued")),
+    }
 
 
 def overview(session: Session) -> dict[str, Any]:
-    total = session.exec(select(sa.func.count()).select_from(Mention)).one()
-    unclassified = session.exec(select(sa.func.count()).select_from(Mention).where(col(Mention.classified_at).is_(None))).one()
-    open_ = session.exec(select(sa.func.count()).select_from(Mention).where(col(Mention.status).in_(["new", "assigned"]))).one()
+    """`careline status`: the workload counts, replies per state and the model versions in use."""
+    counts = workload(session)
     outbox = dict(session.exec(select(Reply.state, sa.func.count()).group_by(Reply.state)).all())
     versions = [v for v in session.exec(select(Mention.model_version).distinct().limit(10)) if v]
     return {
-        "counts": {"mentions": total, "open": open_, "unclassified": unclassified,
+        "counts": {"mentions": counts["mentions"], "open": counts["open"], "unclassified": counts["unclassified"],
                    **{f"replies {k}": v for k, v in outbox.items()}},
         "model_versions": versions,
-        "sources": list(session.exec(select(SourceState).order_by(col(SourceState.source)))),
     }

@@ -244,21 +244,6 @@ def day_range(days: int, zone: ZoneInfo | str = "UTC", today: date | None = None
     return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
 
 
-def workload(session: Session) -> dict[str, int]:
-    """Headline counts for the inbox (each one an indexed count, cheap at a million mentions)."""
-    from careline.models import Reply
-
-    def n(stmt: sa.Select) -> int:
-        return int(session.execute(stmt).scalar() or 0)
-
-    return {
-        "open": n(select(sa.func.count()).select_from(Mention).where(col(Mention.status).in_(["new", "assigned"]))),
-        "mentions": n(select(sa.func.count()).select_from(Mention)),
-        "unclassified": n(select(sa.func.count()).select_from(Mention).where(col(Mention.classified_at).is_(None))),
-        "queued": n(select(sa.func.count()).select_from(Reply).where(col(Reply.state) == "queued")),
-    }
-
-
 def recent_languages(session: Session, sample: int = 20_000) -> list[str]:
     """Languages among the newest `sample` mentions: the filter's choices without scanning every row."""
     newest = select(col(Mention.language)).order_by(col(Mention.id).desc()).limit(sample).subquery()

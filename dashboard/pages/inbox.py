@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta, timezone
 import streamlit as st
 
 from careline.errors import InvalidInput
-from careline.services import inbox, search, tags, trends, triage, users, views
+from careline.services import inbox, search, stats, tags, trends, triage, users, views
 from careline.services.inbox import InboxFilter
 from dashboard import detail, themes_panel, views_nav
 from dashboard.components import act, can, clean, db, one_line, placeholder_notice, require_user, settings
@@ -29,7 +29,7 @@ st.text("Mentions of your brands that may need an answer, most urgent first. "
 @st.cache_data(ttl=30, show_spinner=False)
 def _header() -> dict[str, int]:
     with db() as session:
-        return trends.workload(session)
+        return stats.workload(session)
 
 
 @st.cache_data(ttl=60, show_spinner=False)

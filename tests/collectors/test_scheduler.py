@@ -97,3 +97,35 @@ def test_a_source_that_cannot_be_built_is_recorded_not_raised(app_settings: Sett
         states = s.exec(select(SourceState)).all()
     assert "CARELINE_X_BEARER_TOKEN" in (run.error or "")
     assert states and all(not st.healthy for st in states)
+
+
+def test_run_now_is_a_request_the_scheduler_leader_runs(app_settings: Settings) -> None:
+    from careline.models import AuditEvent, SourceRunRequest
+    from careline.scheduler import start_requested_runs
+    from careline.services import sources
+
+    engine = get_engine(app_settings.url)
+    with Session(engine) as s:
+        sources.request_run(s, "demo", "kim", app_settings.sources)
+        sources.request_run(s, "demo", "lee", app_settings.sources)  # a second click: still one run
+        with pytest.raises(Exception, match="not enabled"):
+            sources.request_run(s, "x", "kim", app_settings.sources)
+        assert [e.actor for e in s.exec(select(AuditEvent).where(AuditEvent.action == "source_run"))] == ["kim", "lee"]
+        assert sources.health(s, app_settings.sources)[0].run_requested is not None
+    sched = build_scheduler(app_settings, roles=("collect",))
+    sched.start()
+    try:
+        assert start_requested_runs(sched, engine) == ["demo"]
+        assert start_requested_runs(sched, engine) == []  # handed over once
+        deadline = time.monotonic() + 30
+        runs: list[CollectorRun] = []
+        while time.monotonic() < deadline and len(runs) < 2:
+            with Session(engine) as s:
+                runs = [r for r in s.exec(select(CollectorRun)) if r.finished_at is not None]
+            time.sleep(0.1)
+    finally:
+        sched.shutdown(wait=True)
+    assert len(runs) == 2 and all(r.items_new > 0 for r in runs)
+    with Session(engine) as s:
+        assert s.exec(select(SourceRunRequest)).first() is None
+        assert sources.health(s, app_settings.sources)[0].status == sources.HEALTHY

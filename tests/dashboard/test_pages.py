@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from careline.models import AppSetting, AuditEvent, Brand, Mention, Note, Reply
+from careline.models import AppSetting, AuditEvent, Brand, Mention, Note, Reply, SourceRunRequest
 from tests.dashboard.conftest import ROOT, mention_id, open_mention
 
 
@@ -159,8 +159,11 @@ def test_sources_shows_health_and_runs_now(page, dash_db):
     at.button(key="run_demo").click().run()
     assert not at.exception
     with Session(dash_db) as s:
-        assert s.exec(select(Mention).where(Mention.external_id.startswith("demo-"))).first() is not None  # type: ignore[union-attr]
+        # the page hands the run to the scheduler (tests/collectors/test_scheduler.py runs it); it collects nothing itself
+        assert s.exec(select(Mention).where(Mention.external_id.startswith("demo-"))).first() is None  # type: ignore[union-attr]
+        assert s.exec(select(SourceRunRequest)).one().requested_by == "agent"
         assert s.exec(select(AuditEvent).where(AuditEvent.action == "source_run")).one().actor == "agent"
+    assert any("Run requested" in t.value for t in at.text)
     viewer = page("sources", role="viewer")
     assert viewer.button(key="run_demo").disabled
 

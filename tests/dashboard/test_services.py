@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from careline.errors import NotFound, PermissionDenied
 from careline.models import Author, Brand, Mention
-from careline.services import advocates, trends
+from careline.services import advocates, stats, trends
 from careline.services.classification import apply_labels, correct
 from careline.services.ingest import ingest
 from classify.base import Labels
@@ -162,7 +162,7 @@ def test_workload_and_recent_languages(any_engine):
     with Session(any_engine) as s:
         s.add(Mention(platform="x", external_id="es1", text="hola", language="es"))
         s.commit()
-        counts = trends.workload(s)
+        counts = stats.workload(s)
         langs = trends.recent_languages(s)
     assert counts == {"open": 8, "mentions": 8, "unclassified": 1, "queued": 0}
     assert "es" in langs
