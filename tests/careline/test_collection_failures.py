@@ -10,7 +10,8 @@ from sqlmodel import Session, func, select
 
 from careline.db import create_all, make_engine
 from careline.models import CollectorRun, Mention, SourceState, utcnow
-from careline.services.collection import STALE_AFTER, collect, pause, sweep_stale_runs
+from careline.services.collection import STALE_AFTER, collect, sweep_stale_runs
+from careline.services.sources import pause
 from collectors.base import Batch, Query, SourceError
 from collectors.ratelimit import TransientError
 from tests.collectors.conftest import add_brand
