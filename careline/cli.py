@@ -96,11 +96,24 @@ def demo(
 
     summary = run_collect(engine, build_source("demo", settings, demo_anchor=jobs.demo_anchor(engine)), max_pages=100)
     new = summary.new
+    if not settings.streams:  # a real-time stream too: a local Jetstream replay (no network), see Sources
+        from careline import demo_stream
+
+        streamed = demo_stream.burst(engine)
+        console.print(f"Demo stream: replayed {demo_stream.BURST} generated Bluesky events locally, "
+                      f"{streamed} matched a brand.")
     _classify_db(settings, engine, fallback=True)
     _export_demo_week(settings)
     console.print(f"Demo loaded: {new} new mention(s). Sign in as admin / careline-admin "
                   "(also agent / careline-agent, viewer / careline-viewer).")
     if serve_after:
+        if not settings.streams:
+            from careline import demo_stream
+
+            _server, state.settings = demo_stream.start_live(settings, engine)
+            os.environ["CARELINE_STREAMS"] = '["jetstream"]'  # the dashboard process lists it as enabled
+            console.print(f"Demo stream: live local Jetstream replay at {_server.url} "
+                          f"({demo_stream.LIVE_RATE:g} events/s), consumed beside the dashboard.")
         serve(ctx, port=port, scheduler=True, headless=True)
 
 
@@ -236,7 +249,7 @@ def serve(
 @app.command()
 def worker(
     ctx: typer.Context,
-    role: Annotated[str, typer.Option(help="Comma-separated: collect, classify, send, report, or all.")] = "all",
+    role: Annotated[str, typer.Option(help="Comma-separated: collect, classify, send, report, stream, or all.")] = "all",
 ) -> None:
     """Run background work without the dashboard. Start any number against one PostgreSQL database:
     classification and sending are shared work queues, and one elected leader runs the schedule."""

@@ -44,6 +44,18 @@ def build_source(name: str, settings: Settings, demo_anchor: datetime | None = N
     raise ConfigError(f"Unknown source {name!r}.")
 
 
+def build_stream(name: str, settings: Settings, engine: object = None) -> tuple[object, str]:
+    """A real-time stream collector and the platform its mentions belong to."""
+    if name == "jetstream":
+        from collectors.jetstream import JetstreamStream
+
+        return JetstreamStream(settings.jetstream_urls, compress=settings.jetstream_compress,
+                               dictionary=settings.jetstream_zstd_dictionary,
+                               rewind_s=settings.stream_rewind_seconds,
+                               flush_s=settings.stream_flush_seconds), "bluesky"
+    raise ConfigError(f"Unknown stream {name!r}.")
+
+
 @lru_cache(maxsize=4)
 def _cached_classifier(name: str, label_map: tuple[tuple[str, str], ...]) -> Classifier:
     from classify import load_classifier

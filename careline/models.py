@@ -169,6 +169,7 @@ class Mention(SQLModel, table=True):
     tags: list[str] = json_list()
     first_response_at: Optional[datetime] = ts()
     updated_at: datetime = ts(nullable=False, default=utcnow)
+    deleted_at: Optional[datetime] = ts()  # the author deleted it on the platform (a stream said so); kept
 
 
 class Note(SQLModel, table=True):
@@ -319,6 +320,30 @@ class MentionEmbedding(SQLModel, table=True):
                                                 primary_key=True, autoincrement=False))
     scale: float
     vector: bytes = Field(sa_type=sa.LargeBinary)
+
+
+class StreamStatus(SQLModel, table=True):
+    """One row per real-time stream (careline/streams.py): who consumes it, where, how fast and how late."""
+
+    __tablename__ = "stream_status"
+    source: str = Field(primary_key=True, max_length=40)
+    owner: Optional[str] = Field(default=None, max_length=200)
+    url: Optional[str] = None
+    encoding: Optional[str] = Field(default=None, max_length=60)
+    connected: bool = False
+    message: Optional[str] = None  # why it is not connected, one sentence
+    events_total: int = Field(default=0, sa_type=sa.BigInteger)
+    bytes_total: int = Field(default=0, sa_type=sa.BigInteger)  # received, to estimate bandwidth per day
+    matched_total: int = Field(default=0, sa_type=sa.BigInteger)
+    new_total: int = Field(default=0, sa_type=sa.BigInteger)
+    deleted_total: int = Field(default=0, sa_type=sa.BigInteger)
+    skipped_total: int = Field(default=0, sa_type=sa.BigInteger)
+    skipped_reasons: dict[str, int] = json_dict()
+    events_per_minute: float = 0.0
+    lag_seconds: Optional[float] = None  # now minus the platform time of the newest event stored
+    last_event_at: Optional[datetime] = ts()
+    connected_at: Optional[datetime] = ts()
+    updated_at: datetime = ts(nullable=False, default=utcnow)
 
 
 # Customer tables live in their own module (issue #16); imported here so `careline.models` registers them all.

@@ -23,6 +23,13 @@ from pydantic_settings import (
 from careline.errors import ConfigError
 
 PLATFORMS = ("x", "reddit", "bluesky", "mastodon", "hackernews", "demo")
+STREAMS = ("jetstream", "mastodon")
+JETSTREAM_INSTANCES = (  # Bluesky's public Jetstream instances; a failing one hands over to the next
+    "wss://jetstream1.us-east.bsky.network/subscribe",
+    "wss://jetstream2.us-east.bsky.network/subscribe",
+    "wss://jetstream1.us-west.bsky.network/subscribe",
+    "wss://jetstream2.us-west.bsky.network/subscribe",
+)
 
 
 class BrandConfig(BaseModel):
@@ -110,6 +117,14 @@ class Settings(BaseSettings):
     mastodon_access_token: SecretStr | None = None
     mastodon_hashtags: list[str] = Field(default_factory=list)
 
+    # real-time streams (careline/streams.py; README "Real-time streams")
+    streams: list[str] = Field(default_factory=list)  # "jetstream" (Bluesky), "mastodon"
+    jetstream_urls: list[str] = Field(default_factory=lambda: list(JETSTREAM_INSTANCES))
+    jetstream_compress: bool = False  # zstd: needs the zstandard package and Jetstream's dictionary file
+    jetstream_zstd_dictionary: Path | None = None
+    stream_rewind_seconds: float = 5.0  # re-read this much on reconnect (the upsert drops repeats)
+    stream_flush_seconds: float = 0.5  # how long matched posts wait before they are stored together
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -129,6 +144,24 @@ class Settings(BaseSettings):
         for name in value:
             if name not in PLATFORMS:
                 raise ValueError(f"unknown source {name!r}; choose from {', '.join(PLATFORMS)}")
+        return value
+
+    @field_validator("streams")
+    @classmethod
+    def _known_streams(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in STREAMS:
+                raise ValueError(f"unknown stream {name!r}; choose from {', '.join(STREAMS)}")
+        return value
+
+    @field_validator("jetstream_urls")
+    @classmethod
+    def _websocket_urls(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("needs at least one Jetstream instance (wss://host/subscribe)")
+        for url in value:
+            if not url.startswith(("ws://", "wss://")):
+                raise ValueError(f"{url!r} is not a WebSocket URL (wss://host/subscribe)")
         return value
 
     @field_validator("timezone")

@@ -1,4 +1,5 @@
-"""`careline worker`: queue consumers (classify, send) and a leader-elected scheduler (collect, report).
+"""`careline worker`: queue consumers (classify, send), a leader-elected scheduler (collect, report) and
+the real-time streams (stream; one consumer per stream, see careline/streams.py).
 
 Any number of workers may run against one PostgreSQL database: classification and sending are leased
 work queues, and only the worker holding the leader lease runs the scheduler, so each job fires once.
@@ -19,7 +20,7 @@ from careline.services import queue
 from careline.settings import Settings
 
 log = logging.getLogger(__name__)
-ROLES = ("collect", "classify", "send", "report")
+ROLES = ("collect", "classify", "send", "report", "stream")
 
 
 def parse_roles(text: str) -> set[str]:
@@ -30,7 +31,7 @@ def parse_roles(text: str) -> set[str]:
     if unknown or not roles:
         from careline.errors import ConfigError
 
-        raise ConfigError(f"Unknown worker role {', '.join(sorted(unknown)) or '(none)'}; use collect, classify, send, report or all.")
+        raise ConfigError(f"Unknown worker role {', '.join(sorted(unknown)) or '(none)'}; use collect, classify, send, report, stream or all.")
     return roles
 
 
@@ -106,6 +107,11 @@ def run_worker(settings: Settings, engine: Engine, roles: set[str], stop: thread
                                         args=(settings, engine, stop, owner, 2.0, settings.queue_lease_seconds), daemon=True))
     if "send" in roles:
         threads.append(threading.Thread(target=send_loop, name="send", args=(settings, engine, stop), daemon=True))
+    if "stream" in roles and settings.streams:
+        from careline.streams import stream_loop
+
+        threads.append(threading.Thread(target=stream_loop, name="streams", args=(settings, engine, stop, owner),
+                                        daemon=True))
     for t in threads:
         t.start()
     log.info("worker %s running roles %s", owner, ",".join(sorted(roles)))

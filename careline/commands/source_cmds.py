@@ -124,11 +124,14 @@ def _list(settings, engine) -> None:  # type: ignore[no-untyped-def]
 
     from careline.models import utcnow
     from careline.services import sources
+    from careline.services import streams as stream_service
 
     now = utcnow()
     with Session(engine) as session:
-        health = sources.health(session, settings.sources, now)
+        enabled = stream_service.enabled_sources(settings.sources, settings.streams)
+        health = sources.health(session, enabled, now)
         runs = sources.recent_runs(session, limit=500)
+        live = stream_service.statuses(session)
     last: dict[tuple[str, str | None], object] = {}
     for run in runs:  # newest first
         last.setdefault((run.source, run.query_key), run)
@@ -149,6 +152,12 @@ def _list(settings, engine) -> None:  # type: ignore[no-untyped-def]
                           label[sources.query_health(st, now)], f"{paused:%Y-%m-%d %H:%M}" if paused else "",
                           budget, last_run, (st.last_error or "")[:80])
     console.print(table)
+    if live:
+        streams = Table("stream", "enabled", "consumer", "state, events per minute, lag")
+        for status in live:
+            streams.add_row(status.source, "yes" if status.source in enabled else "no", status.owner or "",
+                            stream_service.describe(status, now))
+        console.print(streams)
 
 def register(app: typer.Typer) -> None:
     app.command("backfill")(backfill_cmd)

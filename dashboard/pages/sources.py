@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from careline.services import sources
+from careline.services import streams as stream_service
 from dashboard import reports_panel
 from dashboard.components import act, can, db, md_escape, one_line, require_user, settings, when
 
@@ -13,8 +14,10 @@ st.text("Where mentions come from, and whether each connector is healthy. Collec
         f"{settings().collect_interval_minutes} minutes while `careline serve` or `careline worker` is running.")
 
 with db() as session:
-    health = sources.health(session, settings().sources)
+    enabled = stream_service.enabled_sources(settings().sources, settings().streams)
+    health = sources.health(session, enabled)
     runs = sources.recent_runs(session, limit=200)
+    live = {s.source: s for s in stream_service.statuses(session)}
 BADGE = {sources.PAUSED: "⏸️ paused", sources.FAILING: "🔴 failing", sources.NEVER_RUN: "⚪ never run",
          sources.HEALTHY: "🟢 healthy"}
 
@@ -23,9 +26,14 @@ if not health:
 
 for src in health:
     name, last = src.name, src.last_run
+    badge = BADGE[src.status]
+    if name in live and src.status in (sources.HEALTHY, sources.NEVER_RUN):  # streams have no runs
+        badge = "🟢 streaming" if live[name].connected else "⚪ not connected"
     with st.container(border=True):
         head, btns = st.columns([4, 2])
-        head.markdown(f"**{md_escape(name)}** · {BADGE[src.status]}" + ("" if src.enabled else " · not enabled"))
+        head.markdown(f"**{md_escape(name)}** · {badge}" + ("" if src.enabled else " · not enabled"))
+        if name in live:  # a real-time stream: lag and events per minute instead of runs
+            head.text(f"Stream: {stream_service.describe(live[name])}")
         if last:
             head.text(f"Last run {when(last.started_at)}: {last.items_seen} seen, {last.items_new} new, "
                       f"{last.items_skipped} skipped, {last.api_calls} API call(s)"
@@ -43,7 +51,7 @@ for src in health:
             if s.rate_limit_limit or s.rate_limit_remaining is not None:
                 head.text(f"Rate limit on {s.query_key}: {s.rate_limit_remaining} of {s.rate_limit_limit or '?'} "
                           f"left, resets {when(s.rate_limit_reset_at)}")
-        if btns.button("Run now", key=f"run_{name}", disabled=not can("triage") or not src.enabled,
+        if btns.button("Run now", key=f"run_{name}", disabled=not can("triage") or name not in settings().sources,
                        help="Ask the scheduler to collect this source now (then classify what arrived)."):
             if act("triage", sources.request_run, name, user["username"], settings().sources,
                    success=f"{name}: run requested"):
