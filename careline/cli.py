@@ -22,7 +22,7 @@ from typing import Annotated, Optional
 import typer
 from sqlalchemy.exc import DBAPIError
 
-from careline.commands import classify_cmds, reply_cmds, report_cmds, search_cmds, source_cmds, user_cmds
+from careline.commands import classify_cmds, customer_cmds, reply_cmds, report_cmds, search_cmds, source_cmds, user_cmds
 from careline.commands.context import CliContext, use
 from careline.console import console, progress
 from careline.errors import CarelineError
@@ -103,6 +103,7 @@ def demo(
         console.print(f"Demo stream: replayed {demo_stream.BURST} generated Bluesky events locally, "
                       f"{streamed} matched a brand.")
     _classify_db(settings, engine, fallback=True)
+    _link_demo_customer(engine)
     _export_demo_week(settings)
     console.print(f"Demo loaded: {new} new mention(s). Sign in as admin / careline-admin "
                   "(also agent / careline-agent, viewer / careline-viewer).")
@@ -115,6 +116,22 @@ def demo(
             console.print(f"Demo stream: live local Jetstream replay at {_server.url} "
                           f"({demo_stream.LIVE_RATE:g} events/s), consumed beside the dashboard.")
         serve(ctx, port=port, scheduler=True, headless=True)
+
+
+def _link_demo_customer(engine) -> None:  # type: ignore[no-untyped-def]
+    """Suggest customer links, and confirm the demo's returning customer (X + Mastodon) as a person would."""
+    from sqlmodel import Session
+
+    from careline.services import customer_links, customers
+    from collectors.demo import DEMO_CUSTOMER
+
+    with Session(engine) as session:
+        result = customer_links.suggest(session)
+        customers.accept_between(session, ("x", DEMO_CUSTOMER["x"]), ("mastodon", DEMO_CUSTOMER["mastodon"]),
+                                 "demo", "admin")
+        linked = customers.for_author(session, "x", DEMO_CUSTOMER["x"])
+    console.print(f"Customers: {result.new} link suggestion(s) to review; {DEMO_CUSTOMER['name']} is linked across "
+                  f"X and Mastodon (customer {linked.id if linked else '?'}).")
 
 
 def _export_demo_week(settings) -> None:  # type: ignore[no-untyped-def]
@@ -285,7 +302,7 @@ def status(ctx: typer.Context) -> None:
 
 
 # Commands that live in their own modules (one per area); each module's register() adds its commands.
-COMMANDS = (classify_cmds, reply_cmds, report_cmds, user_cmds, source_cmds, search_cmds)
+COMMANDS = (classify_cmds, reply_cmds, report_cmds, user_cmds, source_cmds, search_cmds, customer_cmds)
 for _module in COMMANDS:
     _module.register(app)
 

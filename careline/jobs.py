@@ -97,3 +97,15 @@ def check_alerts(settings: Settings | None = None) -> None:
         run_checks(settings or get_settings())
     except Exception:  # noqa: BLE001
         log.exception("alert check failed")
+
+
+def suggest_customer_links(settings: Settings | None = None, engine: Engine | None = None) -> int:
+    """The incremental link-suggestion pass (identities touched since the last run); returns new suggestions."""
+    from careline.services import customer_links
+
+    try:
+        with Session(engine or get_engine((settings or get_settings()).url)) as session:
+            return customer_links.suggest(session).new
+    except Exception:  # noqa: BLE001
+        log.exception("customer link suggestions failed")
+        return 0

@@ -63,6 +63,10 @@ def add_jobs(scheduler: BaseScheduler, settings: Settings, roles: tuple[str, ...
         ids.append("alerts")
         scheduler.add_job("careline.jobs:check_alerts", "interval", id="alerts", name="spike alerts",
                           minutes=15, replace_existing=True)
+        ids.append("customer_links")
+        scheduler.add_job("careline.jobs:suggest_customer_links", "interval", id="customer_links",
+                          name="customer link suggestions", minutes=settings.customer_link_interval_minutes,
+                          replace_existing=True)
     return ids
 
 

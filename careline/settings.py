@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     queue_lease_seconds: int = 120  # a dead worker's claimed batch is handed on after this long
     classify_interval_seconds: int = 30
     send_interval_seconds: int = 20
+    customer_link_interval_minutes: float = 60  # the incremental customer link-suggestion job
     export_weekday: str = "mon"
     export_hour: int = 7
 

@@ -12,6 +12,9 @@ from datetime import datetime, timedelta, timezone
 
 from collectors.base import Batch, Query, RawMention
 
+# The demo's returning customer: a lost bag reported on X, chased on Mastodon; the profiles link each other.
+DEMO_CUSTOMER = {"name": "Maria Lopes", "x": "marialopes_travels", "mastodon": "marialopes@mastodon.social",
+                 "x_url": "https://x.com/marialopes_travels", "mastodon_url": "https://mastodon.social/@marialopes"}
 PLATFORMS = ("x", "reddit", "bluesky", "mastodon", "hackernews")
 PLATFORM_WEIGHTS = (0.45, 0.25, 0.12, 0.10, 0.08)
 PAGE = 100
@@ -118,8 +121,31 @@ class DemoSource:
             for j in range(45):
                 at = spike_day.replace(hour=17) + timedelta(minutes=rng.uniform(0, 300))
                 items.append(self._make(rng, brand, SPIKE, at, f"s{j:04d}"))
+            items += self.returning_customer(brand)
         items.sort(key=lambda r: r.created_at)
         return items
+
+    def returning_customer(self, brand: str) -> list[RawMention]:
+        """One person on two platforms whose profiles link to each other: the demo's linked customer."""
+        slug = brand.lower().replace(" ", "")
+        x_url, masto_url = DEMO_CUSTOMER["x_url"], DEMO_CUSTOMER["mastodon_url"]
+        story = [
+            ("x", DEMO_CUSTOMER["x"], 6, COMPLAINTS[0].format(brand=brand, city="Lisbon"), [masto_url]),
+            ("mastodon", DEMO_CUSTOMER["mastodon"], 4,
+             f"Told {brand} on X two days ago that my bag went missing in Lisbon. Still nothing. Anyone here had luck?",
+             [x_url]),
+            ("x", DEMO_CUSTOMER["x"], 1, f"My bag is back! Thanks {brand} for sorting it out in the end.", [masto_url]),
+        ]
+        out = []
+        for n, (platform, handle, days, text, links) in enumerate(story):
+            ext = f"demo-{slug}-customer{n}"
+            out.append(RawMention(
+                platform=platform, external_id=ext, text=text, created_at=self.anchor - timedelta(days=days, hours=n),
+                url=_url(platform, ext, handle.split("@")[0]), author_handle=handle, author_name=DEMO_CUSTOMER["name"],
+                author_followers=310, thread_id=ext, author_url=x_url if platform == "x" else masto_url,
+                author_links=links, author_verified_links=links if platform == "mastodon" else [],
+                raw={"demo": True, "story": "returning customer"}))
+        return out
 
     def _make(self, rng: random.Random, brand: str, pool: list[str], at: datetime, suffix: str) -> RawMention:
         platform = rng.choices(PLATFORMS, PLATFORM_WEIGHTS)[0]

@@ -155,11 +155,28 @@ def parse_status(status: dict[str, Any]) -> RawMention | None:
         text=text, created_at=created, url=status.get("url") or uri or None,
         author_handle=account.get("acct"), author_name=account.get("display_name") or None,
         author_followers=account.get("followers_count"), author_id=account.get("id"),
+        author_url=account.get("url") or None, author_links=profile_links(account),
+        author_verified_links=profile_links(account, verified_only=True),
         language=status.get("language"),
         parent_id=status.get("in_reply_to_id"),
         thread_id=sid, raw={"id": sid, "favourites": status.get("favourites_count"),
                             "reblogs": status.get("reblogs_count")},
     )
+
+
+_HREF = re.compile(r"""href=["']([^"']+)["']""")
+
+
+def profile_links(account: dict[str, Any], verified_only: bool = False) -> list[str]:
+    """The http(s) links in the account's profile fields; `verified_only`: those the instance verified (rel=me)."""
+    out: list[str] = []
+    for f in account.get("fields") or []:
+        if not isinstance(f, dict) or (verified_only and not f.get("verified_at")):
+            continue
+        value = str(f.get("value") or "")
+        found = _HREF.findall(value) or [w for w in html_to_text(value).split() if w.startswith(("http://", "https://"))]
+        out += [u for u in found if u.startswith(("http://", "https://"))]
+    return list(dict.fromkeys(out))
 
 
 def _status(exc: Exception) -> int | None:

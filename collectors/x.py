@@ -32,7 +32,7 @@ logging.getLogger("tweepy.client").setLevel(max(logging.INFO, logging.getLogger(
 
 TWEET_FIELDS = ("author_id,conversation_id,created_at,in_reply_to_user_id,lang,referenced_tweets,public_metrics,"
                 "note_tweet")
-USER_FIELDS = "username,name,public_metrics,verified"
+USER_FIELDS = "username,name,public_metrics,verified,url,entities"  # url/entities: the profile's links
 EXPANSIONS = "author_id"
 MENTIONS = "mentions"
 _TWEPOCH_MS = 1288834974657
@@ -231,9 +231,21 @@ def parse_tweet(tweet: dict[str, Any], user: dict[str, Any] | None) -> RawMentio
         url=f"https://x.com/{handle or 'i/web'}/status/{tid}",
         author_handle=handle, author_name=user.get("name"), author_followers=followers,
         author_id=tweet.get("author_id"), language=tweet.get("lang"),
+        author_url=f"https://x.com/{handle}" if handle else None, author_links=profile_links(user),
         parent_id=parent, thread_id=conversation if isinstance(conversation, (str, int)) and conversation else tid,
         raw=_raw(tweet, user or None),
     )
+
+
+def profile_links(user: dict[str, Any]) -> list[str]:
+    """The expanded links of the user's profile url and bio (X shortens them to t.co in the plain fields)."""
+    entities = as_dict(user.get("entities"))
+    out = []
+    for part in ("url", "description"):
+        for u in as_list(as_dict(entities.get(part)).get("urls")):
+            if isinstance(u, dict) and str(u.get("expanded_url") or "").startswith(("http://", "https://")):
+                out.append(str(u["expanded_url"]))
+    return list(dict.fromkeys(out))
 
 
 def _raw(tweet: dict[str, Any], user: dict[str, Any] | None) -> dict[str, Any]:

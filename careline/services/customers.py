@@ -310,3 +310,15 @@ def dismiss_suggestion(session: Session, suggestion_id: int, actor: str, role: s
                  identity_b=s.identity_b)
     session.commit()
     return s
+
+
+def accept_between(session: Session, a: tuple[str, str], b: tuple[str, str], actor: str, role: str) -> CustomerChange | None:
+    """Accept the open suggestion linking two identities given as (platform, handle), if there is one."""
+    ia, ib = (session.exec(select(CustomerIdentity).where(CustomerIdentity.platform == p, CustomerIdentity.handle == h)).first()
+              for p, h in (a, b))
+    if ia is None or ib is None:
+        return None
+    pair = (min(ia.id or 0, ib.id or 0), max(ia.id or 0, ib.id or 0))
+    s = session.exec(select(LinkSuggestion).where(LinkSuggestion.identity_a == pair[0], LinkSuggestion.identity_b == pair[1],
+                                                  LinkSuggestion.state == "open")).first()
+    return accept_suggestion(session, s.id or 0, actor, role) if s else None

@@ -13,7 +13,7 @@ from atproto_client.request import Request
 from mastodon import Mastodon
 from sqlmodel import Session, select
 
-from careline.models import Mention, SourceState
+from careline.models import CustomerIdentity, IdentityLink, Mention, SourceState
 from careline.services.collection import collect
 from collectors.bluesky import BlueskySource
 from collectors.hackernews import HackerNewsSource
@@ -104,6 +104,11 @@ def test_mastodon_hashtag_timeline_walks_forward_with_min_id(engine, http, fake_
     rows = _rows(engine, "mastodon")
     first = rows["https://mastodon.example/users/sam/statuses/113500000000000003"]
     assert first.text == "#AcmeAir lost my bag & nobody answers\nagain!" and first.author_followers == 42
+    with Session(engine) as s:  # the profile's page and its links are kept for customer link suggestions
+        ident = s.exec(select(CustomerIdentity).where(CustomerIdentity.handle == "sam")).one()
+        links = {(link.url, link.verified) for link in s.exec(select(IdentityLink))}
+    assert ident.profile_url == "https://mastodon.example/@sam"
+    assert links == {("https://samtravels.example", True), ("https://x.com/sam_travels", False)}
     urls = [c.request.url for c in http.calls]
     assert any("/tag/acmeairsupport" in u for u in urls) and not any("unrelated" in u for u in urls)
     with Session(engine) as s:

@@ -9,7 +9,7 @@ import pytest
 import responses
 from sqlmodel import Session, func, select
 
-from careline.models import CollectorRun, Mention, SourceState
+from careline.models import CollectorRun, CustomerIdentity, IdentityLink, Mention, SourceState
 from careline.services.collection import collect
 from collectors.base import Query
 from collectors.querybuild import x_queries
@@ -48,7 +48,7 @@ def test_pages_with_next_token_then_steady_state_uses_since_id(engine, http) -> 
     assert calls[1]["next_token"] == "b26v89c19zqg8o3fr5qv1e5"
     assert calls[2]["next_token"] == "b26v89c19zqg8o3fr5qv1e6"
     assert calls[0]["max_results"] == "100" and "author_id" in calls[0]["expansions"]
-    assert "public_metrics" in calls[0]["user.fields"] and "conversation_id" in calls[0]["tweet.fields"]
+    assert "public_metrics" in calls[0]["user.fields"] and "entities" in calls[0]["user.fields"] and "conversation_id" in calls[0]["tweet.fields"]
     assert http.calls[0].request.headers["Authorization"] == "Bearer test-bearer-token"
 
     with Session(engine) as s:
@@ -56,6 +56,10 @@ def test_pages_with_next_token_then_steady_state_uses_since_id(engine, http) -> 
         assert (m.author_handle, m.author_followers, m.parent_id, m.thread_id) == (
             "sam_travels", 1520, "1862000000000000090", "1862000000000000090")
         assert m.url == "https://x.com/sam_travels/status/1862000000000000103"
+        ident = s.exec(select(CustomerIdentity).where(CustomerIdentity.handle == "sam_travels")).one()
+        assert ident.profile_url == "https://x.com/sam_travels"  # and the profile's expanded links, not t.co
+        assert {link.url for link in s.exec(select(IdentityLink))} == {"https://samtravels.example",
+                                                                        "https://mastodon.example/@sam"}
         run = s.exec(select(CollectorRun)).one()
         assert (run.items_new, run.api_calls, run.rate_limit_remaining) == (6, 3, 449)
         assert run.cursor_before is None and json.loads(run.cursor_after)  # type: ignore[arg-type]
