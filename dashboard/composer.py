@@ -8,6 +8,7 @@ from careline import textlimits
 from careline.errors import CarelineError
 from careline.models import Mention, Reply
 from careline.services import app_settings, outbox, replies, users
+from dashboard import live
 from dashboard.components import act, can, clean, db, md_escape, one_line, safe_url, settings, when
 
 def _fill(key: str, template_key: str, values: dict[str, str]) -> None:
@@ -38,6 +39,7 @@ def show(m: Mention, brand_name: str, user: dict[str, str]) -> None:
         st.selectbox("Start from a template", ["(blank)", *templates], key=tkey,
                      on_change=_fill, args=(key, tkey, values),
                      help="Variables: {author} (the @handle), {name}, {brand}, {platform}.")
+        live.writers_warning(m.id, user["username"])  # a colleague typing an answer to the same mention
         text = st.text_area("Your reply", key=key, height=120, disabled=not allowed)
         n, cap = textlimits.length(m.platform, text), textlimits.limit(m.platform)
         over = n > cap
@@ -51,9 +53,12 @@ def show(m: Mention, brand_name: str, user: dict[str, str]) -> None:
         others = [r for r in existing if r.state in active]
         confirm = False
         if others:
-            who = ", ".join(sorted({r.created_by for r in others}))
+            who = ", ".join(sorted({md_escape(r.created_by, 60) for r in others}))
             st.warning(f"This mention already has a reply ({others[-1].state}, by {who}). "
                        "Sending again would post a second answer.")
+            st.text(f"What {others[-1].created_by} sent:")  # plain text, so a colleague's answer is read as is
+            with st.container(border=True):
+                st.text(clean(others[-1].text, 1000))
             confirm = st.checkbox("Yes, send another reply anyway", key=f"dup_{m.id}")
         forced = settings().dry_run
         st.checkbox("Dry run (record it, don't post)", value=forced,

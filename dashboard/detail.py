@@ -5,7 +5,7 @@ import streamlit as st
 
 from careline.models import Mention
 from careline.services import advocates, app_settings, audit, classification, inbox, priority, triage, users
-from dashboard import composer
+from dashboard import composer, live
 from dashboard.components import act, can, clean, db, label_text, one_line, safe_url, when
 
 SENTIMENTS = ["negative", "neutral", "positive"]
@@ -27,6 +27,7 @@ def show(mention_id: int, user: dict[str, str]) -> None:
     brand_name = brand.name if brand else ""
 
     st.subheader(f"Mention #{m.id}")
+    live.presence_bar(m.id, user["username"])  # who else has it open; it only informs, never locks
     left, right = st.columns([3, 2], gap="large")
     with left:
         _body(m, brand_name)

@@ -8,8 +8,9 @@ import streamlit as st
 
 from careline.errors import InvalidInput
 from careline.services import inbox, search, stats, tags, trends, triage, users, views
+from careline.services import live as live_changes
 from careline.services.inbox import InboxFilter
-from dashboard import detail, themes_panel, views_nav
+from dashboard import detail, live, themes_panel, views_nav
 from dashboard.components import act, can, clean, db, one_line, placeholder_notice, require_user, settings
 
 PAGE_SIZE = 50
@@ -142,6 +143,7 @@ ids = [m.id for m in page.items]
 with notice:
     placeholder_notice([m.model_version or "" for m in page.items] + [settings().model])
 
+live.new_banner(flt)  # "N new since you last looked"
 shown = f"{total:,}" if total < 10_000 or flt.text else "10,000+"
 first = (page_no - 1) * PAGE_SIZE + 1 if ids else 0
 st.text(f"{shown} matching · showing {first}–{first + len(ids) - 1 if ids else 0}")
@@ -152,6 +154,7 @@ if not ids:
 def _row(m: inbox.Mention) -> dict[str, object]:
     age_h = (datetime.now(timezone.utc) - m.created_at).total_seconds() / 3600
     return {
+        "New": "●" if (m.id or 0) > st.session_state.get("inbox_seen_id", 0) else "",
         "Priority": round(m.priority),
         "Age": f"{age_h:.0f} h" if age_h < 48 else f"{age_h / 24:.0f} d",
         "Platform": m.platform,
@@ -174,7 +177,9 @@ def _label(m: inbox.Mention) -> str:
 
 # A new table key whenever the rows change meaning (other filters, another page, after a bulk action):
 # a selection is row positions, and positions must never carry over to different mentions.
-table_key = f"inbox_table_{abs(hash(signature)) % 10**8}_{page_no}_{st.session_state.get('_bulk_gen', 0)}"
+# (and when a live refresh brought different rows onto this page)
+table_key = (f"inbox_table_{abs(hash(signature)) % 10**8}_{page_no}_{st.session_state.get('_bulk_gen', 0)}"
+             f"_{abs(hash(tuple(ids))) % 10**6}")
 st.session_state["_inbox_table_key"] = table_key
 
 
@@ -236,6 +241,7 @@ if len(selected) > 1:
         if b4.button("Ignore", key="bulk_ignore", disabled=not can("triage")):
             _bulk(selected, "ignore", None, f"Ignored {len(selected)}")
 
+live.watch("inbox", live_changes.stamp, hold=len(selected) > 1)  # redraws when anything changed
 st.divider()
 # The options are plain strings that start with the mention id: a value the browser sends back is parsed,
 # never looked up by object identity.
