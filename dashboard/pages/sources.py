@@ -6,7 +6,8 @@ import streamlit as st
 from careline.services import live as live_changes
 from careline.services import sources
 from careline.services import streams as stream_service
-from dashboard import live, reports_panel
+from dashboard import live as live_page
+from dashboard import reports_panel
 from dashboard.components import act, can, db, md_escape, one_line, require_user, settings, when
 
 user = require_user()
@@ -68,4 +69,4 @@ st.dataframe([{"Source": r.source, "Query": r.query_key or "", "Started": when(r
                "Error": one_line(r.error, 200)} for r in runs[:50]], hide_index=True, width="stretch")
 st.divider()
 reports_panel.show_alerts()
-live.watch("sources", live_changes.sources_stamp)  # redraws itself when a run starts or ends, or a source pauses
+live_page.watch("sources", live_changes.sources_stamp)  # redraws itself when a run starts or ends, or a source pauses
