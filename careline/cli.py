@@ -22,7 +22,8 @@ from typing import Annotated, Optional
 import typer
 from sqlalchemy.exc import DBAPIError
 
-from careline.commands import classify_cmds, customer_cmds, reply_cmds, report_cmds, search_cmds, source_cmds, user_cmds
+from careline.commands import (care_cmds, classify_cmds, customer_cmds, reply_cmds, report_cmds, search_cmds,
+                               source_cmds, user_cmds)
 from careline.commands.context import CliContext, use
 from careline.console import console, progress
 from careline.errors import CarelineError
@@ -302,7 +303,7 @@ def status(ctx: typer.Context) -> None:
 
 
 # Commands that live in their own modules (one per area); each module's register() adds its commands.
-COMMANDS = (classify_cmds, reply_cmds, report_cmds, user_cmds, source_cmds, search_cmds, customer_cmds)
+COMMANDS = (classify_cmds, reply_cmds, report_cmds, user_cmds, source_cmds, search_cmds, customer_cmds, care_cmds)
 for _module in COMMANDS:
     _module.register(app)
 

@@ -109,3 +109,22 @@ def suggest_customer_links(settings: Settings | None = None, engine: Engine | No
     except Exception:  # noqa: BLE001
         log.exception("customer link suggestions failed")
         return 0
+
+
+def care_tick(settings: Settings | None = None, engine: Engine | None = None) -> None:
+    """Every minute: refresh the time part of the inbox order, then run the escalation steps that are due."""
+    from careline.services import priority
+
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings.url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            priority.refresh_due(session)
+    except Exception:  # noqa: BLE001
+        log.exception("urgency refresh failed")
+    try:
+        from careline.services import escalation
+
+        escalation.run(settings, engine)
+    except Exception:  # noqa: BLE001
+        log.exception("escalation scan failed")

@@ -55,6 +55,7 @@ class Status(str, enum.Enum):
     replied = "replied"
     resolved = "resolved"
     ignored = "ignored"
+    waiting = "waiting"  # waiting on customer: we asked them something; their reply reopens the case
 
 
 class ReplyState(str, enum.Enum):
@@ -126,6 +127,8 @@ class Mention(SQLModel, table=True):
         sa.Index("ix_mention_priority", "priority", "created_at"),
         sa.Index("ix_mention_trends", "created_at", "brand_id", "platform", "sentiment", "corrected_sentiment",
                  "intent", "corrected_intent", "first_response_at"),
+        # Care workflow (migration 0003): deadline scans (escalation, urgency refresh, "Overdue") by status.
+        sa.Index("ix_mention_deadline", "status", "respond_by"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     platform: str = Field(max_length=20)
@@ -170,6 +173,13 @@ class Mention(SQLModel, table=True):
     first_response_at: Optional[datetime] = ts()
     updated_at: datetime = ts(nullable=False, default=utcnow)
     deleted_at: Optional[datetime] = ts()  # the author deleted it on the platform (a stream said so); kept
+
+    # care workflow (careline/services/sla.py, routing.py, cases.py); priority.py reads respond_by and boost
+    respond_by: Optional[datetime] = ts()  # first-response deadline under the brand's SLA policy
+    priority_boost: float = 0.0  # raised/lowered by routing rules and escalation, part of the priority
+    team_id: Optional[int] = Field(default=None, index=True)
+    case_id: Optional[int] = Field(default=None, index=True)  # id of the case's first mention
+    resolved_at: Optional[datetime] = ts()
 
 
 class Note(SQLModel, table=True):
@@ -363,3 +373,12 @@ search_index.attach(Mention.__table__)  # type: ignore[attr-defined]
 
 # The live desk's tables live in their own module; importing it here registers them with the metadata.
 from careline.models_desk import Presence, SignInThrottle, UserSession  # noqa: E402,F401
+
+from careline.models_care import (  # noqa: E402,F401  (the care workflow's tables, registered with the metadata)
+    AgentStatus,
+    Escalation,
+    RoutingRule,
+    SlaPolicy,
+    Team,
+    TeamMember,
+)

@@ -60,6 +60,9 @@ def add_jobs(scheduler: BaseScheduler, settings: Settings, roles: tuple[str, ...
         scheduler.add_job("careline.jobs:weekly_export", "cron", id="weekly_export", name="weekly export",
                           day_of_week=settings.export_weekday, hour=settings.export_hour,
                           timezone=settings.timezone, replace_existing=True)
+        ids.append("care")
+        scheduler.add_job("careline.jobs:care_tick", "interval", id="care", name="urgency refresh and escalation",
+                          seconds=settings.care_interval_seconds, replace_existing=True)
         ids.append("alerts")
         scheduler.add_job("careline.jobs:check_alerts", "interval", id="alerts", name="spike alerts",
                           minutes=15, replace_existing=True)

@@ -82,7 +82,10 @@ class Settings(BaseSettings):
     export_hour: int = 7
 
     # triage and reports
-    sla_minutes: int = 120
+    sla_minutes: int = 120  # the default first-response target; per-brand policies live in Settings → SLA
+    inbox_horizon_days: float = 7  # open posts older than this stop crowding page 1 (still found by filter)
+    case_window_hours: float = 72  # a new post by the same author about the same brand joins their open case
+    care_interval_seconds: int = 60  # urgency refresh and escalation scan
     export_dir: Path | None = None
     alert_urls: list[SecretStr] = Field(default_factory=list)
     dry_run: bool = False  # force every responder to dry-run

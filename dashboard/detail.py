@@ -4,9 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 from careline.models import Mention
-from careline.services import advocates, app_settings, audit, classification, inbox, priority, triage, users
+from careline.services import advocates, app_settings, audit, classification, inbox, priority, sla, triage, users
 from dashboard import composer, live
-from dashboard.components import act, can, clean, db, label_text, one_line, safe_url, when
+from dashboard.components import act, can, clean, db, label_text, one_line, safe_url, settings, when
 
 SENTIMENTS = ["negative", "neutral", "positive"]
 INTENTS = ["complaint", "question", "praise", "other"]
@@ -73,6 +73,10 @@ def _body(m: Mention, brand_name: str) -> None:
     )
     if m.needs_review:
         st.warning("The classifier was unsure about this one; please check the labels.")
+    due = sla.due_text(m)
+    if due:
+        by = m.respond_by.astimezone(settings().zone).strftime("%Y-%m-%d %H:%M %Z") if m.respond_by else ""
+        st.text(f"Response target: {due} (by {by})")
     st.text(f"Priority {m.priority:g}: {priority.explain(m)}")
     if m.tags:
         st.text("Tags: " + ", ".join(clean(t) for t in m.tags))

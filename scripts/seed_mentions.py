@@ -97,8 +97,11 @@ def rows(count: int, brand_ids: list[int], seed: int, now: datetime):  # type: i
             "corrected_by": "agent" if corrected else None, "needs_review": min(i_score, s_score) < 0.55,
             "status": status, "assignee": rng.choice(agents) if status == "assigned" else None,
             "tags": [], "first_response_at": first_response, "updated_at": first_response or created,
+            # the default target (services/sla.py: CARELINE_SLA_MINUTES around the clock)
+            "respond_by": created + timedelta(minutes=120), "priority_boost": 0.0,
+            "resolved_at": (first_response or created + timedelta(hours=6)) if status == "resolved" else None,
         }
-        row["priority"] = score_mention(_Row(row))
+        row["priority"] = score_mention(_Row(row), now)
         yield row
 
 

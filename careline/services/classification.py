@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput, NotFound
 from careline.models import Author, Mention, utcnow
-from careline.services import audit, customer_counts, embeddings
+from careline.services import audit, customer_counts, embeddings, sla
 from careline.services.priority import score_mention
 from classify.base import INTENTS, SENTIMENTS, Classifier, Labels
 
@@ -40,6 +40,7 @@ def apply_labels(
     now = utcnow()
     updates: list[dict[str, Any]] = []
     deltas: dict[tuple[str, str, int], list[int]] = {}
+    policies = sla.book(session) if mentions else None
     for m, lab in zip(mentions, labels, strict=True):
         first_time = m.classified_at is None
         old_intent = m.corrected_intent or m.intent
@@ -61,7 +62,10 @@ def apply_labels(
         for key, value in values.items():  # keep the in-memory row true, without a second UPDATE
             if key != "id":
                 set_committed_value(m, key, value)
-        values["priority"] = score_mention(m)
+        if m.first_response_at is None:  # the intent may carry its own target (services/sla.py)
+            values["respond_by"] = sla.deadline_for(policies, m)  # type: ignore[arg-type]
+            set_committed_value(m, "respond_by", values["respond_by"])
+        values["priority"] = score_mention(m, now)
         set_committed_value(m, "priority", values["priority"])
         updates.append(values)
         if m.author_handle:
@@ -155,6 +159,8 @@ def correct(
         m.corrected_intent = intent
     m.corrected_by, m.corrected_at, m.updated_at = actor, utcnow(), utcnow()
     m.needs_review = False
+    if m.first_response_at is None:
+        m.respond_by = sla.deadline_for(sla.book(session), m)
     m.priority = score_mention(m)
     if m.author_handle and m.classified_at is not None:
         deltas: dict[tuple[str, str, int], list[int]] = {}

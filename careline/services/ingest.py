@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from careline.models import Author, Mention, SourceState, utcnow
-from careline.services import customer_counts, customer_links, customer_privacy
+from careline.services import customer_counts, customer_links, customer_privacy, sla
 from careline.services.priority import score_mention
 from collectors.base import RateLimit, RawMention, normalise_language
 
@@ -78,7 +78,7 @@ def validate(raw: RawMention) -> str | None:
     return None
 
 
-def _row(raw: RawMention, brand_id: int | None, now: datetime) -> dict[str, Any]:
+def _row(raw: RawMention, brand_id: int | None, now: datetime, policies: sla.PolicyBook) -> dict[str, Any]:
     row: dict[str, Any] = {
         "platform": raw.platform,
         "external_id": str(raw.external_id),
@@ -101,12 +101,14 @@ def _row(raw: RawMention, brand_id: int | None, now: datetime) -> dict[str, Any]
         "intent_scores": {},
         "needs_review": False,
         "updated_at": now,
+        "priority_boost": 0.0,
     }
     for name, width in _WIDTHS.items():  # never let one over-long field fail the batch
         value = row.get(name)
         if isinstance(value, str) and len(value) > width:
             row[name] = value[:width]
-    row["priority"] = score_mention(_Obj(row))
+    row["respond_by"] = policies.respond_by(brand_id, raw.platform, None, row["created_at"])
+    row["priority"] = score_mention(_Obj(row), now)
     return row
 
 
@@ -159,11 +161,12 @@ def ingest(
     profiles: dict[tuple[str, str], RawMention] = {}  # authors whose profile links came with the post
     mentions, erased = customer_privacy.skip_erased(session, mentions)
     result.skipped.extend(erased)
+    policies = sla.book(session) if mentions else None
     for raw in mentions:
         reason = validate(raw)
         if reason is None:
             try:
-                rows.setdefault((raw.platform, str(raw.external_id)), _row(raw, brand_id, now))
+                rows.setdefault((raw.platform, str(raw.external_id)), _row(raw, brand_id, now, policies))  # type: ignore[arg-type]
                 if raw.author_handle and (raw.author_url or raw.author_links):
                     profiles[(raw.platform, clean_text(raw.author_handle)[:200])] = raw
                 continue

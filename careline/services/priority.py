@@ -1,18 +1,48 @@
-"""The inbox priority score: who needs an answer first.
+"""The inbox priority score: who needs an answer first. The one place it is computed and kept fresh.
 
-Stored on the row (indexed) so the inbox sorts a million mentions without computing anything; it is
-recomputed whenever an input changes (classification, correction, status, first response). Age is the
-tie-breaker in the inbox order (newest first among equals) and is shown in the explanation.
+Stored on the row (indexed) so the inbox sorts a million mentions with an index walk and no computing;
+it is recomputed whenever an input changes (classification, correction, status, first response, routing,
+escalation) and, because part of it moves with the clock, by `refresh_due` every minute.
+
+The time part is a step function of the deadline (respond_by, see services/sla.py), so a row's score only
+changes at a few known instants: 4 h and 1 h before its deadline, at it, and a day after; and when the post
+passes the horizon (CARELINE_INBOX_HORIZON_DAYS, default 7), where it drops below every fresher post
+(still found by filters). `refresh_due` rescores only rows that crossed such an instant since its last run,
+found through the (status, respond_by) and created_at indexes: measured in benchmarks/care_scan.py.
+Age is the tie-breaker in the inbox order (newest first among equals) and is shown in the explanation.
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+log = logging.getLogger(__name__)
 
 INTENT_POINTS = {"complaint": 40.0, "question": 30.0, "praise": 15.0, "other": 5.0, None: 20.0}
 SENTIMENT_POINTS = {"negative": 20.0, "neutral": 5.0, "positive": 0.0, None: 5.0}
 OPEN_STATUSES = ("new", "assigned")
+CLOSED_STATUSES = ("resolved", "ignored", "waiting")  # waiting on customer: nothing for us to do until they write
+# (minutes left at or below which the points apply, points, label); evaluated top-down, first match wins
+DEADLINE_STEPS: tuple[tuple[float, float, str], ...] = (
+    (-1440.0, -15.0, "gone cold: overdue over a day"),  # yesterday's miss must not bury today's near-miss
+    (0.0, 20.0, "overdue"),
+    (60.0, 30.0, "about to breach"),
+    (240.0, 10.0, "due soon"),
+)
+STALE_POINTS = -200.0  # more than any other part can add: below every post inside the horizon
+REFRESH_KEY = "urgency_refreshed_at"
+
+
+def horizon_days() -> float:
+    from careline.settings import get_settings
+
+    return float(get_settings().inbox_horizon_days)
 
 
 @dataclass(frozen=True)
@@ -22,10 +52,30 @@ class PriorityParts:
     reach: float
     unanswered: float
     confidence: float
+    deadline: float = 0.0
+    boost: float = 0.0
+    deadline_label: str = ""
 
     @property
     def total(self) -> float:
-        return round(self.intent + self.sentiment + self.reach + self.unanswered + self.confidence, 2)
+        return round(self.intent + self.sentiment + self.reach + self.unanswered + self.confidence
+                     + self.deadline + self.boost, 2)
+
+
+def deadline_points(respond_by: datetime | None, created_at: datetime | None, status: str, answered: bool,
+                    now: datetime, horizon: float) -> tuple[float, str]:
+    """The time part: (points, what it means). Older than the horizon outweighs everything else."""
+    if status not in OPEN_STATUSES:
+        return 0.0, ""
+    if created_at is not None and now - created_at > timedelta(days=horizon):
+        return STALE_POINTS, f"older than {horizon:g} days"
+    if respond_by is None or answered:
+        return 0.0, ""
+    left = (respond_by - now).total_seconds() / 60
+    for limit, points, label in DEADLINE_STEPS:
+        if left <= limit:
+            return points, label
+    return 0.0, "not due yet"
 
 
 def parts(
@@ -35,17 +85,28 @@ def parts(
     status: str,
     answered: bool,
     intent_score: float | None = None,
+    *,
+    respond_by: datetime | None = None,
+    created_at: datetime | None = None,
+    boost: float = 0.0,
+    now: datetime | None = None,
+    horizon: float | None = None,
 ) -> PriorityParts:
     reach = min(30.0, 6.0 * math.log10((followers or 0) + 1))
     unanswered = 10.0 if status in OPEN_STATUSES and not answered else 0.0
     # A confident complaint outranks a doubtful one; doubtful labels still surface via review.
     confidence = 5.0 * (intent_score or 0.0) if intent in ("complaint", "question") else 0.0
+    deadline, label = deadline_points(respond_by, created_at, status, answered, now or datetime.now(timezone.utc),
+                                      horizon_days() if horizon is None else horizon)
     return PriorityParts(
         intent=INTENT_POINTS.get(intent, 5.0),
         sentiment=SENTIMENT_POINTS.get(sentiment, 5.0),
         reach=round(reach, 2),
         unanswered=unanswered,
         confidence=round(confidence, 2),
+        deadline=deadline,
+        boost=float(boost or 0.0),
+        deadline_label=label,
     )
 
 
@@ -55,7 +116,7 @@ def _labels(m: object) -> tuple[str | None, str | None]:
             getattr(m, "corrected_sentiment", None) or getattr(m, "sentiment", None))
 
 
-def parts_of(m: object) -> PriorityParts:
+def parts_of(m: object, now: datetime | None = None) -> PriorityParts:
     intent, sentiment = _labels(m)
     return parts(
         intent,
@@ -64,26 +125,107 @@ def parts_of(m: object) -> PriorityParts:
         getattr(m, "status", "new"),
         getattr(m, "first_response_at", None) is not None,
         getattr(m, "intent_score", None),
+        respond_by=getattr(m, "respond_by", None),
+        created_at=getattr(m, "created_at", None),
+        boost=getattr(m, "priority_boost", 0.0) or 0.0,
+        now=now,
     )
 
 
-def score_mention(m: object) -> float:
-    """Priority for a Mention row; closed mentions (resolved, ignored) score 0."""
-    if getattr(m, "status", "new") in ("resolved", "ignored"):
+def score_mention(m: object, now: datetime | None = None) -> float:
+    """Priority for a Mention row; closed mentions (replied, resolved, ignored, waiting) score 0."""
+    if getattr(m, "status", "new") in CLOSED_STATUSES:
         return 0.0
-    return parts_of(m).total
+    return parts_of(m, now).total
 
 
 def explain(m: object, now: datetime | None = None) -> str:
-    """One line a person can read: what the score is made of."""
+    """One line a person can read: what the score is made of, the time part included."""
+    from careline.services.sla import due_text
+
     intent, sentiment = _labels(m)
-    p = parts_of(m)
     now = now or datetime.now(timezone.utc)
+    p = parts_of(m, now)
     created = getattr(m, "created_at", now)
     hours = max(0.0, (now - created).total_seconds() / 3600)
     age = f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
+    due = due_text(m, now) if getattr(m, "respond_by", None) is not None else ""
+    time_part = f" + deadline {p.deadline:g} ({p.deadline_label}{', ' + due if due else ''})" if p.deadline_label else ""
+    boost = f" + boost {p.boost:g} (rules/escalation)" if p.boost else ""
     return (
         f"{p.total:g} = intent {intent or 'unclassified'} {p.intent:g} + sentiment {sentiment or '?'} "
-        f"{p.sentiment:g} + reach {p.reach:g} + unanswered {p.unanswered:g} + confidence {p.confidence:g}; "
-        f"waiting {age} (newer first among equal scores)"
+        f"{p.sentiment:g} + reach {p.reach:g} + unanswered {p.unanswered:g} + confidence {p.confidence:g}"
+        f"{time_part}{boost}; waiting {age} (newer first among equal scores)"
     )
+
+
+def rescore(session: Session, mention_ids: list[int], now: datetime | None = None) -> int:
+    """Recompute and store the priority of these mentions (bulk UPDATE); returns how many changed."""
+    from careline.models import Mention
+
+    now = now or datetime.now(timezone.utc)
+    changed = 0
+    for start in range(0, len(mention_ids), 1000):
+        rows = session.exec(select(Mention).where(col(Mention.id).in_(mention_ids[start:start + 1000]))).all()
+        updates = []
+        for m in rows:
+            new = score_mention(m, now)
+            if new != m.priority:
+                updates.append({"id": m.id, "priority": new})
+        if updates:
+            session.execute(sa.update(Mention).execution_options(synchronize_session=False), updates)
+            changed += len(updates)
+            for m in rows:
+                session.expire(m, ["priority"])
+    return changed
+
+
+def _crossed(since: datetime, now: datetime, horizon: float) -> list[sa.ColumnElement[bool]]:
+    """Where open rows' time part may have changed in (since, now]: a deadline step or the horizon passed.
+
+    One range per instant, each queried on its own so each walks an index ((status, respond_by) or
+    created_at); an OR of them would make SQLite scan.
+    """
+    from careline.models import Mention
+
+    ranges = []
+    for limit, _points, _label in DEADLINE_STEPS:
+        shift = timedelta(minutes=limit)
+        ranges.append(sa.and_(col(Mention.respond_by) > since + shift, col(Mention.respond_by) <= now + shift))
+    edge = timedelta(days=horizon)
+    ranges.append(sa.and_(col(Mention.created_at) > since - edge, col(Mention.created_at) <= now - edge))
+    return ranges
+
+
+def refresh_due(session: Session, now: datetime | None = None, *, full_after_days: float = 30) -> int:
+    """Rescore open mentions whose time part changed since the last run; returns how many were rescored.
+
+    The first run (or one after a long stop) looks back `full_after_days` at most; `careline sla recompute`
+    re-times everything. Commits.
+    """
+    from careline.models import Mention
+    from careline.services import app_settings
+
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    last = app_settings.get(session, REFRESH_KEY)
+    since = datetime.fromisoformat(last) if last else now - timedelta(days=full_after_days)
+    since = max(since, now - timedelta(days=full_after_days))
+    if since >= now:
+        return 0
+    found: set[int] = set()
+    for where in _crossed(since, now, horizon_days()):
+        found.update(session.exec(select(Mention.id).where(col(Mention.status).in_(OPEN_STATUSES), where)))
+    ids = sorted(i for i in found if i is not None)
+    changed = rescore(session, ids, now)
+    app_settings.put(session, REFRESH_KEY, now.isoformat(), commit=False)
+    session.commit()
+    if ids:
+        log.info("urgency refresh: %d mention(s) crossed a deadline step, %d rescored", len(ids), changed)
+    return len(ids)
+
+
+def boost(session: Session, m: Any, points: float, now: datetime | None = None) -> None:
+    """Raise (or lower, with negative points) a mention's priority; the caller audits and commits."""
+    m.priority_boost = round((m.priority_boost or 0.0) + float(points), 2)
+    m.priority = score_mention(m, now)
+    session.add(m)

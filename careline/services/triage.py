@@ -27,6 +27,10 @@ def set_status(session: Session, mention_id: int, status: str, actor: str, *, co
     m = _get(session, mention_id)
     before = m.status
     m.status, m.updated_at = status, utcnow()
+    if status == Status.resolved.value:
+        m.resolved_at = m.resolved_at if before == status else m.updated_at
+    elif status != Status.ignored.value:
+        m.resolved_at = None  # reopened: time to resolution counts to the next resolve
     m.priority = score_mention(m)
     session.add(m)
     audit.record(session, actor, "status", mention_id=m.id, before=before, after=status)

@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta, timezone
 import streamlit as st
 
 from careline.errors import InvalidInput
-from careline.services import inbox, search, stats, tags, trends, triage, users, views
+from careline.services import escalation, inbox, search, sla, stats, tags, trends, triage, users, views
 from careline.services import live as live_changes
 from careline.services.inbox import InboxFilter
 from dashboard import detail, live, themes_panel, views_nav
@@ -56,6 +56,10 @@ SEARCH_HELP = ('Words: all must appear (text, author handle or name). "lost bag"
 
 
 counts = _header()
+with db() as session:
+    escalated = escalation.notices_for(session, user["username"], limit=3)
+for notice_row in escalated:  # the dashboard side of escalation notices (apprise carries the same text)
+    st.warning(clean(notice_row.message, 400), icon="⏰")
 notice = st.container()  # filled once the page's rows are known (which classifier labelled them)
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Open", f"{counts['open']:,}", help="Status new or assigned.")
@@ -156,6 +160,7 @@ def _row(m: inbox.Mention) -> dict[str, object]:
     return {
         "New": "●" if (m.id or 0) > st.session_state.get("inbox_seen_id", 0) else "",
         "Priority": round(m.priority),
+        "Due": sla.due_text(m) or ("answered" if m.first_response_at else ""),
         "Age": f"{age_h:.0f} h" if age_h < 48 else f"{age_h / 24:.0f} d",
         "Platform": m.platform,
         "Brand": clean(brand_names.get(m.brand_id or -1, "")),

@@ -7,6 +7,8 @@ from __future__ import annotations
 import streamlit as st
 
 from careline.services import app_settings, brands, users
+from careline.services import sla as sla_service
+from dashboard import care_settings
 from dashboard.components import act, can, clean, db, require_user, settings
 
 user = require_user()
@@ -97,11 +99,14 @@ with tab_templates:
             act("settings", app_settings.put, "reply_templates", edited, user["username"], success="Templates saved")
 
 with tab_sla:
+    st.subheader("Default target")
     with st.form("sla"):
         new_sla = st.number_input("First-response target (minutes)", min_value=1, max_value=7 * 24 * 60, value=sla,
                                   disabled=not admin, help="Used by Trends and the weekly report.")
         if st.form_submit_button("Save SLA", disabled=not admin):
-            act("settings", app_settings.put, "sla_minutes", int(new_sla), user["username"], success="SLA saved")
+            act("settings", sla_service.save_default, user["username"], int(new_sla), success="SLA saved")
+    st.subheader("Per-brand policies")
+    care_settings.sla_section(user, admin, sla)
     s = settings()
     st.text("Schedule (set in the environment or careline.toml; restart `careline serve`/`worker` to change):")
     st.dataframe([

@@ -83,7 +83,7 @@ def test_a_leader_scheduler_drops_stored_queue_jobs_that_workers_consume(app_set
     leader = build_scheduler(app_settings, roles=("collect", "report"))
     leader.start(paused=True)
     try:
-        assert {j.id for j in leader.get_jobs()} == {"collect:demo", "weekly_export", "alerts", "customer_links"}
+        assert {j.id for j in leader.get_jobs()} == {"collect:demo", "weekly_export", "alerts", "customer_links", "care"}
     finally:
         leader.shutdown(wait=False)
 

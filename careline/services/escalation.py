@@ -1,0 +1,235 @@
+"""Escalation: what happens as a mention nears or passes its response deadline.
+
+A brand's SLA policy holds ordered steps; each fires when `at` minutes relative to the deadline have come
+(negative = before it) for an open, unanswered mention:
+    {"at": -30, "raise": 10, "notify": true}                     # 30 min before: raise urgency, tell them
+    {"at": 0, "raise": 20, "reassign": "lead", "notify": true}   # breached: to the team lead, tell them
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from careline.errors import InvalidInput
+from careline.models import Alert, Brand, Escalation, Mention
+from careline.services import audit
+
+log = logging.getLogger(__name__)
+
+REASSIGN = ("lead",)
+
+
+@dataclass(frozen=True)
+class Step:
+    at: int  # minutes relative to respond_by; negative = before the deadline
+    raise_points: float = 0.0
+    reassign: str | None = None  # "lead": the mention's team lead
+    notify: bool = True
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"at": self.at, "notify": self.notify}
+        if self.raise_points:
+            out["raise"] = self.raise_points
+        if self.reassign:
+            out["reassign"] = self.reassign
+        return out
+
+
+DEFAULT_STEPS: tuple[Step, ...] = (Step(at=-30, raise_points=10, notify=True),
+                                   Step(at=0, raise_points=20, reassign="lead", notify=True))
+
+
+def parse_steps(raw: Iterable[Any] | None) -> list[Step]:
+    """Steps from JSON, validated; one sentence naming what is wrong otherwise."""
+    steps = []
+    for i, item in enumerate(raw or (), start=1):
+        if isinstance(item, Step):
+            steps.append(item)
+            continue
+        if not isinstance(item, dict):
+            raise InvalidInput(f"Escalation step {i} must be an object like {{\"at\": -30, \"notify\": true}}.")
+        unknown = set(item) - {"at", "raise", "reassign", "notify"}
+        if unknown:
+            raise InvalidInput(f"Escalation step {i} has unknown field(s) {', '.join(sorted(unknown))}; "
+                               "use at, raise, reassign, notify.")
+        try:
+            at = int(item.get("at", 0))
+            points = float(item.get("raise", 0) or 0)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"Escalation step {i}: 'at' must be minutes and 'raise' a number.") from None
+        if not -7 * 1440 <= at <= 30 * 1440:
+            raise InvalidInput(f"Escalation step {i}: 'at' must be within a week before to 30 days after the deadline.")
+        reassign = item.get("reassign") or None
+        if reassign is not None and reassign not in REASSIGN:
+            raise InvalidInput(f"Escalation step {i}: reassign can only be \"lead\" (the team lead).")
+        steps.append(Step(at=at, raise_points=points, reassign=reassign, notify=bool(item.get("notify", True))))
+    ats = [s.at for s in steps]
+    if ats != sorted(ats) or len(set(ats)) != len(ats):
+        raise InvalidInput("Escalation steps must be in order of 'at', each at a different time.")
+    return steps
+
+
+def steps_to_json(steps: Iterable[Step]) -> list[dict[str, Any]]:
+    return [s.as_json() for s in steps]
+
+
+# --- the scan ------------------------------------------------------------------------------------------
+
+LOOKBACK = timedelta(days=1)  # a deadline missed longer ago than this (plus the last step) is not escalated
+ACTOR = "escalation"
+
+
+@dataclass
+class ScanResult:
+    candidates: int = 0
+    fired: list[tuple[int, int]] = field(default_factory=list)  # (mention id, step index)
+    notices: list[Alert] = field(default_factory=list)
+
+
+def scan(session: Session, now: datetime | None = None) -> ScanResult:
+    """Fire every due escalation step once, audited; one grouped notice per team. Commits."""
+    from careline.services import priority, sla, teams
+
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    pb = sla.book(session)
+    policies = [pb.default, *pb.by_brand.values()]
+    lead = max((-s.at for p in policies for s in p.escalation), default=0)
+    last = max((s.at for p in policies for s in p.escalation), default=0)
+    competitors = select(Brand.id).where(col(Brand.competitor).is_(True))
+    stmt = (
+        select(Mention)
+        .where(col(Mention.status).in_(priority.OPEN_STATUSES), col(Mention.first_response_at).is_(None))
+        .where(col(Mention.respond_by) <= now + timedelta(minutes=max(lead, 0)),
+               col(Mention.respond_by) > now - LOOKBACK - timedelta(minutes=max(last, 0)))
+        .where(sa.or_(col(Mention.brand_id).is_(None), col(Mention.brand_id).not_in(competitors)))
+        .order_by(col(Mention.respond_by))
+    )
+    rows = list(session.exec(stmt))
+    result = ScanResult(candidates=len(rows))
+    if not rows:
+        return result
+    fired_before: dict[int, set[int]] = {}
+    ids = [m.id for m in rows]
+    for start in range(0, len(ids), 1000):
+        for mid, step in session.exec(select(Escalation.mention_id, Escalation.step)
+                                      .where(col(Escalation.mention_id).in_(ids[start:start + 1000]))):
+            fired_before.setdefault(mid, set()).add(step)
+    team_cache: dict[int, Any] = {}
+    groups: dict[int | None, list[tuple[Mention, Step, int]]] = {}
+    for m in rows:
+        assert m.respond_by is not None and m.id is not None
+        minutes = (now - m.respond_by).total_seconds() / 60
+        for index, step in enumerate(pb.for_brand(m.brand_id).escalation):
+            if step.at > minutes or index in fired_before.get(m.id, set()):
+                continue
+            if not _claim(session, m.id, index, step, now):
+                continue  # another scheduler fired it first
+            done = _apply(session, m, step, index, now, team_cache, teams)
+            result.fired.append((m.id, index))
+            if step.notify:
+                groups.setdefault(m.team_id, []).append((m, step, index))
+            audit.record(session, ACTOR, "escalate", mention_id=m.id, step=index, at_minutes=step.at, **done)
+    for team_id, items in groups.items():
+        result.notices.append(_notice(session, team_id, items, now, team_cache, teams))
+    session.commit()
+    if result.fired:
+        log.info("escalation: %d step(s) fired on %d mention(s), %d notice(s)", len(result.fired),
+                 len({mid for mid, _ in result.fired}), len(result.notices))
+    return result
+
+
+def _claim(session: Session, mention_id: int, index: int, step: Step, now: datetime) -> bool:
+    """Insert the (mention, step) row; False when it already exists (the unique key decides, not a read)."""
+    from careline.services.ingest import _insert
+
+    stmt = (_insert(session, Escalation).values(mention_id=mention_id, step=index, fired_at=now,
+                                                actions=step.as_json())
+            .on_conflict_do_nothing(index_elements=["mention_id", "step"]).returning(Escalation.id))
+    return session.execute(stmt).first() is not None
+
+
+def _apply(session: Session, m: Mention, step: Step, index: int, now: datetime, team_cache: dict[int, Any],
+           teams: Any) -> dict[str, Any]:
+    from careline.services import priority
+
+    done: dict[str, Any] = {}
+    if step.reassign == "lead" and m.team_id is not None:
+        team = team_cache.setdefault(m.team_id, teams.get_team(session, m.team_id))
+        if team is not None and team.lead and team.lead != m.assignee:
+            done["reassigned"] = {"from": m.assignee, "to": team.lead}
+            m.assignee = team.lead
+            if m.status == "new":
+                m.status = "assigned"
+    if step.raise_points:
+        done["raised"] = step.raise_points
+        m.priority_boost = round((m.priority_boost or 0.0) + step.raise_points, 2)
+    m.updated_at = now
+    m.priority = priority.score_mention(m, now)
+    session.add(m)
+    return done
+
+
+def _notice(session: Session, team_id: int | None, items: list[tuple[Mention, Step, int]], now: datetime,
+            team_cache: dict[int, Any], teams: Any) -> Alert:
+    """One notification for a team's escalations of this scan, however many (a storm is one message)."""
+    from careline.reports.delivery import chat_safe
+    from careline.services import sla
+
+    latest: dict[int | None, tuple[Mention, Step, int]] = {m.id: (m, s, i) for m, s, i in items}
+    items = list(latest.values())  # two steps due at once for a mention: one line for it
+    team = team_cache.get(team_id) if team_id is not None else None
+    if team_id is not None and team is None:
+        team = team_cache.setdefault(team_id, teams.get_team(session, team_id))
+    members = teams.member_names(session, team_id) if team_id is not None else []
+    recipients = sorted({*(m.assignee for m, _, _ in items if m.assignee), *members,
+                         *([team.lead] if team is not None and team.lead else [])})
+    breached = sum(1 for m, _, _ in items if m.respond_by is not None and m.respond_by <= now)
+    who = team.name if team is not None else "unrouted mentions"
+    first = items[0][0]
+    if len(items) == 1:
+        message = (f"Escalation ({who}): mention #{first.id} is {sla.due_text(first, now) or 'due'} — "
+                   f"\"{chat_safe(first.text, 120)}\"")
+    else:
+        message = (f"Escalation ({who}): {len(items)} mentions near or past their response target "
+                   f"({breached} breached), e.g. #{first.id} \"{chat_safe(first.text, 80)}\"")
+    if recipients:
+        message += " · for " + ", ".join(recipients)
+    alert = Alert(kind="escalation", brand_id=first.brand_id, mention_id=first.id,
+                  dedup_key=f"escalation:{team_id or 0}:{now.isoformat(timespec='seconds')}", message=message,
+                  detail={"mention_ids": [m.id for m, _, _ in items], "steps": [i for _, _, i in items],
+                          "recipients": recipients, "team_id": team_id, "breached": breached}, created_at=now)
+    session.add(alert)
+    return alert
+
+
+def run(settings: Any, engine: Any, now: datetime | None = None, notifier: Any = None) -> ScanResult:
+    """The scheduler's job: scan, then hand new notices to apprise (careline.reports.delivery)."""
+    from careline.reports.delivery import deliver_pending
+
+    with Session(engine, expire_on_commit=False) as session:
+        result = scan(session, now)
+        urls = [u.get_secret_value() for u in settings.alert_urls]
+        if result.notices and urls:
+            deliver_pending(session, urls, now or datetime.now(timezone.utc), notifier=notifier)
+    return result
+
+
+def notices_for(session: Session, username: str, limit: int = 20, since_hours: int = 48,
+                now: datetime | None = None) -> list[Alert]:
+    """Unacknowledged escalation notices naming this person (assignee, team member or lead), newest first."""
+    since = (now or datetime.now(timezone.utc)) - timedelta(hours=since_hours)
+    rows = session.exec(select(Alert).where(Alert.kind == "escalation", col(Alert.acknowledged_by).is_(None),
+                                            col(Alert.created_at) >= since)
+                        .order_by(col(Alert.id).desc()).limit(200))
+    return [a for a in rows if username in (a.detail or {}).get("recipients", [])][:limit]
+
+
+def fired_steps(session: Session, mention_id: int) -> list[Escalation]:
+    return list(session.exec(select(Escalation).where(Escalation.mention_id == mention_id)
+                             .order_by(col(Escalation.step))))

@@ -1,0 +1,73 @@
+"""Escalation fires each step once per mention, reassigns to the lead, and groups a storm into one notice."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from careline.models import Alert, AuditEvent, Brand, Escalation, Mention
+from careline.services import escalation, priority, teams, users
+
+NOW = datetime(2026, 11, 10, 12, tzinfo=timezone.utc)
+
+
+def _setup(session: Session) -> tuple[Brand, Brand, int]:
+    for name in ("ana", "ben", "lea"):
+        users.create_user(session, name, "password-1", role="agent")
+    team = teams.save_team(session, "admin", "Care", ["ana", "ben"], lead="lea")
+    ours, rival = Brand(name="Acme Air"), Brand(name="Skyhop", competitor=True)
+    session.add_all([ours, rival])
+    session.commit()
+    return ours, rival, team.id  # type: ignore[return-value]
+
+
+def _mention(session: Session, brand: Brand, team_id: int | None, due: datetime, n: int) -> Mention:
+    m = Mention(platform="x", external_id=f"e{n}-{brand.id}", text=f"lost bag {n}", brand_id=brand.id,
+                intent="complaint", sentiment="negative", status="assigned", assignee="ana", team_id=team_id,
+                created_at=due - timedelta(hours=2), respond_by=due)
+    m.priority = priority.score_mention(m, NOW)
+    session.add(m)
+    session.commit()
+    return m
+
+
+def test_steps_fire_once_each_and_breach_goes_to_the_lead(any_engine: Engine) -> None:
+    with Session(any_engine, expire_on_commit=False) as session:
+        ours, rival, team_id = _setup(session)
+        m = _mention(session, ours, team_id, NOW + timedelta(minutes=20), 1)
+        competitor = _mention(session, rival, team_id, NOW + timedelta(minutes=20), 2)
+        before = m.priority
+        first = escalation.scan(session, NOW)  # 20 min before: step 0 (notify, raise 10)
+        assert first.fired == [(m.id, 0)]
+        assert escalation.scan(session, NOW + timedelta(minutes=5)).fired == []  # once per mention and step
+        session.refresh(m)
+        assert m.priority == before + 10 and m.assignee == "ana"
+        breach = escalation.scan(session, NOW + timedelta(minutes=21))  # past the deadline: step 1
+        assert breach.fired == [(m.id, 1)]
+        session.refresh(m)
+        assert m.assignee == "lea"
+        steps = session.exec(select(Escalation.step).where(Escalation.mention_id == m.id)).all()
+        assert sorted(steps) == [0, 1]
+        assert not session.exec(select(Escalation).where(Escalation.mention_id == competitor.id)).all()
+        audited = session.exec(select(AuditEvent).where(AuditEvent.action == "escalate")).all()
+        assert [(e.mention_id, e.detail["step"]) for e in audited] == [(m.id, 0), (m.id, 1)]
+        assert audited[1].detail["reassigned"] == {"from": "ana", "to": "lea"}
+        assert [a.message for a in escalation.notices_for(session, "ben", now=NOW)]  # the team hears of it too
+
+
+def test_a_storm_of_breaches_is_one_notification(any_engine: Engine) -> None:
+    with Session(any_engine, expire_on_commit=False) as session:
+        ours, _rival, team_id = _setup(session)
+        for n in range(40):
+            _mention(session, ours, team_id, NOW - timedelta(minutes=n + 1), n)
+        sent: list[tuple[str, str, str]] = []
+        from careline.settings import Settings
+
+        settings = Settings(alert_urls=["json://localhost/hook"], _env_file=None)  # type: ignore[call-arg]
+        result = escalation.run(settings, any_engine, NOW, notifier=lambda u, t, b: sent.append((u, t, b)) or True)
+        assert len(result.fired) == 80  # both steps are due for each of the 40
+        alerts = session.exec(select(Alert).where(Alert.kind == "escalation")).all()
+        assert len(alerts) == 1 and len(sent) == 1
+        assert "40 mentions" in alerts[0].message and "40 breached" in alerts[0].message
+        assert escalation.run(settings, any_engine, NOW + timedelta(minutes=1)).fired == []

@@ -1,0 +1,41 @@
+"""The care workflow in the dashboard (AppTest): SLA policy form, time left on inbox rows and in the detail."""
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from careline.models import Brand, SlaPolicy
+
+
+def _form_button(at, label: str, nth: int = 0):  # type: ignore[no-untyped-def]
+    return [b for b in at.button if b.label == label][nth]
+
+
+def test_admin_saves_a_brand_policy_and_bad_hours_are_refused(page, dash_db) -> None:  # type: ignore[no-untyped-def]
+    at = page("settings", role="admin")
+    hours = [t for t in at.text_area if t.label.startswith("Business hours")][0]
+    hours.input("mon 17:00-09:00")
+    _form_button(at, "Save policy").click().run()
+    assert any("before it opens" in e.value for e in at.error), [e.value for e in at.error]
+    with Session(dash_db) as s:
+        assert s.exec(select(SlaPolicy)).first() is None  # refused: nothing saved
+    at = page("settings", role="admin")
+    [t for t in at.text_area if t.label.startswith("Business hours")][0].input("mon-fri 09:00-17:00")
+    [t for t in at.text_input if t.label.startswith("Per intent")][0].input("complaint=30")
+    [t for t in at.text_input if t.label == "Time zone"][0].input("Europe/Berlin")
+    _form_button(at, "Save policy").click().run()
+    assert not at.error, [e.value for e in at.error]
+    with Session(dash_db) as s:
+        acme = s.exec(select(Brand).where(Brand.name == "Acme Air")).one()
+        policy = s.exec(select(SlaPolicy).where(SlaPolicy.brand_id == acme.id)).one()
+        assert policy.intent_minutes == {"complaint": 30} and policy.timezone == "Europe/Berlin"
+    viewer = page("settings", role="viewer")
+    assert all(b.disabled for b in viewer.button if b.label == "Save policy")
+
+
+def test_inbox_rows_show_time_left_or_overdue(page) -> None:  # type: ignore[no-untyped-def]
+    at = page("inbox", role="agent")
+    rows = at.dataframe[0].value
+    assert "Due" in rows.columns
+    dues = set(rows["Due"])
+    assert any(d.startswith("overdue ") for d in dues)  # complaints from hours ago under the 120-minute default
+    assert any(d.startswith("due in ") for d in dues) or any(d == "" for d in dues)
