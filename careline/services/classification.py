@@ -41,8 +41,10 @@ def apply_labels(
     updates: list[dict[str, Any]] = []
     deltas: dict[tuple[str, str, int], list[int]] = {}
     policies = sla.book(session) if mentions else None
+    firsts: list[bool] = []
     for m, lab in zip(mentions, labels, strict=True):
         first_time = m.classified_at is None
+        firsts.append(first_time)
         old_intent = m.corrected_intent or m.intent
         values: dict[str, Any] = {
             "id": m.id,
@@ -76,6 +78,22 @@ def apply_labels(
         embeddings.store(session, ((m.id, lab.embedding) for m, lab in zip(mentions, labels, strict=True)
                                    if m.id is not None), version)
     _apply_author_deltas(session, deltas)
+    _route(session, [m for m, first in zip(mentions, firsts, strict=True) if first], "classified")
+
+
+def _route(session: Session, mentions: Sequence[Mention], trigger: str) -> None:
+    """Routing rules (services/routing.py) after labels; a failure there never costs the labels."""
+    from careline.services import routing_run
+
+    if not mentions:
+        return
+    try:
+        if trigger == "corrected":
+            routing_run.reroute_after_correction(session, mentions[0])
+        else:
+            routing_run.route(session, mentions, trigger=trigger)
+    except Exception:  # noqa: BLE001 - per-rule failures are handled inside; this is the last guard
+        log.exception("routing failed for %d mention(s); their labels are stored", len(mentions))
 
 
 def _count_change(deltas: dict[tuple[str, str, int], list[int]], key: tuple[str, str, int],
@@ -168,6 +186,7 @@ def correct(
                       m.corrected_intent or m.intent)
         _apply_author_deltas(session, deltas)
     session.add(m)
+    _route(session, [m], "corrected")
     audit.record(session, actor, "correct", mention_id=m.id, before=before,
                  after={"sentiment": m.corrected_sentiment or m.sentiment, "intent": m.corrected_intent or m.intent})
     session.commit()
