@@ -173,6 +173,62 @@ def teams_available(ctx: typer.Context, username: Annotated[str, typer.Argument(
     console.print(f"{username} is available.")
 
 
+@routing_app.command("list")
+def routing_list(ctx: typer.Context) -> None:
+    """The rules in the order they run."""
+    from rich.table import Table
+
+    from careline.services import routing
+
+    table = Table("#", "position", "name", "rule", "enabled", "stop")
+    with Session(use(ctx).engine, expire_on_commit=False) as session:
+        for r in routing.list_rules(session):
+            table.add_row(str(r.id), str(r.position), r.name, routing.describe(r.conditions, r.actions),
+                          "yes" if r.enabled else "no", "yes" if r.stop else "")
+    console.print(table)
+
+
+@routing_app.command("save")
+def routing_save(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Rule name (saving an existing name updates that rule).")],
+    when: Annotated[str, typer.Option("--when", help='Conditions as JSON, e.g. \'{"intent": ["complaint"]}\'.')] = "{}",
+    then: Annotated[str, typer.Option("--then", help='Actions as JSON, e.g. \'[{"team": "Care"}, {"tag": "bags"}]\'.')] = "[]",
+    position: Annotated[Optional[int], typer.Option(help="Rules run by ascending position (default: last).")] = None,
+    stop: Annotated[bool, typer.Option("--stop/--no-stop", help="Skip later rules when this one matches.")] = False,
+    enabled: Annotated[bool, typer.Option("--enabled/--disabled")] = True,
+    as_: As = None,
+) -> None:
+    """Add or update a routing rule; a bad rule is refused in one sentence and nothing is saved."""
+    from sqlmodel import select
+
+    from careline.models import RoutingRule
+    from careline.services import routing
+
+    with Session(use(ctx).engine, expire_on_commit=False) as session:
+        existing = session.exec(select(RoutingRule).where(RoutingRule.name == name.strip())).first()
+        rule = routing.save_rule(session, actor(as_), name, routing.parse_json(when, "conditions"),
+                                 routing.parse_json(then, "actions"), position=position, stop=stop,
+                                 enabled=enabled, rule_id=existing.id if existing else None)
+    console.print(f"Rule {rule.name} saved at position {rule.position}.")
+
+
+@routing_app.command("delete")
+def routing_delete(ctx: typer.Context, name: Annotated[str, typer.Argument()], as_: As = None) -> None:
+    from sqlmodel import select
+
+    from careline.models import RoutingRule
+    from careline.services import routing
+
+    with Session(use(ctx).engine, expire_on_commit=False) as session:
+        rule = session.exec(select(RoutingRule).where(RoutingRule.name == name.strip())).first()
+        if rule is None or rule.id is None:
+            raise NotFound(f"No routing rule named {name!r}.")
+        routing.delete_rule(session, actor(as_), rule.id)
+    console.print(f"Rule {name} deleted.")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(sla_app, name="sla")
     app.add_typer(teams_app, name="teams")
+    app.add_typer(routing_app, name="routing")

@@ -28,7 +28,8 @@ with db() as session:
     sla = app_settings.sla_minutes(session, settings().sla_minutes)
     people = users.list_users(session) if can("users") else []
 
-tab_brands, tab_templates, tab_sla, tab_users = st.tabs(["Brands", "Reply templates", "SLA and schedule", "Users"])
+tab_brands, tab_templates, tab_sla, tab_teams, tab_routing, tab_users = st.tabs(
+    ["Brands", "Reply templates", "SLA and schedule", "Teams", "Routing rules", "Users"])
 
 USER_ACTIONS = {"Change role": "role", "Disable (signs out everywhere)": "disable", "Enable": "enable",
                 "Set a new password (signs out everywhere)": "passwd", "Remove (keeps the audit trail)": "remove"}
@@ -117,6 +118,12 @@ with tab_sla:
         {"Setting": "CARELINE_SOURCES", "Value": ", ".join(s.sources)},
         {"Setting": "CARELINE_DRY_RUN", "Value": str(s.dry_run)},
     ], hide_index=True)
+
+with tab_teams:
+    care_settings.teams_section(user, admin)
+
+with tab_routing:
+    care_settings.routing_section(user, admin)
 
 with tab_users:
     if not can("users"):

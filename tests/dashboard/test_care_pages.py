@@ -39,3 +39,24 @@ def test_inbox_rows_show_time_left_or_overdue(page) -> None:  # type: ignore[no-
     dues = set(rows["Due"])
     assert any(d.startswith("overdue ") for d in dues)  # complaints from hours ago under the 120-minute default
     assert any(d.startswith("due in ") for d in dues) or any(d == "" for d in dues)
+
+
+def test_admin_builds_a_team_and_a_rule_bad_rule_refused(page, dash_db) -> None:  # type: ignore[no-untyped-def]
+    from careline.models import RoutingRule, Team
+
+    at = page("settings", role="admin")
+    [t for t in at.text_input if t.label == "Team name"][0].input("Care")
+    [m for m in at.multiselect if m.label == "Agents"][0].set_value(["admin", "agent"])
+    _form_button(at, "Save team").click().run()
+    assert not at.error, [e.value for e in at.error]
+    at = page("settings", role="admin")
+    [t for t in at.text_input if t.label == "Rule name"][0].input("to care")
+    [t for t in at.text_area if t.label.startswith("Then")][0].input('[{"team": "Nobody"}]')
+    _form_button(at, "Save rule").click().run()
+    assert any("No team named" in e.value for e in at.error)
+    [t for t in at.text_area if t.label.startswith("Then")][0].input('[{"team": "Care"}]')
+    _form_button(at, "Save rule").click().run()
+    assert not at.error, [e.value for e in at.error]
+    with Session(dash_db) as s:
+        assert s.exec(select(Team)).one().name == "Care"
+        assert s.exec(select(RoutingRule)).one().actions == [{"team": "Care"}]
