@@ -5,7 +5,7 @@ import streamlit as st
 
 from careline.models import Mention
 from careline.services import advocates, app_settings, audit, classification, inbox, priority, sla, triage, users
-from dashboard import composer, live
+from dashboard import care_detail, composer, live
 from dashboard.components import act, can, clean, db, label_text, one_line, safe_url, settings, when
 
 SENTIMENTS = ["negative", "neutral", "positive"]
@@ -37,6 +37,7 @@ def show(mention_id: int, user: dict[str, str]) -> None:
                 st.dataframe([{"When": when(t.created_at), "Author": one_line(t.author_handle, 40),
                                "Text": one_line(t.text, 300)} for t in thread],
                              hide_index=True, width="stretch")
+        care_detail.conversation(m, user)
         with st.expander(f"History ({len(events)} event(s)) and notes ({len(notes)})", expanded=bool(notes)):
             for n in notes:
                 st.text(f"Note by {n.author}, {when(n.created_at)}:")
@@ -47,6 +48,7 @@ def show(mention_id: int, user: dict[str, str]) -> None:
     with right:
         _actions(m, user, people)
         composer.show(m, brand_name, user)
+        care_detail.external_reply(m, user)
 
 
 def _detail_text(detail: dict) -> str:

@@ -183,6 +183,7 @@ def ingest(
         customer_counts.after_ingest(session, [rows[(r[1], r[3])] for r in inserted], now)
         customer_links.store_profiles(session, profiles, {(r[1], r[2]) for r in inserted if r[2]})
     result.new = len(result.new_ids)
+    _attach_cases(session, result.new_ids)
 
     if source is not None and query_key is not None:
         save_source_state(session, source, query_key, cursor=cursor, rate_limit=rate_limit, healthy=True)
@@ -239,6 +240,20 @@ def _insert_chunk(session: Session, chunk: list[dict[str, Any]], result: IngestR
             result.skipped.append(reason)
             log.warning("skipped mention: %s", reason)
     return inserted
+
+
+def _attach_cases(session: Session, new_ids: list[int]) -> None:
+    """Follow-ups join their case (services/cases.py) in a savepoint: a failure there is logged and the
+    mentions are stored anyway, never lost to it."""
+    from careline.services import cases
+
+    if not new_ids:
+        return
+    try:
+        with session.begin_nested():
+            cases.attach(session, new_ids)
+    except Exception:  # noqa: BLE001
+        log.exception("joining %d new mention(s) to cases failed; they are stored without a case", len(new_ids))
 
 
 def _roll_up_authors(

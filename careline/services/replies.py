@@ -4,7 +4,7 @@ A reply row is written in the same transaction as the mention's status change an
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -107,7 +107,8 @@ def queue_reply(
     )
     session.add(reply)
     before = m.status
-    if m.status in (Status.new.value, Status.assigned.value):
+    # A dry run publishes nothing: the customer is not answered, so the mention stays open (issue #14).
+    if m.status in (Status.new.value, Status.assigned.value) and not dry_run:
         m.status = Status.replied.value
     m.updated_at = utcnow()
     m.priority = score_mention(m)
@@ -196,3 +197,38 @@ def list_outbox(
     if since is not None:
         stmt = stmt.where(col(Reply.created_at) >= since)
     return list(session.exec(stmt))
+
+
+def record_external(session: Session, mention_id: int, actor: str, at: datetime, text: str = "",
+                    url: str | None = None) -> Reply:
+    """A person answered outside Careline (e.g. on Hacker News, or by phone): record when, so it counts as
+    the first response. Nothing is posted; the outbox never sends a reply of kind "external". Audited."""
+    from datetime import timezone
+
+    m = session.get(Mention, mention_id)
+    if m is None:
+        raise NotFound(f"Mention {mention_id} does not exist.")
+    if at.tzinfo is None:
+        raise InvalidInput("Give the time of the outside reply with its time zone (e.g. 2026-11-20T14:05+01:00).")
+    at = at.astimezone(timezone.utc)
+    now = utcnow()
+    if at > now + timedelta(minutes=5):
+        raise InvalidInput("The outside reply's time is in the future.")
+    if at < m.created_at:
+        raise InvalidInput("The outside reply's time is before the post it answers.")
+    reply = Reply(mention_id=mention_id, platform=m.platform, kind="external", text=text.strip() or "(answered outside Careline)",
+                  state=ReplyState.sent.value, idempotency_key=new_key(), url=url or None, created_by=actor,
+                  created_at=now, sent_at=at)
+    session.add(reply)
+    before = m.status
+    m.first_response_at = min(m.first_response_at, at) if m.first_response_at else at
+    if m.status in (Status.new.value, Status.assigned.value):
+        m.status = Status.replied.value
+    m.updated_at = now
+    m.priority = score_mention(m)
+    session.add(m)
+    session.flush()
+    audit.record(session, actor, "record_external_reply", mention_id=mention_id, reply_id=reply.id,
+                 at=at.isoformat(), url=url, status_before=before, status_after=m.status)
+    session.commit()
+    return reply

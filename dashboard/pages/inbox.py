@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta, timezone
 import streamlit as st
 
 from careline.errors import InvalidInput
-from careline.services import escalation, inbox, search, sla, stats, tags, trends, triage, users, views
+from careline.services import cases, escalation, inbox, search, sla, stats, tags, trends, triage, users, views
 from careline.services import live as live_changes
 from careline.services.inbox import InboxFilter
 from dashboard import detail, live, themes_panel, views_nav
@@ -142,6 +142,7 @@ page_no = st.session_state.get("inbox_page", 1)
 
 with db() as session:
     page = inbox.list_inbox(session, flt, page=page_no, page_size=PAGE_SIZE, order=SORTS[sort])
+    case_sizes = cases.sizes(session, [m.case_id for m in page.items if m.case_id])
     total = inbox.count(session, flt, cap=None if flt.text else 10_000)  # a search shows its exact total
 ids = [m.id for m in page.items]
 with notice:
@@ -171,6 +172,7 @@ def _row(m: inbox.Mention) -> dict[str, object]:
         "Intent": (m.corrected_intent or m.intent or "—") + (" ✎" if m.corrected_intent else ""),
         "Status": m.status,
         "Assignee": m.assignee or "",
+        "Case": f"#{m.case_id} ({case_sizes.get(m.case_id, 1)} posts)" if m.case_id else "",
         "Answered": "yes" if m.first_response_at else "",
         "#": m.id,
     }

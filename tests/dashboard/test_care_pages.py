@@ -60,3 +60,21 @@ def test_admin_builds_a_team_and_a_rule_bad_rule_refused(page, dash_db) -> None:
     with Session(dash_db) as s:
         assert s.exec(select(Team)).one().name == "Care"
         assert s.exec(select(RoutingRule)).one().actions == [{"team": "Care"}]
+
+
+def test_detail_records_an_outside_reply_and_shows_the_conversation(page, dash_db) -> None:  # type: ignore[no-untyped-def]
+    from careline.models import AuditEvent, Mention, Reply
+    from tests.dashboard.conftest import mention_id, open_mention
+
+    mid = mention_id(dash_db, "Acme Air lost my bag")
+    at = page("inbox", role="agent")
+    open_mention(at, mid)
+    assert any(e.label.startswith("Conversation") for e in at.expander)
+    [b for b in at.button if b.label == "Record outside reply"][0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with Session(dash_db) as s:
+        reply = s.exec(select(Reply).where(Reply.mention_id == mid)).one()
+        m = s.get(Mention, mid)
+        assert reply.kind == "external" and reply.state == "sent" and m.first_response_at is not None
+        assert m.status == "replied"
+        assert s.exec(select(AuditEvent).where(AuditEvent.action == "record_external_reply")).one().actor == "agent"
