@@ -356,6 +356,17 @@ class StreamStatus(SQLModel, table=True):
     updated_at: datetime = ts(nullable=False, default=utcnow)
 
 
+class MentionBrand(SQLModel, table=True):
+    """The other brands a mention names, besides its primary `Mention.brand_id` (services/mention_brands.py)."""
+
+    __tablename__ = "mention_brand"
+    __table_args__ = (sa.Index("ix_mention_brand_brand", "brand_id", "mention_id"),)
+    mention_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("mention.id", ondelete="CASCADE"),
+                                                primary_key=True, autoincrement=False))
+    brand_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("brand.id", ondelete="CASCADE"),
+                                              primary_key=True, autoincrement=False))
+
+
 # Customer tables live in their own module (issue #16); imported here so `careline.models` registers them all.
 from careline.models_customers import (  # noqa: E402
     AuthorBrand, Customer, CustomerChange, CustomerIdentity, CustomerNote, ErasureTombstone, IdentityLink,

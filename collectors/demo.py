@@ -60,6 +60,11 @@ QUESTIONS = [
     "Hey {brand}, when will the summer schedule for {city} be published?",
     "Does {brand} offer student discounts on flights to {city}?",
 ]
+# A competitor's post that names the demo's own brand too (services/mention_brands.py: it belongs to both).
+CROSS = [
+    "{brand} got me to {city} on time, but Acme Air lost my bag on the way back. Again.",
+    "Comparing {brand} and Acme Air for {city}: Acme Air still has not answered about my refund.",
+]
 OTHER = [
     "Just booked {brand} to {city} for next month, wish me luck with the weather.",
     "{brand} and its competitors all raising prices this summer, interesting market.",
@@ -116,7 +121,11 @@ class DemoSource:
             pool = COMPLAINTS if roll < 0.36 else PRAISE if roll < 0.62 else QUESTIONS if roll < 0.82 else OTHER if roll < 0.95 else HARD
             at = start + timedelta(seconds=rng.uniform(0, 40 * 86400))
             items.append(self._make(rng, brand, pool, at, f"{i:05d}"))
-        if not competitor:  # the built-in spike: lost-baggage complaints two days ago
+        if competitor:  # posts naming both: caught by the competitor's query, they still reach our inbox
+            for j, at in enumerate((self.anchor - timedelta(hours=h) for h in (5, 29, 53))):
+                raw = self._make(rng, brand, CROSS, at, f"x{j:03d}")
+                items.append(raw)
+        else:  # the built-in spike: lost-baggage complaints two days ago
             spike_day = self.anchor - timedelta(days=2)
             for j in range(45):
                 at = spike_day.replace(hour=17) + timedelta(minutes=rng.uniform(0, 300))

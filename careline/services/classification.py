@@ -171,11 +171,15 @@ def correct(
         raise NotFound(f"Mention {mention_id} does not exist.")
     old_intent = m.corrected_intent or m.intent
     before = {"sentiment": m.corrected_sentiment or m.sentiment, "intent": old_intent}
-    if sentiment is not None:
+    # A label sent back unchanged (a form posts both boxes) is the model's, not a person's: recording it
+    # would train on the model's own guess as if a person had checked it.
+    if sentiment is not None and (m.corrected_sentiment is not None or sentiment != m.sentiment):
         m.corrected_sentiment = sentiment
-    if intent is not None:
+    if intent is not None and (m.corrected_intent is not None or intent != m.intent):
         m.corrected_intent = intent
-    m.corrected_by, m.corrected_at, m.updated_at = actor, utcnow(), utcnow()
+    if m.corrected_sentiment is not None or m.corrected_intent is not None:
+        m.corrected_by, m.corrected_at = actor, utcnow()
+    m.updated_at = utcnow()
     m.needs_review = False
     if m.first_response_at is None:
         m.respond_by = sla.deadline_for(sla.book(session), m)

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput
 from careline.models import Brand, Mention, utcnow
-from careline.services import search, tags
+from careline.services import mention_brands, search, tags
 
 
 @dataclass
@@ -50,11 +50,10 @@ def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
     query = search.parse(f.text) if f.text else None
     if query is not None:
         stmt = stmt.where(*search.conditions(query, f.me))
-    if f.brand_ids:
-        stmt = stmt.where(col(Mention.brand_id).in_(f.brand_ids))
+    if f.brand_ids:  # a post belongs to every brand it names (services/mention_brands.py)
+        stmt = stmt.where(mention_brands.brand_clause(f.brand_ids))
     elif not f.include_competitors and not (query and search.names_brand(query)):
-        competitors = select(Brand.id).where(col(Brand.competitor).is_(True))
-        stmt = stmt.where(sa.or_(col(Mention.brand_id).is_(None), col(Mention.brand_id).not_in(competitors)))
+        stmt = stmt.where(mention_brands.own_brand_clause())
     if f.platforms:
         stmt = stmt.where(col(Mention.platform).in_(f.platforms))
     # Plain columns keep the indexes usable; corrections are few, so check them beside.

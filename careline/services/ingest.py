@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from careline.models import Author, Mention, SourceState, utcnow
-from careline.services import customer_counts, customer_links, customer_privacy, sla
+from careline.services import customer_counts, customer_links, customer_privacy, mention_brands, sla
 from careline.services.priority import score_mention
 from collectors.base import RateLimit, RawMention, normalise_language
 
@@ -162,11 +162,18 @@ def ingest(
     mentions, erased = customer_privacy.skip_erased(session, mentions)
     result.skipped.extend(erased)
     policies = sla.book(session) if mentions else None
+    brands: dict[tuple[str, str], list[int]] = {}  # every brand each post belongs to, primary first
+    attr = mention_brands.attribution(session)
+    attr = attr if attr.ids else None
     for raw in mentions:
         reason = validate(raw)
         if reason is None:
             try:
-                rows.setdefault((raw.platform, str(raw.external_id)), _row(raw, brand_id, now, policies))  # type: ignore[arg-type]
+                key = (raw.platform, str(raw.external_id))
+                if key not in rows:
+                    ids = attr.brands_for(raw.text, raw.author_handle, brand_id) if attr else []
+                    brands[key] = ids or ([brand_id] if brand_id is not None else [])
+                    rows[key] = _row(raw, brands[key][0] if brands[key] else None, now, policies)  # type: ignore[arg-type]
                 if raw.author_handle and (raw.author_url or raw.author_links):
                     profiles[(raw.platform, clean_text(raw.author_handle)[:200])] = raw
                 continue
@@ -176,12 +183,16 @@ def ingest(
         log.warning("skipped mention: %s", reason)
 
     values = list(rows.values())
+    all_inserted: list[tuple[int, str, str]] = []
     for start in range(0, len(values), _CHUNK):
         inserted = _insert_chunk(session, values[start : start + _CHUNK], result)
+        all_inserted.extend((r[0], r[1], r[3]) for r in inserted)
         result.new_ids.extend(r[0] for r in inserted)
         _roll_up_authors(session, inserted, rows, now)
         customer_counts.after_ingest(session, [rows[(r[1], r[3])] for r in inserted], now)
         customer_links.store_profiles(session, profiles, {(r[1], r[2]) for r in inserted if r[2]})
+    if attr is not None:
+        mention_brands.record(session, attr, brands, all_inserted)
     result.new = len(result.new_ids)
     _attach_cases(session, result.new_ids)
 

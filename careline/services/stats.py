@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from careline.models import Mention, Reply
+from careline.services import mention_brands
 from careline.services.priority import OPEN_STATUSES
 
 
@@ -19,7 +20,9 @@ def workload(session: Session) -> dict[str, int]:
     all mentions, unclassified, replies queued."""
     mentions = select(sa.func.count()).select_from(Mention)
     return {
-        "open": _count(session, mentions.where(col(Mention.status).in_(OPEN_STATUSES))),
+        # open work is ours only: competitors' mentions are never answered, so never "open"
+        "open": _count(session, mentions.where(col(Mention.status).in_(OPEN_STATUSES),
+                                               mention_brands.own_brand_clause())),
         "mentions": _count(session, mentions),
         "unclassified": _count(session, mentions.where(col(Mention.classified_at).is_(None))),
         "queued": _count(session, select(sa.func.count()).select_from(Reply).where(col(Reply.state) == "queued")),

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from careline.models import Brand, Mention
+from careline.models import Brand, Mention, MentionBrand
+from careline.services import mention_brands
 
 LABELS = {"sentiment": ("negative", "neutral", "positive"), "intent": ("complaint", "question", "praise", "other")}
 UNCLASSIFIED = "unclassified"
@@ -144,11 +145,20 @@ def volume(
         stmt = select(day, col(Mention.brand_id), col(Mention.platform), label, sa.func.count().label("n"))
         stmt = _scope(stmt, seg_start, seg_end, brand_ids, platforms).group_by(
             day, col(Mention.brand_id), col(Mention.platform), label)
-        for day_text, brand_id, platform, lab, n in session.execute(stmt):
-            period = date.fromisoformat(day_text)
-            if granularity == "week":
-                period -= timedelta(days=period.weekday())
-            folded[(period, names.get(brand_id, "?"), platform, lab or UNCLASSIFIED)] += n
+        # ...and once more for every other brand a post names (few rows: most posts name one brand)
+        other = col(MentionBrand.brand_id)
+        also = select(day, other, col(Mention.platform), label, sa.func.count().label("n")).join(
+            MentionBrand, col(MentionBrand.mention_id) == col(Mention.id))
+        also = _scope(also, seg_start, seg_end, None, platforms)
+        if brand_ids:
+            also = also.where(other.in_(list(brand_ids)))
+        also = also.group_by(day, other, col(Mention.platform), label)
+        for q in (stmt, also):
+            for day_text, brand_id, platform, lab, n in session.execute(q):
+                period = date.fromisoformat(day_text)
+                if granularity == "week":
+                    period -= timedelta(days=period.weekday())
+                folded[(period, names.get(brand_id, "?"), platform, lab or UNCLASSIFIED)] += n
     return [VolumeRow(p, b, pl, lab, n) for (p, b, pl, lab), n in sorted(folded.items())]
 
 
@@ -210,7 +220,10 @@ def response_times(
     bucket = bucket.label("bucket")
     ok = sa.case((minutes <= sla_minutes, 1), else_=0).label("ok")
     stmt = select(bucket, ok, sa.func.count()).where(_effective("intent").in_(list(intents)))
-    stmt = _scope(stmt, since, until, brand_ids, platforms).group_by(bucket, ok)
+    # Our response times: competitors' mentions are not ours to answer, so they never count as missed;
+    # a chosen brand counts every post that names it.
+    stmt = stmt.where(mention_brands.brand_clause(brand_ids) if brand_ids else mention_brands.own_brand_clause())
+    stmt = _scope(stmt, since, until, None, platforms).group_by(bucket, ok)
     total = answered = within = 0
     histogram: Counter[int] = Counter()
     for b, is_ok, n in session.execute(stmt):

@@ -31,7 +31,7 @@ def test_every_author_gets_one_customer_and_counts_follow(any_engine) -> None:
     with Session(any_engine, expire_on_commit=False) as s:
         own, rival = brands(s)
         mine = ingest(s, [make_raw(author_handle="sam", platform="x", author_id="42") for _ in range(3)], brand_id=own.id)
-        theirs = ingest(s, [make_raw(author_handle="sam", platform="x") for _ in range(2)], brand_id=rival.id)
+        theirs = ingest(s, [make_raw(author_handle="sam", platform="x", text=f"Rival lost my bag {i}") for i in range(2)], brand_id=rival.id)
         ingest(s, [make_raw(author_handle="sam", platform="x", external_id=f"ext-dup")] * 2, brand_id=own.id)
         label(s, mine.new_ids[:2], "complaint")
         label(s, mine.new_ids[2:], "praise")
