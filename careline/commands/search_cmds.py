@@ -15,7 +15,8 @@ from careline.errors import InvalidInput
 def search_cmd(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help='Search syntax, e.g. \'"lost bag" -spam from:sam_12 tag:vip\'.')] = "",
-    output: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    output: Annotated[str, typer.Option("--format", "-f", help="table, json, or csv (every match, up to "
+                                                               "100,000, for spreadsheets; audited).")] = "table",
     open_only: Annotated[bool, typer.Option("--open", help="Only open mentions (new, assigned), as the inbox shows "
                                                            "by default; otherwise every status and date.")] = False,
     order: Annotated[str, typer.Option(help="inbox (most urgent first), relevance, newest or oldest.")] = "inbox",
@@ -32,8 +33,8 @@ def search_cmd(
     from careline import search_index
     from careline.services import inbox, search
 
-    if output not in ("table", "json"):
-        raise InvalidInput(f"--format is table or json, not {output!r}.")
+    if output not in ("table", "json", "csv"):
+        raise InvalidInput(f"--format is table, json or csv, not {output!r}.")
     if order not in inbox.ORDERS:
         raise InvalidInput(f"--order is one of {', '.join(inbox.ORDERS)}, not {order!r}.")
     engine = use(ctx).engine
@@ -45,6 +46,16 @@ def search_cmd(
         if rebuild_index:
             return
         raise InvalidInput('Say what to find, e.g. careline search \'"lost bag"\'.')
+    if output == "csv":
+        from careline.commands.context import actor
+        from careline.services import search_export
+
+        with Session(engine) as session:
+            data, rows = search_export.to_csv(session, search.filter_for(query, everywhere=not open_only, me=user),
+                                              actor(user), order=order)
+        sys.stdout.write(data.decode("utf-8"))
+        console.print(f"{rows:,} mention(s) exported.")
+        return
     with Session(engine) as session:
         result = search.search(session, query, everywhere=not open_only, order=order, me=user,
                                page=page, page_size=max(1, min(limit, 500)))

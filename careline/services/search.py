@@ -236,14 +236,23 @@ def search(
 ) -> SearchResult:
     """Mentions matching `text` (search syntax), ordered as the inbox orders them or by relevance,
     with the exact total. `everywhere` searches every status and date; otherwise `base`'s choices hold."""
+    from careline.services import inbox
+
+    q = parse(text)
+    f = filter_for(text, base=base, everywhere=everywhere, me=me)
+    listing = inbox.list_inbox(session, f, page=page, page_size=page_size, order=order)
+    total = inbox.count(session, f, cap=None)
+    return SearchResult(listing.items, total, listing.page, listing.page_size, listing.has_next, q)
+
+
+def filter_for(text: str, *, base: "InboxFilter | None" = None, everywhere: bool = True,  # noqa: F821
+               me: str | None = None) -> "InboxFilter":  # noqa: F821
+    """The inbox filter a search means: `base`'s choices plus the query; `everywhere` lifts status and dates."""
     from dataclasses import replace
 
     from careline.services import inbox
 
-    q = parse(text)
     f = replace(base or inbox.InboxFilter(), text=text or None, me=me or (base.me if base else None))
     if everywhere:
         f = replace(f, statuses=[], since=None, until=None, include_competitors=True)
-    listing = inbox.list_inbox(session, f, page=page, page_size=page_size, order=order)
-    total = inbox.count(session, f, cap=None)
-    return SearchResult(listing.items, total, listing.page, listing.page_size, listing.has_next, q)
+    return f

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from careline.models import Brand, Mention, MentionBrand
 from careline.services import mention_brands
+from careline.services.tags import any_tag
 
 LABELS = {"sentiment": ("negative", "neutral", "positive"), "intent": ("complaint", "question", "praise", "other")}
 UNCLASSIFIED = "unclassified"
@@ -101,8 +102,10 @@ def _effective(name: str) -> sa.ColumnElement:
 
 
 def _scope(stmt: sa.Select, since: datetime, until: datetime, brand_ids: Sequence[int] | None,
-           platforms: Sequence[str] | None) -> sa.Select:
+           platforms: Sequence[str] | None, tags: Sequence[str] | None = None) -> sa.Select:
     stmt = stmt.where(col(Mention.created_at) >= since, col(Mention.created_at) < until)
+    if tags:
+        stmt = stmt.where(any_tag(tags))
     if brand_ids:
         stmt = stmt.where(col(Mention.brand_id).in_(list(brand_ids)))
     if platforms:
@@ -126,6 +129,7 @@ def volume(
     zone: ZoneInfo | str = "UTC",
     brand_ids: Sequence[int] | None = None,
     platforms: Sequence[str] | None = None,
+    tags: Sequence[str] | None = None,
 ) -> list[VolumeRow]:
     """Mention counts per period, brand, platform and label (`by` = sentiment or intent).
 
@@ -143,13 +147,13 @@ def volume(
     for seg_start, seg_end, offset in offset_segments(since, until, zone):
         day = _day_bucket(session, offset).label("day")
         stmt = select(day, col(Mention.brand_id), col(Mention.platform), label, sa.func.count().label("n"))
-        stmt = _scope(stmt, seg_start, seg_end, brand_ids, platforms).group_by(
+        stmt = _scope(stmt, seg_start, seg_end, brand_ids, platforms, tags).group_by(
             day, col(Mention.brand_id), col(Mention.platform), label)
         # ...and once more for every other brand a post names (few rows: most posts name one brand)
         other = col(MentionBrand.brand_id)
         also = select(day, other, col(Mention.platform), label, sa.func.count().label("n")).join(
             MentionBrand, col(MentionBrand.mention_id) == col(Mention.id))
-        also = _scope(also, seg_start, seg_end, None, platforms)
+        also = _scope(also, seg_start, seg_end, None, platforms, tags)
         if brand_ids:
             also = also.where(other.in_(list(brand_ids)))
         also = also.group_by(day, other, col(Mention.platform), label)
@@ -163,10 +167,11 @@ def volume(
 
 
 def share_of_voice(
-    session: Session, since: datetime, until: datetime, *, platforms: Sequence[str] | None = None
+    session: Session, since: datetime, until: datetime, *, platforms: Sequence[str] | None = None,
+    tags: Sequence[str] | None = None,
 ) -> list[ShareRow]:
     """Each brand's mentions in the range (ours and competitors'), largest first."""
-    return share_from_volume(session, volume(session, since, until, by="sentiment", platforms=platforms))
+    return share_from_volume(session, volume(session, since, until, by="sentiment", platforms=platforms, tags=tags))
 
 
 def share_from_volume(session: Session, rows: Sequence[VolumeRow]) -> list[ShareRow]:
@@ -206,6 +211,7 @@ def response_times(
     brand_ids: Sequence[int] | None = None,
     platforms: Sequence[str] | None = None,
     intents: Sequence[str] = ("complaint", "question"),
+    tags: Sequence[str] | None = None,
 ) -> ResponseStats:
     """First-response time (mention posted → first reply sent) over complaints and questions in the range.
 
@@ -223,7 +229,7 @@ def response_times(
     # Our response times: competitors' mentions are not ours to answer, so they never count as missed;
     # a chosen brand counts every post that names it.
     stmt = stmt.where(mention_brands.brand_clause(brand_ids) if brand_ids else mention_brands.own_brand_clause())
-    stmt = _scope(stmt, since, until, None, platforms).group_by(bucket, ok)
+    stmt = _scope(stmt, since, until, None, platforms, tags).group_by(bucket, ok)
     total = answered = within = 0
     histogram: Counter[int] = Counter()
     for b, is_ok, n in session.execute(stmt):

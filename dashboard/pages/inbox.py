@@ -10,7 +10,7 @@ from careline.errors import InvalidInput
 from careline.services import cases, escalation, inbox, search, sla, stats, tags, trends, triage, users, views
 from careline.services import live as live_changes
 from careline.services.inbox import InboxFilter
-from dashboard import detail, live, themes_panel, views_nav
+from dashboard import detail, export_panel, live, themes_panel, views_nav
 from dashboard.components import act, can, clean, db, one_line, placeholder_notice, require_user, settings
 
 PAGE_SIZE = 50
@@ -152,6 +152,7 @@ live.new_banner(flt)  # "N new since you last looked"
 shown = f"{total:,}" if total < 10_000 or flt.text else "10,000+"
 first = (page_no - 1) * PAGE_SIZE + 1 if ids else 0
 st.text(f"{shown} matching · showing {first}–{first + len(ids) - 1 if ids else 0}")
+export_panel.show(flt, SORTS[sort], total, signature)
 if not ids:
     st.info("Nothing matches these filters. Clear some filters, or widen 'Status' to include resolved ones.")
 

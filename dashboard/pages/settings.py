@@ -9,6 +9,7 @@ import streamlit as st
 from careline.services import app_settings, brands, users
 from careline.services import sla as sla_service
 from dashboard import care_settings
+from dashboard import tags_panel
 from dashboard.components import act, can, clean, db, require_user, settings
 
 user = require_user()
@@ -28,8 +29,8 @@ with db() as session:
     sla = app_settings.sla_minutes(session, settings().sla_minutes)
     people = users.list_users(session) if can("users") else []
 
-tab_brands, tab_templates, tab_sla, tab_teams, tab_routing, tab_users = st.tabs(
-    ["Brands", "Reply templates", "SLA and schedule", "Teams", "Routing rules", "Users"])
+tab_brands, tab_templates, tab_sla, tab_teams, tab_routing, tab_users, tab_tags = st.tabs(
+    ["Brands", "Reply templates", "SLA and schedule", "Teams", "Routing rules", "Users", "Tags"])
 
 USER_ACTIONS = {"Change role": "role", "Disable (signs out everywhere)": "disable", "Enable": "enable",
                 "Set a new password (signs out everywhere)": "passwd", "Remove (keeps the audit trail)": "remove"}
@@ -140,3 +141,6 @@ with tab_users:
             if st.form_submit_button("Save user"):
                 act("users", users.create_user, uname, pw, role, actor=user["username"], success="User saved")
         _manage_user([u.username for u in people])
+
+with tab_tags:
+    tags_panel.show()

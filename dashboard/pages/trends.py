@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta, timezone
 import pandas as pd
 import streamlit as st
 
-from careline.services import app_settings, inbox, trends
+from careline.services import app_settings, inbox, tags, trends
 from dashboard import reports_panel, themes_panel
 from dashboard.components import clean, db, require_user, settings
 
@@ -17,16 +17,23 @@ st.text("How people feel about your brands over time, how loud you are against c
 
 zone = settings().zone
 today = datetime.now(zone).date()
+@st.cache_data(ttl=60, show_spinner=False)
+def _tag_names() -> list[str]:
+    with db() as session:
+        return tags.list_tags(session)
+
+
 with db() as session:
     brand_rows = inbox.brands(session)
     sla = app_settings.sla_minutes(session, settings().sla_minutes)
 names = {b.id: b.name + (" (competitor)" if b.competitor else "") for b in brand_rows}
 
-c1, c2, c3, c4, c5 = st.columns([2, 2, 2, 1, 1])
+c1, c2, c3, c6, c4, c5 = st.columns([2, 2, 2, 2, 1, 1])
 picked = c1.date_input("Dates (inclusive)", value=(today - timedelta(days=29), today), key="tr_dates",
                        max_value=today + timedelta(days=1))
 brand_ids = c2.multiselect("Brand", list(names), format_func=lambda i: clean(names[i]), key="tr_brand")
 platforms = c3.multiselect("Platform", ["x", "reddit", "bluesky", "mastodon", "hackernews", "demo"], key="tr_platform")
+tag_pick = c6.multiselect("Tags (any of)", _tag_names(), key="tr_tags")
 granularity = c4.radio("Per", ["day", "week"], key="tr_gran", horizontal=True)
 by = c5.radio("Split by", ["sentiment", "intent"], key="tr_by", horizontal=True)
 if not (isinstance(picked, (tuple, list)) and len(picked) == 2):
@@ -39,21 +46,22 @@ until = datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone).astime
 
 @st.cache_data(ttl=60, show_spinner="Counting…")
 def _load(since: datetime, until: datetime, brand_ids: tuple[int, ...], platforms: tuple[str, ...], by: str,
-          granularity: str, sla: int) -> dict[str, object]:
+          granularity: str, sla: int, tag_pick: tuple[str, ...] = ()) -> dict[str, object]:
     with db() as session:
         volume = trends.volume(session, since, until, by=by, granularity=granularity, zone=settings().zone,
-                               brand_ids=brand_ids, platforms=platforms)
+                               brand_ids=brand_ids, platforms=platforms, tags=tag_pick)
         # the default view (every brand, by sentiment) already holds what share of voice needs
         share = (trends.share_from_volume(session, volume) if by == "sentiment" and not brand_ids
-                 else trends.share_of_voice(session, since, until, platforms=platforms))
+                 else trends.share_of_voice(session, since, until, platforms=platforms, tags=tag_pick))
         return {
             "volume": volume,
             "share": share,
-            "response": trends.response_times(session, since, until, sla, brand_ids=brand_ids, platforms=platforms),
+            "response": trends.response_times(session, since, until, sla, brand_ids=brand_ids, platforms=platforms,
+                                              tags=tag_pick),
         }
 
 
-data = _load(since, until, tuple(brand_ids), tuple(platforms), by, granularity, sla)
+data = _load(since, until, tuple(brand_ids), tuple(platforms), by, granularity, sla, tuple(tag_pick))
 volume: list[trends.VolumeRow] = data["volume"]  # type: ignore[assignment]
 share: list[trends.ShareRow] = data["share"]  # type: ignore[assignment]
 resp: trends.ResponseStats = data["response"]  # type: ignore[assignment]

@@ -47,3 +47,11 @@ def test_bad_syntax_notes_and_huge_query_is_one_sentence(cli_env) -> None:  # ty
     assert json.loads(result.stdout)["note"].startswith("OR is not an operator")
     huge = runner.invoke(app, ["search", "x" * 10_000])
     assert huge.exit_code != 0 and "at most 2,000 bytes" in str(huge.exception or huge.output)
+
+
+def test_csv_export_by_query(cli_env) -> None:  # type: ignore[no-untyped-def]
+    _seed()
+    result = runner.invoke(app, ["search", "bag", "--format", "csv", "--order", "oldest"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("id,platform,brand") and len(lines) == 3

@@ -73,3 +73,27 @@ def test_save_and_open_a_view(page, dash_db):
     fresh.run()
     assert fresh.text_input(key="f_text").value == "" and fresh.selectbox(key="f_assignee").value == "Me"
     assert list(fresh.dataframe[0].value["Platform"]) == ["bluesky"]
+
+
+def test_settings_lists_and_renames_tags(page, dash_db):
+    with Session(dash_db) as s:
+        triage.set_tags(s, mention_id(dash_db, "Does Acme Air allow pets"), ["vip"], "admin")
+    at = page("settings")
+    at.selectbox(key="tag_old").set_value("vip")
+    at.text_input(key="tag_new").input("priority-customer")
+    at.button(key="tag_rename").click().run()
+    assert not at.exception
+    with Session(dash_db) as s:
+        assert s.exec(select(AuditEvent).where(AuditEvent.action == "tag_rename")).first() is not None
+        from careline.services import tags
+        assert tags.list_tags(s) == ["priority-customer"]
+
+
+def test_inbox_exports_what_it_shows(page, dash_db):
+    at = page("inbox", role="viewer")
+    at.text_input(key="f_text").input("lost").run()
+    at.button(key="export_prepare").click().run()
+    assert not at.exception
+    with Session(dash_db) as s:
+        event = s.exec(select(AuditEvent).where(AuditEvent.action == "export_mentions")).one()
+        assert event.actor == "viewer" and event.detail["rows"] == 3
