@@ -1,11 +1,12 @@
 """Full-text search on both databases: the index follows every write, and a query means the same on each."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from careline.models import Brand, Mention
-from careline.services import search, triage
+from careline.services import inbox, search, triage
 from careline.services.inbox import InboxFilter, count, list_inbox
 from careline.services.ingest import ingest
 from tests.conftest import make_raw
@@ -37,7 +38,9 @@ def _found(engine, text: str, **kw) -> list[str]:  # type: ignore[no-untyped-def
         return sorted(m.author_handle or "" for m in result.items)
 
 
-def test_query_forms_find_the_same_mentions_on_both_databases(any_engine) -> None:
+@pytest.mark.parametrize("few", [2_000, 0], ids=["match-ids-first", "planner-walks-the-index"])
+def test_query_forms_find_the_same_mentions_on_both_databases(any_engine, few, monkeypatch) -> None:
+    monkeypatch.setattr(inbox, "FEW_TEXT_MATCHES", few)  # both SQLite plans give the same answers
     _load(any_engine)
     cases = {
         '"lost bag"': ["maria_3"],
