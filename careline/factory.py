@@ -53,7 +53,28 @@ def build_stream(name: str, settings: Settings, engine: object = None) -> tuple[
                                dictionary=settings.jetstream_zstd_dictionary,
                                rewind_s=settings.stream_rewind_seconds,
                                flush_s=settings.stream_flush_seconds), "bluesky"
+    if name == "mastodon":
+        return _mastodon_stream(settings), "mastodon"
     raise ConfigError(f"Unknown stream {name!r}.")
+
+
+def _mastodon_stream(settings: Settings):  # type: ignore[no-untyped-def]
+    from mastodon import Mastodon
+
+    from collectors.mastodon_stream import Instance, MastodonStream
+
+    bases = ([settings.mastodon_base_url] if settings.mastodon_base_url else []) + settings.mastodon_stream_instances
+    if not bases:
+        raise ConfigError("Mastodon streaming needs CARELINE_MASTODON_BASE_URL (e.g. https://mastodon.social).")
+    instances = []
+    for base in dict.fromkeys(b.rstrip("/") for b in bases):
+        given = settings.mastodon_stream_tokens.get(base)
+        token = given.get_secret_value() if given is not None else (
+            settings.secret("mastodon_access_token") if base == (settings.mastodon_base_url or "").rstrip("/") else None)
+        client = Mastodon(api_base_url=base, access_token=token, ratelimit_method="throw", request_timeout=30,
+                          version_check_mode="none")
+        instances.append(Instance(base_url=base, client=client, token=token))
+    return MastodonStream(instances, hashtags=settings.mastodon_hashtags, flush_s=settings.stream_flush_seconds)
 
 
 @lru_cache(maxsize=4)

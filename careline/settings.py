@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     jetstream_zstd_dictionary: Path | None = None
     stream_rewind_seconds: float = 5.0  # re-read this much on reconnect (the upsert drops repeats)
     stream_flush_seconds: float = 0.5  # how long matched posts wait before they are stored together
+    # Mastodon streaming: CARELINE_MASTODON_BASE_URL (with its token) plus these instances, each with its own
+    # token by base URL (hashtag streams need a token since Mastodon 4.2)
+    mastodon_stream_instances: list[str] = Field(default_factory=list)
+    mastodon_stream_tokens: dict[str, SecretStr] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(

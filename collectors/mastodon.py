@@ -56,10 +56,8 @@ class MastodonSource:
 
     def parts(self, query: Query) -> dict[str, tuple[str, str]]:
         terms = search_terms(query)
-        squashed = {_TAG.sub("", t.lower()) for t in terms + list(query.handles)} - {""}
-        own = {h.strip().lstrip("#").lower() for h in (query.option("hashtags") or "").split(",") if h.strip("# ")}
-        tags = sorted(squashed | own | {h.lower() for h in self.hashtags if any(s in h.lower() for s in squashed)})
-        out = {part_key("tag", t): ("tag", t) for t in tags}
+        own = [h for h in (query.option("hashtags") or "").split(",")]
+        out = {part_key("tag", t): ("tag", t) for t in brand_hashtags(terms + list(query.handles), own, self.hashtags)}
         if self.search:
             out.update({part_key("search", t): ("search", t) for t in terms})
         return out
@@ -122,6 +120,15 @@ class MastodonSource:
             raise SourceError(f"The Mastodon instance answered {status}: {_last(exc)}") from exc
         except requests.RequestException as exc:
             raise TransientError(f"Cannot reach the Mastodon instance ({type(exc).__name__}).") from exc
+
+
+def brand_hashtags(terms: list[str], own: list[str], configured: list[str]) -> list[str]:
+    """A brand's hashtags: its keywords and handles squashed ("acme air" → acmeair), its own "hashtags"
+    option, and the configured CARELINE_MASTODON_HASHTAGS that contain one of its keywords."""
+    squashed = {_TAG.sub("", t.lower()) for t in terms} - {""}
+    mine = {h.strip().lstrip("#").lower() for h in own if h.strip("# ")}
+    extra = {h.strip().lstrip("#").lower() for h in configured if h.strip("# ")}
+    return sorted(squashed | mine | {h for h in extra if any(s in h for s in squashed)})
 
 
 def parse_statuses(statuses: list[Any], exclusions: tuple[str, ...] = ()) -> tuple[list[RawMention], list[str]]:

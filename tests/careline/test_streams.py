@@ -208,3 +208,22 @@ def test_careline_sources_lists_streams_with_lag_and_events_per_minute(cli_env: 
     assert result.exit_code == 0, result.output
     line = next(x for x in result.output.splitlines() if "worker-7" in x)
     assert "jetstream" in line and "yes" in line and "events/min" in line and "lag 2." in line
+
+
+def test_factory_builds_the_mastodon_stream_with_one_token_per_instance(settings: Settings) -> None:
+    from pydantic import SecretStr
+
+    from careline.errors import ConfigError
+    from careline.factory import build_stream
+
+    cfg = settings.model_copy(update={
+        "mastodon_base_url": "https://mastodon.example/", "mastodon_access_token": SecretStr("main-token"),
+        "mastodon_stream_instances": ["https://other.example", "https://open.example"],
+        "mastodon_stream_tokens": {"https://other.example": SecretStr("other-token")}})
+    stream, platform = build_stream("mastodon", cfg)
+    assert platform == "mastodon"
+    assert [(i.base_url, i.token) for i in stream.instances] == [  # type: ignore[attr-defined]
+        ("https://mastodon.example", "main-token"), ("https://other.example", "other-token"),
+        ("https://open.example", None)]
+    with pytest.raises(ConfigError, match="CARELINE_MASTODON_BASE_URL"):
+        build_stream("mastodon", settings.model_copy(update={"mastodon_base_url": None}))
