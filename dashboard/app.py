@@ -40,6 +40,7 @@ auth.restore()  # a reload or a new tab: the HttpOnly cookie finds the server-si
 user = refresh_user()  # every run: a revoked session, a disabled user or a new role counts at once
 PAGES = [  # (file, title, icon, url path, who sees it)
     ("inbox.py", "Inbox", ":material/inbox:", "inbox", "read"),
+    ("customers.py", "Customers", ":material/groups:", "customers", "read"),
     ("advocates.py", "Advocates", ":material/volunteer_activism:", "advocates", "read"),
     ("trends.py", "Trends", ":material/trending_up:", "trends", "read"),
     ("sources.py", "Sources", ":material/cell_tower:", "sources", "read"),

@@ -5,7 +5,7 @@ import streamlit as st
 
 from careline.models import Mention
 from careline.services import advocates, app_settings, audit, classification, inbox, priority, sla, triage, users
-from dashboard import care_detail, composer, live
+from dashboard import care_detail, composer, customer_panel, live
 from dashboard.components import act, can, clean, db, label_text, one_line, safe_url, settings, when
 
 SENTIMENTS = ["negative", "neutral", "positive"]
@@ -32,6 +32,7 @@ def show(mention_id: int, user: dict[str, str]) -> None:
     with left:
         _body(m, brand_name)
         _author(m, history)
+        customer_panel.show_for_mention(m)  # the same person on every platform, and their timeline
         if thread:
             with st.expander(f"Thread context ({len(thread)} other post(s) collected)", expanded=True):
                 st.dataframe([{"When": when(t.created_at), "Author": one_line(t.author_handle, 40),

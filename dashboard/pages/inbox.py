@@ -8,6 +8,7 @@ import streamlit as st
 
 from careline.errors import InvalidInput
 from careline.services import cases, escalation, inbox, search, sla, stats, tags, trends, triage, users, views
+from careline.services import customer_timeline
 from careline.services import live as live_changes
 from careline.services.inbox import InboxFilter
 from dashboard import detail, export_panel, live, themes_panel, views_nav
@@ -143,6 +144,7 @@ page_no = st.session_state.get("inbox_page", 1)
 with db() as session:
     page = inbox.list_inbox(session, flt, page=page_no, page_size=PAGE_SIZE, order=SORTS[sort])
     case_sizes = cases.sizes(session, [m.case_id for m in page.items if m.case_id])
+    customer_flags = customer_timeline.row_flags(session, page.items)  # other open / complained before / VIP
     total = inbox.count(session, flt, cap=None if flt.text else 10_000)  # a search shows its exact total
 ids = [m.id for m in page.items]
 with notice:
@@ -167,6 +169,7 @@ def _row(m: inbox.Mention) -> dict[str, object]:
         "Platform": m.platform,
         "Brand": clean(brand_names.get(m.brand_id or -1, "")),
         "Author": one_line(m.author_handle or "?", 40),
+        "Customer": customer_flags[m.id].text() if m.id in customer_flags else "",
         "Followers": m.author_followers or 0,
         "Text": search.snippet(clean(m.text), query, 160) if searching and query else one_line(m.text, 160),
         "Sentiment": (m.corrected_sentiment or m.sentiment or "—") + (" ✎" if m.corrected_sentiment else ""),

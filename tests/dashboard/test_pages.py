@@ -127,7 +127,8 @@ def test_service_calls_refuse_a_viewer(dash_db):
 def test_advocates_rank_thank_and_export(page, dash_db):
     at = page("advocates", role="agent")
     df = at.dataframe[0].value
-    assert df.iloc[0]["Handle"] == "fan1" and df.iloc[0]["Praise"] == 2
+    assert df.iloc[0]["Identities"] == "x:@fan1" and df.iloc[0]["Praise"] == 2
+    assert set(df["Brand"]) == {"Acme Air"}  # never a competitor's fan
     assert at.get("download_button")
     at.button(key="thank_btn").click().run()
     assert not at.exception
@@ -284,3 +285,50 @@ def test_paging_survives_a_relative_date_filter(page, dash_db):
     assert any("showing 51–" in t for t in _texts(at))
     at.run()  # a rerun a moment later stays on page 2
     assert any("showing 51–" in t for t in _texts(at))
+
+
+def test_customers_page_finds_links_and_shows_the_timeline(page, dash_db):
+    from careline.models import AuditEvent
+    from careline.services import customer_links, customers
+    from careline.services.ingest import ingest
+    from tests.conftest import make_raw
+
+    with Session(dash_db) as s:
+        ingest(s, [make_raw(platform="reddit", author_handle="fan1", author_name="Fan One", text="Acme Air rocks [b]x[/b]")],
+               brand_id=1)
+        customer_links.suggest(s)
+    at = page("customers", role="agent")
+    accept = [b for b in at.button if b.key and b.key.startswith("sug_accept_")]
+    assert accept, "the suggestion for fan1 on x and reddit is listed"
+    accept[0].click().run()
+    assert not at.exception
+    at.text_input(key="cust_q").set_value("fan1").run()
+    found = at.dataframe[0].value
+    assert len(found) == 1 and "reddit:@fan1" in found.iloc[0]["Identities"] and "x:@fan1" in found.iloc[0]["Identities"]
+    timeline = at.dataframe[1].value
+    assert {"x", "reddit"} <= set(timeline["Platform"]) and "Acme Air rocks [b]x[/b]" in set(timeline["Text"])
+    with Session(dash_db) as s:
+        assert s.exec(select(AuditEvent).where(AuditEvent.action == "customer_merge")).first() is not None
+        c = customers.for_author(s, "reddit", "fan1")
+    assert c is not None and c.praise_count == 2
+    at.button(key=f"cust_export_{c.id}").click().run()
+    assert at.get("download_button")
+    assert at.button(key=f"erase_{c.id}").disabled  # agents cannot erase; admins confirm first
+
+
+def test_detail_shows_the_customer_across_platforms(page, dash_db):
+    from careline.services import customers
+    from careline.services.ingest import ingest
+    from tests.conftest import make_raw
+
+    with Session(dash_db) as s:
+        ingest(s, [make_raw(platform="mastodon", author_handle="user0@m.social", text="Acme Air still has my bag")],
+               brand_id=1)
+        keep, other = customers.for_author(s, "x", "user0"), customers.for_author(s, "mastodon", "user0@m.social")
+        customers.merge(s, keep.id, other.id, "admin", "admin")  # type: ignore[union-attr]
+    mid = mention_id(dash_db, "Acme Air lost my bag in Denver")
+    at = page("inbox", role="agent")
+    assert any("2 platforms" in str(v) for v in at.dataframe[0].value["Customer"])
+    open_mention(at, mid)
+    assert not at.exception
+    assert any(t.startswith("Customer: ") and "mastodon @user0@m.social" in t for t in _texts(at))
