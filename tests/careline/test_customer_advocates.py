@@ -17,7 +17,8 @@ def _world(s: Session) -> tuple[int, int]:
     s.add_all([own, rival])
     s.commit()
     # the rival's biggest fan: five praises, lots of followers, none for us
-    fan = ingest(s, [make_raw(platform="x", author_handle="rivalfan", author_followers=90_000) for _ in range(5)],
+    fan = ingest(s, [make_raw(platform="x", author_handle="rivalfan", author_followers=90_000, text="Skyhop is wonderful")
+                     for _ in range(5)],
                  brand_id=rival.id)
     # ours: two praises on X, two on Mastodon, one person once linked
     x = ingest(s, [make_raw(platform="x", author_handle="lee", author_name="Lee") for _ in range(2)], brand_id=own.id)
