@@ -105,6 +105,9 @@ def demo(
                       f"{streamed} matched a brand.")
     _classify_db(settings, engine, fallback=True)
     _link_demo_customer(engine)
+    from careline import demo_desk
+
+    demo_desk.seed(engine)  # an 'unknown' reply on the Outbox page, to show how one is resolved
     _export_demo_week(settings)
     console.print(f"Demo loaded: {new} new mention(s). Sign in as admin / careline-admin "
                   "(also agent / careline-agent, viewer / careline-viewer).")

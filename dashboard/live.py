@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -68,10 +69,16 @@ def new_banner(flt: InboxFilter) -> int:
 @st.fragment(run_every=EVERY)
 def presence_bar(mention_id: int, username: str) -> None:
     """Beat for this person on this mention and show who else has it open (never blocks anything)."""
-    writing = bool((st.session_state.get(f"reply_text_{mention_id}") or "").strip())
+    activity = "writing" if (st.session_state.get(f"reply_text_{mention_id}") or "").strip() else "viewing"
     ttl = settings().presence_ttl_seconds
+    # A write only when the activity changed or a third of the TTL went by: on SQLite every write takes the
+    # database's one write lock, which collectors and the sender need too.
+    last = st.session_state.get("_presence_beat")
+    due = last is None or last[:2] != (mention_id, activity) or time.monotonic() - last[2] > ttl / 3
     with db() as session:
-        presence.beat(session, username, mention_id, "writing" if writing else "viewing")
+        if due:
+            presence.beat(session, username, mention_id, activity)
+            st.session_state["_presence_beat"] = (mention_id, activity, time.monotonic())
         others = presence.here(session, mention_id, ttl, exclude=username)
         if random.random() < 0.05:  # now and then, not on every beat
             presence.sweep(session, ttl)

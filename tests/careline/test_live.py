@@ -65,3 +65,15 @@ def test_presence_beats_upsert_expire_and_never_block(any_engine: Engine) -> Non
         # presence is information only: a reply goes through while someone else is "writing"
         presence.beat(s, "bob", 1, "writing")
         assert replies.queue_reply(s, 1, "We are on it.", "alice", dry_run=True).id is not None
+
+
+def test_demo_outbox_example_is_added_once(engine: Engine) -> None:
+    from careline import demo_desk
+
+    with Session(engine, expire_on_commit=False) as s:
+        _seed(s)
+    first = demo_desk.seed(engine)
+    assert first is not None and demo_desk.seed(engine) == first
+    with Session(engine) as s:
+        reply = s.get(replies.Reply, first)
+        assert reply.state == "unknown" and reply.dry_run and "mark it sent" in reply.error
