@@ -61,7 +61,7 @@ def test_reload_and_new_tab_keep_the_agent_signed_in_and_sign_out_ends_it(desk, 
     page = ctx.new_page()
     try:
         sign_in(page, base)
-        for _ in range(50):  # the page swaps its one-time code for the cookie right after sign-in
+        for _ in range(200):  # the page swaps its one-time code for the cookie right after sign-in
             cookie = next((c for c in ctx.cookies() if c["name"] == "careline_session"), None)
             if cookie:
                 break
@@ -98,7 +98,7 @@ def test_lockout_engages_and_lifts_by_itself(desk, browser) -> None:  # type: ig
             page.get_by_label("Username").fill("viewer")
             page.get_by_label("Password", exact=True).fill("not-the-password")
             page.get_by_role("button", name="Sign in").click()
-            settled(page, quiet_s=0.5)
+            settled(page, quiet_s=1.0)
         expect(page.get_by_text("Too many failed sign-ins")).to_be_visible(timeout=10_000)
         locked_at = time.monotonic()
         page.get_by_label("Username").fill("viewer")
