@@ -38,7 +38,9 @@ def collect_source(name: str, settings: Settings | None = None, engine: Engine |
         record_setup_failure(engine, name, str(exc))
         return 0
     try:
-        summary = collect(engine, source)
+        from careline.services.budgets import Budget
+
+        summary = collect(engine, source, budget=Budget.for_source(name, settings))
     except Exception:  # noqa: BLE001
         log.exception("collect %s failed", name)
         return 0

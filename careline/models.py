@@ -393,3 +393,19 @@ from careline.models_care import (  # noqa: E402,F401  (the care workflow's tabl
     Team,
     TeamMember,
 )
+
+
+class PlatformUsage(SQLModel, table=True):
+    """Posts read per platform per calendar month (UTC), for X's pay-per-post budget (services/budgets.py)."""
+
+    __tablename__ = "platform_usage"
+    platform: str = Field(primary_key=True, max_length=20)
+    month: str = Field(primary_key=True, max_length=7)  # "2026-12"
+    reads: int = Field(default=0, sa_type=sa.BigInteger)
+    calls: int = 0
+    plan_cap: Optional[int] = Field(default=None, sa_type=sa.BigInteger)  # from X's usage endpoint, if allowed
+    plan_used: Optional[int] = Field(default=None, sa_type=sa.BigInteger)
+    plan_reset_day: Optional[int] = None
+    plan_reads_at_check: int = Field(default=0, sa_type=sa.BigInteger)  # our count when the plan was read
+    plan_checked_at: Optional[datetime] = ts()
+    updated_at: datetime = ts(nullable=False, default=utcnow)

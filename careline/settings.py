@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     x_consumer_secret: SecretStr | None = None
     x_access_token: SecretStr | None = None
     x_access_token_secret: SecretStr | None = None
+    # X budget (services/budgets.py): post reads a month, the price of one, and the share that raises an alert
+    x_monthly_post_budget: int | None = None
+    x_price_per_post: float = 0.0
+    x_budget_alert_share: float = 0.8
     # Reddit (praw)
     reddit_client_id: SecretStr | None = None
     reddit_client_secret: SecretStr | None = None

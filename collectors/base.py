@@ -144,6 +144,7 @@ class Batch:
     rate_limit: RateLimit | None = None
     skipped: list[str] = field(default_factory=list)  # one reason per malformed item left out
     api_calls: int = 1
+    reads: int = 0  # posts the platform returned (and bills for, on X's pay-per-post plans)
 
 
 @runtime_checkable

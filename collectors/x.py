@@ -11,6 +11,7 @@ and parse the JSON straight into `RawMention`s (no intermediate tweepy objects).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,13 @@ PLAN_HELP = (
     "(full-archive search: Pro or Enterprise). The x source is paused; after adding credits or upgrading "
     "at developer.x.com run `careline sources resume x`."
 )
+
+
+@dataclass(frozen=True)
+class XPlanUsage:
+    cap: int | None = None  # posts a month the plan allows
+    used: int | None = None  # posts the project has read this billing month
+    reset_day: int | None = None  # day of the month the cap resets
 
 
 class XSource:
@@ -108,8 +116,25 @@ class XSource:
         newest = _snowflake(meta.get("newest_id")) or newest_id(payload)
         token = meta.get("next_token")
         has_more = state.page_done(key, newest=newest, next_token=token if isinstance(token, str) and token else None)
+        reads = sum(1 for t in payload.get("data") or [] if isinstance(t, dict))  # X bills every post returned
         return Batch(mentions=mentions, cursor=state.dump(), has_more=has_more,
-                     rate_limit=from_x_headers(response.headers), skipped=skipped, api_calls=calls)
+                     rate_limit=from_x_headers(response.headers), skipped=skipped, api_calls=calls, reads=reads)
+
+    def plan_usage(self) -> XPlanUsage | None:
+        """The plan's monthly post cap and this project's usage (GET /2/usage/tweets), or None where the plan
+        does not open that endpoint (403) or X cannot be asked now; never raises."""
+        try:
+            response = self.client.request("GET", "/2/usage/tweets",
+                                           params={"usage.fields": "cap_reset_day,project_cap,project_usage"})
+            data = _json(response).get("data") or {}
+        except tweepy.Forbidden:
+            log.info("x: the plan does not include the usage endpoint; counting reads ourselves only")
+            return None
+        except (tweepy.TweepyException, requests.RequestException, TransientError) as exc:
+            log.warning("x: could not read the plan's usage (%s)", exc)
+            return None
+        return XPlanUsage(cap=_int(data.get("project_cap")), used=_int(data.get("project_usage")),
+                          reset_day=_int(data.get("cap_reset_day")))
 
     # -- requests ------------------------------------------------------------------------------------
 
@@ -297,6 +322,13 @@ def _json(response: Any) -> dict[str, Any]:
                 "includes": {k: [getattr(o, "data", o) for o in v] for k, v in (response.includes or {}).items()},
                 "errors": response.errors, "meta": response.meta}
     return data if isinstance(data, dict) else {}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _body(exc: tweepy.HTTPException) -> dict[str, Any]:

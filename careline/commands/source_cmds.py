@@ -37,6 +37,7 @@ def backfill_cmd(
     from careline import jobs
     from careline.factory import build_source
     from careline.services import brands as brand_service
+    from careline.services.budgets import Budget
     from careline.services.collection import collect
     from careline.services.sources import reset_cursors
 
@@ -55,7 +56,8 @@ def backfill_cmd(
     with progress(f"Backfilling {name}", pages * len(queries)) as advance:
         def on_page(_key: str, page: int, batch) -> None:  # type: ignore[no-untyped-def]
             advance(1 if batch.has_more else pages - page)  # a finished query jumps to its share's end
-        summary = collect(engine, src, max_pages=pages, on_page=on_page, brand=brand)
+        summary = collect(engine, src, max_pages=pages, on_page=on_page, brand=brand,
+                          budget=Budget.for_source(name, settings))
     elapsed = time.monotonic() - started
     per = f"{summary.api_calls / summary.new:.3f}" if summary.new else "n/a"
     console.print(f"{summary.line()[:-1]} ({per} per new mention) in {elapsed:.1f}s.")
@@ -152,6 +154,12 @@ def _list(settings, engine) -> None:  # type: ignore[no-untyped-def]
                           label[sources.query_health(st, now)], f"{paused:%Y-%m-%d %H:%M}" if paused else "",
                           budget, last_run, (st.last_error or "")[:80])
     console.print(table)
+    from careline.services import budgets
+
+    with Session(engine) as session:
+        spent = budgets.describe(session, budgets.Budget.for_source("x", settings), now)
+    if spent:
+        console.print(f"X budget: {spent}")
     if live:
         streams = Table("stream", "enabled", "consumer", "state, events per minute, lag")
         for status in live:

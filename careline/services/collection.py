@@ -30,6 +30,7 @@ from sqlmodel import Session, col
 
 from careline.models import CollectorRun, utcnow
 from careline.services import brands as brand_service
+from careline.services import budgets
 from careline.services.ingest import get_source_state, ingest, save_source_state
 from collectors.base import (
     AccessDenied,
@@ -91,6 +92,35 @@ class _StopSource(Exception):
         self.reason, self.paused_until, self.healthy, self.rate_limit = reason, paused_until, healthy, rate_limit
 
 
+class _OverBudget(Exception):
+    """This month's read budget is used up (services/budgets.py): the source stops until the month turns."""
+
+
+PLAN_CHECK_EVERY = timedelta(hours=1)
+
+
+def _check_plan(engine: Engine, source: Source, budget: budgets.Budget, now: datetime) -> None:
+    """Read the plan's cap and usage from the platform, at most hourly, where the source can say them."""
+    plan_usage = getattr(source, "plan_usage", None)
+    if plan_usage is None:
+        return
+    try:
+        with Session(engine) as session:
+            row = budgets.usage(session, budget.platform, now)
+            session.commit()
+            if row.plan_checked_at and now - row.plan_checked_at < PLAN_CHECK_EVERY:
+                return
+            plan = plan_usage()
+            if plan is not None:
+                budgets.record_plan(session, budget.platform, plan.cap, plan.used, plan.reset_day, now)
+            else:  # the plan does not say (403): ask again in an hour, not every run
+                row.plan_checked_at = utcnow()
+                session.add(row)
+                session.commit()
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("%s: could not record the plan's usage: %s", source.name, exc)
+
+
 @dataclass
 class _Calls:
     """API calls made for pages that were never committed (failed, retried): counted all the same."""
@@ -114,6 +144,7 @@ def collect(
     on_page: PageHook | None = None,
     rng: random.Random | None = None,
     brand: str | None = None,
+    budget: budgets.Budget | None = None,
 ) -> RunSummary:
     """Fetch every brand query of `source` (or one brand's), committing each page with its cursor.
 
@@ -134,9 +165,12 @@ def collect(
     if brand is not None:
         queries = [(bid, q) for bid, q in queries if q.brand.lower() == brand.lower()]
     summary.queries = len(queries)
+    if budget is not None:
+        _check_plan(engine, source, budget, now)
     for i, (brand_id, query) in enumerate(queries):
         try:
-            _collect_query(engine, source, brand_id, query, max_pages, summary, now, sleep, policy, on_page, rng)
+            _collect_query(engine, source, brand_id, query, max_pages, summary, now, sleep, policy, on_page, rng,
+                           budget)
         except _StopSource as stop:
             summary.stopped = stop.reason
             rest = [q.key for _, q in queries[i + 1:]]
@@ -166,7 +200,7 @@ def sweep_stale_runs(engine: Engine, source: str | None = None, *, now: datetime
 def _collect_query(
     engine: Engine, source: Source, brand_id: int, query: Query, max_pages: int, summary: RunSummary,
     now: datetime, sleep: Callable[[float], None], policy: RetryPolicy, on_page: PageHook | None,
-    rng: random.Random | None,
+    rng: random.Random | None, budget: budgets.Budget | None = None,
 ) -> None:
     with Session(engine, expire_on_commit=False) as session:
         state = get_source_state(session, source.name, query.key)
@@ -186,8 +220,13 @@ def _collect_query(
         run = session.get(CollectorRun, run_id)  # type: ignore[assignment]
         try:
             for page in range(max_pages):
+                over = budgets.exhausted(session, budget, now) if budget is not None else None
+                if over:
+                    raise _OverBudget(over)
                 batch = _fetch(source, query, cursor, sleep, policy, rng, calls)
                 calls.uncommitted += batch.api_calls
+                if budget is not None:  # counted in the page's transaction: exact however a run ends
+                    budgets.record_reads(session, budget, batch.reads, batch.api_calls, now)
                 result = ingest(session, batch.mentions, brand_id=brand_id, source=source.name,
                                 query_key=query.key, cursor=batch.cursor, rate_limit=batch.rate_limit, commit=False)
                 run.items_seen += result.seen
@@ -208,6 +247,10 @@ def _collect_query(
                     on_page(query.key, page, batch)
                 if not batch.has_more:
                     break
+        except _OverBudget as exc:
+            until = budgets.next_month(now)
+            failure = dict(message=str(exc), healthy=True, paused_until=until, reason=str(exc))
+            stop = _StopSource(str(exc), until, healthy=True)
         except RateLimited as exc:
             until = exc.retry_at or utcnow() + RATE_PAUSE
             limit = RateLimit(remaining=0, reset_at=until)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from careline.services import live as live_changes
-from careline.services import sources
+from careline.services import budgets, sources
 from careline.services import streams as stream_service
 from dashboard import live as live_page
 from dashboard import reports_panel
@@ -34,6 +34,11 @@ for src in health:
     with st.container(border=True):
         head, btns = st.columns([4, 2])
         head.markdown(f"**{md_escape(name)}** · {badge}" + ("" if src.enabled else " · not enabled"))
+        if name == "x":  # X bills per post read: this month's reads and their cost against the budget
+            with db() as session:
+                spent = budgets.describe(session, budgets.Budget.for_source("x", settings()))
+            if spent:
+                head.text(f"Budget: {spent}")
         if name in live:  # a real-time stream: lag and events per minute instead of runs
             head.text(f"Stream: {stream_service.describe(live[name])}")
         if last:

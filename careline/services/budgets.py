@@ -1,0 +1,142 @@
+"""Platform budgets: X bills reads per post with a monthly cap, so Careline counts what it reads.
+
+Every committed page adds the posts it returned to this month's row (`platform_usage`, calendar months in
+UTC), in the same transaction as the page, so the count is exact however collection is interrupted. The
+cost estimate is that count times `CARELINE_X_PRICE_PER_POST`. At `CARELINE_X_BUDGET_ALERT_SHARE` of the
+budget one alert is raised (delivered like the spike alerts); at the budget, X collection stops with one
+message until the month turns or the budget is raised. The plan's own cap and usage, where X's usage
+endpoint (GET /2/usage/tweets) is open to the plan, are stored beside ours and the lower limit wins.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from careline.models import Alert, PlatformUsage, utcnow
+from careline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One platform's monthly read budget (posts), the price per post read, and when to warn."""
+
+    platform: str
+    monthly_posts: int | None = None
+    price_per_post: float = 0.0
+    alert_share: float = 0.8
+    currency: str = "USD"
+
+    @classmethod
+    def for_source(cls, name: str, settings: Settings) -> "Budget | None":
+        """The budget a source collects under (X only: the others do not bill per read)."""
+        if name != "x":
+            return None
+        return cls("x", settings.x_monthly_post_budget, settings.x_price_per_post, settings.x_budget_alert_share)
+
+
+def month_of(now: datetime | None = None) -> str:
+    return (now or utcnow()).astimezone(timezone.utc).strftime("%Y-%m")
+
+
+def next_month(now: datetime | None = None) -> datetime:
+    now = (now or utcnow()).astimezone(timezone.utc)
+    return datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=timezone.utc)
+
+
+def usage(session: Session, platform: str, now: datetime | None = None) -> PlatformUsage:
+    """This month's row (created empty when missing; the caller commits)."""
+    month = month_of(now)
+    row = session.get(PlatformUsage, (platform, month))
+    if row is None:
+        row = PlatformUsage(platform=platform, month=month)
+        try:
+            with session.begin_nested():  # two collectors may start the month at once
+                session.add(row)
+        except IntegrityError:
+            row = session.get(PlatformUsage, (platform, month))  # type: ignore[assignment]
+    return row
+
+
+def record_reads(session: Session, budget: Budget, reads: int, calls: int, now: datetime | None = None) -> None:
+    """Add one page's reads (in the page's transaction) and raise the alert when the share is crossed."""
+    row = usage(session, budget.platform, now)
+    before = row.reads
+    row.reads += max(0, reads)
+    row.calls += max(0, calls)
+    row.updated_at = utcnow()
+    session.add(row)
+    limit = effective_limit(budget, row)
+    if limit and before < budget.alert_share * limit <= row.reads:
+        _alert(session, budget, row, limit)
+
+
+def record_plan(session: Session, platform: str, cap: int | None, used: int | None, reset_day: int | None,
+                now: datetime | None = None) -> None:
+    """What the platform's usage endpoint says about the plan: its cap, this project's usage, its reset day."""
+    row = usage(session, platform, now)
+    row.plan_cap, row.plan_used, row.plan_reset_day = cap, used, reset_day
+    row.plan_reads_at_check = row.reads
+    row.plan_checked_at = utcnow()
+    session.add(row)
+    session.commit()
+
+
+def effective_limit(budget: Budget, row: PlatformUsage) -> int | None:
+    """The configured budget or what the plan has left this month, whichever is lower."""
+    limits = [budget.monthly_posts] if budget.monthly_posts else []
+    if row.plan_cap is not None and row.plan_used is not None:
+        # what X said was left when asked, on top of what we had read by then
+        limits.append(row.plan_reads_at_check + max(0, row.plan_cap - row.plan_used))
+    return min(limits) if limits else None
+
+
+def exhausted(session: Session, budget: Budget, now: datetime | None = None) -> str | None:
+    """The one sentence that stops collection when the month's budget is used up, else None."""
+    row = usage(session, budget.platform, now)
+    limit = effective_limit(budget, row)
+    if limit is None or row.reads < limit:
+        return None
+    return (f"The {budget.platform.upper()} budget for {row.month} is used up: {row.reads:,} of {limit:,} post "
+            f"reads{_cost(budget, row.reads)}. {budget.platform.upper()} collection is stopped until "
+            f"{next_month(now):%d %b %Y} 00:00 UTC; raise CARELINE_X_MONTHLY_POST_BUDGET to go on sooner.")
+
+
+def describe(session: Session, budget: Budget, now: datetime | None = None) -> str | None:
+    """One line for Sources and `careline sources`, or None when nothing was read and no budget is set."""
+    row = session.get(PlatformUsage, (budget.platform, month_of(now)))
+    if row is None and not budget.monthly_posts:
+        return None
+    reads = row.reads if row else 0
+    limit = effective_limit(budget, row) if row else budget.monthly_posts
+    share = f" ({reads / limit:.0%})" if limit else ""
+    text = f"{reads:,} post reads this month{f' of {limit:,}' if limit else ''}{share}{_cost(budget, reads)}"
+    if row is not None and row.plan_cap is not None:
+        text += f"; plan: {row.plan_used or 0:,} of {row.plan_cap:,} used"
+        if row.plan_reset_day:
+            text += f", resets on day {row.plan_reset_day}"
+    return text
+
+
+def _cost(budget: Budget, reads: int) -> str:
+    if not budget.price_per_post:
+        return ""
+    return f", about {reads * budget.price_per_post:,.2f} {budget.currency} at {budget.price_per_post:g} per post"
+
+
+def _alert(session: Session, budget: Budget, row: PlatformUsage, limit: int) -> None:
+    message = (f"{budget.platform.upper()} has used {row.reads:,} of its {limit:,} post reads for {row.month} "
+               f"({row.reads / limit:.0%}){_cost(budget, row.reads)}; collection stops at the budget.")
+    alert = Alert(kind=f"{budget.platform}_budget", dedup_key=f"{budget.platform}_budget:{row.month}",
+                  message=message, detail={"reads": row.reads, "limit": limit, "month": row.month})
+    try:
+        with session.begin_nested():
+            session.add(alert)
+    except IntegrityError:
+        return  # already raised this month
+    log.warning("%s", message)
