@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     signin_delay_seconds: float = 0.5  # first failure's slowdown; doubles per failure (capped at 8 s)
     live_refresh_seconds: float = 5.0  # how often open inbox/detail/Sources pages look for changes
     presence_ttl_seconds: int = 30  # a heartbeat older than this no longer counts as "viewing"
+    assign_notify_urls: dict[str, SecretStr] = Field(default_factory=dict)  # username -> apprise URL
 
     # X (tweepy)
     x_bearer_token: SecretStr | None = None

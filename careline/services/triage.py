@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput, NotFound
 from careline.models import Mention, Note, Status, utcnow
-from careline.services import audit, customer_counts
+from careline.services import assign_notify, audit, customer_counts
 from careline.services.priority import score_mention
 from careline.services.tags import normalise as normalise_tags
 
@@ -55,6 +55,8 @@ def assign(session: Session, mention_id: int, assignee: str | None, actor: str, 
     audit.record(session, actor, "assign", mention_id=m.id, before=before, after=m.assignee)
     if commit:
         session.commit()
+        if m.assignee and m.assignee != before:
+            assign_notify.assigned(m.assignee, actor, [(m.id, m.platform, m.text)])  # type: ignore[list-item]
     return m
 
 
@@ -89,9 +91,13 @@ def set_tags(session: Session, mention_id: int, tags: Sequence[str], actor: str)
 
 def bulk(session: Session, mention_ids: Sequence[int], action: str, actor: str, value: str | None = None) -> int:
     """Assign, resolve or ignore many mentions in one transaction."""
+    newly: list[tuple[int, str, str]] = []
     for mid in mention_ids:
         if action == "assign":
-            assign(session, mid, value, actor, commit=False)
+            before = _get(session, mid).assignee
+            m = assign(session, mid, value, actor, commit=False)
+            if m.assignee and m.assignee != before:
+                newly.append((m.id, m.platform, m.text))  # type: ignore[arg-type]
         elif action in ("resolve", "ignore"):
             set_status(session, mid, "resolved" if action == "resolve" else "ignored", actor, commit=False)
         elif action == "status" and value:
@@ -99,4 +105,6 @@ def bulk(session: Session, mention_ids: Sequence[int], action: str, actor: str, 
         else:
             raise InvalidInput(f"Unknown bulk action {action!r}.")
     session.commit()
+    if newly:
+        assign_notify.assigned(value, actor, newly)  # one notification for the batch
     return len(mention_ids)
