@@ -9,13 +9,14 @@ from dashboard.components import db, one_line, when
 
 KIND_NAMES = {"post": "Post", "reply": "Our reply", "thanks": "Our thank-you", "note": "Note", "customer_note": "Customer note",
               "status": "Status", "assign": "Assignment", "correct": "Correction", "tags": "Tags", "merge": "Linked",
-              "split": "Split"}
+              "split": "Split", "case_join": "Case", "case_reopen": "Case reopened"}
 
 
 def timeline_rows(entries: list[customer_timeline.Entry]) -> list[dict[str, object]]:
     """Timeline entries as table rows (a dataframe shows every cell as plain text)."""
     return [{"When": when(e.at), "What": KIND_NAMES.get(e.kind, e.kind), "Platform": e.platform or "",
-             "Who": one_line(e.actor or "", 40), "Text": one_line(e.summary, 300), "#": e.mention_id}
+             "Who": one_line(e.actor or "", 40), "Text": one_line(e.summary, 300), "Status": e.status or "",
+             "Case": e.case_id, "#": e.mention_id}
             for e in entries]
 
 
@@ -36,7 +37,7 @@ def show_for_mention(m: Mention) -> None:
         st.text(f"Customer: {one_line(c.display_name, 80)}{' · VIP' if c.vip else ''} · "
                 + ", ".join(f"{i.platform} @{one_line(i.handle, 40)}" for i in idents))
         st.text(f"{c.mention_count} mention(s), {c.complaint_count} complaint(s), {c.praise_count} praise, "
-                f"{c.open_count} open · last thanked {when(c.last_thanked_at) if c.last_thanked_at else 'never'}")
+                f"{c.open_count} open case(s) · last thanked {when(c.last_thanked_at) if c.last_thanked_at else 'never'}")
         if c.notes:
             st.text(f"Note: {one_line(c.notes, 300)}")
         profile_link(c.id or 0)

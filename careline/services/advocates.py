@@ -86,10 +86,12 @@ def top_advocates(
     groups: dict[tuple[int, int], list[tuple]] = {}
     for r in rows:
         groups.setdefault((r[0], r[1]), []).append(tuple(r))
+    # rough order by praise first, so only the customers that can make the list are loaded
+    ranked_groups = sorted(groups.items(), key=lambda kv: -sum(r[4] for r in kv[1]))[: max(limit * 3, 300)]
     people = {c.id: c for c in session.exec(select(Customer).where(
-        col(Customer.id).in_(sorted({k[0] for k in groups})), col(Customer.erased_at).is_(None)))}
+        col(Customer.id).in_(sorted({k[0] for k, _ in ranked_groups})), col(Customer.erased_at).is_(None)))}
     out = []
-    for (cid, bid), ids in groups.items():
+    for (cid, bid), ids in ranked_groups:
         c = people.get(cid)
         praise = sum(r[4] for r in ids)
         if c is None or praise < min_praise:

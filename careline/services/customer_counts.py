@@ -15,11 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from careline.models import (
-    Author, AuthorBrand, Brand, Customer, CustomerIdentity, Mention, Status, utcnow,
-)
-
-OPEN_STATUSES = (Status.new.value, Status.assigned.value)
+from careline.models import Author, AuthorBrand, Brand, Customer, CustomerIdentity, Mention, utcnow
+from careline.services.priority import OPEN_STATUSES
 Key = tuple[str, str]  # (platform, handle)
 
 
@@ -175,7 +172,8 @@ def count_columns(competitors: Sequence[int]) -> dict[str, Any]:
         "complaint_count": brand_sum(ab.c.complaint_count),
         "last_contact_at": sa.select(sa.func.max(a.c.last_seen_at)).select_from(
             a.join(ci, ci.c.author_id == a.c.id)).where(ci.c.customer_id == c.c.id).scalar_subquery(),
-        "open_count": sa.select(sa.func.count()).select_from(
+        # open cases: a case (i14's Mention.case_id) counts once however many of its posts are open
+        "open_count": sa.select(sa.func.count(sa.distinct(sa.func.coalesce(m.c.case_id, m.c.id)))).select_from(
             m.join(ci, sa.and_(m.c.platform == ci.c.platform, m.c.author_handle == ci.c.handle))).where(
             ci.c.customer_id == c.c.id, m.c.status.in_(OPEN_STATUSES), own_m).scalar_subquery(),
     }

@@ -18,7 +18,7 @@ from careline.models import AuditEvent, CustomerIdentity, Mention, Note, Reply
 from careline.services import customers
 
 # audit actions that belong on a customer's timeline (the rest is bookkeeping)
-EVENT_ACTIONS = ("status", "assign", "correct", "tags")
+EVENT_ACTIONS = ("status", "assign", "correct", "tags", "case_join", "case_reopen")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class Entry:
     status: str | None = None
     intent: str | None = None
     url: str | None = None
+    case_id: int | None = None
 
 
 def customer_mentions(session: Session, identities: Sequence[CustomerIdentity], limit: int = 200) -> list[Mention]:
@@ -49,7 +50,7 @@ def timeline(session: Session, customer_id: int, limit: int = 200) -> list[Entry
     ids = list(by_id)
     out: list[Entry] = [
         Entry(m.created_at, "post", m.text, m.platform, m.id, m.author_handle, m.status,
-              m.corrected_intent or m.intent, m.url) for m in mentions]
+              m.corrected_intent or m.intent, m.url, m.case_id or m.id) for m in mentions]
     if ids:
         for r in session.exec(select(Reply).where(col(Reply.mention_id).in_(ids))):
             state = f" ({r.state}{', dry run' if r.dry_run else ''})"
@@ -78,6 +79,9 @@ def _event_text(e: AuditEvent) -> str:
         return f"labels corrected: {before.get('intent')}/{before.get('sentiment')} → {after.get('intent')}/{after.get('sentiment')}"
     if e.action == "status":
         return f"status {d.get('before')} → {d.get('after')}"
+    if e.action in ("case_join", "case_reopen"):
+        verb = "joined" if e.action == "case_join" else "reopened"
+        return f"{verb} case #{d.get('case_id')}" + (f", owner {d.get('owner')}" if d.get("owner") else "")
     if e.action == "assign":
         return f"assigned {d.get('before') or 'nobody'} → {d.get('after') or 'nobody'}"
     return f"tags {', '.join(d.get('after') or []) or 'cleared'}"
@@ -94,9 +98,13 @@ class RowFlag:
     platforms: int
 
     def text(self) -> str:
-        parts = (["VIP"] if self.vip else []) + ([f"{self.other_open} other open"] if self.other_open else []) + (
-            [f"complained {self.complained_before}× before"] if self.complained_before else []) + (
-            [f"{self.platforms} platforms"] if self.platforms > 1 else [])
+        parts = ["VIP"] if self.vip else []
+        if self.other_open:
+            parts.append(f"{self.other_open} other open case{'s' if self.other_open > 1 else ''}")
+        if self.complained_before:
+            parts.append(f"complained {self.complained_before}× before")
+        if self.platforms > 1:
+            parts.append(f"{self.platforms} platforms")
         return " · ".join(parts)
 
 

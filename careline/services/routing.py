@@ -310,3 +310,7 @@ def describe(conditions: dict[str, Any], actions: Iterable[dict[str, Any]]) -> s
     when = ", ".join(f"{k}={'/'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in conditions.items())
     then = ", ".join(f"{k} {v}" for a in actions for k, v in a.items())
     return f"{when or 'every mention'} → {then}"
+
+
+# Conditions about the customer behind a mention register themselves (VIP, complaint history, open cases).
+from careline.services import customer_routing  # noqa: E402,F401

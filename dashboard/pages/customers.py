@@ -46,7 +46,7 @@ with find_tab:
     st.dataframe([{"#": c.id, "Name": one_line(c.display_name, 60),
                    "Identities": one_line(", ".join(f"{i.platform}:@{i.handle}" for i in idents[c.id]), 120),
                    "Mentions": c.mention_count, "Complaints": c.complaint_count, "Praise": c.praise_count,
-                   "Open": c.open_count, "Last contact": when(c.last_contact_at), "VIP": "yes" if c.vip else ""}
+                   "Open cases": c.open_count, "Last contact": when(c.last_contact_at), "VIP": "yes" if c.vip else ""}
                   for c in found], hide_index=True, width="stretch", key="cust_table")
     wanted = st.query_params.get("customer")
     options = [c.id for c in found]
@@ -68,7 +68,7 @@ with db() as session:
 
 st.divider()
 st.subheader(one_line(c.display_name, 80) + (" · VIP" if c.vip else "") + (" · erased" if c.erased_at else ""))
-st.text(f"{c.mention_count} mention(s), {c.complaint_count} complaint(s), {c.praise_count} praise, {c.open_count} open · "
+st.text(f"{c.mention_count} mention(s), {c.complaint_count} complaint(s), {c.praise_count} praise, {c.open_count} open case(s) · "
         f"last contact {when(c.last_contact_at)} · last thanked "
         f"{when(c.last_thanked_at) + ' on ' + (c.last_thanked_platform or '?') if c.last_thanked_at else 'never'}")
 left, right = st.columns([3, 2], gap="large")
