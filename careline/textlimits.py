@@ -89,19 +89,26 @@ def posted_text(platform: str, text: str, reply_to_handle: str | None = None) ->
     return text
 
 
-def check(
+def measure(
     platform: str, text: str, mastodon_limit: int = MASTODON_DEFAULT, reply_to_handle: str | None = None
-) -> str | None:
-    """A sentence saying why this text can't be posted here, or None."""
-    if platform == "hackernews":
-        return "Hacker News has no reply API; answer on the site and mark the mention replied."
+) -> tuple[int, int, str | None]:
+    """(length of the text as posted and as the platform counts it, the limit, a sentence saying why it
+    can't be posted or None). The composer's counter and the queue's check both come from here."""
     text = posted_text(platform, text, reply_to_handle)
     n, cap = length(platform, text), limit(platform, mastodon_limit)
     unit = {"x": "weighted characters (URLs count as 23)", "bluesky": "characters (graphemes)"}.get(
         platform, "characters"
     )
     if n > cap:
-        return f"This reply is {n} {unit} as {platform} counts them; the limit is {cap}. Shorten it by {n - cap}."
+        return n, cap, (f"This reply is {n} {unit} as {platform} counts them; the limit is {cap}. "
+                        f"Shorten it by {n - cap}.")
     if platform == "bluesky" and len(text.encode("utf-8")) > BLUESKY_BYTES:
-        return f"This reply is over Bluesky's {BLUESKY_BYTES}-byte limit; shorten it."
-    return None
+        return n, cap, f"This reply is over Bluesky's {BLUESKY_BYTES}-byte limit; shorten it."
+    return n, cap, None
+
+
+def check(
+    platform: str, text: str, mastodon_limit: int = MASTODON_DEFAULT, reply_to_handle: str | None = None
+) -> str | None:
+    """A sentence saying why this text is too long to post here, or None."""
+    return measure(platform, text, mastodon_limit, reply_to_handle)[2]

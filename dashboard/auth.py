@@ -12,10 +12,9 @@ import json
 import logging
 
 import streamlit as st
-from sqlmodel import select
 
 from careline.models import User
-from careline.services import app_settings, audit, sessions, signin
+from careline.services import app_settings, audit, sessions, signin, users
 from dashboard.components import db, settings
 
 log = logging.getLogger(__name__)
@@ -80,13 +79,8 @@ def _oidc_user() -> User | None:
     info = getattr(st, "user", None)
     if info is None or not getattr(info, "is_logged_in", False):
         return None
-    candidates = [str(info.get(k, "")).strip().lower() for k in ("email", "preferred_username")]
     with db() as session:
-        for name in filter(None, candidates):
-            user = session.exec(select(User).where(User.username == name, User.active == True)).first()  # noqa: E712
-            if user is not None:
-                return user
-    return None
+        return users.active_by_names(session, [str(info.get(k, "")) for k in ("email", "preferred_username")])
 
 
 def _check_password() -> None:

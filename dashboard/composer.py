@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from careline import textlimits
 from careline.errors import CarelineError
 from careline.models import Mention, Reply
 from careline.services import app_settings, outbox, replies, users
 from dashboard import live
 from dashboard.components import act, can, clean, db, md_escape, one_line, safe_url, settings, when
+
 
 def _fill(key: str, template_key: str, values: dict[str, str]) -> None:
     name = st.session_state.get(template_key)
@@ -29,22 +29,23 @@ def show(m: Mention, brand_name: str, user: dict[str, str]) -> None:
         allowed = can("reply")
         if not allowed:
             st.info("Your role cannot reply.")
-        if m.platform == "hackernews":
-            st.info("Hacker News has no reply API: answer on the site, then set the status to replied.")
+        blocked = replies.cannot_reply(m.platform)
+        if blocked:
+            st.info(blocked)
             return
-        values = {"author": "@" + one_line(m.author_handle or "there", 60) if m.author_handle else "there",
-                  "name": one_line(m.author_name or m.author_handle or "there", 60), "brand": brand_name,
-                  "platform": m.platform}
+        values = app_settings.template_values(m.platform, m.author_handle, m.author_name, brand_name)
         key, tkey = f"reply_text_{m.id}", f"reply_tpl_{m.id}"
         st.selectbox("Start from a template", ["(blank)", *templates], key=tkey,
                      on_change=_fill, args=(key, tkey, values),
-                     help="Variables: {author} (the @handle), {name}, {brand}, {platform}.")
+                     help=app_settings.TEMPLATE_HELP)
         live.writers_warning(m.id, user["username"])  # a colleague typing an answer to the same mention
         text = st.text_area("Your reply", key=key, height=120, disabled=not allowed)
-        n, cap = textlimits.length(m.platform, text), textlimits.limit(m.platform)
-        over = n > cap
-        st.progress(min(1.0, n / cap) if cap else 1.0,
-                    text=f"{n} / {cap} characters as {m.platform} counts them" + (" — too long" if over else ""))
+        with db() as session:
+            size = replies.measure(session, m, text)  # the queue's own rule: learnt limit, @handle prefix
+        over = size.problem is not None and bool(text.strip())
+        st.progress(min(1.0, size.length / size.limit) if size.limit else 1.0,
+                    text=f"{size.length} / {size.limit} characters as {m.platform} counts them"
+                    + (" — too long" if over else ""))
         if text.strip():
             st.text("Preview:")
             with st.container(border=True):

@@ -4,7 +4,18 @@ from __future__ import annotations
 import streamlit as st
 
 from careline.models import Mention
-from careline.services import advocates, app_settings, audit, classification, inbox, priority, sla, triage, users
+from careline.services import (
+    advocates,
+    app_settings,
+    audit,
+    classification,
+    inbox,
+    priority,
+    replies,
+    sla,
+    triage,
+    users,
+)
 from dashboard import care_detail, composer, customer_panel, live
 from dashboard.components import act, can, clean, db, label_text, one_line, safe_url, settings, when
 
@@ -23,7 +34,7 @@ def show(mention_id: int, user: dict[str, str]) -> None:
         thread = inbox.thread(session, m, limit=20)
         notes = triage.notes(session, m.id)
         events = audit.history(session, m.id, limit=100)
-        people = [u.username for u in users.list_users(session) if u.active and u.role != "viewer"]
+        people = users.assignable(session)
     brand_name = brand.name if brand else ""
 
     st.subheader(f"Mention #{m.id}")
@@ -103,11 +114,8 @@ def _author(m: Mention, history: list[Mention]) -> None:
 def _thank(m: Mention, user: dict[str, str]) -> None:
     """One click for praise: queue the 'Thanks' template as a reply and remember the author was thanked."""
     with db() as session:
-        template = app_settings.templates(session).get("Thanks", "Thank you, {author}! – {brand}")
         brand = next((b.name for b in inbox.brands(session) if b.id == m.brand_id), "the team")
-    text = app_settings.render_template(template, author="@" + one_line(m.author_handle, 60),
-                                        name=one_line(m.author_name or m.author_handle, 60), brand=brand,
-                                        platform=m.platform)
+        text = app_settings.thanks_text(session, m.platform, m.author_handle, m.author_name, brand)
     with st.container(border=True):
         st.markdown("**An advocate**: this is praise.")
         st.text(f"Thank-you to send: {text}")
@@ -157,7 +165,7 @@ def _actions(m: Mention, user: dict[str, str], people: list[str]) -> None:
         if st.button("Add note", key=f"add_note_{m.id}", disabled=not allowed):
             if act("triage", triage.add_note, m.id, note, me, success="Note added"):
                 st.rerun()
-    if (m.corrected_intent or m.intent) == "praise" and m.author_handle and m.platform != "hackernews":
+    if (m.corrected_intent or m.intent) == "praise" and m.author_handle and replies.cannot_reply(m.platform) is None:
         _thank(m, user)
     with st.container(border=True):
         st.markdown("**Correct the labels** (saved for retraining the classifier)")

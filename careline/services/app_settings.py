@@ -39,6 +39,30 @@ def templates(session: Session) -> dict[str, str]:
     return dict(get(session, "reply_templates", DEFAULT_TEMPLATES))
 
 
+DEFAULT_THANKS = "Thank you, {author}! – {brand}"
+TEMPLATE_HELP = "Variables: {author} (the @handle), {name}, {brand}, {platform}."
+
+
+def template_values(platform: str, handle: str | None, name: str | None, brand: str) -> dict[str, str]:
+    """What a template's variables stand for when answering this author (the composer, the detail's
+    thank-you and the Advocates page all fill templates from here)."""
+    def short(text: str) -> str:
+        flat = " ".join(text.split())
+        return flat[:60] + ("…" if len(flat) > 60 else "")
+
+    return {"author": "@" + short(handle) if handle else "there", "name": short(name or handle or "there"),
+            "brand": brand, "platform": platform}
+
+
+def fill_template(template: str, platform: str, handle: str | None, name: str | None, brand: str) -> str:
+    return render_template(template, **template_values(platform, handle, name, brand))
+
+
+def thanks_text(session: Session, platform: str, handle: str | None, name: str | None, brand: str) -> str:
+    """The 'Thanks' template filled in for this author (the built-in wording when none is saved)."""
+    return fill_template(templates(session).get("Thanks", DEFAULT_THANKS), platform, handle, name, brand)
+
+
 def render_template(template: str, **values: str) -> str:
     """Fill {author}, {brand}, ... leaving unknown placeholders visible rather than failing."""
 

@@ -4,10 +4,12 @@ A reply row is written in the same transaction as the mention's status change an
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from careline import textlimits
 from careline.errors import Conflict, InvalidInput, NotFound
 from careline.models import Mention, Reply, ReplyState, Status, utcnow
 from careline.services import audit, customer_counts
@@ -29,13 +31,38 @@ def existing_active(session: Session, mention_id: int) -> list[Reply]:
     return list(session.exec(stmt))
 
 
+# Platforms Careline reads but cannot answer on, and what a person does instead.
+NO_REPLY_API = {"hackernews": "Hacker News has no reply API: answer on the site, then set the status to replied."}
+
+
+@dataclass(frozen=True)
+class Size:
+    """A reply's length as its platform counts the posted text (with the Mastodon @handle prefix)."""
+
+    length: int
+    limit: int
+    problem: str | None  # the sentence queueing would refuse with, or None
+
+
+def cannot_reply(platform: str) -> str | None:
+    """Why replies cannot be posted on this platform at all (one sentence), or None."""
+    return NO_REPLY_API.get(platform)
+
+
 def check_length(platform: str, text: str, *, mastodon_limit: int = 500, reply_to_handle: str | None = None) -> None:
     """Raise InvalidInput when the text cannot be posted on this platform (see careline.textlimits)."""
-    from careline.textlimits import check
-
-    problem = check(platform, text, mastodon_limit=mastodon_limit, reply_to_handle=reply_to_handle)
+    problem = cannot_reply(platform) or textlimits.check(platform, text, mastodon_limit=mastodon_limit,
+                                                          reply_to_handle=reply_to_handle)
     if problem:
         raise InvalidInput(problem)
+
+
+def measure(session: Session, mention: Mention, text: str) -> Size:
+    """The composer's counter: the same rule queue_reply applies (the instance's learnt Mastodon limit,
+    the @handle that Mastodon replies start with)."""
+    n, cap, problem = textlimits.measure(mention.platform, text.strip(), mastodon_limit(session),
+                                         reply_to_handle=mention.author_handle)
+    return Size(n, cap, cannot_reply(mention.platform) or problem)
 
 
 def mastodon_limit(session: Session) -> int:

@@ -1,6 +1,8 @@
 """Dashboard users: bcrypt-hashed passwords and roles (admin, agent, viewer)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import bcrypt
 from sqlmodel import Session, col, select
 
@@ -150,3 +152,20 @@ def require(role: str, permission: str) -> None:
 
 def can(role: str, permission: str) -> bool:
     return permission in CAN.get(role, set())
+
+
+def assignable(session: Session) -> list[str]:
+    """Who a mention can be assigned to: active users whose role may triage (not viewers), by username."""
+    return [u.username for u in list_users(session) if u.active and can(u.role, "triage")]
+
+
+def active_by_names(session: Session, names: Iterable[str]) -> User | None:
+    """The first active user whose username is one of `names` (lower-cased), e.g. a single-sign-on
+    account's e-mail address, then its preferred username."""
+    for name in (n.strip().lower() for n in names):
+        if not name:
+            continue
+        user = session.exec(select(User).where(User.username == name, col(User.active).is_(True))).first()
+        if user is not None:
+            return user
+    return None

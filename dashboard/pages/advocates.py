@@ -4,8 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 from careline.services import advocates, app_settings
-from dashboard.customer_panel import profile_link
+from careline.settings import PLATFORMS
 from dashboard.components import act, can, clean, db, one_line, require_user, safe_url, when
+from dashboard.customer_panel import profile_link
 
 user = require_user()
 st.title("Advocates")
@@ -18,12 +19,11 @@ with db() as session:
 c0, c1, c2 = st.columns([2, 3, 1])
 brand_pick = c0.selectbox("Brand", [None, *own], format_func=lambda b: "All our brands" if b is None else own[b],
                           key="adv_brand")
-platforms = c1.multiselect("Platform", ["x", "reddit", "bluesky", "mastodon", "hackernews", "demo"], key="adv_platform")
+platforms = c1.multiselect("Platform", list(PLATFORMS), key="adv_platform")
 min_praise = c2.number_input("At least this many praises", min_value=1, max_value=100, value=1, key="adv_min")
 with db() as session:
     ranked = advocates.top_advocates(session, brand_id=brand_pick, platforms=platforms, min_praise=int(min_praise),
                                      limit=100)
-    templates = app_settings.templates(session)
 
 if not ranked:
     st.info("No advocates yet: they appear once mentions of your brands are classified as praise.")
@@ -73,9 +73,9 @@ with right:
         if not can("reply"):
             st.info("Your role cannot reply.")
         handle = target.author_handle if target else a.handle
-        default = app_settings.render_template(templates.get("Thanks", "Thank you, {author}! – {brand}"),
-                                               author="@" + one_line(handle, 60), name=one_line(a.display_name or handle, 60),
-                                               brand=brand, platform=target.platform if target else a.platform)
+        with db() as session:
+            default = app_settings.thanks_text(session, target.platform if target else a.platform, handle,
+                                               a.display_name, brand)
         text = st.text_area("Message", default, key=f"thanks_text_{a.customer_id}_{a.brand_id}", disabled=not can("reply"))
         dry = st.checkbox("Dry run (record it, don't post)", key="thanks_dry")
         if st.button(f"Thank (reply to their latest praise{' on ' + target.platform if target else ''})", type="primary",

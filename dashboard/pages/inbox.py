@@ -7,18 +7,31 @@ from datetime import datetime, time, timedelta, timezone
 import streamlit as st
 
 from careline.errors import InvalidInput
-from careline.services import cases, escalation, inbox, search, sla, stats, tags, trends, triage, users, views
-from careline.services import customer_timeline
+from careline.services import (
+    cases,
+    customer_timeline,
+    escalation,
+    inbox,
+    search,
+    sla,
+    stats,
+    tags,
+    trends,
+    triage,
+    users,
+    views,
+)
 from careline.services import live as live_changes
 from careline.services.inbox import InboxFilter
+from careline.settings import PLATFORMS as ALL_PLATFORMS
 from dashboard import detail, export_panel, live, themes_panel, views_nav
 from dashboard.components import act, can, clean, db, one_line, placeholder_notice, require_user, settings
 
 PAGE_SIZE = 50
+PLATFORMS = list(ALL_PLATFORMS)
 SENTIMENTS = ["negative", "neutral", "positive"]
 INTENTS = ["complaint", "question", "praise", "other"]
 STATUSES = list(triage.STATUSES)
-PLATFORMS = ["x", "reddit", "bluesky", "mastodon", "hackernews", "demo"]
 WHEN = {"Any time": None, "Last 24 hours": 1, "Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90,
         "Custom dates": -1}
 
@@ -39,7 +52,7 @@ def _choices() -> tuple[dict[int, str], list[str], list[str]]:
     with db() as session:
         names = {b.id: b.name + (" (competitor)" if b.competitor else "") for b in inbox.brands(session)}
         langs = trends.recent_languages(session)
-        people = [u.username for u in users.list_users(session) if u.active and u.role != "viewer"]
+        people = users.assignable(session)
     return names, langs, people  # type: ignore[return-value]
 
 

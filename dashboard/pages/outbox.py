@@ -7,7 +7,18 @@ from __future__ import annotations
 import streamlit as st
 
 from careline.services import outbox, replies
-from dashboard.components import act, can, clean, db, md_escape, one_line, require_user, safe_url, settings, when
+from dashboard.components import (
+    act,
+    can,
+    clean,
+    db,
+    md_escape,
+    one_line,
+    require_user,
+    safe_url,
+    settings,
+    when,
+)
 
 STATES = ["queued", "sending", "sent", "failed", "unknown", "cancelled"]
 

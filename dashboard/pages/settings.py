@@ -8,8 +8,7 @@ import streamlit as st
 
 from careline.services import app_settings, brands, users
 from careline.services import sla as sla_service
-from dashboard import care_settings
-from dashboard import tags_panel
+from dashboard import care_settings, tags_panel
 from dashboard.components import act, can, clean, db, require_user, settings
 
 user = require_user()
@@ -82,7 +81,7 @@ with tab_brands:
                         st.rerun()
 
 with tab_templates:
-    st.text("Templates fill the reply composer. Variables: {author} (the @handle), {name}, {brand}, {platform}.")
+    st.text("Templates fill the reply composer. " + app_settings.TEMPLATE_HELP)
     edited: dict[str, str] = {}
     with st.form("templates"):
         for i, (tname, body) in enumerate(templates.items()):

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from careline.services import app_settings, inbox, tags, trends
+from careline.settings import PLATFORMS
 from dashboard import reports_panel, themes_panel
 from dashboard.components import clean, db, require_user, settings
 
@@ -32,7 +33,7 @@ c1, c2, c3, c6, c4, c5 = st.columns([2, 2, 2, 2, 1, 1])
 picked = c1.date_input("Dates (inclusive)", value=(today - timedelta(days=29), today), key="tr_dates",
                        max_value=today + timedelta(days=1))
 brand_ids = c2.multiselect("Brand", list(names), format_func=lambda i: clean(names[i]), key="tr_brand")
-platforms = c3.multiselect("Platform", ["x", "reddit", "bluesky", "mastodon", "hackernews", "demo"], key="tr_platform")
+platforms = c3.multiselect("Platform", list(PLATFORMS), key="tr_platform")
 tag_pick = c6.multiselect("Tags (any of)", _tag_names(), key="tr_tags")
 granularity = c4.radio("Per", ["day", "week"], key="tr_gran", horizontal=True)
 by = c5.radio("Split by", ["sentiment", "intent"], key="tr_by", horizontal=True)

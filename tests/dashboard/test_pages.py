@@ -332,3 +332,21 @@ def test_detail_shows_the_customer_across_platforms(page, dash_db):
     open_mention(at, mid)
     assert not at.exception
     assert any(t.startswith("Customer: ") and "mastodon @user0@m.social" in t for t in _texts(at))
+
+
+def test_composer_counts_like_the_queue_on_mastodon(page, dash_db):
+    # Mastodon replies start with "@handle "; the counter includes it and the instance's learnt limit
+    from careline.services import app_settings, replies
+
+    with Session(dash_db) as s:
+        app_settings.put(s, replies.MASTODON_LIMIT_KEY, 500)
+        m = s.exec(select(Mention).where(Mention.platform == "bluesky")).first()
+        m.platform, m.author_handle = "mastodon", "bob@mastodon.social"
+        s.add(m)
+        s.commit()
+        mid = m.id
+    at = page("inbox", role="agent")
+    open_mention(at, mid)
+    at.text_area(key=f"reply_text_{mid}").input("a" * 498).run()
+    assert any("503 / 500 characters as mastodon counts them — too long" in p.proto.text for p in at.get("progress"))
+    assert at.button(key=f"send_{mid}").disabled
