@@ -4,7 +4,10 @@ Files (stable names, written atomically into settings.exports_path):
   careline-2026-W47-summary.csv    per brand + "All our brands": volume, share of voice, sentiment, SLA
   careline-2026-W47-daily.csv      local day × brand × platform × sentiment × intent → mentions
   careline-2026-W47-advocates.csv  careline-2026-W47-themes.csv   careline-2026-W47-mentions.csv (raw)
-  careline-2026-W47.xlsx           the same tables as sheets (Summary, Daily, Trend, Advocates, Themes, Mentions)
+  careline-2026-W47-care.csv       response/resolution times and breaches per brand, team, agent (issue #14)
+  careline-2026-W47-breaches.csv   every breached response target of the week
+  careline-2026-W47.xlsx           the same tables as sheets (Summary, Daily, Trend, Advocates, Themes, Care,
+                                   Breaches, Mentions)
   careline-2026-W47-trend.png      careline-2026-W47.html (headlines, chart, brand table)
 """
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sqlmodel import Session
 from careline.db import describe_db_error, get_engine
 from careline.errors import CarelineError, DatabaseError
 from careline.reports import queries
+from careline.reports.care import BREACH_COLS, UNTRUSTED_BREACH, care_tables
 from careline.services import app_settings
 from careline.reports.build import Report, build_report
 from careline.reports.charts import trend_png
@@ -201,7 +205,8 @@ class ZipSink:
 def write_report(report: Report, session: Session, sink: DirSink | ZipSink, progress: Progress) -> list[str]:
     stem = f"careline-{report.period.label}"
     names = [f"{stem}-summary.csv", f"{stem}-daily.csv", f"{stem}-advocates.csv", f"{stem}-themes.csv",
-             f"{stem}-mentions.csv", f"{stem}.xlsx", f"{stem}-trend.png", f"{stem}.html"]
+             f"{stem}-mentions.csv", f"{stem}.xlsx", f"{stem}-trend.png", f"{stem}.html",
+             f"{stem}-care.csv", f"{stem}-breaches.csv"]
     tables = _tables(report)
     for name, key in zip(names[:4], ("summary", "daily", "advocates", "themes")):
         header, rows = tables[key]
@@ -209,6 +214,14 @@ def write_report(report: Report, session: Session, sink: DirSink | ZipSink, prog
             table = CsvTable(fh, header)
             for row in rows:
                 table.row(row)
+    for name, (header, rows) in zip(names[8:], care_tables(session, report.period).values()):
+        with sink.text(name) as fh:
+            table = CsvTable(fh, header)
+            for row in rows:
+                if header == BREACH_COLS:  # mention text is untrusted: no spreadsheet formulas
+                    table.row_guarded(row, UNTRUSTED_BREACH)
+                else:
+                    table.row(row)
     progress(1)
     # One pass over the raw mentions feeds both the CSV and the workbook's last sheet.
     with sink.text(names[4]) as fh, sink.workbook(names[5]) as book:
@@ -252,6 +265,14 @@ def _write_workbook(book: Workbook, report: Report, session: Session, raw_csv: C
                 sheet.note(line)
         elif not rows and report.empty:
             sheet.note(f"No mentions in {report.period.label}.")
+    for title, (header, rows) in zip(("Care", "Breaches"), care_tables(session, report.period).values()):
+        sheet = book.add_sheet(title, header)
+        for row in rows:
+            sheet.row(row)
+        if title == "Care":
+            sheet.note("")
+            sheet.note("Complaints and questions of the period, competitors excluded; a dry run is not an answer, "
+                       "a reply recorded as made outside Careline is.")
     mentions = book.add_sheet("Mentions", queries.RAW_COLUMNS)
     brands, zone, done = report.brands, report.period.zone, 0
     for r in queries.raw_mentions(session, report.period):

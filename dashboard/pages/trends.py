@@ -8,7 +8,7 @@ import streamlit as st
 
 from careline.services import app_settings, inbox, tags, trends
 from careline.settings import PLATFORMS
-from dashboard import reports_panel, themes_panel
+from dashboard import care_trends, reports_panel, themes_panel
 from dashboard.components import clean, db, require_user, settings
 
 user = require_user()
@@ -108,6 +108,7 @@ with right:
     r3.metric("Median first response", f"{resp.median_minutes:g} min" if resp.median_minutes is not None else "—")
     r4.metric("90th percentile", f"{resp.p90_minutes:g} min" if resp.p90_minutes is not None else "—")
 
+care_trends.show(since, until)
 themes_panel.show_trends(since, until, brand_ids, platforms)
 st.divider()
 reports_panel.show(first, last)

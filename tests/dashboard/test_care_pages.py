@@ -78,3 +78,11 @@ def test_detail_records_an_outside_reply_and_shows_the_conversation(page, dash_d
         assert reply.kind == "external" and reply.state == "sent" and m.first_response_at is not None
         assert m.status == "replied"
         assert s.exec(select(AuditEvent).where(AuditEvent.action == "record_external_reply")).one().actor == "agent"
+
+
+def test_trends_shows_care_metrics_without_competitors(page) -> None:  # type: ignore[no-untyped-def]
+    at = page("trends", role="viewer")
+    care = [d.value for d in at.dataframe if "Breached" in d.value.columns]
+    assert care, "the Care table is on Trends"
+    assert "Skyhop" not in set(care[0].iloc[:, 0])  # the competitor's complaint never counts
+    assert care[0]["Complaints + questions"].sum() == 4  # our 3 complaints and 1 question

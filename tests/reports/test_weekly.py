@@ -75,7 +75,8 @@ def test_export_week_writes_every_file_with_exact_numbers(settings: Settings, an
     assert names == sorted(["careline-2026-W43-summary.csv", "careline-2026-W43-daily.csv",
                             "careline-2026-W43-advocates.csv", "careline-2026-W43-themes.csv",
                             "careline-2026-W43-mentions.csv", "careline-2026-W43.xlsx",
-                            "careline-2026-W43-trend.png", "careline-2026-W43.html"])
+                            "careline-2026-W43-trend.png", "careline-2026-W43.html",
+                            "careline-2026-W43-care.csv", "careline-2026-W43-breaches.csv"])
     assert not list((tmp_path / "out").glob(".*tmp"))
     rows = {r["brand"]: r for r in _csv(tmp_path / "out" / "careline-2026-W43-summary.csv")}
     own, rival, overall = rows["Acme Air"], rows["Skyhop"], rows["All our brands"]
@@ -103,7 +104,8 @@ def test_export_week_writes_every_file_with_exact_numbers(settings: Settings, an
     assert evil["text"].startswith("'=")  # shown, never evaluated
 
     book = openpyxl.load_workbook(tmp_path / "out" / "careline-2026-W43.xlsx")
-    assert book.sheetnames == ["Summary", "Daily", "Trend", "Advocates", "Themes", "Mentions"]
+    assert book.sheetnames == ["Summary", "Daily", "Trend", "Advocates", "Themes", "Care", "Breaches",
+                               "Mentions"]
     sheet = book["Mentions"]
     cells = [c for row in sheet.iter_rows(min_row=2) for c in row if isinstance(c.value, str) and "HYPERLINK" in c.value]
     assert cells and all(c.data_type == "s" and c.value.startswith("=") for c in cells)
@@ -136,7 +138,7 @@ def test_headline_names_the_rising_complaint_theme(settings: Settings, engine: E
 
 def test_empty_week_is_a_valid_clearly_empty_report(settings: Settings, engine: Engine, tmp_path: Path) -> None:
     paths = export_week(settings, engine, "2026-W01", out_dir=tmp_path)
-    assert len(paths) == 8 and all(p.stat().st_size > 0 for p in paths)
+    assert len(paths) == 10 and all(p.stat().st_size > 0 for p in paths)
     assert "No mentions in this period" in (tmp_path / "careline-2026-W01.html").read_text()
     summary = _csv(tmp_path / "careline-2026-W01-summary.csv")
     assert summary[0]["brand"] == "All our brands" and summary[0]["mentions"] == "0"
@@ -184,7 +186,7 @@ def test_export_range_for_the_dashboard(engine: Engine) -> None:
     book = openpyxl.load_workbook(io.BytesIO(data))
     assert book["Mentions"].max_row == 10
     names = zipfile.ZipFile(io.BytesIO(bundle)).namelist()
-    assert "careline-2026-10-19_2026-10-25-summary.csv" in names and len(names) == 8
+    assert "careline-2026-10-19_2026-10-25-summary.csv" in names and len(names) == 10
 
 
 def _csv(path: Path) -> list[dict[str, str]]:

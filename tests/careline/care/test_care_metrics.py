@@ -1,0 +1,68 @@
+"""Care metrics: first response, resolution, breaches per brand/team/agent; competitors never count; an
+outside reply counts as a response and a dry run does not."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from careline.models import Brand, Mention, Team
+from careline.services import care_metrics, replies
+
+T0 = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
+NOW = T0 + timedelta(days=3)
+
+
+def _m(session: Session, brand: Brand, n: int, *, answered_after: float | None, team: Team | None = None,
+       assignee: str | None = None, intent: str = "complaint", resolved_after: float | None = None) -> Mention:
+    created = T0 + timedelta(hours=n)
+    m = Mention(platform="x", external_id=f"m{n}-{brand.id}", text=f"post {n}", brand_id=brand.id, intent=intent,
+                status="resolved" if resolved_after else "new", created_at=created, respond_by=created + timedelta(hours=1),
+                first_response_at=created + timedelta(minutes=answered_after) if answered_after is not None else None,
+                resolved_at=created + timedelta(minutes=resolved_after) if resolved_after else None,
+                team_id=team.id if team else None, assignee=assignee)
+    session.add(m)
+    session.commit()
+    return m
+
+
+def test_summary_by_brand_team_agent_and_the_breach_list(any_engine: Engine) -> None:
+    with Session(any_engine, expire_on_commit=False) as session:
+        ours, rival = Brand(name="Acme Air"), Brand(name="Skyhop", competitor=True)
+        team = Team(name="Care")
+        session.add_all([ours, rival, team])
+        session.commit()
+        _m(session, ours, 1, answered_after=30, team=team, assignee="ana", resolved_after=120)
+        late = _m(session, ours, 2, answered_after=90, team=team, assignee="ana", resolved_after=240)
+        silent = _m(session, ours, 3, answered_after=None, assignee="ben")
+        _m(session, ours, 4, answered_after=None, intent="praise")  # not actionable
+        _m(session, rival, 5, answered_after=None)  # competitors never count
+        since, until = T0, T0 + timedelta(days=1)
+        by_brand = care_metrics.summary(session, since, until, "brand", now=NOW)
+        assert [(r.group, r.actionable, r.answered, r.breached, r.resolved) for r in by_brand] == [
+            ("Acme Air", 3, 2, 2, 2)]
+        assert by_brand[0].median_first_response_min == 30 and by_brand[0].median_resolution_min == 120
+        by_team = {r.group: r.actionable for r in care_metrics.summary(session, since, until, "team", now=NOW)}
+        assert by_team == {"Care": 2, "(no team)": 1}
+        by_agent = {r.group: r.breached for r in care_metrics.summary(session, since, until, "agent", now=NOW)}
+        assert by_agent == {"ana": 1, "ben": 1}
+        listed = care_metrics.breaches(session, since, until, now=NOW)
+        assert [b.mention_id for b in listed] == [silent.id, late.id]
+        assert listed[1].late_minutes == 30
+
+
+def test_outside_reply_counts_and_dry_run_does_not(session: Session, brand: Brand) -> None:
+    created = datetime.now(timezone.utc) - timedelta(hours=3)
+    a = Mention(platform="hackernews", external_id="hn1", text="acme air broke my app", brand_id=brand.id,
+                intent="complaint", status="new", created_at=created, respond_by=created + timedelta(hours=2))
+    b = Mention(platform="x", external_id="x1", text="acme air lost it", brand_id=brand.id, intent="complaint",
+                status="new", created_at=created, respond_by=created + timedelta(hours=2))
+    session.add_all([a, b])
+    session.commit()
+    replies.record_external(session, a.id, "ana", created + timedelta(minutes=45), "Answered in the HN thread")
+    replies.queue_reply(session, b.id, "We're on it", "ana", dry_run=True)
+    rows = care_metrics.summary(session, created - timedelta(hours=1), created + timedelta(hours=1))
+    assert rows[0].answered == 1 and rows[0].median_first_response_min == 45
+    assert [x.mention_id for x in care_metrics.breaches(session, created - timedelta(hours=1),
+                                                        created + timedelta(hours=1))] == [b.id]
