@@ -95,6 +95,9 @@ def demo(
     from careline.factory import build_source
     from careline.services.collection import collect as run_collect
 
+    from careline import care_demo
+
+    care_demo.setup(engine, settings.timezone)  # team, SLA per brand, routing rules: before the corpus is routed
     summary = run_collect(engine, build_source("demo", settings, demo_anchor=jobs.demo_anchor(engine)), max_pages=100)
     new = summary.new
     if not settings.streams:  # a real-time stream too: a local Jetstream replay (no network), see Sources
@@ -104,6 +107,7 @@ def demo(
         console.print(f"Demo stream: replayed {demo_stream.BURST} generated Bluesky events locally, "
                       f"{streamed} matched a brand.")
     _classify_db(settings, engine, fallback=True)
+    _care_demo_story(settings, engine)
     _link_demo_customer(engine)
     from careline import demo_desk
 
@@ -120,6 +124,21 @@ def demo(
             console.print(f"Demo stream: live local Jetstream replay at {_server.url} "
                           f"({demo_stream.LIVE_RATE:g} events/s), consumed beside the dashboard.")
         serve(ctx, port=port, scheduler=True, headless=True)
+
+
+def _care_demo_story(settings, engine) -> None:  # type: ignore[no-untyped-def]
+    """The care workflow's story: a reopened case and an escalated storm complaint (careline/care_demo.py)."""
+    from careline import care_demo, jobs
+
+    anchor = jobs.demo_anchor(engine) or datetime.now(timezone.utc)
+    care_demo.story_posts(engine, anchor)
+    _classify_db(settings, engine, fallback=True)
+    reopened = care_demo.story_follow_up(engine, anchor)
+    _classify_db(settings, engine, fallback=True)
+    result = care_demo.escalate(engine)
+    console.print(f"Care: team '{care_demo.TEAM}' (agent, sam), an SLA policy per brand, {len(care_demo.RULES)} "
+                  f"routing rules; {'a case reopened to its owner; ' if reopened else ''}"
+                  f"{len(result.fired)} escalation step(s) fired, {len(result.notices)} grouped notice(s).")
 
 
 def _link_demo_customer(engine) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,8 @@ decorator, e.g. a customer-history condition (issue #16) registers itself beside
 Saving validates everything against the database (brands, teams, people exist) and refuses with one
 sentence naming the problem; nothing is saved. At run time a failing rule is logged and skipped, and the
 mention is still classified and stored. Each action is audited with the rule that made it. Routing never
-takes a mention away from a person: assignment actions only act on unassigned mentions.
+takes a mention away from a person: assignment actions only act on unassigned mentions, and
+round robin leaves posts older than the inbox horizon with the team (a backlog must not fill the caps).
 """
 from __future__ import annotations
 

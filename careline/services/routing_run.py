@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -35,6 +36,11 @@ class _Roster:
         self.available = teams.availability(session)
         self.members: dict[int, list[str]] = {}
         self.counts: dict[str, int] = {}
+        self.horizon_start = utcnow() - timedelta(days=priority.horizon_days())
+
+    def stale(self, m: Mention) -> bool:
+        """A backlog post (older than the inbox horizon) must not use up an agent's cap."""
+        return m.created_at is not None and m.created_at < self.horizon_start
 
     def pick(self, team: Team) -> str | None:
         assert team.id is not None
@@ -103,7 +109,9 @@ def _apply(m: Mention, kind: str, value: Any, ctx: routing.Context, roster: _Ros
         if m.team_id != team.id:
             changed["team"] = value
             m.team_id = team.id
-        if m.assignee is None and m.status in priority.OPEN_STATUSES:
+        if m.assignee is None and m.status in priority.OPEN_STATUSES and roster.stale(m):
+            changed["unassigned"] = "older than the inbox horizon: left with the team, not handed to an agent"
+        elif m.assignee is None and m.status in priority.OPEN_STATUSES:
             agent = roster.pick(team)
             if agent is None:
                 result.unplaced.append(m.id or 0)

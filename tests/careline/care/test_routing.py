@@ -2,6 +2,8 @@
 correction, and a rule failing at run time skipped while the mention is still classified."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -22,7 +24,7 @@ def _people(session: Session, *names: str) -> None:
 
 def _classify(session: Session, brand: Brand, texts: list[str], intent: str = "complaint",
               **raw: object) -> list[Mention]:
-    result = ingest(session, [make_raw(text=t, **raw) for t in texts], brand_id=brand.id)
+    result = ingest(session, [make_raw(text=t, thread_id=f"t-{t}", **raw) for t in texts], brand_id=brand.id)
     rows = list(session.exec(select(Mention).where(Mention.id.in_(result.new_ids)).order_by(Mention.id)))  # type: ignore[union-attr]
     sentiment = "negative" if intent == "complaint" else "neutral"
     apply_labels(session, rows, [Labels(sentiment, intent, {sentiment: 0.9}, {intent: 0.9}, "en") for _ in rows],
@@ -40,7 +42,11 @@ def test_round_robin_skips_away_agents_and_respects_the_cap(any_engine: Engine) 
         teams.save_team(session, "admin", "Care", ["ana", "ben", "cy"], open_cap=2)
         teams.set_available(session, "cy", False, "admin")
         routing.save_rule(session, "admin", "complaints to Care", {"intent": ["complaint"]}, [{"team": "Care"}])
-        rows = _classify(session, brand, [f"Acme Air lost my bag {i}" for i in range(5)])
+        recent = datetime.now(timezone.utc) - timedelta(hours=1)
+        rows = _classify(session, brand, [f"Acme Air lost my bag {i}" for i in range(5)], created_at=recent)
+        old = _classify(session, brand, ["Acme Air lost my bag last month"],
+                        created_at=recent - timedelta(days=30))[0]
+        assert old.assignee is None and old.team_id is not None  # the backlog stays with the team
         assert [m.assignee for m in rows] == ["ana", "ben", "ana", "ben", None]  # cy away; cap 2 each
         assert all(m.team_id is not None for m in rows)
         events = session.exec(select(AuditEvent).where(AuditEvent.action == "route")).all()
