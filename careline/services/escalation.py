@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput
-from careline.models import Alert, Brand, Escalation, Mention
-from careline.services import audit
+from careline.models import Alert, AuditEvent, Brand, Escalation, Mention
+from careline.services.rows import store_columns
 
 log = logging.getLogger(__name__)
 
@@ -121,20 +121,30 @@ def scan(session: Session, now: datetime | None = None) -> ScanResult:
                                       .where(col(Escalation.mention_id).in_(ids[start:start + 1000]))):
             fired_before.setdefault(mid, set()).add(step)
     team_cache: dict[int, Any] = {}
-    groups: dict[int | None, list[tuple[Mention, Step, int]]] = {}
+    due: list[tuple[Mention, int, Step]] = []
     for m in rows:
         assert m.respond_by is not None and m.id is not None
         minutes = (now - m.respond_by).total_seconds() / 60
         for index, step in enumerate(pb.for_brand(m.brand_id).escalation):
-            if step.at > minutes or index in fired_before.get(m.id, set()):
-                continue
-            if not _claim(session, m.id, index, step, now):
-                continue  # another scheduler fired it first
-            done = _apply(session, m, step, index, now, team_cache, teams)
-            result.fired.append((m.id, index))
-            if step.notify:
-                groups.setdefault(m.team_id, []).append((m, step, index))
-            audit.record(session, ACTOR, "escalate", mention_id=m.id, step=index, at_minutes=step.at, **done)
+            if step.at <= minutes and index not in fired_before.get(m.id, set()):
+                due.append((m, index, step))
+    claimed = _claim(session, due, now)  # the unique key decides who fires a step, not our read above
+    groups: dict[int | None, list[tuple[Mention, Step, int]]] = {}
+    events: list[dict[str, Any]] = []
+    touched: dict[int, Mention] = {}
+    for m, index, step in due:
+        if (m.id, index) not in claimed:
+            continue  # another scheduler fired it first
+        done = _apply(session, m, step, now, team_cache, teams)
+        touched[m.id or 0] = m
+        result.fired.append((m.id or 0, index))
+        if step.notify:
+            groups.setdefault(m.team_id, []).append((m, step, index))
+        events.append({"at": now, "actor": ACTOR, "action": "escalate", "mention_id": m.id, "reply_id": None,
+                       "detail": {"step": index, "at_minutes": step.at, **done}})
+    store_columns(session, list(touched.values()), ("assignee", "status", "priority_boost", "priority", "updated_at"))
+    if events:
+        session.execute(AuditEvent.__table__.insert(), events)  # type: ignore[attr-defined]
     for team_id, items in groups.items():
         result.notices.append(_notice(session, team_id, items, now, team_cache, teams))
     session.commit()
@@ -144,17 +154,22 @@ def scan(session: Session, now: datetime | None = None) -> ScanResult:
     return result
 
 
-def _claim(session: Session, mention_id: int, index: int, step: Step, now: datetime) -> bool:
-    """Insert the (mention, step) row; False when it already exists (the unique key decides, not a read)."""
+def _claim(session: Session, due: list[tuple[Mention, int, Step]], now: datetime) -> set[tuple[int, int]]:
+    """Insert the (mention, step) rows in one statement; returns those this scan inserted."""
     from careline.services.ingest import _insert
 
-    stmt = (_insert(session, Escalation).values(mention_id=mention_id, step=index, fired_at=now,
-                                                actions=step.as_json())
-            .on_conflict_do_nothing(index_elements=["mention_id", "step"]).returning(Escalation.id))
-    return session.execute(stmt).first() is not None
+    if not due:
+        return set()
+    values = [{"mention_id": m.id, "step": index, "fired_at": now, "actions": step.as_json()} for m, index, step in due]
+    stmt = (_insert(session, Escalation).on_conflict_do_nothing(index_elements=["mention_id", "step"])
+            .returning(Escalation.mention_id, Escalation.step))
+    claimed: set[tuple[int, int]] = set()
+    for start in range(0, len(values), 500):
+        claimed.update((r[0], r[1]) for r in session.execute(stmt, values[start:start + 500]))
+    return claimed
 
 
-def _apply(session: Session, m: Mention, step: Step, index: int, now: datetime, team_cache: dict[int, Any],
+def _apply(session: Session, m: Mention, step: Step, now: datetime, team_cache: dict[int, Any],
            teams: Any) -> dict[str, Any]:
     from careline.services import priority
 
@@ -171,7 +186,6 @@ def _apply(session: Session, m: Mention, step: Step, index: int, now: datetime, 
         m.priority_boost = round((m.priority_boost or 0.0) + step.raise_points, 2)
     m.updated_at = now
     m.priority = priority.score_mention(m, now)
-    session.add(m)
     return done
 
 

@@ -15,9 +15,10 @@ from typing import Any
 from sqlmodel import Session
 
 from careline.models import AuditEvent, Mention, Team, utcnow
-from careline.services import priority, routing, teams
+from careline.services import priority, routing, rows, teams
 
 log = logging.getLogger(__name__)
+_ROUTED = ("team_id", "assignee", "status", "tags", "priority_boost", "priority", "updated_at")
 
 
 @dataclass
@@ -50,9 +51,8 @@ class _Roster:
             self.counts.update(teams.open_counts(self.session, fresh))
         agent = teams.next_agent(self.members[team.id], team.last_assigned, self.available, self.counts, team.open_cap)
         if agent is not None:
-            team.last_assigned = agent
+            team.last_assigned = agent  # a persistent row: the flush writes it once, however many picks
             self.counts[agent] = self.counts.get(agent, 0) + 1
-            self.session.add(team)
         return agent
 
 
@@ -69,6 +69,7 @@ def route(session: Session, mentions: Sequence[Mention], *, trigger: str = "clas
     roster = _Roster(session)
     now = utcnow()
     events: list[dict[str, Any]] = []
+    changed: list[Mention] = []
     for m in mentions:
         touched = False
         for rule in rules:
@@ -94,7 +95,8 @@ def route(session: Session, mentions: Sequence[Mention], *, trigger: str = "clas
         if touched:
             m.updated_at = now
             m.priority = priority.score_mention(m, now)
-            session.add(m)
+            changed.append(m)
+    rows.store_columns(session, changed, _ROUTED)
     if events:
         session.execute(AuditEvent.__table__.insert(), events)  # type: ignore[attr-defined]
     return result
