@@ -87,7 +87,8 @@ def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
         deadline = Mention.__table__.c.get("respond_by")  # type: ignore[attr-defined]
         if deadline is None:
             raise InvalidInput("Overdue needs response deadlines (SLA policies), which this database lacks.")
-        stmt = stmt.where(deadline < utcnow())
+        # answered ones met or missed their target already: nothing is overdue about them now
+        stmt = stmt.where(deadline < utcnow(), col(Mention.first_response_at).is_(None))
     if f.needs_review is not None:
         stmt = stmt.where(Mention.needs_review == f.needs_review)
     if f.mention_ids is not None:
