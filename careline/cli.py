@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -107,6 +107,10 @@ def demo(
         console.print(f"Demo stream: replayed {demo_stream.BURST} generated Bluesky events locally, "
                       f"{streamed} matched a brand.")
     _classify_db(settings, engine, fallback=True)
+    from careline.services.demo_history import seed_answered
+
+    with Session(engine) as session:  # answers to older complaints: the composer suggests them for new ones
+        seed_answered(session, (jobs.demo_anchor(engine) or datetime.now(timezone.utc)) - timedelta(days=1))
     _care_demo_story(settings, engine)
     _link_demo_customer(engine)
     from careline import demo_desk

@@ -7,7 +7,7 @@ import streamlit as st
 from careline.errors import CarelineError
 from careline.models import Mention, Reply
 from careline.services import app_settings, outbox, replies, users
-from dashboard import live
+from dashboard import live, suggestions_panel
 from dashboard.components import act, can, clean, db, md_escape, one_line, safe_url, settings, when
 
 
@@ -35,6 +35,7 @@ def show(m: Mention, brand_name: str, user: dict[str, str]) -> None:
             return
         values = app_settings.template_values(m.platform, m.author_handle, m.author_name, brand_name)
         key, tkey = f"reply_text_{m.id}", f"reply_tpl_{m.id}"
+        suggestions_panel.show(m, values, key, allowed)
         st.selectbox("Start from a template", ["(blank)", *templates], key=tkey,
                      on_change=_fill, args=(key, tkey, values),
                      help=app_settings.TEMPLATE_HELP)

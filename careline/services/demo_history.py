@@ -1,0 +1,75 @@
+"""The demo's answered history: replies the (invented) team sent to some older complaints, so the
+composer has past answers to suggest for similar new mentions (services/suggestions.py).
+
+Demo data only, like the demo's mentions: `careline demo` calls it once the corpus is classified. The
+rows say what they are (created_by "demo history", a demo URL); re-running adds nothing twice (one
+idempotency key per mention). Real installations build this history by answering mentions.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from careline.models import Brand, Mention, Reply, ReplyState, Status
+from careline.services import audit
+
+log = logging.getLogger(__name__)
+ACTOR = "demo history"
+PER_TOPIC = 4
+# (what the complaint is about, the answer the team gave); {author} is the person's @handle
+ANSWERS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"lost my bag|suitcase|luggage|baggage|bags", re.I),
+     "{author} so sorry your bag hasn't turned up. Please DM us your baggage file reference (it starts with "
+     "the airport code) and our baggage team will trace it and call you today."),
+    (re.compile(r"refund", re.I),
+     "{author} apologies for the wait on your refund. DM us your booking reference and we'll chase the "
+     "payments team and confirm the date it reaches you."),
+    (re.compile(r"delayed|cancelled", re.I),
+     "{author} we're sorry about the disruption. DM us your booking reference: you may be owed compensation "
+     "and we can rebook you on the next available flight."),
+    (re.compile(r"on hold|customer service|support chat|charged twice", re.I),
+     "{author} sorry you couldn't get through. DM us here with your booking reference and we'll pick it up "
+     "right away, no queue."),
+    (re.compile(r"wifi", re.I),
+     "{author} sorry the wifi didn't work. DM us your booking reference and we'll refund the wifi charge."),
+]
+
+
+def seed_answered(session: Session, before: datetime) -> int:
+    """Sent replies to the latest PER_TOPIC complaints per topic posted before `before` (in the demo, the
+    team has answered the end of the lost-baggage storm); returns how many are new."""
+    own = [b.id for b in session.exec(select(Brand).where(col(Brand.competitor).is_(False)))]
+    if not own:
+        return 0
+    done = set(session.exec(select(Reply.mention_id).where(Reply.created_by == ACTOR)))
+    stmt = (select(Mention).where(col(Mention.brand_id).in_(own), Mention.created_at < before,
+                                  col(Mention.classified_at).is_not(None),
+                                  # the model files some complaints as "other" or questions; never praise
+                                  sa.func.coalesce(Mention.corrected_intent, Mention.intent) != "praise")
+            .order_by(col(Mention.created_at).desc()))
+    used = {i: 0 for i in range(len(ANSWERS))}
+    added = 0
+    for m in session.exec(stmt):
+        topic = next((i for i, (pattern, _) in enumerate(ANSWERS) if pattern.search(m.text)), None)
+        if topic is None or used[topic] >= PER_TOPIC:
+            continue
+        used[topic] += 1
+        if m.id in done or m.platform == "hackernews":
+            continue
+        sent = m.created_at + timedelta(minutes=35 + 10 * used[topic])
+        handle = f"@{m.author_handle}" if m.author_handle else "Hi"
+        session.add(Reply(mention_id=m.id, platform=m.platform, text=ANSWERS[topic][1].format(author=handle),
+                          state=ReplyState.sent.value, idempotency_key=f"demo-history-{m.id}", created_by=ACTOR,
+                          created_at=sent, updated_at=sent, sent_at=sent, url=f"{m.url or ''}#demo-reply"))
+        m.status, m.first_response_at, m.updated_at = Status.resolved.value, sent, sent
+        session.add(m)
+        added += 1
+    if added:
+        audit.record(session, "system", "demo_history", replies=added)
+    session.commit()
+    log.info("demo history: %d sent replies to older complaints", added)
+    return added

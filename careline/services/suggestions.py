@@ -1,0 +1,205 @@
+"""Suggested replies for the open mention: the team's templates and the replies it actually sent to the
+most similar past mentions, best first. Suggestions only: the composer puts one in the box for a person
+to edit and send; nothing here queues or sends anything.
+
+How they are chosen (README "Suggested replies"):
+- Past replies: replies of this brand's mentions that were really sent (state "sent", not dry runs, not
+  thanks). The 50 whose mentions are nearest the open one by sentence embedding (cosine, centred on the
+  brand's mean) are re-ranked by 0.6 × that cosine + 0.4 × the share of words the two mentions have in
+  common (Jaccard, brand names and stop-words left out): the encoder was tuned for sentiment and intent,
+  and shared words keep "lost my bag" next to "lost baggage" rather than next to another angry post.
+- Templates: a sent reply "came from" a template when the words they share are at least 60% of the
+  template's fixed words (the parts outside {variables}) and of the reply's words; a template ranks by its best such similar past
+  mention (so the one the team used for complaints like this one comes first). A template nobody has
+  used yet ranks below those, by the share of its words the open mention shares (compared by their
+  first five letters; at most 0.3).
+- Replies with the same text count once (the best match), and a reply that came from a template is shown
+  as that template; the top three come back with the past mention they answered.
+Suggestions improve as the team answers more: each sent reply joins the index.
+
+Speed: the index is a numpy matrix of unit-length embeddings per brand, kept in this process and topped
+up with the replies sent since (by reply id) on each call; benchmarks/suggestions_speed.py measures it.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from careline.models import Mention, MentionEmbedding, Reply, ReplyState
+from careline.services import app_settings, embeddings
+
+log = logging.getLogger(__name__)
+TOP = 3
+EMBEDDING_WEIGHT = 0.6
+TEMPLATE_OVERLAP = 0.6
+UNUSED_TEMPLATE_CAP = 0.3
+_WORDS = re.compile(r"\w+", re.UNICODE)
+_VARIABLE = re.compile(r"\{[^{}]*\}")
+
+
+@dataclass
+class Suggestion:
+    text: str                          # ready to edit: a template filled in, or the sent reply
+    score: float                       # 0..1, similarity of the open mention to the past one
+    kind: str                          # "template" | "past reply"
+    template: str | None = None        # the template's name
+    reply_id: int | None = None        # the past reply it is (or the best one made from the template)
+    past_mention_id: int | None = None
+    past_mention_text: str | None = None
+    times_used: int = 0                # sent replies with this text (or from this template)
+
+
+@dataclass
+class _Index:
+    """One brand's sent replies: reply ids, their mentions, unit embeddings, highest reply id seen."""
+    reply_ids: list[int] = field(default_factory=list)
+    mention_ids: list[int] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    handles: list[str | None] = field(default_factory=list)  # who the past mention was from
+    matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # centred, unit rows
+    mean: np.ndarray | None = None     # the brand's mean embedding the rows are centred on
+    centred_at: int = 0                # rows when the mean was last computed
+    raw: list[np.ndarray] = field(default_factory=list, repr=False)  # uncentred blocks, to re-centre
+    last_reply_id: int = 0
+
+
+_indexes: dict[int, _Index] = {}
+_lock = threading.Lock()
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in _WORDS.findall(text or "")}
+
+
+def _sent_since(session: Session, brand_id: int, after: int) -> list[tuple[int, int, str, str | None, bytes]]:
+    emb = MentionEmbedding.__table__  # type: ignore[attr-defined]
+    stmt = (sa.select(Reply.id, Reply.mention_id, Reply.text, Mention.author_handle, emb.c.vector)
+            .join(Mention, Mention.id == Reply.mention_id)
+            .join(emb, emb.c.mention_id == Reply.mention_id)
+            .where(Mention.brand_id == brand_id, Reply.state == ReplyState.sent.value,
+                   sa.not_(Reply.dry_run), Reply.kind == "reply", Reply.id > after)
+            .order_by(Reply.id))
+    return [(int(r), int(m), t or "", h, bytes(v)) for r, m, t, h, v in session.execute(stmt)]
+
+
+def index_for(session: Session, brand_id: int) -> _Index:
+    """The brand's index, topped up with replies sent since it was last read (one indexed query)."""
+    with _lock:
+        idx = _indexes.setdefault(brand_id, _Index())
+        new = _sent_since(session, brand_id, idx.last_reply_id)
+        if new:
+            rows = embeddings.decode_unit([v for *_, v in new])
+            idx.raw.append(rows)
+            n = len(idx.reply_ids) + len(rows)
+            if idx.mean is None or n > 1.1 * idx.centred_at:  # re-centre when the index grew by a tenth
+                everything = np.vstack(idx.raw)
+                idx.raw = [everything]
+                idx.mean, idx.centred_at = everything.mean(axis=0), n
+                idx.matrix = _unit(everything - idx.mean)
+            else:
+                idx.matrix = np.vstack([idx.matrix, _unit(rows - idx.mean)])
+            idx.reply_ids += [r for r, *_ in new]
+            idx.mention_ids += [m for _, m, *_ in new]
+            idx.texts += [t for _, _, t, _, _ in new]
+            idx.handles += [h for _, _, _, h, _ in new]
+            idx.last_reply_id = new[-1][0]
+        return idx
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-6)).astype(np.float32)
+
+
+def forget(brand_id: int | None = None) -> None:
+    """Drop the cached index (tests; a brand's mentions erased)."""
+    with _lock:
+        if brand_id is None:
+            _indexes.clear()
+        else:
+            _indexes.pop(brand_id, None)
+
+
+def _template_of(text: str, fixed: dict[str, set[str]]) -> str | None:
+    words = _words(text)
+    best, best_share = None, TEMPLATE_OVERLAP
+    for name, fwords in fixed.items():
+        if fwords:
+            share = len(words & fwords) / max(len(fwords), len(words))  # short replies aren't "from" long templates, nor vice versa
+            if share >= best_share:
+                best, best_share = name, share
+    return best
+
+
+def _rerank(session: Session, text: str, mention_ids: list[int], cosines: np.ndarray) -> np.ndarray:
+    """EMBEDDING_WEIGHT × cosine + the rest × word overlap with each candidate's mention."""
+    from careline.services.themes import excluded_words, tokens
+
+    skip = excluded_words(session)
+    mine = set(tokens(text, skip))
+    texts = dict(session.execute(sa.select(Mention.id, Mention.text)
+                                 .where(Mention.id.in_(set(mention_ids)))).all())  # type: ignore[attr-defined]
+    overlap = []
+    for mid in mention_ids:
+        theirs = set(tokens(texts.get(mid) or "", skip))
+        overlap.append(len(mine & theirs) / len(mine | theirs) if mine | theirs else 0.0)
+    return EMBEDDING_WEIGHT * np.clip(cosines, 0, 1) + (1 - EMBEDDING_WEIGHT) * np.asarray(overlap)
+
+
+def suggest(session: Session, mention: Mention, values: dict[str, str], limit: int = TOP,
+            pool: int = 50) -> list[Suggestion]:
+    """The best `limit` suggestions for `mention` (see the module docstring). `values` fill template
+    variables ({author}, {brand}, ...)."""
+    templates = app_settings.templates(session)
+    fixed = {name: _words(_VARIABLE.sub(" ", body)) for name, body in templates.items()}
+    out: dict[str, Suggestion] = {}
+    vector = embeddings.one(session, mention.id) if mention.id is not None and mention.brand_id is not None else None
+    if vector is not None:
+        idx = index_for(session, mention.brand_id)  # type: ignore[arg-type]
+        if idx.reply_ids:
+            # centred cosine: every mention of a brand shares a large "customer post" direction that
+            # says nothing about what this one is about (see services/clustering.py)
+            scores = idx.matrix @ _unit(vector - idx.mean)
+            take = min(pool, len(scores))
+            best = np.argpartition(-scores, take - 1)[:take]
+            hybrid = _rerank(session, mention.text, [idx.mention_ids[i] for i in best], scores[best])
+            order = np.argsort(-hybrid)
+            scores = dict(zip(best.tolist(), hybrid.tolist()))  # type: ignore[assignment]
+            for i in best[order]:
+                if idx.mention_ids[i] == mention.id:
+                    continue
+                text = idx.texts[i]
+                name = _template_of(text, fixed)
+                plain = text.replace(f"@{idx.handles[i]}", "@") if idx.handles[i] else text
+                key = f"t:{name}" if name else "r:" + " ".join(plain.lower().split())
+                if key in out:
+                    out[key].times_used += 1
+                    continue
+                if not name and idx.handles[i] and values.get("author"):  # address this author, not that one
+                    text = re.sub(rf"@{re.escape(idx.handles[i])}\b", lambda _: values["author"], text)
+                out[key] = Suggestion(
+                    text=app_settings.render_template(templates[name], **values) if name else text,
+                    score=round(float(scores[i]), 3), kind="template" if name else "past reply", template=name,
+                    reply_id=idx.reply_ids[i], past_mention_id=idx.mention_ids[i], times_used=1)
+    else:
+        log.info("mention %s has no sentence embedding: suggesting templates by their words only", mention.id)
+    mention_words = {w[:5] for w in _words(mention.text)}  # "thanks" meets "thank", "refunded" "refund"
+    for name, body in templates.items():
+        if f"t:{name}" not in out:
+            stems = {w[:5] for w in fixed[name]}
+            share = len(mention_words & stems) / max(len(stems), 1)
+            out[f"t:{name}"] = Suggestion(text=app_settings.render_template(body, **values),
+                                          score=round(min(UNUSED_TEMPLATE_CAP, share), 3), kind="template",
+                                          template=name)
+    ranked = sorted(out.values(), key=lambda s: (-s.score, s.kind, s.template or ""))[:limit]
+    past = {s.past_mention_id for s in ranked if s.past_mention_id is not None}
+    if past:
+        texts = dict(session.execute(sa.select(Mention.id, Mention.text).where(Mention.id.in_(past))).all())  # type: ignore[attr-defined]
+        for s in ranked:
+            s.past_mention_text = texts.get(s.past_mention_id)
+    return ranked
