@@ -161,6 +161,10 @@ class Mention(SQLModel, table=True):
     corrected_by: Optional[str] = None
     corrected_at: Optional[datetime] = ts()
     needs_review: bool = False
+    # does it need an answer? classify/needs_reply.py's rule on the text and the effective intent, kept
+    # by services/classification.py whenever labels or corrections change; the reason names the rule
+    reply_needed: Optional[bool] = None
+    reply_reason: Optional[str] = Field(default=None, max_length=20)
     # work-queue lease for classification (several workers on PostgreSQL)
     lease_owner: Optional[str] = None
     lease_expires_at: Optional[datetime] = ts()

@@ -87,6 +87,8 @@ def _body(m: Mention, brand_name: str) -> None:
     )
     if m.needs_review:
         st.warning("The classifier was unsure about this one; please check the labels.")
+    if m.reply_needed is False:
+        st.text(f"No reply needed, probably: {m.reply_reason} (docs/needs-reply.md). Answer anyway if it deserves one.")
     due = sla.due_text(m)
     if due:
         by = m.respond_by.astimezone(settings().zone).strftime("%Y-%m-%d %H:%M %Z") if m.respond_by else ""

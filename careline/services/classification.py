@@ -14,6 +14,7 @@ from careline.models import Author, Mention, utcnow
 from careline.services import audit, customer_counts, embeddings, sla
 from careline.services.priority import score_mention
 from classify.base import INTENTS, SENTIMENTS, Classifier, Labels
+from classify.needs_reply import judge
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def apply_labels(
             "model_version": version,
             "classified_at": now,
             "needs_review": min(lab.sentiment_score, lab.intent_score) < low_confidence,
+            **_reply_needed(m.text, m.corrected_intent or lab.intent),
             "lease_owner": None,
             "lease_expires_at": None,
         }
@@ -94,6 +96,12 @@ def _route(session: Session, mentions: Sequence[Mention], trigger: str) -> None:
             routing_run.route(session, mentions, trigger=trigger)
     except Exception:  # noqa: BLE001 - per-rule failures are handled inside; this is the last guard
         log.exception("routing failed for %d mention(s); their labels are stored", len(mentions))
+
+
+def _reply_needed(text: str, intent: str | None) -> dict[str, Any]:
+    """The "needs a reply" columns for a mention's text and effective intent (the one place they are set)."""
+    verdict = judge(text, intent)
+    return {"reply_needed": verdict.needs_reply, "reply_reason": verdict.reason}
 
 
 def _count_change(deltas: dict[tuple[str, str, int], list[int]], key: tuple[str, str, int],
@@ -183,6 +191,8 @@ def correct(
     m.needs_review = False
     if m.first_response_at is None:
         m.respond_by = sla.deadline_for(sla.book(session), m)
+    for key, value in _reply_needed(m.text, m.corrected_intent or m.intent).items():
+        setattr(m, key, value)
     m.priority = score_mention(m)
     if m.author_handle and m.classified_at is not None:
         deltas: dict[tuple[str, str, int], list[int]] = {}

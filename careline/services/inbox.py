@@ -32,6 +32,7 @@ class InboxFilter:
     include_competitors: bool = False
     # only these mentions (a theme's, from services/themes.py); None means no such restriction
     mention_ids: list[int] | None = None
+    reply_needed: bool | None = None  # classify/needs_reply.py's verdict; None: either
 
 
 @dataclass
@@ -91,6 +92,8 @@ def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
         stmt = stmt.where(deadline < utcnow(), col(Mention.first_response_at).is_(None))
     if f.needs_review is not None:
         stmt = stmt.where(Mention.needs_review == f.needs_review)
+    if f.reply_needed is not None:
+        stmt = stmt.where(Mention.reply_needed == f.reply_needed)
     if f.mention_ids is not None:
         stmt = stmt.where(col(Mention.id).in_(f.mention_ids))
     return stmt

@@ -120,6 +120,8 @@ with st.container(border=True):
     elif WHEN[period]:
         since = datetime.now(timezone.utc) - timedelta(days=WHEN[period])
 
+    replying = st.selectbox("Needs a reply", ["Any", "Yes", "No (jokes, news, spam, links, thanks)"],
+                            key="f_reply_needed", help="The triage rule's verdict (docs/needs-reply.md).")
     # themes are grouped on demand (a second or two on a big database), so only when asked for
     theme_options = themes_panel.filter_options(brand_ids) if st.toggle("Filter by theme", key="f_by_theme") else {}
     theme = st.selectbox(f"Theme (last {themes_panel.FILTER_DAYS} days)", ["Any", *theme_options], key="f_theme",

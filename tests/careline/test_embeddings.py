@@ -74,3 +74,24 @@ def test_classifier_without_embeddings_leaves_none_and_says_so(any_engine, caplo
         # the stale vectors of the previous model are gone, not kept beside the new labels
         assert embeddings.one(s, ms[0].id) is None
         assert sum("no sentence embeddings" in r.message for r in caplog.records) == 1
+
+
+def test_reply_needed_is_stored_with_labels_and_follows_corrections(any_engine) -> None:
+    from careline.services.classification import correct
+
+    with Session(any_engine, expire_on_commit=False) as s:
+        b = Brand(name="Acme Air")
+        s.add(b)
+        s.commit()
+        res = ingest(s, [make_raw(external_id="n1", text="Acme Air announces new routes https://news.example.com/a"),
+                         make_raw(external_id="n2", text="Acme Air crew were lovely today")], brand_id=b.id)
+        news, praise = (s.get(Mention, i) for i in res.new_ids)
+        apply_labels(s, [news, praise], [Labels("neutral", "other"), Labels("positive", "praise")], "m-1", 0.5)  # type: ignore[list-item]
+        s.commit()
+        s.refresh(news)
+        s.refresh(praise)
+        assert (news.reply_needed, news.reply_reason) == (False, "news share")
+        assert (praise.reply_needed, praise.reply_reason) == (False, "no request")
+        correct(s, praise.id, "agent", intent="complaint")  # type: ignore[arg-type]
+        s.refresh(praise)
+        assert (praise.reply_needed, praise.reply_reason) == (True, "complaint")
