@@ -240,6 +240,8 @@ def classify_cmd(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write JSONL labels (default: stdout).")] = None,
     model: Annotated[Optional[str], typer.Option(help="Model name or path (default: CARELINE_MODEL).")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Classify at most this many database mentions.")] = None,
+    all_: Annotated[bool, typer.Option("--all", "--reclassify", help="Re-classify every stored mention not "
+                                       "labelled by the current model (resumable; corrections are kept).")] = False,
 ) -> None:
     """Tag sentiment and intent: a file of posts, or every unclassified mention in the database."""
     state = use(ctx)
@@ -248,6 +250,10 @@ def classify_cmd(
         settings = settings.model_copy(update={"model": model})
     if input is not None:
         classify_cmds.classify_file_cmd(input=input, output=output, model=settings.model)
+        return
+    if all_:
+        done = classify_cmds.reclassify_db(settings, state.engine, limit)
+        console.print(f"Re-classified {done} mention(s).")
         return
     done = _classify_db(settings, state.engine, limit)
     console.print(f"Classified {done} mention(s).")

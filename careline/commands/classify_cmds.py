@@ -154,6 +154,28 @@ def classify_file_cmd(input: Path, output: Path | None = None, model: str = "car
     return done
 
 
+def reclassify_db(settings, engine, limit: int | None = None) -> int:  # type: ignore[no-untyped-def]
+    """`careline classify --all`: relabel stored mentions with the current model, with progress and an ETA."""
+    from sqlmodel import Session
+
+    from careline.factory import build_classifier
+    from careline.services.reclassify import count_stale, reclassify
+
+    classifier = build_classifier(settings)
+    with Session(engine) as session:
+        todo = count_stale(session, classifier.version)
+    if limit is not None:
+        todo = min(todo, limit)
+    if not todo:
+        console.print(f"Every mention is already labelled by {classifier.version}.")
+        return 0
+    console.print(f"Re-classifying {todo:,} mention(s) with {classifier.version} (safe to interrupt: "
+                  "run it again to carry on).")
+    with progress("Re-classifying", todo) as advance, Session(engine, expire_on_commit=False) as session:
+        return reclassify(session, classifier, batch_size=settings.classify_batch_size, limit=limit,
+                          low_confidence=settings.low_confidence, progress=advance)
+
+
 def _data_dir(data: Path | None) -> Path:
     from classify.data import default_data_dir
 
@@ -168,7 +190,10 @@ def train_cmd(
     ctx: typer.Context,
     data: Annotated[Path | None, typer.Option("--data", help="Labelled data sets (default: ../shared/data).")] = None,
     with_corrections: Annotated[bool, typer.Option("--with-corrections", help="Also learn from staff corrections in the database.")] = False,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Artefact folder (default: the shipped classify/artifacts/careline-minilm).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Artefact folder (default: a new folder "
+                                                "under <data dir>/models; never the shipped model).")] = None,
+    replace_shipped: Annotated[bool, typer.Option("--replace", help="Write over the shipped model "
+                                                  "(classify/artifacts/careline-minilm) or an existing --output.")] = False,
     epochs: Annotated[int | None, typer.Option(help="Override the number of epochs.")] = None,
     cv: Annotated[bool, typer.Option("--cv", help="Also run the 5-fold X-CI cross-validation (5 more trainings).")] = False,
     distil: Annotated[bool, typer.Option("--distil", help="First fine-tune the all-mpnet-base-v2 teacher "
@@ -195,7 +220,7 @@ def train_cmd(
     if not torch.cuda.is_available():
         console.print("[yellow]No GPU: training runs on the CPU and takes hours.[/]")
     settings = TrainSettings() if epochs is None else TrainSettings(epochs=epochs)
-    target = output or DEFAULT_DIR
+    target = training_target(state.settings.data_dir, output, replace_shipped, DEFAULT_DIR)
     folds = range(5) if cv else range(0)
     with progress(None, middle="steps") as display:
 
@@ -231,7 +256,26 @@ def train_cmd(
     (target / "training_metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
     final = result["final"]
     console.print(f"Model written to {target}: TweetEval val macro recall "
-                  f"{100 * final['tweeteval_val_macro_recall']:.1f}. Run `careline evaluate` for the full report.")
+                  f"{100 * final['tweeteval_val_macro_recall']:.1f}. Run `careline evaluate` for the full report; "
+                  f"use it with CARELINE_MODEL={target}, then `careline classify --all` to relabel stored mentions.")
+
+
+def training_target(data_dir: Path, output: Path | None, replace_existing: bool, shipped: Path) -> Path:
+    """Where `careline train` writes: never over the shipped model or an existing artefact unless asked
+    (`--replace`); by default a new dated folder under the data directory."""
+    from datetime import datetime, timezone
+
+    if output is None:
+        if replace_existing:
+            return shipped
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        return data_dir / "models" / f"careline-minilm-{stamp}"
+    taken = output.exists() and (not output.is_dir() or any(output.iterdir()))
+    if taken and not replace_existing:
+        console.print(f"[red]{output} already holds a model (or other files); pass --replace to write over it, "
+                      "or choose a new --output folder.[/]")
+        raise typer.Exit(2)
+    return output
 
 
 def _load_corrections(state: CliContext) -> list[tuple[str, str | None, str | None]]:
