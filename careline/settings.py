@@ -15,8 +15,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -48,6 +51,31 @@ def _default_brands() -> list[BrandConfig]:
         BrandConfig(name="Acme Air", keywords=["acme air", "acmeair"], handles=["AcmeAir"]),
         BrandConfig(name="Skyhop", keywords=["skyhop"], handles=["SkyhopFly"], competitor=True),
     ]
+
+
+class _CommaLists:
+    """Environment values for list settings: a JSON list (`["x","reddit"]`) or, as people also write them,
+    a comma-separated list (`x,reddit`). Anything else that is not JSON fails with the variable's name."""
+
+    def decode_complex_value(self, field_name: str, field: Any, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)  # type: ignore[misc]
+        except ValueError:
+            if isinstance(value, str) and _is_text_list(field.annotation):
+                return [part.strip() for part in value.split(",") if part.strip()]
+            raise
+
+
+def _is_text_list(annotation: Any) -> bool:
+    return str(annotation).replace("typing.", "") in ("list[str]", "List[str]")
+
+
+class _Env(_CommaLists, EnvSettingsSource):
+    pass
+
+
+class _DotEnv(_CommaLists, DotEnvSettingsSource):
+    pass
 
 
 class Settings(BaseSettings):
@@ -149,7 +177,10 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_path = Path(os.environ.get("CARELINE_CONFIG", "careline.toml"))
         toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
-        return (init_settings, env_settings, dotenv_settings, file_secret_settings, toml)
+        env = _Env(settings_cls)
+        dotenv = _DotEnv(settings_cls, env_file=getattr(dotenv_settings, "env_file", ".env"),
+                         env_file_encoding=getattr(dotenv_settings, "env_file_encoding", "utf-8"))
+        return (init_settings, env, dotenv, file_secret_settings, toml)
 
     @field_validator("sources")
     @classmethod
@@ -232,6 +263,10 @@ def load_settings(**overrides: Any) -> Settings:
     """Build settings, turning validation errors into one sentence that names the setting."""
     try:
         return Settings(**overrides)
+    except SettingsError as exc:  # a value that is not JSON where JSON is needed (a list of brands...)
+        name = str(exc).split('"')[1] if str(exc).count('"') >= 2 else "?"
+        raise ConfigError(f"Invalid setting CARELINE_{name.upper()}: it must be JSON, e.g. "
+                          f"CARELINE_{name.upper()}='[\"a\", \"b\"]' for a list.") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         msg = first["msg"].removeprefix("Value error, ")
