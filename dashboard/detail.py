@@ -116,8 +116,11 @@ def _author(m: Mention, history: list[Mention]) -> None:
 def _thank(m: Mention, user: dict[str, str]) -> None:
     """One click for praise: queue the 'Thanks' template as a reply and remember the author was thanked."""
     with db() as session:
-        brand = next((b.name for b in inbox.brands(session) if b.id == m.brand_id), "the team")
-        text = app_settings.thanks_text(session, m.platform, m.author_handle, m.author_name, brand)
+        own = next((b for b in inbox.brands(session) if b.id == m.brand_id), None)
+        if own is not None and own.competitor:
+            return  # praise for a competitor is not ours to thank (nor to sign with their name)
+        text = app_settings.thanks_text(session, m.platform, m.author_handle, m.author_name,
+                                        own.name if own else "the team")
     with st.container(border=True):
         st.markdown("**An advocate**: this is praise.")
         st.text(f"Thank-you to send: {text}")
