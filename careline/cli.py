@@ -116,6 +116,10 @@ def demo(
     from careline import demo_desk
 
     demo_desk.seed(engine)  # an 'unknown' reply on the Outbox page, to show how one is resolved
+
+    from careline import demo_search
+
+    console.print(demo_search.prepare(engine))
     _export_demo_week(settings)
     console.print(f"Demo loaded: {new} new mention(s). Sign in as admin / careline-admin "
                   "(also agent / careline-agent, viewer / careline-viewer).")

@@ -100,11 +100,11 @@ def save_panel(user: dict[str, Any], query: str, filters: dict[str, Any], sort: 
         c1, c2, c3 = st.columns([3, 1, 1])
         name = c1.text_input("View name", key="view_name", max_chars=80)
         shared = c2.checkbox("Share with the team", key="view_shared")
-        if c3.button("Save view", key="view_save"):
-            if act("read", views.save, name, user["username"], query=query, filters=filters, sort=sort,
-                   shared=shared, success=f"Saved view {md_escape(name, 80)}") is not None:
-                st.session_state["_views_gen"] = _generation() + 1
-                st.rerun()
+        if c3.button("Save view", key="view_save") and act(
+                "read", views.save, name, user["username"], query=query, filters=filters, sort=sort, shared=shared,
+                success=f"Saved view {md_escape(name, 80)}") is not None:
+            st.session_state["_views_gen"] = _generation() + 1
+            st.rerun()
         active = st.session_state.get(ACTIVE)
         if active:
             with db() as session:
@@ -114,9 +114,9 @@ def save_panel(user: dict[str, Any], query: str, filters: dict[str, Any], sort: 
                     st.session_state.pop(ACTIVE, None)
                     return
             st.text(f"Open view: {clean(view.name, 80)}" + (" (built in)" if view.builtin else ""))
-            if not view.builtin and st.button("Delete this view", key="view_delete"):
-                if act("read", views.delete, view.id, user["username"], is_admin=user["role"] == "admin",
-                       success=f"Deleted view {md_escape(view.name, 80)}") is not None:
-                    st.session_state.pop(ACTIVE, None)
-                    st.session_state["_views_gen"] = _generation() + 1
-                    st.rerun()
+            if not view.builtin and st.button("Delete this view", key="view_delete") and act(
+                    "read", views.delete, view.id, user["username"], is_admin=user["role"] == "admin",
+                    success=f"Deleted view {md_escape(view.name, 80)}") is not None:
+                st.session_state.pop(ACTIVE, None)
+                st.session_state["_views_gen"] = _generation() + 1
+                st.rerun()

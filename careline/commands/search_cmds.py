@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -22,7 +22,7 @@ def search_cmd(
     order: Annotated[str, typer.Option(help="inbox (most urgent first), relevance, newest or oldest.")] = "inbox",
     limit: Annotated[int, typer.Option(help="Results per page (1-500).")] = 20,
     page: Annotated[int, typer.Option(help="Page number, from 1.")] = 1,
-    user: Annotated[Optional[str], typer.Option("--as", help="Who `assignee:me` means.")] = None,
+    user: Annotated[str | None, typer.Option("--as", help="Who `assignee:me` means.")] = None,
     rebuild_index: Annotated[bool, typer.Option("--rebuild-index", help="Re-read every mention into the full-text "
                                                 "index first (SQLite; only after a restore or manual surgery).")] = False,
 ) -> None:

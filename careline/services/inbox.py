@@ -7,9 +7,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from careline.errors import InvalidInput
 from careline.models import Brand, Mention, utcnow
 from careline.services import mention_brands, search, tags
+from careline.services.priority import OPEN_STATUSES
 
 
 @dataclass
@@ -26,7 +26,7 @@ class InboxFilter:
     text: str | None = None  # search syntax (services/search_query.py): words, "phrases", from:, tag:...
     tags: list[str] = field(default_factory=list)  # any of these tags
     me: str | None = None  # who is looking: `assignee:me` in a query or a saved view
-    overdue: bool = False  # past its response deadline (respond_by), for the built-in Overdue view
+    overdue: bool = False  # open, unanswered and past its response deadline (the built-in Overdue view)
     needs_review: bool | None = None
     # Competitors are tracked for share of voice, not answered: left out unless asked for by brand.
     include_competitors: bool = False
@@ -84,12 +84,9 @@ def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
         stmt = stmt.where(Mention.created_at < f.until)
     if f.tags:
         stmt = stmt.where(tags.any_tag(f.tags))
-    if f.overdue:
-        deadline = Mention.__table__.c.get("respond_by")  # type: ignore[attr-defined]
-        if deadline is None:
-            raise InvalidInput("Overdue needs response deadlines (SLA policies), which this database lacks.")
-        # answered ones met or missed their target already: nothing is overdue about them now
-        stmt = stmt.where(deadline < utcnow(), col(Mention.first_response_at).is_(None))
+    if f.overdue:  # the same rule as sla.time_left: open, unanswered, past the deadline
+        stmt = stmt.where(col(Mention.respond_by) < utcnow(), col(Mention.first_response_at).is_(None),
+                          col(Mention.status).in_(OPEN_STATUSES))
     if f.needs_review is not None:
         stmt = stmt.where(Mention.needs_review == f.needs_review)
     if f.reply_needed is not None:

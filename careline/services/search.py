@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -21,6 +22,9 @@ from careline.models import Brand, Mention
 from careline.search_index import FTS_TABLE, PG_COLUMN
 from careline.services.search_query import FieldFilter, ParsedQuery, Term, parse, tokens
 from careline.services.tags import HasTag, normalise
+
+if TYPE_CHECKING:
+    from careline.services.inbox import InboxFilter
 
 OPEN = ("new", "assigned")
 
@@ -256,7 +260,7 @@ def search(
     session: Session,
     text: str,
     *,
-    base: "InboxFilter | None" = None,  # noqa: F821  (imported lazily: inbox imports this module)
+    base: InboxFilter | None = None,  # inbox imports this module: lazily at run time
     everywhere: bool = True,
     order: str = "inbox",
     me: str | None = None,
@@ -274,8 +278,8 @@ def search(
     return SearchResult(listing.items, total, listing.page, listing.page_size, listing.has_next, q)
 
 
-def filter_for(text: str, *, base: "InboxFilter | None" = None, everywhere: bool = True,  # noqa: F821
-               me: str | None = None) -> "InboxFilter":  # noqa: F821
+def filter_for(text: str, *, base: InboxFilter | None = None, everywhere: bool = True,
+               me: str | None = None) -> InboxFilter:
     """The inbox filter a search means: `base`'s choices plus the query; `everywhere` lifts status and dates."""
     from dataclasses import replace
 

@@ -18,7 +18,7 @@ underscore included, separates), so "sam_12" is the phrase "sam 12" on SQLite FT
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from careline.errors import InvalidInput

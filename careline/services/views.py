@@ -3,7 +3,8 @@
 A view is stored as the search syntax (`query`) plus the inbox choices the syntax has no word for
 (`filters`, a small dict of InboxFilter fields). Relative choices stay relative: "assignee: me" means the
 person looking, "days: 7" the last seven days from now, so one shared view works for everyone, every day.
-Built-in views are rows too (Mine; Overdue once mentions carry a response deadline), made on first use.
+Built-in views are rows too (Mine: assigned to me; Overdue: past the SLA deadline, oldest first), made on
+first use.
 Every save and delete is audited.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput, NotFound
-from careline.models import Mention, utcnow
+from careline.models import utcnow
 from careline.models_views import SavedView
 from careline.services import audit, inbox
 from careline.services.search_query import parse
@@ -45,18 +46,9 @@ BUILTINS = (
 )
 
 
-def has_deadlines() -> bool:
-    """Whether mentions carry `respond_by` (the care workflow's SLA deadline), which Overdue needs."""
-    return "respond_by" in Mention.__table__.c  # type: ignore[attr-defined]
-
-
-def _available(b: Builtin) -> bool:
-    return b.key != "overdue" or has_deadlines()
-
-
 def ensure_builtins(session: Session) -> None:
     have = set(session.exec(select(SavedView.builtin).where(col(SavedView.builtin).is_not(None))))
-    missing = [b for b in BUILTINS if b.key not in have and _available(b)]
+    missing = [b for b in BUILTINS if b.key not in have]
     for i, b in enumerate(BUILTINS):
         if b in missing:
             session.add(SavedView(name=b.name, owner=SYSTEM, shared=True, query=b.query, filters=dict(b.filters),
@@ -72,12 +64,8 @@ def visible(session: Session, username: str) -> list[SavedView]:
     """Built-ins, then shared views, then this person's own, each group by position and name."""
     ensure_builtins(session)
     stmt = select(SavedView).where(sa.or_(col(SavedView.shared).is_(True), SavedView.owner == username))
-    rows = [v for v in session.exec(stmt) if not v.builtin or _available(_builtin(v.builtin))]
+    rows = list(session.exec(stmt))
     return sorted(rows, key=lambda v: (v.builtin is None, not v.shared, v.position, v.name.lower()))
-
-
-def _builtin(key: str) -> Builtin:
-    return next(b for b in BUILTINS if b.key == key)
 
 
 def get(session: Session, view_id: int, username: str) -> SavedView:

@@ -19,7 +19,6 @@ from careline.services import (
     trends,
     triage,
     users,
-    views,
 )
 from careline.services import live as live_changes
 from careline.services.inbox import InboxFilter
@@ -106,9 +105,7 @@ with st.container(border=True):
     sort = e2.selectbox("Sort", list(SORTS), key="f_sort")
     everywhere = e3.checkbox("Search every status and date", key="f_everywhere",
                              help="Ignore Status and Posted: find old and resolved mentions too.")
-    overdue = e4.checkbox("Overdue only", key="f_overdue", disabled=not views.has_deadlines(),
-                          help="Past the response deadline." if views.has_deadlines() else
-                          "Needs response deadlines (SLA policies).")
+    overdue = e4.checkbox("Overdue only", key="f_overdue", help="Open, unanswered and past the response deadline.")
     since = until = None
     if WHEN[period] == -1:
         today = datetime.now(settings().zone).date()
@@ -142,7 +139,7 @@ flt = InboxFilter(brand_ids=brand_ids, platforms=platforms, sentiments=sentiment
                   statuses=statuses, assignee=assignee, languages=langs, since=since, until=until,
                   text=text.strip() or None, needs_review=True if review != "All" else None,
                   tags=tag_pick, me=user["username"], mention_ids=theme_options.get(theme),
-                  overdue=bool(overdue and views.has_deadlines()))
+                  overdue=overdue)
 searching = bool(query and query.positive)
 # what the person chose (not the computed times, which move with the clock): a new choice goes to page 1
 signature = repr((text, brand_ids, platforms, sentiments, intents, statuses, who, langs, period, review,

@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from careline.errors import InvalidInput
 from careline.services.search_query import MAX_QUERY_BYTES, OPERATORS, FieldFilter, Term, parse, tokens

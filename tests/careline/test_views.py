@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import Session, select
 
 from careline.errors import InvalidInput, NotFound
-from careline.models import AuditEvent
+from careline.models import AuditEvent, Mention
 from careline.models_views import SavedView
 from careline.services import inbox, triage, views
 from careline.services.ingest import ingest
@@ -73,3 +73,21 @@ def test_view_filter_is_the_inbox_filter(session: Session) -> None:
     v = views.save(session, "VIP", "dana", filters={"tags": ["vip"], "statuses": []}, sort="oldest")
     f = views.to_filter(v, "dana")
     assert [m.id for m in inbox.list_inbox(session, f, order=v.sort).items] == [ids[1]]
+
+
+def test_builtin_overdue_is_open_unanswered_past_the_deadline(any_engine) -> None:
+    now = datetime.now(timezone.utc)
+    with Session(any_engine, expire_on_commit=False) as s:
+        ids = _seed(s)
+        rows = [s.get(Mention, i) for i in ids]
+        rows[0].respond_by = now - timedelta(minutes=5)  # type: ignore[union-attr]
+        rows[1].respond_by = now - timedelta(hours=2)  # type: ignore[union-attr]
+        rows[1].first_response_at = now  # type: ignore[union-attr]  (answered: not overdue)
+        rows[2].respond_by = now + timedelta(hours=1)  # type: ignore[union-attr]
+        for m in rows:
+            s.add(m)
+        s.commit()
+        overdue = next(v for v in views.visible(s, "dana") if v.builtin == "overdue")
+        assert [v.builtin for v in views.visible(s, "dana")][:2] == ["mine", "overdue"]
+        f = views.to_filter(overdue, "dana")
+        assert [m.id for m in inbox.list_inbox(s, f, order=overdue.sort).items] == [ids[0]]
