@@ -1,5 +1,5 @@
-"""Reddit through praw: brand-term search over configured subreddits (or all), and every new comment in
-the brand's own subreddits.
+"""Reddit through praw: brand-term search over configured subreddits (or all), the comments under the posts
+it finds (collectors/reddit_comments.py), and every new comment in the brand's own subreddits.
 
 Query options (from the brand's per-platform query, see docs/collectors.md): "subreddits" ("travel+flights";
 default "all") scopes the search; "own_subreddits" ("acmeair") adds parts that collect every new comment
@@ -32,6 +32,7 @@ from collectors.base import (
 )
 from collectors.cursors import MultiCursor, part_key
 from collectors.querybuild import QueryTooLong, reddit_queries
+from collectors.reddit_comments import collect_comments
 from collectors.ratelimit import DEFAULT_PAUSE, TransientError, from_reddit_headers, retry_after
 from collectors.screen import as_dict, as_list, item_id, screen
 
@@ -97,6 +98,10 @@ class RedditSource:
         hw = _float(part.hw)
         children = as_list(listing.get("children"))
         mentions, skipped, newest, reached = parse_listing(children, hw, query.exclusions)
+        calls = 1
+        if path.endswith("/search/"):  # comments under the posts the search found (bounded, matched)
+            found, why, calls_made = collect_comments(self._get, mentions, query)
+            mentions, skipped, calls = mentions + found, skipped + why, calls + calls_made
         after = listing.get("after")
         next_token = after if (isinstance(after, str) and after and not reached
                                and len(children) >= self.page_size) else None
@@ -104,7 +109,7 @@ class RedditSource:
         has_more = state.page_done(key, newest=repr(newest) if newest is not None and part.tok is None else None,
                                    next_token=next_token)
         return Batch(mentions=mentions, cursor=state.dump(), has_more=has_more, rate_limit=self._rate_limit(),
-                     skipped=skipped)
+                     skipped=skipped, api_calls=calls)
 
     def _rate_limit(self) -> RateLimit | None:
         return from_reddit_headers(self._last_headers)

@@ -82,7 +82,7 @@ def _listing(children: list[object]) -> dict[str, object]:
 
 
 def test_reddit_bad_children_cost_only_themselves(engine, http, sdk_sleeps) -> None:  # type: ignore[no-untyped-def]
-    add_brand(engine)
+    add_brand(engine, options={"reddit": {"comments": "0"}})  # comments under posts: tests/collectors/test_reddit_comments.py
     http.add(responses.POST, REDDIT_TOKEN, json=payload("reddit_token.json"))
     good = {"kind": "t3", "data": {"name": "t3_good1", "id": "good1", "title": "Acme Air lost my bag",
                                    "selftext": "", "created_utc": 1764000000.0, "author": "sam",

@@ -30,7 +30,7 @@ def _rows(engine) -> dict[str, Mention]:  # type: ignore[no-untyped-def]
 
 
 def test_search_pages_removed_posts_and_deleted_authors(engine, http, sdk_sleeps) -> None:  # type: ignore[no-untyped-def]
-    add_brand(engine, exclusions=("acme air fryer",))
+    add_brand(engine, exclusions=("acme air fryer",), options={"reddit": {"comments": "0"}})  # comments: own test
     _token(http)
     http.add(responses.GET, SEARCH_ALL, json=payload("reddit_search_page1.json"), headers=RL)
     http.add(responses.GET, SEARCH_ALL, json=payload("reddit_search_page2.json"), headers=RL)
