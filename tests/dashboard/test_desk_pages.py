@@ -145,3 +145,63 @@ def test_cookie_resume_in_the_app(dash_db, monkeypatch):
     at = _app()
     assert at.session_state["user"]["username"] == "agent" and at.session_state["session_id"] == row.id
     assert [t.value for t in at.title] == ["Inbox"]
+
+
+def test_demo_credentials_show_only_on_a_demo_database(dash_db):
+    from careline.services import app_settings
+
+    at = _app()
+    assert not any("Demo accounts" in c.value for c in at.caption)  # the fixture's database is no demo
+    with Session(dash_db) as s:
+        app_settings.put(s, "demo_anchor", "2026-11-20T12:00:00+00:00", "test")
+    at = _app()
+    assert any("Demo accounts: admin / careline-admin" in c.value for c in at.caption)
+
+
+def test_init_on_a_real_database_creates_no_demo_accounts(cli_env):
+    from typer.testing import CliRunner
+
+    from careline.cli import app
+
+    result = CliRunner().invoke(app, ["init", "--admin-password", "a-long-admin-password"])
+    assert result.exit_code == 0, result.output
+    with Session(make_engine_for_settings()) as s:
+        assert [u.username for u in users.list_users(s)] == ["admin"]
+
+
+def make_engine_for_settings():  # type: ignore[no-untyped-def]
+    from careline.db import get_engine
+
+    return get_engine(get_settings().url)
+
+
+def test_inbox_banner_counts_new_mentions_until_marked_seen(page, dash_db):
+    from careline.services.ingest import ingest
+    from tests.conftest import make_raw
+
+    at = page("inbox", role="agent")
+    assert not any("new since you last looked" in i.value for i in at.info)
+    with Session(dash_db) as s:
+        ingest(s, [make_raw(text="Acme Air where is my refund", external_id="new-1"),
+                   make_raw(text="Acme Air lost my bag again", external_id="new-2")], brand_id=1)
+        s.commit()
+    at.run()  # what the live watcher's rerun does
+    assert any("2 new since you last looked" in i.value for i in at.info)
+    assert list(at.dataframe[0].value["New"]).count("●") == 2
+    at.button(key="inbox_mark_seen").click().run()
+    assert not any("new since you last looked" in i.value for i in at.info)
+    assert "●" not in list(at.dataframe[0].value["New"])
+
+
+def test_detail_shows_who_else_is_on_the_mention(page, dash_db):
+    from careline.services import presence
+
+    mid = mention_id(dash_db, "Acme Air lost my bag")
+    with Session(dash_db) as s:
+        presence.beat(s, "admin", mid, "writing")
+    at = page("inbox", role="agent")
+    open_mention(at, mid)
+    assert any("Also on this mention: admin (writing a reply)" in i.value for i in at.info)
+    assert any("admin is writing a reply to this mention right now" in w.value for w in at.warning)
+    with Session(dash_db) as s:
+        assert [h.username for h in presence.here(s, mid, 30, exclude="admin")] == ["agent"]
