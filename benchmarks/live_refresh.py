@@ -19,21 +19,21 @@ import statistics
 import sys
 import threading
 import time
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy.exc import OperationalError  # noqa: E402
-from sqlmodel import Session  # noqa: E402
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 
-from careline.db import make_engine, migrate  # noqa: E402
-from careline.services import inbox, live, presence  # noqa: E402
-from careline.services.inbox import InboxFilter  # noqa: E402
-from careline.services.ingest import ingest  # noqa: E402
-from collectors.base import RawMention  # noqa: E402
+from careline.db import make_engine, migrate
+from careline.services import inbox, live, presence
+from careline.services.inbox import InboxFilter
+from careline.services.ingest import ingest
+from collectors.base import RawMention
 
 
 def _ms(fn: Callable[[], object], repeat: int) -> list[float]:
@@ -48,7 +48,7 @@ def _ms(fn: Callable[[], object], repeat: int) -> list[float]:
 
 def _p95(xs: list[float]) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
 
 
 def _row(name: str, xs: list[float], target: float) -> str:
@@ -107,7 +107,7 @@ def under_load(engine, sessions: int, interval: float, seconds: float) -> tuple[
                 with Session(engine) as s:
                     ingest(s, [RawMention(platform="x", external_id=f"live-bench-{time.time_ns()}-{i}",
                                           text="Acme Air lost my bag (live benchmark)", author_handle="bench",
-                                          created_at=datetime.now(timezone.utc))], brand_id=1)
+                                          created_at=datetime.now(UTC))], brand_id=1)
                     s.commit()
                 with lock:
                     counts["writes"] += 1

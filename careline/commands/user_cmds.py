@@ -5,7 +5,7 @@ the user out everywhere; a new role applies at once.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,10 +22,10 @@ ACTIONS = ("add", "list", "disable", "enable", "remove", "passwd", "role")
 def user_cmd(
     ctx: typer.Context,
     action: Annotated[str, typer.Argument(help="add, list, disable, enable, remove, passwd or role.")],
-    name: Annotated[Optional[str], typer.Argument(help="Username (stored in lower case).")] = None,
+    name: Annotated[str | None, typer.Argument(help="Username (stored in lower case).")] = None,
     role: Annotated[str, typer.Option(help="admin, agent or viewer (for add and role).")] = "agent",
-    display_name: Annotated[Optional[str], typer.Option(help="Name shown in the dashboard.")] = None,
-    password: Annotated[Optional[str], typer.Option(
+    display_name: Annotated[str | None, typer.Option(help="Name shown in the dashboard.")] = None,
+    password: Annotated[str | None, typer.Option(
         envvar="CARELINE_NEW_USER_PASSWORD", hidden=True,
         help="Password for scripts; otherwise you are prompted and nothing is echoed.")] = None,
 ) -> None:

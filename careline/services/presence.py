@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
@@ -30,6 +31,7 @@ def beat(session: Session, username: str, mention_id: int, activity: str = "view
         raise ValueError(f"unknown activity {activity!r}")
     now = utcnow()
     values = {"username": username, "mention_id": mention_id, "activity": activity, "seen_at": now}
+    stmt: Any
     if is_postgres(session):
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 

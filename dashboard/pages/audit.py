@@ -2,7 +2,7 @@
 exportable as CSV. Admins only (app.py hides the page from others; this page checks too)."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
 
@@ -30,8 +30,8 @@ picked = c4.date_input("From – to (inclusive)", value=(today - timedelta(days=
 since = until = None
 if isinstance(picked, (tuple, list)) and len(picked) == 2:
     zone = settings().zone
-    since = datetime.combine(picked[0], time.min, tzinfo=zone).astimezone(timezone.utc)
-    until = datetime.combine(picked[1] + timedelta(days=1), time.min, tzinfo=zone).astimezone(timezone.utc)
+    since = datetime.combine(picked[0], time.min, tzinfo=zone).astimezone(UTC)
+    until = datetime.combine(picked[1] + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
 
 with db() as session:
     events = audit.search(session, actor=None if who == ANY else who, action=None if what == ANY_ACTION else what,

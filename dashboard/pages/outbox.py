@@ -61,14 +61,15 @@ def _resolve(r: replies.Reply) -> None:
         u1, u2, u3 = st.columns([3, 1, 1])
         link = u1.text_input("Link to the reply you found on the platform", key=f"ob_url_{r.id}",
                              placeholder="https://…", disabled=not allowed)
-        if u2.button("Mark sent", key=f"ob_sent_{r.id}", disabled=not allowed or not safe_url(link),
-                     help="You found it posted: record it as sent (nothing is posted)."):
-            if act("reply", replies.mark_sent, r.id, user["username"], url=link.strip(), success=f"Reply #{r.id} marked sent"):
-                st.rerun()
-        if u3.button("Retry", key=f"ob_retry_{r.id}", disabled=not allowed,
-                     help="You checked it was NOT posted: queue it again with the same idempotency key."):
-            if act("reply", replies.retry, r.id, user["username"], success=f"Reply #{r.id} queued again"):
-                st.rerun()
+        mark = u2.button("Mark sent", key=f"ob_sent_{r.id}", disabled=not allowed or not safe_url(link),
+                         help="You found it posted: record it as sent (nothing is posted).")
+        if mark and act("reply", replies.mark_sent, r.id, user["username"], url=link.strip(),
+                        success=f"Reply #{r.id} marked sent") is not None:
+            st.rerun()
+        retry = u3.button("Retry", key=f"ob_retry_{r.id}", disabled=not allowed,
+                          help="You checked it was NOT posted: queue it again with the same idempotency key.")
+        if retry and act("reply", replies.retry, r.id, user["username"], success=f"Reply #{r.id} queued again") is not None:
+            st.rerun()
         if not allowed:
             st.caption("Your role cannot resolve replies.")
 

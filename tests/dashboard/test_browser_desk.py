@@ -13,7 +13,16 @@ from sqlmodel import Session, select
 from careline.db import make_engine
 from careline.models import Mention, Reply
 from careline.services import users
-from tests.dashboard.server import CHROMIUM, CHROMIUM_ARGS, demo_env, load_demo, pick_option, serve, settled, sign_in
+from tests.dashboard.server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    demo_env,
+    load_demo,
+    pick_option,
+    serve,
+    settled,
+    sign_in,
+)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = pytest.mark.browser
