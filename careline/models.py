@@ -129,6 +129,8 @@ class Mention(SQLModel, table=True):
                  "intent", "corrected_intent", "first_response_at"),
         # Care workflow (migration 0003): deadline scans (escalation, urgency refresh, "Overdue") by status.
         sa.Index("ix_mention_deadline", "status", "respond_by"),
+        # Customers (migration 0015): one identity's posts newest first, read in index order (timeline).
+        sa.Index("ix_mention_author_timeline", "author_handle", "platform", "created_at"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     platform: str = Field(max_length=20)
