@@ -14,9 +14,9 @@ from typing import Any
 from sqlmodel import Session
 
 from careline.reports import queries
-from careline.services.themes import Theme, find_themes
 from careline.reports.periods import Period, range_period
 from careline.reports.queries import BrandInfo, DailyKey
+from careline.services.themes import Theme, find_themes
 
 OVERALL = "All our brands"
 SENTIMENTS = ("positive", "neutral", "negative")
@@ -130,7 +130,7 @@ def weekly_trend(session: Session, period: Period, brands: dict[int | None, Bran
     """Sentiment per ISO week (cut in the report's zone) for the `weeks` weeks ending with the period."""
     monday = period.last - timedelta(days=period.last.weekday())
     span = range_period(monday - timedelta(weeks=weeks - 1), monday + timedelta(days=6), period.zone)
-    per_day = queries.sentiment_by_bucket(session, span)
+    per_day = queries.sentiment_by_day(session, span)
     labels = [_week_label(monday - timedelta(weeks=i)) for i in reversed(range(weeks))]
     grid: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for (day, brand_id, sentiment), n in per_day.items():

@@ -1,21 +1,19 @@
-"""Calendar arithmetic for reports: ISO weeks and local days cut in the configured zone.
+"""Report periods: ISO weeks and date ranges of local days in the configured zone.
 
-Stored times are UTC. SQL groups mentions by UTC bucket (an integer: seconds since the epoch divided
-by the bucket size) and Python folds buckets into local days with `zoneinfo`, which stays exact across
-daylight-saving changes (a local day can be 23 or 25 hours long) without any time-zone support in SQLite.
+Stored times are UTC; a period's bounds are local midnights, and its mentions are counted per local day
+by careline.services.localdays (the one place days are cut, exact across daylight-saving changes).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from careline.errors import InvalidInput
+from careline.services.localdays import local_midnight
 
 _WEEK_RE = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.I)
-HOUR = 3600
-QUARTER_HOUR = 900
 
 
 @dataclass(frozen=True)
@@ -38,21 +36,6 @@ class Period:
     @property
     def days(self) -> list[date]:
         return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
-
-    def bucket_seconds(self) -> int:
-        """Hours are exact unless the zone's offset has minutes (India, Nepal...): then quarter hours."""
-        for day in self.days + [self.last + timedelta(days=1)]:
-            offset = datetime.combine(day, time(12), self.zone).utcoffset() or timedelta(0)
-            if offset.total_seconds() % HOUR:
-                return QUARTER_HOUR
-        return HOUR
-
-
-def local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    """The UTC instant at which local `day` starts (midnight exists in every zone we know of at 00:00;
-    where a DST jump skips it, zoneinfo's fold handling lands on the first valid instant)."""
-    local = datetime.combine(day, time(0), zone)
-    return local.astimezone(timezone.utc)
 
 
 def parse_week(text: str) -> tuple[int, int]:
@@ -96,21 +79,3 @@ def range_period(first: date, last: date, zone: ZoneInfo) -> Period:
     if (last - first).days > 366 * 2:
         raise InvalidInput("A report range can span at most two years.")
     return Period(first, last, zone, f"{first.isoformat()}_{last.isoformat()}")
-
-
-def bucket_to_local_date(bucket: int, size: int, zone: ZoneInfo) -> date:
-    return datetime.fromtimestamp(bucket * size, timezone.utc).astimezone(zone).date()
-
-
-class DayFolder:
-    """Caches bucket → local date (a week has at most 672 quarter hours, so this stays tiny)."""
-
-    def __init__(self, size: int, zone: ZoneInfo) -> None:
-        self.size, self.zone = size, zone
-        self._cache: dict[int, date] = {}
-
-    def __call__(self, bucket: int) -> date:
-        day = self._cache.get(bucket)
-        if day is None:
-            day = self._cache[bucket] = bucket_to_local_date(bucket, self.size, self.zone)
-        return day

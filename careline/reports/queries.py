@@ -1,13 +1,13 @@
 """The report's SQL: a handful of GROUP BY queries over one period, never one row per mention in Python
 (except the raw-mentions sheet, which is streamed).
 
-Local days: SQL groups by integer UTC bucket (see periods.py) and `fold_days` folds buckets into days.
+Local days: cut by careline.services.localdays (the database groups by local day, DST segment by segment).
 Labels: a person's correction wins over the model's (`corrected_*`), unclassified rows say so.
 """
 from __future__ import annotations
 
-from collections import Counter
 import functools
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from careline.models import Author, Brand, Mention
-from careline.reports.periods import DayFolder, Period
+from careline.reports.periods import Period
+from careline.services import localdays
 
 M = Mention.__table__  # type: ignore[attr-defined]
 A = Author.__table__  # type: ignore[attr-defined]
@@ -76,19 +77,16 @@ def in_period(period: Period) -> sa.ColumnElement[bool]:
 
 def daily_counts(session: Session, period: Period) -> Counter[DailyKey]:
     """Mentions per local day × brand × platform × sentiment × intent."""
-    size = period.bucket_seconds()
-    expr, key = bucket_expr(session, size)
-    bucket = expr.label("bucket")
-    stmt = (
-        sa.select(bucket, M.c.brand_id, M.c.platform, SENTIMENT, INTENT, sa.func.count().label("n"))
-        .where(in_period(period))
-        .group_by(sa.literal_column("bucket"), M.c.brand_id, M.c.platform, sa.literal_column("eff_sentiment"),
-                  sa.literal_column("eff_intent"))
-    )
-    fold = DayFolder(size, period.zone)
+    def segment(day: sa.ColumnElement[Any], start: datetime, end: datetime) -> list[sa.Select[Any]]:
+        return [sa.select(day, M.c.brand_id, M.c.platform, SENTIMENT, INTENT, sa.func.count().label("n"))
+                .where(M.c.created_at >= start, M.c.created_at < end)
+                .group_by(day, M.c.brand_id, M.c.platform, sa.literal_column("eff_sentiment"),
+                          sa.literal_column("eff_intent"))]
+
     out: Counter[DailyKey] = Counter()
-    for row in session.execute(stmt):
-        out[(fold(key(row.bucket)), row.brand_id, row.platform, row.eff_sentiment, row.eff_intent)] += int(row.n)
+    for day, row in localdays.per_day(session, M.c.created_at, period.start_utc, period.end_utc, period.zone,
+                                      segment):
+        out[(day, row.brand_id, row.platform, row.eff_sentiment, row.eff_intent)] += int(row.n)
     return out
 
 
@@ -145,18 +143,15 @@ def count_mentions(session: Session, period: Period) -> int:
     return int(session.execute(sa.select(sa.func.count()).select_from(M).where(in_period(period))).scalar_one())
 
 
-def sentiment_by_bucket(session: Session, period: Period) -> Counter[tuple[date, int | None, str]]:
+def sentiment_by_day(session: Session, period: Period) -> Counter[tuple[date, int | None, str]]:
     """(local day, brand_id, sentiment) -> mentions, for trend charts over many weeks."""
-    size = period.bucket_seconds()
-    expr, key = bucket_expr(session, size)
-    bucket = expr.label("bucket")
-    stmt = (
-        sa.select(bucket, M.c.brand_id, SENTIMENT, sa.func.count().label("n"))
-        .where(in_period(period))
-        .group_by(sa.literal_column("bucket"), M.c.brand_id, sa.literal_column("eff_sentiment"))
-    )
-    fold = DayFolder(size, period.zone)
+    def segment(day: sa.ColumnElement[Any], start: datetime, end: datetime) -> list[sa.Select[Any]]:
+        return [sa.select(day, M.c.brand_id, SENTIMENT, sa.func.count().label("n"))
+                .where(M.c.created_at >= start, M.c.created_at < end)
+                .group_by(day, M.c.brand_id, sa.literal_column("eff_sentiment"))]
+
     out: Counter[tuple[date, int | None, str]] = Counter()
-    for row in session.execute(stmt):
-        out[(fold(key(row.bucket)), row.brand_id, row.eff_sentiment)] += int(row.n)
+    for day, row in localdays.per_day(session, M.c.created_at, period.start_utc, period.end_utc, period.zone,
+                                      segment):
+        out[(day, row.brand_id, row.eff_sentiment)] += int(row.n)
     return out

@@ -2,8 +2,7 @@
 (themes: services/themes.py).
 
 Every function aggregates in SQL and returns small plain dataclasses. Days are cut in the configured time
-zone by the database: the range is split where the zone's UTC offset changes (DST), and within each piece
-a local day is a fixed shift of UTC, so SQLite and PostgreSQL group by day the same way.
+zone by careline.services.localdays (exact across DST, the same on SQLite and PostgreSQL).
 """
 from __future__ import annotations
 
@@ -11,14 +10,14 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from careline.models import Brand, Mention, MentionBrand
-from careline.services import mention_brands
+from careline.services import localdays, mention_brands
 from careline.services.tags import any_tag
 
 LABELS = {"sentiment": ("negative", "neutral", "positive"), "intent": ("complaint", "question", "praise", "other")}
@@ -61,40 +60,6 @@ class ResponseStats:
     def within_sla_share(self) -> float:
         """Share of actionable mentions answered within the SLA (unanswered ones count as missed)."""
         return self.within_sla / self.actionable if self.actionable else 0.0
-
-
-def _day_bucket(session: Session, offset_minutes: int) -> sa.ColumnElement:
-    """The local calendar day (text, YYYY-MM-DD) of created_at under a fixed UTC offset."""
-    if session.get_bind().dialect.name == "postgresql":
-        shifted = sa.func.timezone("UTC", col(Mention.created_at)) + sa.text(f"interval '{int(offset_minutes)} minutes'")
-        return sa.func.to_char(shifted, "YYYY-MM-DD")
-    if not offset_minutes:  # a modifier costs ~30% more per row on SQLite
-        return sa.func.date(col(Mention.created_at))
-    return sa.func.date(col(Mention.created_at), f"{int(offset_minutes):+d} minutes")
-
-
-def offset_segments(since: datetime, until: datetime, zone: ZoneInfo) -> list[tuple[datetime, datetime, int]]:
-    """Split [since, until) where the zone's UTC offset changes (DST): (start, end, offset minutes) each.
-
-    Within a segment a local day is a fixed shift of UTC, so the database can group by day directly.
-    """
-    def offset(at: datetime) -> int:
-        delta = at.astimezone(zone).utcoffset()
-        return int(delta.total_seconds() // 60) if delta else 0
-
-    segments = []
-    start, current, probe = since, offset(since), since
-    while probe < until:
-        nxt = min(probe + timedelta(hours=1), until)
-        if offset(nxt - timedelta(microseconds=1)) != current:  # it changed inside this hour
-            edge = probe.replace(second=0, microsecond=0)
-            while offset(edge) == current:
-                edge += timedelta(minutes=1)
-            segments.append((start, edge, current))
-            start, current = edge, offset(edge)
-        probe = nxt
-    segments.append((start, until, current))
-    return [seg for seg in segments if seg[0] < seg[1]]
 
 
 def _effective(name: str) -> sa.ColumnElement:
@@ -140,12 +105,10 @@ def volume(
         raise ValueError(f"by must be one of {', '.join(LABELS)}")
     if granularity not in ("day", "week"):
         raise ValueError("granularity must be day or week")
-    zone = ZoneInfo(zone) if isinstance(zone, str) else zone
     names = _brand_names(session)
     label = _effective(by).label("label")
     folded: Counter[tuple[date, str, str, str]] = Counter()
-    for seg_start, seg_end, offset in offset_segments(since, until, zone):
-        day = _day_bucket(session, offset).label("day")
+    def segment(day: sa.ColumnElement, seg_start: datetime, seg_end: datetime) -> list[sa.Select]:
         stmt = select(day, col(Mention.brand_id), col(Mention.platform), label, sa.func.count().label("n"))
         stmt = _scope(stmt, seg_start, seg_end, brand_ids, platforms, tags).group_by(
             day, col(Mention.brand_id), col(Mention.platform), label)
@@ -156,13 +119,13 @@ def volume(
         also = _scope(also, seg_start, seg_end, None, platforms, tags)
         if brand_ids:
             also = also.where(other.in_(list(brand_ids)))
-        also = also.group_by(day, other, col(Mention.platform), label)
-        for q in (stmt, also):
-            for day_text, brand_id, platform, lab, n in session.execute(q):
-                period = date.fromisoformat(day_text)
-                if granularity == "week":
-                    period -= timedelta(days=period.weekday())
-                folded[(period, names.get(brand_id, "?"), platform, lab or UNCLASSIFIED)] += n
+        return [stmt, also.group_by(day, other, col(Mention.platform), label)]
+
+    for period, (_day, brand_id, platform, lab, n) in localdays.per_day(session, col(Mention.created_at), since,
+                                                                       until, zone, segment):
+        if granularity == "week":
+            period -= timedelta(days=period.weekday())
+        folded[(period, names.get(brand_id, "?"), platform, lab or UNCLASSIFIED)] += n
     return [VolumeRow(p, b, pl, lab, n) for (p, b, pl, lab), n in sorted(folded.items())]
 
 
@@ -252,15 +215,6 @@ def _rank(histogram: Counter[int], n: int, q: float) -> float | None:
         if seen >= target:
             return float(value)
     return float(max(histogram))
-
-
-def day_range(days: int, zone: ZoneInfo | str = "UTC", today: date | None = None) -> tuple[datetime, datetime]:
-    """[start, end) in UTC covering the last `days` whole local days including today."""
-    zone = ZoneInfo(zone) if isinstance(zone, str) else zone
-    today = today or datetime.now(zone).date()
-    start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), tzinfo=zone)
-    end = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
 
 
 def recent_languages(session: Session, sample: int = 20_000) -> list[str]:

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from careline.errors import NotFound, PermissionDenied
 from careline.models import Author, Brand, Mention
-from careline.services import advocates, stats, trends
+from careline.services import advocates, localdays, stats, trends
 from careline.services.classification import apply_labels, correct
 from careline.services.ingest import ingest
 from classify.base import Labels
@@ -99,7 +99,7 @@ def test_response_times(any_engine):
 
 
 def test_day_range_covers_whole_local_days():
-    since, until = trends.day_range(7, "Europe/Berlin", today=date(2026, 11, 22))
+    since, until = localdays.day_range(7, "Europe/Berlin", today=date(2026, 11, 22))
     assert since == datetime(2026, 11, 15, 23, tzinfo=timezone.utc)
     assert until == datetime(2026, 11, 22, 23, tzinfo=timezone.utc)
 
@@ -137,10 +137,10 @@ def test_offset_segments_split_at_dst():
     from zoneinfo import ZoneInfo
 
     since, until = datetime(2026, 3, 28, tzinfo=timezone.utc), datetime(2026, 3, 31, tzinfo=timezone.utc)
-    segs = trends.offset_segments(since, until, ZoneInfo("Europe/Berlin"))
+    segs = localdays.offset_segments(since, until, ZoneInfo("Europe/Berlin"))
     assert segs == [(since, datetime(2026, 3, 29, 1, tzinfo=timezone.utc), 60),
                     (datetime(2026, 3, 29, 1, tzinfo=timezone.utc), until, 120)]
-    assert trends.offset_segments(since, until, ZoneInfo("UTC")) == [(since, until, 0)]
+    assert localdays.offset_segments(since, until, ZoneInfo("UTC")) == [(since, until, 0)]
 
 
 def test_volume_days_across_dst(any_engine):

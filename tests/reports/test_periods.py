@@ -7,9 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from careline.errors import InvalidInput
-from careline.reports.periods import (
-    HOUR, QUARTER_HOUR, DayFolder, last_complete_week, previous_week, range_period, week_period,
-)
+from careline.reports.periods import last_complete_week, previous_week, range_period, week_period
 from tests.reports.helpers import utc
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -38,16 +36,6 @@ def test_bad_week_is_one_sentence(bad: str) -> None:
     with pytest.raises(InvalidInput) as exc:
         week_period(bad, BERLIN)
     assert str(exc.value).endswith(".")
-
-
-def test_fold_uses_quarter_hours_where_the_offset_has_minutes() -> None:
-    assert week_period("2026-W43", BERLIN).bucket_seconds() == HOUR
-    kolkata = week_period("2026-W43", ZoneInfo("Asia/Kolkata"))
-    assert kolkata.bucket_seconds() == QUARTER_HOUR
-    fold = DayFolder(QUARTER_HOUR, ZoneInfo("Asia/Kolkata"))
-    # 18:30 UTC is midnight in India (UTC+5:30)
-    assert fold(int(utc(2026, 10, 20, 18, 15).timestamp()) // QUARTER_HOUR) == date(2026, 10, 20)
-    assert fold(int(utc(2026, 10, 20, 18, 30).timestamp()) // QUARTER_HOUR) == date(2026, 10, 21)
 
 
 def test_range_validation() -> None:
