@@ -22,8 +22,16 @@ from typing import Annotated, Optional
 import typer
 from sqlalchemy.exc import DBAPIError
 
-from careline.commands import (care_cmds, classify_cmds, customer_cmds, reply_cmds, report_cmds, search_cmds,
-                               source_cmds, user_cmds)
+from careline.commands import (
+    care_cmds,
+    classify_cmds,
+    customer_cmds,
+    reply_cmds,
+    report_cmds,
+    search_cmds,
+    source_cmds,
+    user_cmds,
+)
 from careline.commands.context import CliContext, use
 from careline.console import console, progress
 from careline.errors import CarelineError
@@ -187,7 +195,8 @@ def _classify_db(settings, engine, limit: int | None = None, fallback: bool = Fa
 
     from careline.errors import ConfigError
     from careline.factory import build_classifier
-    from careline.services.classification import classify_pending, count_pending
+    from careline.services import queue
+    from careline.services.classification import count_pending
 
     with Session(engine) as session:
         pending = count_pending(session)
@@ -205,8 +214,8 @@ def _classify_db(settings, engine, limit: int | None = None, fallback: bool = Fa
     if classifier.version.startswith("placeholder"):
         console.print("[yellow]Using the placeholder keyword classifier, not the trained model.[/]")
     with progress("Classifying", pending) as advance, Session(engine, expire_on_commit=False) as session:
-        return classify_pending(session, classifier, batch_size=settings.classify_batch_size, limit=limit,
-                                low_confidence=settings.low_confidence, progress=advance)
+        return queue.drain(session, classifier, batch_size=settings.classify_batch_size, limit=limit,
+                           low_confidence=settings.low_confidence, progress=advance)
 
 
 @app.command()

@@ -4,11 +4,16 @@ PostgreSQL: a session-level advisory lock held on a dedicated connection. If the
 connection closes, the lock is released, and the next worker to try becomes leader (within one retry
 interval). SQLite (one process by design): a row in the `lock` table with an expiry, renewed by the
 holder, which gives the same behaviour for several schedulers on one machine.
+
+`worker_id` names a process for leases everywhere (leader lease, classification queue, outbox sender).
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import socket
+import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -17,6 +22,11 @@ from sqlalchemy.engine import Connection, Engine
 from careline.models import Lock, utcnow
 
 log = logging.getLogger(__name__)
+
+
+def worker_id(role: str = "worker") -> str:
+    """`role@host:pid:random`: unique per process and call, readable in a lease column or a log line."""
+    return f"{role}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 def _key(name: str) -> int:

@@ -54,15 +54,15 @@ def collect_source(name: str, settings: Settings | None = None, engine: Engine |
 
 def classify_pending(settings: Settings | None = None, engine: Engine | None = None, limit: int | None = None) -> int:
     from careline.factory import build_classifier
-    from careline.services.classification import classify_pending as run
+    from careline.services import queue
 
     settings = settings or get_settings()
     engine = engine or get_engine(settings.url)
     try:
         classifier = build_classifier(settings)
         with Session(engine, expire_on_commit=False) as session:
-            return run(session, classifier, batch_size=settings.classify_batch_size, limit=limit,
-                       low_confidence=settings.low_confidence)
+            return queue.drain(session, classifier, batch_size=settings.classify_batch_size, limit=limit,
+                               low_confidence=settings.low_confidence, lease_seconds=settings.queue_lease_seconds)
     except CarelineError as exc:
         log.error("classification skipped: %s", exc)
         return 0

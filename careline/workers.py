@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from careline.coordination import LeaderLease
+from careline.coordination import LeaderLease, worker_id
 from careline.services import queue
 from careline.settings import Settings
 
@@ -73,13 +73,12 @@ def classify_loop(settings: Settings, engine: Engine, stop: threading.Event, own
     while not stop.is_set():
         try:
             with Session(engine, expire_on_commit=False) as session:
-                done = queue.work_once(session, owner, classifier, settings.classify_batch_size,
-                                       lease_seconds=lease_seconds, low_confidence=settings.low_confidence)
+                queue.drain(session, classifier, batch_size=settings.classify_batch_size, owner=owner,
+                            lease_seconds=lease_seconds, low_confidence=settings.low_confidence,
+                            stop=stop.is_set)
         except Exception:  # noqa: BLE001 - keep the worker alive; the lease hands the batch on
             log.exception("classification batch failed")
-            done = []
-        if not done:
-            stop.wait(poll_seconds)
+        stop.wait(poll_seconds)  # drained: look again in a moment
 
 
 def send_loop(settings: Settings, engine: Engine, stop: threading.Event, poll_seconds: float = 2.0) -> None:
@@ -97,7 +96,7 @@ def run_worker(settings: Settings, engine: Engine, roles: set[str], stop: thread
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-    owner = queue.worker_id("worker")
+    owner = worker_id("worker")
     threads: list[threading.Thread] = []
     if roles & {"collect", "report"}:
         threads.append(threading.Thread(target=leader_loop, name="leader",

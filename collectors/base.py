@@ -174,4 +174,11 @@ class AuthFailed(SourceError):
 
 
 class AccessDenied(SourceError):
-    """The account's plan or permissions don't allow this call: pause the source, don't retry."""
+    """The account's plan or permissions don't allow this call: pause the source, don't retry.
+
+    `source_wide`: the refusal covers every query of the source (e.g. X's plan has no search at all), so
+    the run stops instead of trying the next query."""
+
+    def __init__(self, message: str, *, source_wide: bool = False) -> None:
+        super().__init__(message)
+        self.source_wide = source_wide

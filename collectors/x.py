@@ -358,6 +358,4 @@ def _about_since(exc: tweepy.HTTPException) -> bool:
 
 
 def _denied(message: str) -> AccessDenied:
-    exc = AccessDenied(message)
-    exc.source_wide = True  # type: ignore[attr-defined]  # the plan covers every query of the source
-    return exc
+    return AccessDenied(message, source_wide=True)  # the plan covers every query of the source

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from careline.errors import InvalidInput, NotFound
 from careline.models import Author, Mention, utcnow
 from careline.services import audit, customer_counts, embeddings, sla
 from careline.services.priority import score_mention
-from classify.base import INTENTS, SENTIMENTS, Classifier, Labels
+from classify.base import INTENTS, SENTIMENTS, Labels
 from classify.needs_reply import judge
 
 log = logging.getLogger(__name__)
@@ -133,37 +133,6 @@ def _apply_author_deltas(session: Session, deltas: dict[tuple[str, str, int], li
             bumps,
         )
     customer_counts.apply_intent_deltas(session, deltas)  # per brand, and the customers' counts
-
-
-def classify_pending(
-    session: Session,
-    classifier: Classifier,
-    *,
-    batch_size: int = 64,
-    limit: int | None = None,
-    low_confidence: float = 0.55,
-    progress: Callable[[int], None] | None = None,
-    owner: str | None = None,
-) -> int:
-    """Classify unclassified mentions batch by batch through the leased work queue; returns how many.
-
-    The same path serves one process on SQLite and many workers on PostgreSQL (see services/queue.py).
-    """
-    from careline.services import queue
-
-    owner = owner or queue.worker_id("classify")
-    done = 0
-    while limit is None or done < limit:
-        take = batch_size if limit is None else min(batch_size, limit - done)
-        stored = queue.work_once(session, owner, classifier, take, low_confidence=low_confidence)
-        if not stored:
-            if queue.claimable(session) == 0:
-                break
-            continue
-        done += len(stored)
-        if progress:
-            progress(len(stored))
-    return done
 
 
 def correct(

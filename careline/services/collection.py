@@ -7,7 +7,7 @@ fetch and its commit re-fetches that one page and never skips or duplicates. Fai
   otherwise pause every query of the source until the reset and record the budget left;
 - a transient error (network, 5xx): retry with exponential backoff and jitter, then give up for this run;
 - access denied (e.g. X's plan doesn't include search): pause for a day with a message naming what the
-  plan allows (every query of the source when the exception says `source_wide`);
+  plan allows (every query of the source when `AccessDenied.source_wide` says so);
 - bad credentials: mark the source unhealthy and stop it for this run; other sources are separate jobs;
 - anything else: record the error on that query and carry on with the next one.
 
@@ -260,7 +260,7 @@ def _collect_query(
         except AccessDenied as exc:
             until = now + ACCESS_PAUSE
             failure = dict(message=str(exc), healthy=False, paused_until=until, reason=str(exc))
-            if getattr(exc, "source_wide", False):
+            if exc.source_wide:
                 stop = _StopSource(str(exc), until, healthy=False)
         except AuthFailed as exc:
             failure = dict(message=str(exc), healthy=False)

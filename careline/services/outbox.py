@@ -17,9 +17,6 @@ number of senders can run. Every attempt writes an AuditEvent in the transaction
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,11 +26,13 @@ from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from careline.coordination import worker_id
 from careline.db import is_postgres
 from careline.errors import CarelineError
 from careline.models import Author, Mention, Reply, ReplyState, Status, utcnow
 from careline.services import app_settings, audit
 from careline.services.replies import MASTODON_LIMIT_KEY
+from collectors.ratelimit import backoff_delay
 from responders.base import (
     OutcomeUnknown,
     PostedReply,
@@ -62,12 +61,11 @@ QUEUED, SENDING, SENT = ReplyState.queued.value, ReplyState.sending.value, Reply
 FAILED, UNKNOWN = ReplyState.failed.value, ReplyState.unknown.value
 
 
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
 def backoff(attempts: int) -> timedelta:
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+    """The wait before retrying a reply after `attempts` tries: the collectors' backoff (exponential with
+    equal jitter, so many workers' retries never line up), 30 s doubling up to 30 min."""
+    return timedelta(seconds=backoff_delay(max(attempts - 1, 0), BACKOFF_BASE.total_seconds(),
+                                           BACKOFF_CAP.total_seconds()))
 
 
 @dataclass
@@ -412,7 +410,7 @@ def run(
     only_ids: list[int] | None = None,
 ) -> SendSummary:
     """One pass: first settle interrupted sends (expired leases), then post what is due, oldest first."""
-    sender = _Sender(settings, engine, responders, owner or worker_id(), now)
+    sender = _Sender(settings, engine, responders, owner or worker_id("send"), now)
     for expired in (True, False):
         for _ in range(limit):
             reply = sender.claim(expired, only_ids)

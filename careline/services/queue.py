@@ -8,14 +8,13 @@ ours, so a worker that was presumed dead can never label a row twice.
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from careline.coordination import worker_id
 from careline.db import is_postgres
 from careline.models import Mention, utcnow
 from careline.services.classification import apply_labels
@@ -23,10 +22,6 @@ from classify.base import Classifier
 
 log = logging.getLogger(__name__)
 DEFAULT_LEASE_SECONDS = 120
-
-
-def worker_id(role: str = "worker") -> str:
-    return f"{role}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 def claim(session: Session, owner: str, size: int, lease_seconds: int = DEFAULT_LEASE_SECONDS) -> list[int]:
@@ -94,6 +89,39 @@ def work_once(
         session.rollback()
         release(session, owner, ids)
         raise
+
+
+def drain(
+    session: Session,
+    classifier: Classifier,
+    *,
+    batch_size: int = 64,
+    limit: int | None = None,
+    low_confidence: float = 0.55,
+    lease_seconds: int = DEFAULT_LEASE_SECONDS,
+    progress: Callable[[int], None] | None = None,
+    owner: str | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> int:
+    """Classify until nothing is claimable (or `limit` rows, or `stop()`), batch by batch; returns how many.
+
+    The one drain loop: `careline classify`, the collect job and the workers all call it. The same path
+    serves one process on SQLite and many workers on PostgreSQL.
+    """
+    owner = owner or worker_id("classify")
+    done = 0
+    while (limit is None or done < limit) and not (stop and stop()):
+        take = batch_size if limit is None else min(batch_size, limit - done)
+        stored = work_once(session, owner, classifier, take, lease_seconds=lease_seconds,
+                           low_confidence=low_confidence)
+        if not stored:
+            if claimable(session) == 0:
+                break
+            continue
+        done += len(stored)
+        if progress:
+            progress(len(stored))
+    return done
 
 
 def release(session: Session, owner: str, ids: list[int]) -> None:

@@ -5,7 +5,7 @@ from sqlmodel import Session, select
 
 from careline.errors import Conflict, InvalidInput, NotFound
 from careline.models import AuditEvent, Author, Mention, Reply
-from careline.services import classification, inbox, replies, triage
+from careline.services import classification, inbox, queue, replies, triage
 from careline.services.ingest import ingest
 from classify.lexicon import LexiconClassifier
 from tests.conftest import make_raw
@@ -16,14 +16,14 @@ def loaded(session: Session) -> list[int]:
     texts = ["Acme Air lost my bag, awful", "Thank you Acme Air, great crew!", "Does Acme Air allow pets?",
              "Sitting at the gate", "Acme Air cancelled my flight, refund please"]
     result = ingest(session, [make_raw(text=t, author_followers=10 ** i) for i, t in enumerate(texts)])
-    classification.classify_pending(session, LexiconClassifier())
+    queue.drain(session, LexiconClassifier())
     return result.new_ids
 
 
 def test_inbox_orders_by_priority_and_filters(any_engine, ) -> None:
     with Session(any_engine, expire_on_commit=False) as s:
         ids = ingest(s, [make_raw(text="lost my bag, awful"), make_raw(text="love it, thanks!")]).new_ids
-        classification.classify_pending(s, LexiconClassifier())
+        queue.drain(s, LexiconClassifier())
         page = inbox.list_inbox(s)
         assert [m.intent for m in page.items] == ["complaint", "praise"]
         only = inbox.list_inbox(s, inbox.InboxFilter(intents=["praise"], platforms=["x"]))
