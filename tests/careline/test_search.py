@@ -130,3 +130,25 @@ def test_field_filters_for_tags_brands_status_and_assignee(any_engine) -> None:
     with Session(any_engine) as s:
         assert count(s, InboxFilter(tags=["VIP"]), cap=None) == 2
         assert count(s, InboxFilter(text="bag")) == 4  # the competitor's mention stays out of the inbox
+
+
+def test_migrate_puts_back_an_index_a_table_rebuild_dropped(tmp_path) -> None:
+    from careline.db import make_engine, migrate
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate(engine)
+    with Session(engine) as s:
+        ingest(s, [make_raw(author_handle="ann_1", text="lost bag in Oslo")])
+    with engine.begin() as conn:  # what a batch-mode table rebuild in a later migration leaves behind
+        for name in ("mention_fts_ai", "mention_fts_ad", "mention_fts_au"):
+            conn.exec_driver_sql(f"DROP TRIGGER {name}")
+        conn.exec_driver_sql("DROP TABLE mention_fts")
+        conn.exec_driver_sql("INSERT INTO mention (platform, external_id, text, created_at, collected_at, raw, "
+                             "sentiment_scores, intent_scores, needs_review, status, priority, tags, updated_at) "
+                             "VALUES ('x', 'late', 'lost bag in Rome', '2026-11-01', '2026-11-01', '{}', '{}', '{}',"
+                             " 0, 'new', 0, '[]', '2026-11-01')")
+    migrate(engine)
+    assert _found(engine, '"lost bag"') == ["", "ann_1"]
+    with Session(engine) as s:
+        ingest(s, [make_raw(author_handle="bo_2", text="lost bag again")])
+    assert _found(engine, "again") == ["bo_2"]
