@@ -19,6 +19,14 @@ find_tab, links_tab = st.tabs(["Find a customer", "Link suggestions"])
 with links_tab:
     with db() as session:
         views = customers.view_suggestions(session, customer_links.open_suggestions(session, limit=50))
+        rules_now = customer_links.auto_rules(session)
+    with st.expander(f"Auto-merge rules: {', '.join(rules_now) or 'none (a person confirms every link)'}"):
+        st.text("Admins may let a signal merge without a person confirming; each merge is audited and can be undone.")
+        chosen = st.multiselect("Merge automatically when", list(customer_links.SCORES), rules_now, key="auto_rules",
+                                format_func=lambda r: customer_links.REASON_TEXT.get(r, r), disabled=not can("settings"))
+        if st.button("Save rules", key="auto_rules_save", disabled=not can("settings") or chosen == rules_now):
+            if act("settings", customer_links.set_auto_rules, chosen, me, role, success="Auto-merge rules saved"):
+                st.rerun()
     if not views:
         st.info("No open suggestions. The link job runs every hour (or `careline customer suggest`).")
     for v in views:

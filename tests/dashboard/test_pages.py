@@ -350,3 +350,15 @@ def test_composer_counts_like_the_queue_on_mastodon(page, dash_db):
     at.text_area(key=f"reply_text_{mid}").input("a" * 498).run()
     assert any("503 / 500 characters as mastodon counts them — too long" in p.proto.text for p in at.get("progress"))
     assert at.button(key=f"send_{mid}").disabled
+
+
+def test_only_admins_turn_on_auto_merge_rules(page, dash_db):
+    from careline.services import customer_links
+
+    assert page("customers", role="agent").button(key="auto_rules_save").disabled
+    at = page("customers", role="admin")
+    at.multiselect(key="auto_rules").set_value(["mutual_link"]).run()
+    at.button(key="auto_rules_save").click().run()
+    assert not at.exception
+    with Session(dash_db) as s:
+        assert customer_links.auto_rules(s) == ["mutual_link"]
