@@ -9,6 +9,7 @@ on the customer are closed (the conversation continues in the new post). Competi
 """
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,9 +18,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from careline.models import Brand, Mention, Note, Reply, Status, utcnow
-from careline.services import audit
+from careline.models import AuditEvent, Brand, Mention, Note, Reply, Status, utcnow
 from careline.services.priority import OPEN_STATUSES, score_mention
+from careline.services.rows import store_columns
 
 log = logging.getLogger(__name__)
 ACTOR = "cases"
@@ -32,7 +33,12 @@ def window_hours() -> float:
 
 
 def attach(session: Session, new_ids: Sequence[int], *, window: float | None = None) -> int:
-    """Join newly stored mentions to open (or reopen resolved) cases; returns how many joined. No commit."""
+    """Join newly stored mentions to open (or reopen resolved) cases; returns how many joined. No commit.
+
+    Candidates are read in two indexed queries (same threads; same authors within the window) and
+    looked up through dicts and a sorted list per author, so a batch costs O(n log n) however prolific
+    an author is; each case's state (open? owner?) is read once per batch.
+    """
     if not new_ids:
         return 0
     window_td = timedelta(hours=window_hours() if window is None else window)
@@ -41,69 +47,109 @@ def attach(session: Session, new_ids: Sequence[int], *, window: float | None = N
            if m.brand_id not in competitors]
     if not new:
         return 0
-    new.sort(key=lambda m: (m.created_at, m.id or 0))
-    threads = {(m.platform, m.thread_id) for m in new if m.thread_id}
-    authors = {(m.platform, m.author_handle) for m in new if m.author_handle}
+    new.sort(key=_order)
+    threads = sorted({(m.platform, m.thread_id) for m in new if m.thread_id})
+    authors = sorted({(m.platform, m.author_handle) for m in new if m.author_handle and m.brand_id is not None})
     earliest = min(m.created_at for m in new) - window_td
-    known: dict[int, Mention] = {}
-    if threads:
-        for m in session.exec(select(Mention).where(sa.tuple_(col(Mention.platform), col(Mention.thread_id))
-                                                    .in_(sorted(threads)))):
-            known[m.id or 0] = m
-    if authors:
-        stmt = select(Mention).where(sa.tuple_(col(Mention.platform), col(Mention.author_handle)).in_(sorted(authors)),
-                                     col(Mention.created_at) >= earliest)
-        for m in session.exec(stmt):
-            known[m.id or 0] = m
-    joined = 0
+    first_in_thread: dict[tuple[str, str], Mention] = {}
+    by_author: dict[tuple[str, str, int], list[Mention]] = {}
+    for chunk in _chunks(threads):
+        for k in session.exec(select(Mention).where(sa.tuple_(col(Mention.platform), col(Mention.thread_id)).in_(chunk))):
+            if k.brand_id in competitors or k.thread_id is None:
+                continue
+            key = (k.platform, k.thread_id)
+            if key not in first_in_thread or _order(k) < _order(first_in_thread[key]):
+                first_in_thread[key] = k
+    for chunk in _chunks(authors):
+        stmt = select(Mention).where(sa.tuple_(col(Mention.platform), col(Mention.author_handle)).in_(chunk),
+                                     col(Mention.created_at) >= earliest, col(Mention.brand_id).is_not(None))
+        for k in session.exec(stmt):
+            by_author.setdefault((k.platform, k.author_handle or "", k.brand_id or 0), []).append(k)
+    for posts in by_author.values():
+        posts.sort(key=_order)
+    states: dict[int, _CaseState] = {}
+    touched: dict[int, Mention] = {}
+    events: list[dict[str, object]] = []
     for m in new:
-        earlier = [k for k in known.values() if k.id != m.id and k.brand_id not in competitors
-                   and (k.created_at, k.id or 0) < (m.created_at, m.id or 0)]
-        root = _match(m, earlier, window_td)
+        root = _match(m, first_in_thread, by_author, window_td)
         if root is not None:
-            _join(session, m, root)
-            joined += 1
-    return joined
+            events.append(_join(session, m, root, states, touched))
+    # one executemany each, not an ORM flush per row (a busy author's batch is thousands of joins)
+    store_columns(session, list(touched.values()), ("case_id", "assignee", "status", "priority", "resolved_at"))
+    if events:
+        session.execute(AuditEvent.__table__.insert(), events)  # type: ignore[attr-defined]
+    return len(events)
 
 
-def _match(m: Mention, earlier: list[Mention], window: timedelta) -> Mention | None:
+def _order(m: Mention) -> tuple[datetime, int]:
+    return (m.created_at, m.id or 0)
+
+
+def _chunks(items: list[tuple[str, str]], size: int = 500) -> list[list[tuple[str, str]]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _match(m: Mention, first_in_thread: dict[tuple[str, str], Mention],
+           by_author: dict[tuple[str, str, int], list[Mention]], window: timedelta) -> Mention | None:
     """The earlier post whose case this one continues: same thread first, else same author and brand."""
-    same_thread = [k for k in earlier if m.thread_id and k.platform == m.platform and k.thread_id == m.thread_id]
-    if same_thread:
-        return min(same_thread, key=lambda k: (k.created_at, k.id or 0))
-    recent = [k for k in earlier if k.platform == m.platform and k.author_handle == m.author_handle
-              and k.brand_id == m.brand_id and m.created_at - k.created_at <= window]
-    return max(recent, key=lambda k: (k.created_at, k.id or 0)) if recent else None
+    if m.thread_id:
+        first = first_in_thread.get((m.platform, m.thread_id))
+        if first is not None and _order(first) < _order(m):
+            return first
+    if m.author_handle and m.brand_id is not None:
+        posts = by_author.get((m.platform, m.author_handle, m.brand_id), [])
+        i = bisect.bisect_left(posts, _order(m), key=_order) - 1  # the latest post before this one
+        if i >= 0 and m.created_at - posts[i].created_at <= window:
+            return posts[i]
+    return None
 
 
-def _join(session: Session, m: Mention, anchor: Mention) -> None:
+@dataclass
+class _CaseState:
+    open: bool
+    owner: str | None
+    waiting: list[Mention]
+
+
+def _state(session: Session, case_id: int, exclude: int | None) -> _CaseState:
+    """Whether anything in the case is open, its owner (latest assignee) and what waits on the customer."""
+    in_case = sa.or_(col(Mention.case_id) == case_id, col(Mention.id) == case_id)
+    not_me = col(Mention.id) != exclude
+    still_open = session.exec(select(Mention.id).where(in_case, not_me, col(Mention.status).in_(OPEN_STATUSES))
+                              .limit(1)).first() is not None
+    owner = session.exec(select(Mention.assignee).where(in_case, not_me, col(Mention.assignee).is_not(None))
+                         .order_by(col(Mention.updated_at).desc(), col(Mention.id).desc()).limit(1)).first()
+    waiting = list(session.exec(select(Mention).where(in_case, not_me, Mention.status == Status.waiting.value)))
+    return _CaseState(open=still_open, owner=owner, waiting=waiting)
+
+
+def _join(session: Session, m: Mention, anchor: Mention, states: dict[int, _CaseState],
+          touched: dict[int, Mention]) -> dict[str, object]:
+    """Put `m` in the anchor's case (in memory; the caller writes the rows); returns its audit event."""
     case_id = anchor.case_id or anchor.id
     assert case_id is not None
     if anchor.case_id is None:
         anchor.case_id = case_id
-        session.add(anchor)
-    members = list(session.exec(select(Mention).where(sa.or_(col(Mention.case_id) == case_id,
-                                                             col(Mention.id) == case_id))))
-    members = [x for x in members if x.id != m.id]
-    still_open = any(x.status in OPEN_STATUSES for x in members)
-    owned = [x for x in members if x.assignee]
-    owner = max(owned, key=lambda x: (x.updated_at, x.id or 0)).assignee if owned else None
+        touched[anchor.id or 0] = anchor
+    state = states.get(case_id) or _state(session, case_id, m.id)
     now = utcnow()
     m.case_id = case_id
-    if owner and m.assignee is None:
-        m.assignee, m.status = owner, Status.assigned.value
-    for x in members:  # the customer answered: what waited on them continues in this post
-        if x.status == Status.waiting.value:
-            x.status = Status.replied.value if x.first_response_at else Status.resolved.value
-            x.resolved_at = now if x.status == Status.resolved.value else x.resolved_at
-            x.priority = score_mention(x, now)
-            session.add(x)
+    if state.owner and m.assignee is None:
+        m.assignee, m.status = state.owner, Status.assigned.value
+    for x in state.waiting:  # the customer answered: what waited on them continues in this post
+        x.status = Status.replied.value if x.first_response_at else Status.resolved.value
+        x.resolved_at = now if x.status == Status.resolved.value else x.resolved_at
+        x.priority = score_mention(x, now)
+        touched[x.id or 0] = x
     m.priority = score_mention(m, now)
-    session.add(m)
-    session.flush()
-    action = "case_join" if still_open else "case_reopen"
-    audit.record(session, ACTOR, action, mention_id=m.id, case_id=case_id, owner=owner,
-                 via="thread" if anchor.thread_id and anchor.thread_id == m.thread_id else "author")
+    touched[m.id or 0] = m
+    # what this post changes for the next one of the batch in the same case
+    states[case_id] = _CaseState(open=state.open or m.status in OPEN_STATUSES, owner=m.assignee or state.owner,
+                                 waiting=[])
+    return {"at": now, "actor": ACTOR, "action": "case_join" if state.open else "case_reopen", "mention_id": m.id,
+            "reply_id": None, "detail": {"case_id": case_id, "owner": state.owner,
+                                         "via": "thread" if anchor.thread_id and anchor.thread_id == m.thread_id
+                                         else "author"}}
 
 
 def case_of(session: Session, m: Mention) -> list[Mention]:

@@ -289,9 +289,12 @@ def delete_rule(session: Session, actor: str, rule_id: int) -> None:
 def compiled_rules(session: Session, ctx: Context | None = None) -> list[Compiled]:
     """The enabled rules, compiled once per batch; a stored rule that no longer compiles (its team was
     renamed, say) is logged and left out rather than stopping classification."""
+    stored = list_rules(session, enabled_only=True)
+    if not stored:
+        return []  # no rules: no need to load brands, teams and people for every classified batch
     ctx = ctx or Context.load(session)
     out = []
-    for rule in list_rules(session, enabled_only=True):
+    for rule in stored:
         try:
             out.append(compile_rule(rule.conditions, rule.actions, ctx, rule))
         except InvalidInput as exc:

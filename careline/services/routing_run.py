@@ -62,10 +62,10 @@ def route(session: Session, mentions: Sequence[Mention], *, trigger: str = "clas
     result = RouteResult()
     if not mentions:
         return result
-    ctx = routing.Context.load(session)
-    rules = routing.compiled_rules(session, ctx) if rules is None else rules
+    rules = routing.compiled_rules(session) if rules is None else rules
     if not rules:
         return result
+    ctx = routing.Context.load(session)
     roster = _Roster(session)
     now = utcnow()
     events: list[dict[str, Any]] = []
