@@ -86,7 +86,7 @@ views_nav.apply_pending(user, {"f_brand": list(brand_names), "f_platform": PLATF
                                "f_tags": _tag_names(), "f_assignee": people}, SORTS)
 with st.container(border=True):
     c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
-    text = c1.text_input("Search", key="f_text", placeholder='e.g. "lost bag", refund*, from:handle, tag:vip',
+    text = c1.text_input("Search mentions", key="f_text", placeholder='e.g. "lost bag", refund*, from:handle, tag:vip',
                          help=SEARCH_HELP)
     brand_ids = c2.multiselect("Brand", list(brand_names), format_func=lambda i: clean(brand_names[i]), key="f_brand")
     platforms = c3.multiselect("Platform", PLATFORMS, key="f_platform")
