@@ -65,7 +65,8 @@ def main() -> int:
     with ReplayServer(live_rate=args.rate, rules=rules, hit_rate=args.hit_rate) as server:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "CARELINE_DATA_DIR": str(tmp), "CARELINE_DATABASE_URL": url,
                "CARELINE_MODEL": args.model, "CARELINE_SOURCES": "[]", "CARELINE_STREAMS": '["jetstream"]',
-               "CARELINE_JETSTREAM_URLS": json.dumps([server.url])}
+               "CARELINE_JETSTREAM_URLS": json.dumps([server.url]),
+               "CARELINE_JETSTREAM_RESOLVE_HANDLES": "false"}  # no network: the generated DIDs are not real
         worker = subprocess.Popen([sys.executable, "-m", "careline.cli", "worker", "--role", "stream,classify"],
                                   env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started = time.monotonic()

@@ -49,10 +49,15 @@ def build_stream(name: str, settings: Settings, engine: object = None) -> tuple[
     if name == "jetstream":
         from collectors.jetstream import JetstreamStream
 
+        resolve = None
+        if settings.jetstream_resolve_handles:
+            from collectors.bluesky import ProfileResolver
+
+            resolve = ProfileResolver()
         return JetstreamStream(settings.jetstream_urls, compress=settings.jetstream_compress,
                                dictionary=settings.jetstream_zstd_dictionary,
                                rewind_s=settings.stream_rewind_seconds,
-                               flush_s=settings.stream_flush_seconds), "bluesky"
+                               flush_s=settings.stream_flush_seconds, resolve=resolve), "bluesky"
     if name == "mastodon":
         return _mastodon_stream(settings), "mastodon"
     raise ConfigError(f"Unknown stream {name!r}.")

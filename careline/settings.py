@@ -159,6 +159,7 @@ class Settings(BaseSettings):
     jetstream_urls: list[str] = Field(default_factory=lambda: list(JETSTREAM_INSTANCES))
     jetstream_compress: bool = False  # zstd: needs the zstandard package and Jetstream's dictionary file
     jetstream_zstd_dictionary: Path | None = None
+    jetstream_resolve_handles: bool = True  # look up matched posts' authors on Bluesky's public AppView
     stream_rewind_seconds: float = 5.0  # re-read this much on reconnect (the upsert drops repeats)
     stream_flush_seconds: float = 0.5  # how long matched posts wait before they are stored together
     # Mastodon streaming: CARELINE_MASTODON_BASE_URL (with its token) plus these instances, each with its own

@@ -150,3 +150,41 @@ def _message(exc: exceptions.RequestErrorBase) -> str:
         if value:
             return str(value)
     return f"HTTP {_status(exc)}"
+
+
+PUBLIC_APPVIEW = "https://public.api.bsky.app/xrpc"  # Bluesky's unauthenticated read API
+
+
+class ProfileResolver:
+    """DIDs → handle, display name and followers (`app.bsky.actor.getProfiles`, 25 a call, cached).
+
+    Jetstream names authors by DID only; the inbox and priority want the handle and follower count. One
+    failing lookup leaves those authors without a handle (logged); it never fails the batch."""
+
+    def __init__(self, client: Client | None = None, cache_size: int = 50_000) -> None:
+        self.client = client or Client(base_url=PUBLIC_APPVIEW)
+        self.cache_size = cache_size
+        self._cache: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, dids: list[str]) -> dict[str, dict[str, Any]]:
+        missing = [d for d in dict.fromkeys(dids) if d not in self._cache]
+        for start in range(0, len(missing), 25):
+            chunk = missing[start:start + 25]
+            try:
+                response = self.client.invoke_query("app.bsky.actor.getProfiles",
+                                                    params=models.AppBskyActorGetProfiles.Params(actors=chunk),
+                                                    output_encoding="application/json")
+            except exceptions.AtProtocolError as exc:
+                log.warning("bluesky: could not look up %d author(s): %s", len(chunk), type(exc).__name__)
+                continue
+            content = response.content if isinstance(response.content, dict) else {}
+            for profile in content.get("profiles") or []:
+                if isinstance(profile, dict) and isinstance(profile.get("did"), str):
+                    self._cache[profile["did"]] = {"handle": profile.get("handle"),
+                                                   "name": profile.get("displayName") or None,
+                                                   "followers": profile.get("followersCount")}
+            for did in chunk:
+                self._cache.setdefault(did, {})  # gone or suspended: not asked again
+        if len(self._cache) > self.cache_size:
+            self._cache.clear()  # simple and rare: a day of posters fits; the next lookups refill it
+        return {d: self._cache[d] for d in dids if self._cache.get(d)}

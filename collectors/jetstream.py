@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,8 @@ class JetstreamStream:
     def __init__(self, urls: Sequence[str], *, compress: bool = False,
                  dictionary: Path | None = None, rewind_s: float = 5.0, flush_s: float = 0.5, max_batch: int = 500,
                  max_post_chars: int = 10_000, max_event_bytes: int = 1_000_000, open_timeout_s: float = 10.0,
-                 backoff_base_s: float = 1.0, backoff_cap_s: float = 60.0) -> None:
+                 backoff_base_s: float = 1.0, backoff_cap_s: float = 60.0,
+                 resolve: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None) -> None:
         if not urls:
             raise ValueError("Jetstream needs at least one instance URL")
         self.urls = list(urls)
@@ -55,6 +56,7 @@ class JetstreamStream:
         self.open_timeout_s = open_timeout_s
         self.backoff_base_s, self.backoff_cap_s = backoff_base_s, backoff_cap_s
         self._zstd, self.compression = _decoder(compress, dictionary)
+        self.resolve = resolve  # DIDs → handle/name/followers for matched posts (collectors/bluesky.py)
         self.cursor_us: int | None = None  # the newest time_us the sink has stored
         self.stats = StreamStats()
 
@@ -126,9 +128,28 @@ class JetstreamStream:
                 await self._flush(sink, batch)
 
     async def _flush(self, sink: StreamSink, batch: StreamBatch) -> None:
+        if self.resolve is not None and batch.posts:
+            await asyncio.to_thread(self._authors, batch)
         await flush(sink, batch, self.stats)
         if batch.cursor is not None:
             self.cursor_us = int(batch.cursor)
+
+    def _authors(self, batch: StreamBatch) -> None:
+        """Fill in handles, names and followers of the matched posts' authors (only matches are looked up)."""
+        assert self.resolve is not None
+        try:
+            found = self.resolve([raw.author_id for raw, _ in batch.posts if raw.author_id])
+        except Exception:  # noqa: BLE001 - a lookup never costs the batch: the posts go in without handles
+            log.warning("jetstream: author lookup failed; storing the posts without handles", exc_info=True)
+            return
+        for raw, _ in batch.posts:
+            profile = found.get(raw.author_id or "")
+            if profile and profile.get("handle"):
+                raw.author_handle, raw.author_name = str(profile["handle"]), profile.get("name")
+                followers = profile.get("followers")
+                raw.author_followers = followers if isinstance(followers, int) else None
+                raw.url = raw.url.replace(f"/profile/{raw.author_id}/", f"/profile/{raw.author_handle}/") \
+                    if raw.url else raw.url
 
     # -- one event ------------------------------------------------------------------------------------
 

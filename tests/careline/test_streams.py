@@ -58,7 +58,7 @@ def env_for(tmp_path: Path, url: str, server: ReplayServer, **extra: str) -> dic
             "CARELINE_DATA_DIR": str(tmp_path / "var"), "CARELINE_DATABASE_URL": url, "CARELINE_MODEL": "lexicon",
             "CARELINE_SOURCES": "[]", "CARELINE_STREAMS": '["jetstream"]',
             "CARELINE_JETSTREAM_URLS": json.dumps([server.url]), "CARELINE_LEADER_RETRY_SECONDS": "0.5",
-            "CARELINE_STREAM_FLUSH_SECONDS": "0.1", **extra}
+            "CARELINE_STREAM_FLUSH_SECONDS": "0.1", "CARELINE_JETSTREAM_RESOLVE_HANDLES": "false", **extra}
 
 
 def start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:

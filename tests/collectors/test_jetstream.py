@@ -254,3 +254,37 @@ def test_the_sink_stores_in_a_thread_while_the_loop_keeps_reading(engine: Engine
     assert seen_threads and threading.main_thread().name not in seen_threads
     with Session(engine) as session:
         assert session.exec(sa.select(sa.func.count()).select_from(Mention)).one()[0] == 1
+
+
+def test_authors_of_matched_posts_get_handles_from_the_appview(engine: Engine) -> None:
+    import httpx
+    from atproto import Client
+    from atproto_client.request import Request
+
+    from collectors.bluesky import ProfileResolver
+
+    asked: list[list[str]] = []
+
+    def appview(request: httpx.Request) -> httpx.Response:
+        assert request.url.path.endswith("app.bsky.actor.getProfiles")
+        actors = request.url.params.get_list("actors")
+        asked.append(actors)
+        return httpx.Response(200, json={"profiles": [
+            {"did": "did:plc:bob", "handle": "bob.bsky.social", "displayName": "Bob", "followersCount": 1200}]})
+
+    client = Client(base_url="https://appview.example/xrpc", request=Request(transport=httpx.MockTransport(appview)))
+    add_brand(engine)
+    events = [json.dumps(jetstream_post(1, "acme air lost my bag", T0, did="did:plc:bob")),
+              json.dumps(jetstream_post(2, "acme air again", T0 + 10, did="did:plc:bob")),
+              json.dumps(jetstream_post(3, "acme air, says someone unknown", T0 + 20, did="did:plc:ghost")),
+              json.dumps(jetstream_post(4, "nothing", T0 + 30, did="did:plc:other"))]
+    sink = DbSink(engine, "jetstream", "bluesky", "w")
+    with ReplayServer(events) as server:
+        stream = fast(server.url, resolve=ProfileResolver(client))
+        run_until(stream, sink, lambda: stream.stats.events >= 4)
+    rows = {r.external_id.split("/")[-1]: r for r in stored(engine)}
+    bob = rows["3l00000000001"]
+    assert (bob.author_handle, bob.author_name, bob.author_followers) == ("bob.bsky.social", "Bob", 1200)
+    assert bob.url == "https://bsky.app/profile/bob.bsky.social/post/3l00000000001"
+    assert rows["3l00000000003"].author_handle is None  # not found: stored all the same
+    assert all("did:plc:other" not in a for a in asked)  # only matched posts' authors are looked up
