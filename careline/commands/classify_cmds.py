@@ -107,13 +107,16 @@ def read_records(path: Path, problems: list[tuple[int, str]]) -> Iterator[Record
                     yield Record(n, text)
 
 
-def _csv_rows(fh: Iterator[str], problems: list[tuple[int, str]]) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(fh: Iterator[str], problems: list[tuple[int, str]], width: list[int]
+              ) -> Iterator[tuple[int, list[str]]]:
     """(first line number, fields) per CSV record, read record by record so one bad quote costs one line.
 
     Python's csv reader, left alone, lets an unterminated quote swallow every row after it (and raises
     on a field over 128 KiB, failing the whole file). Here each record is parsed strictly on its own;
     a record that is still inside quotes after MAX_RECORD_LINES lines (or at the end of the file), or
-    that csv rejects, is reported by its first line and parsing restarts on the next line.
+    that csv rejects, is reported by its first line and parsing restarts on the next line. A record that
+    spans lines but has another number of fields than the header (`width`, once known) is a stray quote
+    that happened to meet another one: reported the same way, so the rows it swallowed are read.
     """
     source = iter(fh)
     ahead: deque[str] = deque()  # lines read for a record that failed: read again from its second line
@@ -140,6 +143,8 @@ def _csv_rows(fh: Iterator[str], problems: list[tuple[int, str]]) -> Iterator[tu
                     continue
                 error = "an unterminated quote" if open_quote else f"malformed CSV ({exc})"
                 break
+        if error is None and len(used) > 1 and width and rows and len(rows[0]) != width[0]:
+            error = "an unterminated quote"
         if error is not None:
             problems.append((start, error))
             ahead.extendleft(reversed(used[1:]))
@@ -155,11 +160,13 @@ def _csv_records(fh: Iterator[str], problems: list[tuple[int, str]]) -> Iterator
     old_limit = csv.field_size_limit()
     csv.field_size_limit(max(old_limit, MAX_TEXT * 4))  # our own limit (MAX_TEXT) says which line is too long
     try:
-        rows = _csv_rows(fh, problems)
+        width: list[int] = []
+        rows = _csv_rows(fh, problems, width)
         first = next(rows, None)
         if first is None:
             return
         fields = [f.strip() for f in first[1]]
+        width.append(len(fields))
         lower = [f.lower() for f in fields]
         col_text = next((lower.index(n) for n in TEXT_FIELDS if n in lower), 0 if len(fields) == 1 else None)
         if col_text is None:
