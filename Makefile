@@ -31,6 +31,10 @@ test: install chromium postgres
 test-all: install chromium postgres
 	CARELINE_TEST_POSTGRES_URL=$$(cat var/test-postgres-url 2>/dev/null) $(PY) -m pytest -m ''
 
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
 bench: install
 	$(PY) benchmarks/run_all.py
 

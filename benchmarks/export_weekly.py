@@ -60,8 +60,8 @@ def seed(db: Path, mentions: int, weeks: int) -> None:
     weights = [w for *_, w in LABELS]
     sql = ("INSERT INTO mention (platform, external_id, brand_id, url, author_handle, author_followers, text, "
            "created_at, collected_at, raw, sentiment, intent, sentiment_scores, intent_scores, classified_at, "
-           "corrected_sentiment, corrected_intent, needs_review, status, priority, tags, first_response_at, "
-           "updated_at) VALUES (?,?,?,?,?,?,?,?,?,'{}',?,?,'{}','{}',?,?,?,0,'new',0.5,'[]',?,?)")
+           "corrected_sentiment, corrected_intent, needs_review, status, priority, priority_boost, tags, "
+           "first_response_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,'{}',?,?,'{}','{}',?,?,?,0,'new',0.5,0,'[]',?,?)")
     batch, t0 = [], time.perf_counter()
     # Chronological, as collection inserts them (rowid order follows time, as in a real database).
     offsets = sorted(rng.random() * span for _ in range(mentions))

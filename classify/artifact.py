@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,14 @@ class ArtifactConfig:
             raise ModelError(f"model config missing: {path} (reinstall careline or run `careline train`)") from exc
         except (json.JSONDecodeError, TypeError) as exc:
             raise ModelError(f"model config {path} is corrupt: {exc}") from exc
+
+
+def default_cache_dir() -> Path:
+    """Where built models (ONNX graphs, the decoded language model, the teacher) are cached."""
+    env = os.environ.get("CARELINE_MODEL_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "careline" / "models"
 
 
 def base_model_dir() -> Path:

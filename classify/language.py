@@ -71,7 +71,7 @@ def _cache_file() -> Path | None:
         from py3langid import __version__ as version
         from py3langid.langid import MODEL_DIR, MODEL_FILE
 
-        from classify.minilm import default_cache_dir
+        from classify.artifact import default_cache_dir
 
         size = (MODEL_DIR / MODEL_FILE).stat().st_size
     except (ImportError, OSError):

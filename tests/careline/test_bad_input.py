@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from careline.cli import app
-from careline.commands import classify_cmds as cmds
 from careline.errors import ConfigError, InvalidInput
 from careline.settings import load_settings
+from classify import files
 
 
 def _classify(src: Path, tmp_path: Path) -> tuple[list[dict], str]:
@@ -33,7 +33,7 @@ def test_jsonl_lone_surrogate_costs_only_its_line(cli_env, tmp_path: Path) -> No
 def test_csv_huge_field_and_unterminated_quote_cost_only_their_lines(cli_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     src = tmp_path / "posts.csv"
     big = "x" * (200 * 1024)  # over csv's 128 KiB field limit, under ours
-    huge = "y" * (cmds.MAX_TEXT + 5)
+    huge = "y" * (files.MAX_TEXT + 5)
     src.write_text(f'id,text\n1,ok one\n2,"{big}"\n3,"{huge}"\n4,"never closed\n5,after the bad quote\n'
                    f'6,"multi\nline post"\n7,last\n', encoding="utf-8")
     rows, output = _classify(src, tmp_path)
@@ -49,8 +49,8 @@ def test_csv_without_a_text_column_fails_in_one_sentence(cli_env, tmp_path: Path
     result = CliRunner().invoke(app, ["classify", "--input", str(src), "--model", "lexicon"])
     # a CarelineError: `careline`'s entry point prints it as one sentence and exits 1
     assert result.exit_code != 0 and isinstance(result.exception, InvalidInput)
-    with pytest.raises(InvalidInput, match="no text column"):
-        list(cmds.read_records(src, []))
+    with pytest.raises(files.NoTextColumn, match="no text column"):
+        list(files.read_records(src, []))
 
 
 def test_list_settings_accept_comma_lists_and_refuse_other_non_json(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]

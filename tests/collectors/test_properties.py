@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, SQLModel, func, select
 
-from careline.commands.classify_cmds import read_records
 from careline.db import create_all, make_engine
 from careline.models import Mention
 from careline.services.ingest import ingest
+from classify.files import read_records
 from collectors.bluesky import parse_page as bsky_page
 from collectors.hackernews import parse_hits
 from collectors.mastodon import parse_statuses
