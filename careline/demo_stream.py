@@ -64,4 +64,6 @@ def start_live(settings: Settings, engine: Engine) -> tuple[ReplayServer, Settin
     server = ReplayServer(live_rate=LIVE_RATE, rules=_rules(engine), hit_rate=HIT_RATE, text=demo_text)
     server.start()
     log.info("demo stream: a local Jetstream replay at %s", server.url)
-    return server, settings.model_copy(update={"streams": ["jetstream"], "jetstream_urls": [server.url]})
+    # the generated authors are not real Bluesky accounts, and the demo stays offline: no handle lookups
+    return server, settings.model_copy(update={"streams": ["jetstream"], "jetstream_urls": [server.url],
+                                               "jetstream_resolve_handles": False})

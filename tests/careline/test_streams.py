@@ -227,3 +227,19 @@ def test_factory_builds_the_mastodon_stream_with_one_token_per_instance(settings
         ("https://open.example", None)]
     with pytest.raises(ConfigError, match="CARELINE_MASTODON_BASE_URL"):
         build_stream("mastodon", settings.model_copy(update={"mastodon_base_url": None}))
+
+
+def test_the_demo_stream_is_offline_and_shows_on_sources(settings: Settings, engine: Engine) -> None:
+    from careline import demo_stream
+
+    add_brand(engine)
+    matched = demo_stream.burst(engine, count=300)
+    with Session(engine) as session:
+        status = session.get(StreamStatus, "jetstream")
+    assert status is not None and status.events_total == 300 and status.new_total == matched > 0
+    server, live = demo_stream.start_live(settings, engine)
+    try:
+        assert live.streams == ["jetstream"] and live.jetstream_urls == [server.url]
+        assert live.jetstream_resolve_handles is False  # generated authors: no lookups, no network
+    finally:
+        server.stop()
