@@ -61,11 +61,41 @@ def embedding_bytes(path: Path) -> tuple[int, int] | None:
         con.close()
 
 
+def postgres_bytes(url: str, rows: int = 20_000) -> float:
+    """Bytes a row of mention_embedding takes on PostgreSQL (table + index + TOAST), on `rows` vectors
+    written by the real encoder (services/embeddings.encode), in a throwaway schema."""
+    import uuid
+
+    import numpy as np
+
+    from careline.services.embeddings import encode
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        conn.execute(sa.text(f'CREATE TABLE "{schema}".mention_embedding (mention_id integer PRIMARY KEY, '
+                             "scale double precision NOT NULL, vector bytea NOT NULL)"))
+        vecs = np.random.default_rng(1).normal(size=(rows, 384)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        conn.execute(sa.text(f'INSERT INTO "{schema}".mention_embedding VALUES (:i, :s, :v)'),
+                     [{"i": i, "s": sc, "v": blob} for i, (sc, blob) in enumerate(map(encode, vecs))])
+        size = conn.execute(sa.text(f"SELECT pg_total_relation_size('\"{schema}\".mention_embedding')")).scalar_one()
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+    return size / rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mentions", type=int, default=5000)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/careline-bench-store"))
+    ap.add_argument("--postgres-url", help="also measure the bytes a row takes on this PostgreSQL")
     a = ap.parse_args()
+    if a.postgres_url:
+        per = postgres_bytes(a.postgres_url)
+        print(f"| PostgreSQL: mention_embedding bytes a row (table + primary key) | {per:.0f} B → "
+              f"{per * 1e6 / 1e6:,.0f} MB for 1,000,000 |")
     a.workdir.mkdir(parents=True, exist_ok=True)
     db = a.workdir / "store.db"
     for f in a.workdir.glob("store.db*"):

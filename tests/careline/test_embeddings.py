@@ -95,3 +95,24 @@ def test_reply_needed_is_stored_with_labels_and_follows_corrections(any_engine) 
         correct(s, praise.id, "agent", intent="complaint")  # type: ignore[arg-type]
         s.refresh(praise)
         assert (praise.reply_needed, praise.reply_reason) == (True, "complaint")
+
+
+def test_reclassify_all_replaces_the_embeddings(any_engine) -> None:
+    """`careline classify --all` (services/reclassify.py, issue #13) goes through apply_labels too."""
+    from careline.services.reclassify import reclassify
+
+    class Model:
+        def __init__(self, version: str, seed: int) -> None:
+            self.version, self.seed = version, seed
+
+        def classify(self, texts):  # type: ignore[no-untyped-def]
+            return [Labels("negative", "complaint", embedding=_unit(self.seed + i)) for i in range(len(texts))]
+
+    with Session(any_engine, expire_on_commit=False) as s:
+        ms = _mentions(s, 3)
+        assert reclassify(s, Model("v1", 100)) == 3
+        assert reclassify(s, Model("v2", 200)) == 3
+        ids, matrix = embeddings.load(s, [m.id for m in ms])
+        assert len(ids) == 3
+        got = dict(zip(ids, matrix))
+        assert float(got[ms[0].id] @ _unit(200)) > 0.999  # the second model's vector, not the first's

@@ -57,3 +57,16 @@ def test_trends_shows_themes(page, dash_db) -> None:  # type: ignore[no-untyped-
     assert any(h.value == "Themes" for h in at.subheader)
     frames = [df.value for df in at.dataframe if "Theme" in getattr(df.value, "columns", [])]
     assert frames and any("lost luggage" in str(v) or "lost" in str(v) for v in frames[0]["Theme"])
+
+
+def test_inbox_filters_by_theme(page, dash_db) -> None:  # type: ignore[no-untyped-def]
+    at = page("inbox", role="agent")
+    at.toggle(key="f_by_theme").set_value(True).run()
+    assert not at.exception
+    box = at.selectbox(key="f_theme")
+    luggage = next(o for o in box.options if o.startswith("complaint · ") and "lost" in o)
+    box.set_value(luggage).run()
+    assert not at.exception
+    shown = {t for t in at.dataframe[0].value["Text"]}
+    assert shown and all("lost" in t.lower() for t in shown)
+    assert not any("pets" in t for t in shown)
