@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from careline.models import Mention, MentionEmbedding, Reply, ReplyState
 from careline.services import app_settings, embeddings
@@ -39,7 +39,9 @@ TOP = 3
 EMBEDDING_WEIGHT = 0.6
 TEMPLATE_OVERLAP = 0.6
 UNUSED_TEMPLATE_CAP = 0.3
+OPEN_STATES = (ReplyState.queued.value, ReplyState.sending.value, ReplyState.failed.value, ReplyState.unknown.value)
 _WORDS = re.compile(r"\w+", re.UNICODE)
+_MENTION = re.compile(r"@(\w+)")
 _VARIABLE = re.compile(r"\{[^{}]*\}")
 
 
@@ -71,6 +73,7 @@ class _Index:
     norms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # |row - mean|
     centred_at: int = 0                # rows when the mean was last computed
     last_reply_id: int = 0
+    seen: set[int] = field(default_factory=set, repr=False)
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
         q = _unit(vector - self.mean)
@@ -86,21 +89,51 @@ def _words(text: str) -> set[str]:
 
 
 def _sent_since(session: Session, brand_id: int, after: int) -> list[tuple[int, int, str, str | None, bytes]]:
+    """This brand's sent replies with id > `after`, with their mention's author and embedding.
+
+    Two queries rather than one join: the replies alone walk the primary key from `after` (almost
+    nothing once the index is built), while the join let SQLite's planner go through every sent reply
+    by the state index first (94 ms a call at 100,000 replies, measured)."""
+    replies = session.execute(
+        sa.select(Reply.id, Reply.mention_id, Reply.text)
+        .where(Reply.id > after, sa.func.coalesce(Reply.state, "") == ReplyState.sent.value,
+               sa.not_(Reply.dry_run), Reply.kind == "reply")
+        .order_by(Reply.id)).all()
+    if not replies:
+        return []
     emb = MentionEmbedding.__table__  # type: ignore[attr-defined]
-    stmt = (sa.select(Reply.id, Reply.mention_id, Reply.text, Mention.author_handle, emb.c.vector)
-            .join(Mention, Mention.id == Reply.mention_id)
-            .join(emb, emb.c.mention_id == Reply.mention_id)
-            .where(Mention.brand_id == brand_id, Reply.state == ReplyState.sent.value,
-                   sa.not_(Reply.dry_run), Reply.kind == "reply", Reply.id > after)
-            .order_by(Reply.id))
-    return [(int(r), int(m), t or "", h, bytes(v)) for r, m, t, h, v in session.execute(stmt)]
+    about: dict[int, tuple[str | None, bytes]] = {}
+    wanted = sorted({int(m) for _, m, _ in replies})
+    for start in range(0, len(wanted), 5000):
+        chunk = wanted[start:start + 5000]
+        for mid, handle, vector in session.execute(
+                sa.select(Mention.id, Mention.author_handle, emb.c.vector)
+                .join(emb, emb.c.mention_id == Mention.id)
+                .where(Mention.id.in_(chunk), Mention.brand_id == brand_id)):  # type: ignore[attr-defined]
+            about[int(mid)] = (handle, bytes(vector))
+    out = [(int(r), int(m), t or "", *about[int(m)]) for r, m, t in replies if int(m) in about]
+    # the high-water mark moves past replies of other brands too (they never belong to this index)
+    if out and out[-1][0] != int(replies[-1][0]):
+        out.append((int(replies[-1][0]), -1, "", None, b""))
+    elif not out:
+        out = [(int(replies[-1][0]), -1, "", None, b"")]
+    return out
 
 
 def index_for(session: Session, brand_id: int) -> _Index:
-    """The brand's index, topped up with replies sent since it was last read (one indexed query)."""
+    """The brand's index, topped up with replies sent since it was last read (a primary-key range)."""
     with _lock:
         idx = _indexes.setdefault(brand_id, _Index())
         new = _sent_since(session, brand_id, idx.last_reply_id)
+        if new:
+            # a reply still on its way (queued, sending, failed, unknown) may be sent later under a lower
+            # id than one already read: the mark stays below it, and rows read twice are skipped
+            waiting = session.execute(sa.select(sa.func.min(Reply.id)).where(
+                col(Reply.state).in_(OPEN_STATES), Reply.id <= new[-1][0])).scalar()
+            idx.last_reply_id = new[-1][0] if waiting is None else min(new[-1][0], int(waiting) - 1)
+            seen = idx.seen
+            new = [row for row in new if row[1] != -1 and row[0] not in seen]  # -1: only moves the mark
+            seen.update(row[0] for row in new)
         if new:
             rows = embeddings.decode_unit([v for *_, v in new])
             idx.matrix = rows if not idx.reply_ids else np.vstack([idx.matrix, rows])
@@ -114,7 +147,6 @@ def index_for(session: Session, brand_id: int) -> _Index:
             idx.mention_ids += [m for _, m, *_ in new]
             idx.texts += [t for _, _, t, _, _ in new]
             idx.handles += [h for _, _, _, h, _ in new]
-            idx.last_reply_id = new[-1][0]
         return idx
 
 
@@ -129,6 +161,11 @@ def forget(brand_id: int | None = None) -> None:
             _indexes.clear()
         else:
             _indexes.pop(brand_id, None)
+
+
+def _readdress(text: str, old: str, new: str) -> str:
+    """The past reply with the past author's @handle replaced by `new` (one compiled pattern, not one a handle)."""
+    return _MENTION.sub(lambda m: new if m.group(1).lower() == old.lower() else m.group(0), text)
 
 
 def _template_of(text: str, fixed: dict[str, set[str]]) -> str | None:
@@ -187,7 +224,7 @@ def suggest(session: Session, mention: Mention, values: dict[str, str], limit: i
                     out[key].times_used += 1
                     continue
                 if not name and idx.handles[i] and values.get("author"):  # address this author, not that one
-                    text = re.sub(rf"@{re.escape(idx.handles[i])}\b", lambda _: values["author"], text)
+                    text = _readdress(text, idx.handles[i], values["author"])  # type: ignore[arg-type]
                 out[key] = Suggestion(
                     text=app_settings.render_template(templates[name], **values) if name else text,
                     score=round(float(scores[i]), 3), kind="template" if name else "past reply", template=name,

@@ -104,3 +104,19 @@ def test_without_an_embedding_templates_only(any_engine) -> None:
         got = suggestions.suggest(s, m, {"author": "@x", "brand": "Acme Air"})  # type: ignore[arg-type]
         assert got and all(g.kind == "template" for g in got)
         assert got[0].template == "Thanks"  # shares the most words with the post
+
+
+def test_a_reply_sent_late_under_a_lower_id_joins_the_index(any_engine) -> None:
+    with Session(any_engine, expire_on_commit=False) as s:
+        acme = Brand(name="Acme Air")
+        s.add(acme)
+        s.commit()
+        slow = _answer(s, _mention(s, acme, "Acme Air wifi down", "wifi"), "wifi answer", state="queued")
+        _answer(s, _mention(s, acme, "Acme Air refund missing", "refund"), "refund answer")
+        assert len(suggestions.index_for(s, acme.id).reply_ids) == 1  # type: ignore[arg-type]
+        slow.state = "sent"
+        s.add(slow)
+        s.commit()
+        idx = suggestions.index_for(s, acme.id)  # type: ignore[arg-type]
+        assert sorted(idx.texts) == ["refund answer", "wifi answer"]
+        assert len(suggestions.index_for(s, acme.id).reply_ids) == 2  # type: ignore[arg-type]
