@@ -5,6 +5,8 @@ Idempotent: running the demo again keeps the same tags and replaces the same two
 """
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -12,7 +14,7 @@ from careline.models import Mention
 from careline.services import search, tags, triage, views
 
 ACTOR = "demo"
-DEMO_VIEWS = (  # (name, query, filters)
+DEMO_VIEWS: tuple[tuple[str, str, dict[str, Any]], ...] = (  # (name, query, filters)
     ("Lost bags (all time)", '"lost bag"', {"statuses": []}),
     ("VIP complaints", "tag:vip intent:complaint", {}),
 )

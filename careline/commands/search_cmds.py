@@ -51,10 +51,10 @@ def search_cmd(
         from careline.services import search_export
 
         with Session(engine) as session:
-            data, rows = search_export.to_csv(session, search.filter_for(query, everywhere=not open_only, me=user),
+            data, exported = search_export.to_csv(session, search.filter_for(query, everywhere=not open_only, me=user),
                                               actor(user), order=order)
         sys.stdout.write(data.decode("utf-8"))
-        console.print(f"{rows:,} mention(s) exported.")
+        console.print(f"{exported:,} mention(s) exported.")
         return
     with Session(engine) as session:
         result = search.search(session, query, everywhere=not open_only, order=order, me=user,
@@ -71,7 +71,7 @@ def search_cmd(
     _table(rows, result.total, result.page, result.page_size)
 
 
-def _row(m: Any, q: Any, brands: dict[int, str]) -> dict[str, Any]:
+def _row(m: Any, q: Any, brands: dict[int | None, str]) -> dict[str, Any]:
     from careline.services.search import snippet
 
     return {"id": m.id, "platform": m.platform, "brand": brands.get(m.brand_id or -1), "author": m.author_handle,

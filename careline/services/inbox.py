@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -105,7 +106,7 @@ def list_inbox(session: Session, f: InboxFilter | None = None, page: int = 1, pa
     f = f or InboxFilter()
     page, page_size = max(1, page), max(1, min(page_size, 500))
     stmt = apply_filter(select(Mention), f)
-    keys = [col(Mention.priority).desc(), col(Mention.created_at).desc(), col(Mention.id).desc()]
+    keys: list[Any] = [col(Mention.priority).desc(), col(Mention.created_at).desc(), col(Mention.id).desc()]
     if order == "newest":
         keys = [col(Mention.created_at).desc(), col(Mention.id).desc()]
     elif order == "oldest":
@@ -131,8 +132,8 @@ def count(session: Session, f: InboxFilter | None = None, cap: int | None = 10_0
     few = _few_text_matches(session, f)
     if few is not None:
         inner = inner.where(col(Mention.id).in_(few))
-    inner = (inner.limit(cap) if cap is not None else inner).subquery()
-    return int(session.exec(select(sa.func.count()).select_from(inner)).one())
+    counted = (inner.limit(cap) if cap is not None else inner).subquery()
+    return int(session.exec(select(sa.func.count()).select_from(counted)).one())
 
 
 # SQLite cannot see how many mentions a full-text match holds, so it walks the priority index and probes

@@ -110,9 +110,9 @@ def _like_prefix(value: str) -> str:
 def _field_condition(f: FieldFilter, me: str | None) -> ColumnElement[bool] | None:
     v = f.value
     if f.field == "from":
-        return sa.func.lower(Mention.author_handle) == v.lower()
+        return sa.func.lower(col(Mention.author_handle)) == v.lower()
     if f.field == "platform":
-        return Mention.platform == v
+        return col(Mention.platform) == v
     if f.field == "tag":
         return HasTag(normalise([v])[0])
     if f.field == "brand":
@@ -122,15 +122,15 @@ def _field_condition(f: FieldFilter, me: str | None) -> ColumnElement[bool] | No
     if f.field == "status":
         if v == "all":
             return None
-        return col(Mention.status).in_(OPEN) if v == "open" else Mention.status == v
+        return col(Mention.status).in_(OPEN) if v == "open" else col(Mention.status) == v
     if f.field in ("intent", "sentiment"):
         return _effective(f.field) == v
     if f.field == "lang":
-        return Mention.language == v
+        return col(Mention.language) == v
     if f.field == "assignee":
         if v in ("none", "nobody", "unassigned"):
             return col(Mention.assignee).is_(None)
-        return Mention.assignee == (me if v == "me" and me else v)
+        return col(Mention.assignee) == (me if v == "me" and me else v)
     raise AssertionError(f"unhandled field {f.field}")  # the parser only lets FIELDS through
 
 

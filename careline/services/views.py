@@ -63,7 +63,7 @@ def ensure_builtins(session: Session) -> None:
 def visible(session: Session, username: str) -> list[SavedView]:
     """Built-ins, then shared views, then this person's own, each group by position and name."""
     ensure_builtins(session)
-    stmt = select(SavedView).where(sa.or_(col(SavedView.shared).is_(True), SavedView.owner == username))
+    stmt = select(SavedView).where(sa.or_(col(SavedView.shared).is_(True), col(SavedView.owner) == username))
     rows = list(session.exec(stmt))
     return sorted(rows, key=lambda v: (v.builtin is None, not v.shared, v.position, v.name.lower()))
 
