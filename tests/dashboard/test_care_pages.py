@@ -86,3 +86,17 @@ def test_trends_shows_care_metrics_without_competitors(page) -> None:  # type: i
     assert care, "the Care table is on Trends"
     assert "Skyhop" not in set(care[0].iloc[:, 0])  # the competitor's complaint never counts
     assert care[0]["Complaints + questions"].sum() == 4  # our 3 complaints and 1 question
+
+
+def test_escalation_notice_shows_in_the_inbox_of_the_people_it_names(page, dash_db) -> None:  # type: ignore[no-untyped-def]
+    from careline.models import Alert
+
+    with Session(dash_db) as s:
+        s.add(Alert(kind="escalation", dedup_key="escalation:1:now", mention_id=1,
+                    message="Escalation (Care): 3 mentions near or past their response target (2 breached)",
+                    detail={"recipients": ["agent"], "mention_ids": [1, 2, 3]}))
+        s.commit()
+    agent = page("inbox", role="agent")
+    assert any("3 mentions near or past" in w.value for w in agent.warning)
+    viewer = page("inbox", role="viewer")
+    assert not any("near or past" in w.value for w in viewer.warning)
