@@ -45,7 +45,7 @@ def main() -> int:
     rate = len(texts) / cpu if cpu else float("inf")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     mean_chars = sum(map(len, texts)) / len(texts)
-    print(f"| brands x keywords | posts | mean chars | compile | posts/s (one core, CPU time) | matched | peak RSS |")
+    print("| brands x keywords | posts | mean chars | compile | posts/s (one core, CPU time) | matched | peak RSS |")
     print("|---|---|---|---|---|---|---|")
     print(f"| {args.brands} x {args.keywords} | {len(texts):,} | {mean_chars:.0f} | {compile_s * 1000:.1f} ms | "
           f"{rate:,.0f} | {hits:,} | {rss_mb:.0f} MB |")

@@ -100,10 +100,9 @@ def demo(
         for name, role in (("admin", "admin"), ("agent", "agent"), ("viewer", "viewer")):
             if name not in existing:
                 users.create_user(session, name, f"careline-{name}", role=role, display_name=name.title())
+    from careline import care_demo
     from careline.factory import build_source
     from careline.services.collection import collect as run_collect
-
-    from careline import care_demo
 
     care_demo.setup(engine, settings.timezone)  # team, SLA per brand, routing rules: before the corpus is routed
     summary = run_collect(engine, build_source("demo", settings, demo_anchor=jobs.demo_anchor(engine)), max_pages=100)

@@ -32,8 +32,8 @@ from collectors.base import (
 )
 from collectors.cursors import MultiCursor, part_key
 from collectors.querybuild import QueryTooLong, reddit_queries
-from collectors.reddit_comments import collect_comments
 from collectors.ratelimit import DEFAULT_PAUSE, TransientError, from_reddit_headers, retry_after
+from collectors.reddit_comments import collect_comments
 from collectors.screen import as_dict, as_list, item_id, screen
 
 log = logging.getLogger(__name__)

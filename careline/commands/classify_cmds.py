@@ -134,7 +134,7 @@ def train_cmd(
     state = use(ctx)
     if verbose:
         state.be_verbose()  # epoch scores are INFO: shown with --verbose
-    state.settings  # the app's logging: the file log, and one sentence on the terminal when training fails
+    state.start_logging()  # the file log, and one sentence on the terminal when training fails
     try:
         import torch
     except ImportError as exc:
@@ -230,7 +230,7 @@ def evaluate_cmd(
     from classify.evaluate import load_training_metrics, n_texts, render, score
     from classify.minilm import CarelineMiniLM
 
-    use(ctx).settings  # the app's logging
+    use(ctx).start_logging()
     folder = _data_dir(data)
     try:
         if model in ("careline-minilm", str(DEFAULT_DIR)) or (Path(model) / "delta.safetensors").is_file():

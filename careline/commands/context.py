@@ -58,6 +58,11 @@ class CliContext:
             self._engine = get_engine(self.settings.url)
         return self._engine
 
+    def start_logging(self) -> None:
+        """Set logging up now (it is set up by the first use of `settings` anyway), for commands that
+        need the file log before they touch the settings."""
+        _ = self.settings
+
     def be_verbose(self) -> None:
         """A command's own `--verbose` (kept for `careline train -v`) raises the level like the global one."""
         self.verbose = True

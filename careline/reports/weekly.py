@@ -29,14 +29,14 @@ from sqlmodel import Session
 from careline.db import describe_db_error, get_engine
 from careline.errors import CarelineError, DatabaseError
 from careline.reports import queries
-from careline.reports.care import BREACH_COLS, UNTRUSTED_BREACH, care_tables
-from careline.services import app_settings
 from careline.reports.build import Report, build_report
+from careline.reports.care import BREACH_COLS, UNTRUSTED_BREACH, care_tables
 from careline.reports.charts import trend_png
 from careline.reports.html import summary_html
 from careline.reports.periods import Period, last_complete_week, previous_week, range_period, week_period
 from careline.reports.writers import CsvTable, atomic_path, atomic_text
 from careline.reports.xlsx import MAX_ROWS, Workbook
+from careline.services import app_settings
 from careline.settings import Settings
 
 log = logging.getLogger(__name__)

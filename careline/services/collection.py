@@ -175,7 +175,8 @@ def collect(
             summary.stopped = stop.reason
             rest = [q.key for _, q in queries[i + 1:]]
             if rest:
-                _retrying(lambda: _mark(engine, source.name, rest, stop), what="mark the remaining queries")
+                _retrying(lambda rest=rest, stop=stop: _mark(engine, source.name, rest, stop),
+                          what="mark the remaining queries")
             break
     return summary
 

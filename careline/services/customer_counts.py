@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from careline.models import Author, AuthorBrand, Brand, Customer, CustomerIdentity, Mention, utcnow
 from careline.services.priority import OPEN_STATUSES
+
 Key = tuple[str, str]  # (platform, handle)
 
 

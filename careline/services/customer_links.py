@@ -167,7 +167,7 @@ class SuggestResult:
 
 
 def _key_identities(session: Session, progress: Callable[[int, int], None] | None) -> int:
-    ci, a, il = _t(CustomerIdentity), _t(Author), _t(IdentityLink)
+    ci, a = _t(CustomerIdentity), _t(Author)
     total = session.connection().execute(sa.select(sa.func.count()).select_from(ci).where(ci.c.keyed_at.is_(None))).scalar_one()
     done, now, last = 0, utcnow(), 0
     while True:

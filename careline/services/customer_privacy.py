@@ -27,8 +27,18 @@ from sqlmodel import Session, col, select
 
 from careline.errors import Conflict
 from careline.models import (
-    Alert, AuditEvent, Author, Customer, CustomerNote, ErasureTombstone, IdentityLink, LinkSuggestion, Mention, Note,
-    Reply, utcnow,
+    Alert,
+    AuditEvent,
+    Author,
+    Customer,
+    CustomerNote,
+    ErasureTombstone,
+    IdentityLink,
+    LinkSuggestion,
+    Mention,
+    Note,
+    Reply,
+    utcnow,
 )
 from careline.services import audit
 from careline.services.customer_counts import _insert

@@ -13,7 +13,14 @@ from sqlmodel import Session, col, select
 
 from careline.errors import Conflict, InvalidInput, NotFound
 from careline.models import (
-    Author, Customer, CustomerChange, CustomerIdentity, CustomerNote, LinkSuggestion, Mention, utcnow,
+    Author,
+    Customer,
+    CustomerChange,
+    CustomerIdentity,
+    CustomerNote,
+    LinkSuggestion,
+    Mention,
+    utcnow,
 )
 from careline.services import audit, customer_counts, users
 

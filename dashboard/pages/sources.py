@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from careline.services import live as live_changes
 from careline.services import budgets, sources
+from careline.services import live as live_changes
 from careline.services import streams as stream_service
 from dashboard import live as live_page
 from dashboard import reports_panel

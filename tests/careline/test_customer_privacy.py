@@ -10,11 +10,10 @@ from sqlmodel import Session, func, select
 
 from careline.errors import PermissionDenied
 from careline.models import AuditEvent, Brand, Customer, ErasureTombstone, Mention, Note
-from careline.services import search
-from careline.services import customer_privacy, customer_timeline, customers, replies, triage
+from careline.services import customer_privacy, customer_timeline, customers, replies, search, triage
 from careline.services.ingest import ingest
-from tests.conftest import make_raw
 from tests.careline.test_customers import label
+from tests.conftest import make_raw
 
 
 def _sam(s: Session) -> tuple[Customer, list[int]]:

@@ -32,7 +32,7 @@ def test_every_author_gets_one_customer_and_counts_follow(any_engine) -> None:
         own, rival = brands(s)
         mine = ingest(s, [make_raw(author_handle="sam", platform="x", author_id="42") for _ in range(3)], brand_id=own.id)
         theirs = ingest(s, [make_raw(author_handle="sam", platform="x", text=f"Rival lost my bag {i}") for i in range(2)], brand_id=rival.id)
-        ingest(s, [make_raw(author_handle="sam", platform="x", external_id=f"ext-dup")] * 2, brand_id=own.id)
+        ingest(s, [make_raw(author_handle="sam", platform="x", external_id="ext-dup")] * 2, brand_id=own.id)
         label(s, mine.new_ids[:2], "complaint")
         label(s, mine.new_ids[2:], "praise")
         label(s, theirs.new_ids, "praise")

@@ -6,10 +6,10 @@ then on nothing it tries to write lands (as with SIGKILL, not even its clean-up 
 """
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-import shutil
 from pathlib import Path
 
 import sqlalchemy as sa

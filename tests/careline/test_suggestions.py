@@ -2,7 +2,7 @@
 brand, templates credited with the replies made from them, nothing ever queued — SQLite and PostgreSQL."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest

@@ -7,9 +7,9 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from careline.settings import Settings
 from careline.reports.alerts import run_checks
 from careline.services import storms
+from careline.settings import Settings
 from tests.reports.helpers import add, brands, mention
 from tests.reports.test_alerts import NOW, _noise, _with_urls, hook  # noqa: F401 - the fixture
 

@@ -113,7 +113,7 @@ def test_transient_errors_back_off_then_give_up(engine, mention, settings) -> No
     r = queue(engine, mention("x", "45"))
     platform = Scripted(replies_=[ReplyError("Could not reach X; nothing was sent.")] * 10)
     when = later(0)
-    for i in range(outbox.MAX_ATTEMPTS):
+    for _ in range(outbox.MAX_ATTEMPTS):
         outbox.send_due(settings, engine, responders={"x": platform}, now=when)
         row = reply_row(engine, r.id)
         when = row.next_attempt_at or when
