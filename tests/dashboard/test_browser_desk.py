@@ -3,6 +3,7 @@ sessions survive a reload, lockout engages and lifts, a mention inserted behind 
 two agents see each other on a mention and the second is warned, a demoted agent loses rights at once."""
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -196,8 +197,10 @@ def test_two_agents_see_each_other_and_the_second_is_warned(desk, browser) -> No
         ctx_b.close()
     engine = make_engine(url)
     with Session(engine) as s:
-        # one answer: the admin's (the other row is the demo's own Outbox example, careline/demo_desk.py)
-        assert [r.created_by for r in s.exec(select(Reply).where(Reply.idempotency_key != "demo-desk-unknown"))] == ["admin"]
+        # one answer from the two of them: the admin's (the demo's own rows are by other names, or keyed
+        # demo-desk-unknown: careline/demo_desk.py)
+        ours = s.exec(select(Reply).where(Reply.idempotency_key != "demo-desk-unknown"))
+        assert [r.created_by for r in ours if r.created_by in ("admin", "agent")] == ["admin"]
     engine.dispose()
 
 
@@ -213,6 +216,8 @@ def test_demoted_agent_loses_rights_without_signing_out(desk, browser) -> None: 
         pick_option(page, "Open a mention", 2)
         expect(page.get_by_role("button", name="Assign to me")).to_be_enabled(timeout=20_000)
         settled(page)
+        heading = page.get_by_role("heading", name=re.compile(r"Mention #\d+")).first.text_content() or ""
+        opened = int(re.search(r"#(\d+)", heading).group(1))  # type: ignore[union-attr]
         with Session(engine) as s:
             users.set_role(s, "agent", "viewer", "admin")
         page.get_by_role("button", name="Assign to me").click()
@@ -220,7 +225,7 @@ def test_demoted_agent_loses_rights_without_signing_out(desk, browser) -> None: 
         expect(page.get_by_text("Your role is read-only.")).to_be_visible()
         expect(page.get_by_role("button", name="Assign to me")).to_be_disabled()
         with Session(engine) as s:
-            assert s.exec(select(Mention).where(Mention.assignee == "agent")).first() is None
+            assert s.get(Mention, opened).assignee != "agent"  # type: ignore[union-attr]
     except Exception:
         _shot(page, "demotion-failure")
         raise
