@@ -30,7 +30,7 @@ from careline.models import Brand, Mention, MentionBrand
 from collectors.matcher import Matcher, Rule
 
 log = logging.getLogger(__name__)
-_CACHE: dict[tuple[Any, ...], "Attribution"] = {}
+_CACHE: dict[tuple[Any, ...], Attribution] = {}
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """A mention belongs to every brand it names; own brands win the inbox; competitors never count as our work."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
@@ -12,7 +12,7 @@ from careline.services.ingest import ingest
 from classify.base import Labels
 from tests.conftest import make_raw
 
-T0 = datetime(2026, 11, 10, 12, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 10, 12, tzinfo=UTC)
 
 
 def _brands(s: Session) -> tuple[int, int]:

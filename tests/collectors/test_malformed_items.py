@@ -7,6 +7,7 @@ stored, the bad ones reported with a reason, and the cursor moves past everythin
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 import responses
@@ -181,9 +182,9 @@ def test_long_language_tag_and_long_fields_never_fail_a_batch(any_engine) -> Non
 
 
 def test_rawmention_coerces_or_refuses_each_field() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    at = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 1, tzinfo=UTC)
     m = RawMention(platform="x", external_id=123, text=5, created_at=at, author_followers=True,  # type: ignore[arg-type]
                    author_handle={"h": 1}, parent_id=7, raw="plain")  # type: ignore[arg-type]
     assert (m.external_id, m.text, m.author_followers, m.author_handle, m.parent_id, m.raw) == (

@@ -2,7 +2,7 @@
 may still appear; the dashboard's Retry and Thank obey the same one-reply, one-key rules as the CLI."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import responses
@@ -48,7 +48,7 @@ def test_recovery_never_takes_the_brands_earlier_reply_for_the_lost_one(engine, 
         follow = replies.queue_reply(s, mid, "Your bag is on the 18:05 flight.", "bob", confirm_duplicate=True)
     _crash_after_claim(settings, engine, follow.id)  # type: ignore[arg-type]
     earlier = {"id": "1901", "text": "@bob Sorry about your bag, we are on it.",
-               "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+               "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
                "referenced_tweets": [{"type": "replied_to", "id": "1900"}], "edit_history_tweet_ids": ["1901"]}
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         _timeline(rsps, [earlier])
