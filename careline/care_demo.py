@@ -26,6 +26,8 @@ RULES = [
     ("Complaints to the care desk", {"intent": ["complaint"]}, [{"team": TEAM}]),
     ("Lost bags", {"keywords": ["lost", "bag", "baggage", "luggage", "suitcase"]}, [{"tag": "baggage"}]),
     ("Big accounts first", {"min_followers": 5000}, [{"priority": 10}, {"tag": "big-account"}]),
+    # the model has no validated score for these languages: a person reads them (classify/base.py)
+    ("Other languages to a person", {"unsupported_language": True}, [{"team": TEAM}, {"tag": "other-language"}]),
 ]
 CASE_FIRST, CASE_FOLLOW, STORM_LATE = "demo-care-case-1", "demo-care-case-2", "demo-care-storm-late"
 

@@ -261,7 +261,11 @@ def classify_cmd(
     if model:
         settings = settings.model_copy(update={"model": model})
     if input is not None:
-        classify_cmds.classify_file_cmd(input=input, output=output, model=settings.model)
+        classify_cmds.classify_file_cmd(input=input, output=output, model=settings.model,
+                                        low_confidence=settings.low_confidence,
+                                        label_map=settings.model_label_map,
+                                        language_models=settings.language_models,
+                                        language_label_map=settings.language_model_label_map)
         return
     if all_:
         done = classify_cmds.reclassify_db(settings, state.engine, limit)

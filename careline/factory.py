@@ -83,15 +83,20 @@ def _mastodon_stream(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 @lru_cache(maxsize=4)
-def _cached_classifier(name: str, label_map: tuple[tuple[str, str], ...]) -> Classifier:
+def _cached_classifier(name: str, label_map: tuple[tuple[str, str], ...],
+                       language_models: tuple[tuple[str, str], ...] = (),
+                       language_label_map: tuple[tuple[str, str], ...] = ()) -> Classifier:
     from classify import load_classifier
 
-    return load_classifier(name, label_map=dict(label_map) or None)
+    return load_classifier(name, label_map=dict(label_map) or None, language_models=dict(language_models) or None,
+                           language_label_map=dict(language_label_map) or None)
 
 
 def build_classifier(settings: Settings) -> Classifier:
     try:
-        return _cached_classifier(settings.model, tuple(sorted(settings.model_label_map.items())))
+        return _cached_classifier(settings.model, tuple(sorted(settings.model_label_map.items())),
+                                  tuple(sorted(settings.language_models.items())),
+                                  tuple(sorted(settings.language_model_label_map.items())))
     except ModelError as exc:
         raise ConfigError(f"Cannot load the classifier {settings.model!r}: {exc}") from exc
 

@@ -163,6 +163,8 @@ class Mention(SQLModel, table=True):
     corrected_by: Optional[str] = None
     corrected_at: Optional[datetime] = ts()
     needs_review: bool = False
+    # why it needs review: "low confidence" or "language not supported by the model (xx)" (classify/base.py)
+    review_reason: Optional[str] = Field(default=None, max_length=60)
     # does it need an answer? classify/needs_reply.py's rule on the text and the effective intent, kept
     # by services/classification.py whenever labels or corrections change; the reason names the rule
     reply_needed: Optional[bool] = None

@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # classifier
     model: str = "careline-minilm"
     model_label_map: dict[str, str] = Field(default_factory=dict)
+    # {"es": "/models/spanish-sentiment", ...}: texts detected in these languages go to that local Hugging
+    # Face text-classification model instead (classify/routed.py), read through language_model_label_map
+    language_models: dict[str, str] = Field(default_factory=dict)
+    language_model_label_map: dict[str, str] = Field(default_factory=dict)
     classify_batch_size: int = 64
     low_confidence: float = 0.55
 

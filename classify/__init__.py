@@ -17,9 +17,32 @@ DEFAULT_MODEL = "careline-minilm"
 
 
 def load_classifier(name: str = DEFAULT_MODEL, *, label_map: dict[str, str] | None = None,
-                    device: str | None = None, cache_dir: Path | None = None) -> Classifier:
+                    device: str | None = None, cache_dir: Path | None = None,
+                    language_models: dict[str, str] | None = None,
+                    language_label_map: dict[str, str] | None = None) -> Classifier:
     """Load a classifier by name; every failure is a ModelError whose message says what to fix.
-    `device` applies to PyTorch backends ("cpu", "cuda"); the ONNX path always runs on the CPU."""
+    `device` applies to PyTorch backends ("cpu", "cuda"); the ONNX path always runs on the CPU.
+    `language_models` ({"es": "path-or-model-id"}) sends texts in those languages to those models
+    (classify/routed.py), each read through `language_label_map`."""
+    primary = _load_one(name, label_map=label_map, device=device, cache_dir=cache_dir)
+    if not language_models:
+        return primary
+    from classify.routed import LanguageRouted
+
+    others: dict[str, Classifier] = {}
+    loaded: dict[str, Classifier] = {}
+    for code, model in language_models.items():
+        if model not in loaded:
+            try:
+                loaded[model] = _load_one(model, label_map=language_label_map, device=device, cache_dir=cache_dir)
+            except ModelError as exc:
+                raise ModelError(f"CARELINE_LANGUAGE_MODELS[{code!r}]: {exc}") from exc
+        others[code] = loaded[model]
+    return LanguageRouted(primary, others)
+
+
+def _load_one(name: str, *, label_map: dict[str, str] | None, device: str | None,
+              cache_dir: Path | None) -> Classifier:
     name = (name or DEFAULT_MODEL).strip()
     if name == "lexicon":
         from classify.lexicon import LexiconClassifier

@@ -36,6 +36,9 @@ class ArtifactConfig:
     max_len: int = 128
     sentiments: list[str] = field(default_factory=lambda: list(SENTIMENTS))
     intents: list[str] = field(default_factory=lambda: list(INTENTS))
+    # languages with a measured validation score (MODEL_CARD.md); labels for any other detected
+    # language carry needs_review with a reason. The one home of this list (revision 2: English only).
+    validated_languages: list[str] = field(default_factory=lambda: ["en"])
     train: dict = field(default_factory=dict)
 
     @property

@@ -19,7 +19,7 @@ from classify.artifact import (
     default_cache_dir,
     load_artifact,
 )
-from classify.base import INTENTS, SENTIMENTS, Labels, ModelError
+from classify.base import INTENTS, SENTIMENTS, Labels, ModelError, language_reason
 from classify.language import detect_many
 from classify.language import prepare as prepare_language_model
 from classify.text import preprocess
@@ -140,7 +140,9 @@ class CarelineMiniLM:
         languages = detect_many(texts) if self.detect_language else [None] * len(texts)
         s, i, e = finish()
         out = []
+        validated = self.config.validated_languages
         for k, language in enumerate(languages):
+            reason = language_reason(language, validated)
             out.append(Labels(
                 sentiment=SENTIMENTS[int(s[k].argmax())],
                 intent=INTENTS[int(i[k].argmax())],
@@ -148,5 +150,7 @@ class CarelineMiniLM:
                 intent_scores={n: round(float(p), 4) for n, p in zip(INTENTS, i[k])},
                 language=language,
                 embedding=e[k],
+                needs_review=reason is not None,
+                review_reason=reason,
             ))
         return out

@@ -80,6 +80,14 @@ HARD = [  # odd Unicode and non-English, as real feeds have
     "😡😡😡 {brand}",
     "✈️❤️ {brand}",
 ]
+# Fixed recent posts in other languages (other_languages): each needs a person, whatever the model guesses.
+FOREIGN = [
+    ("x", "lucia_viaja", 3, "¿{brand} perdió mi maleta en Madrid? Llevo dos días esperando y nadie responde 😡"),
+    ("mastodon", "jonas_b", 7, "{brand} hat meinen Flug nach Berlin gestrichen und keine Alternative angeboten. "
+                                 "Wer erstattet mir das Hotel?"),
+    ("x", "layla_travels", 9, "{brand} فقدت حقيبتي في المطار ولم يرد أحد على رسائلي منذ ثلاثة أيام"),
+    ("bluesky", "pablo_m", 12, "Hola {brand}, ¿cómo cambio la fecha de mi vuelo a Lisboa sin pagar otra vez?"),
+]
 CITIES = ["Lisbon", "Denver", "Dublin", "Austin", "Toronto", "Madrid", "Oslo", "Chicago", "Berlin", "Seattle"]
 FIRST = ["sam", "alex", "jo", "maria", "li", "omar", "nina", "raj", "kate", "leo", "ana", "tom", "yuki", "ben"]
 LAST = ["travels", "k", "_nyc", "writes", "92", "flies", "photo", "dev", "m", "ontheroad", "x", "_uk"]
@@ -131,6 +139,7 @@ class DemoSource:
                 at = spike_day.replace(hour=17) + timedelta(minutes=rng.uniform(0, 300))
                 items.append(self._make(rng, brand, SPIKE, at, f"s{j:04d}"))
             items += self.returning_customer(brand)
+            items += self.other_languages(brand)
         items.sort(key=lambda r: r.created_at)
         return items
 
@@ -154,6 +163,19 @@ class DemoSource:
                 author_followers=310, thread_id=ext, author_url=x_url if platform == "x" else masto_url,
                 author_links=links, author_verified_links=links if platform == "mastodon" else [],
                 raw={"demo": True, "story": "returning customer"}))
+        return out
+
+    def other_languages(self, brand: str) -> list[RawMention]:
+        """Recent complaints in languages the shipped model has no validated score for: the inbox flags
+        them "language not supported by the model" for a person (classify/base.py language_reason)."""
+        slug = brand.lower().replace(" ", "")
+        out = []
+        for n, (platform, handle, hours, text) in enumerate(FOREIGN):
+            ext = f"demo-{slug}-lang{n}"
+            out.append(RawMention(
+                platform=platform, external_id=ext, text=text.format(brand=brand), url=_url(platform, ext, handle),
+                created_at=self.anchor - timedelta(hours=hours), author_handle=handle, author_name=handle.title(),
+                author_followers=120 + 40 * n, thread_id=ext, raw={"demo": True, "story": "other language"}))
         return out
 
     def _make(self, rng: random.Random, brand: str, pool: list[str], at: datetime, suffix: str) -> RawMention:

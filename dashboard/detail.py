@@ -85,7 +85,10 @@ def _body(m: Mention, brand_name: str) -> None:
         f"Language: {m.language or '?'} · Classifier: {ver or 'not yet classified'}"
         + (" (placeholder keyword rules, not the trained model)" if ver.startswith("placeholder") else "")
     )
-    if m.needs_review:
+    if classification.language_unsupported(m):
+        st.warning(f"Language not supported by the model — needs a person ({m.review_reason}). "
+                   "The labels above are guesses; priority ignores them until someone corrects them.")
+    elif m.needs_review:
         st.warning("The classifier was unsure about this one; please check the labels.")
     if m.reply_needed is False:
         st.text(f"No reply needed, probably: {m.reply_reason} (docs/needs-reply.md). Answer anyway if it deserves one.")

@@ -73,7 +73,7 @@ def apply_pending(user: dict[str, Any], options: dict[str, list[Any]], sorts: di
     state["f_assignee"] = ("Me" if who == "me" else "Unassigned" if who == "" else
                            who if who in options["f_assignee"] else "Anyone")
     state["f_when"] = DAYS.get(int(f.get("days") or 0), "Any time")
-    state["f_review"] = "Need review (low confidence)" if f.get("needs_review") else "All"
+    state["f_review"] = "Need review (unsure or other language)" if f.get("needs_review") else "All"
     state["f_sort"] = next((label for label, key in sorts.items() if key == view.sort), next(iter(sorts)))
     state["f_everywhere"] = False
     state["f_overdue"] = bool(f.get("overdue"))

@@ -24,14 +24,19 @@ logger = logging.getLogger(__name__)
 CHUNK = 512
 
 
-def classify_file_cmd(input: Path, output: Path | None = None, model: str = "careline-minilm") -> int:
+def classify_file_cmd(input: Path, output: Path | None = None, model: str = "careline-minilm", *,
+                      low_confidence: float = 0.55, label_map: dict[str, str] | None = None,
+                      language_models: dict[str, str] | None = None,
+                      language_label_map: dict[str, str] | None = None) -> int:
     """`careline classify --input`: classify every post in a file; write one JSON line of labels per post
-    (stdout without `output`). Returns the count."""
+    (stdout without `output`), with the same needs_review / review_reason the database stores. Returns the count."""
     from classify import ModelError, load_classifier
+    from classify.base import review
 
     err = console
     try:
-        clf = load_classifier(model)
+        clf = load_classifier(model, label_map=label_map or None, language_models=language_models or None,
+                              language_label_map=language_label_map or None)
     except ModelError as exc:
         err.print(f"[red]Cannot load the classifier {model!r}:[/] {exc}")
         raise typer.Exit(1) from exc
@@ -50,10 +55,12 @@ def classify_file_cmd(input: Path, output: Path | None = None, model: str = "car
                 nonlocal done
                 lines = []
                 for rec, lab in zip(batch, labels):
+                    flag, reason = review(lab, low_confidence)
                     row = {"line": rec.line, **({"id": rec.id} if rec.id is not None else {}),
                            "sentiment": lab.sentiment, "sentiment_scores": lab.sentiment_scores,
                            "intent": lab.intent, "intent_scores": lab.intent_scores,
-                           "language": lab.language, "model": clf.version}
+                           "language": lab.language, "needs_review": flag, "review_reason": reason,
+                           "model": clf.version}
                     lines.append(json.dumps(row, ensure_ascii=False) + "\n")
                 sink.write("".join(lines))
                 done += len(batch)

@@ -13,7 +13,7 @@ from careline.errors import InvalidInput, NotFound
 from careline.models import Author, Mention, utcnow
 from careline.services import audit, customer_counts, embeddings, sla
 from careline.services.priority import score_mention
-from classify.base import INTENTS, SENTIMENTS, Labels
+from classify.base import INTENTS, SENTIMENTS, Labels, is_language_reason, review
 from classify.needs_reply import judge
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ def apply_labels(
     policies = sla.book(session) if mentions else None
     firsts: list[bool] = []
     for m, lab in zip(mentions, labels, strict=True):
+        flag, reason = review(lab, low_confidence)
         first_time = m.classified_at is None
         firsts.append(first_time)
         old_intent = m.corrected_intent or m.intent
@@ -58,7 +59,8 @@ def apply_labels(
             "language": m.language or lab.language,
             "model_version": version,
             "classified_at": now,
-            "needs_review": min(lab.sentiment_score, lab.intent_score) < low_confidence,
+            "needs_review": flag,
+            "review_reason": reason,
             **_reply_needed(m.text, m.corrected_intent or lab.intent),
             "lease_owner": None,
             "lease_expires_at": None,
@@ -81,6 +83,11 @@ def apply_labels(
                                    if m.id is not None), version)
     _apply_author_deltas(session, deltas)
     _route(session, [m for m, first in zip(mentions, firsts, strict=True) if first], "classified")
+
+
+def language_unsupported(m: object) -> bool:
+    """Flagged because the model has no validated score for the mention's language (not mere low confidence)."""
+    return bool(getattr(m, "needs_review", False)) and is_language_reason(getattr(m, "review_reason", None))
 
 
 def _route(session: Session, mentions: Sequence[Mention], trigger: str) -> None:
@@ -157,7 +164,7 @@ def correct(
     if m.corrected_sentiment is not None or m.corrected_intent is not None:
         m.corrected_by, m.corrected_at = actor, utcnow()
     m.updated_at = utcnow()
-    m.needs_review = False
+    m.needs_review, m.review_reason = False, None
     if m.first_response_at is None:
         m.respond_by = sla.deadline_for(sla.book(session), m)
     for key, value in _reply_needed(m.text, m.corrected_intent or m.intent).items():

@@ -112,8 +112,18 @@ def parts(
 
 def _labels(m: object) -> tuple[str | None, str | None]:
     """(intent, sentiment) as the inbox shows them: a person's correction wins over the model."""
+    if _unsupported_language(m):  # the model's guess counts as no label: priority's unknown parts
+        return getattr(m, "corrected_intent", None), getattr(m, "corrected_sentiment", None)
     return (getattr(m, "corrected_intent", None) or getattr(m, "intent", None),
             getattr(m, "corrected_sentiment", None) or getattr(m, "sentiment", None))
+
+
+def _unsupported_language(m: object) -> bool:
+    """Labels for a language the model has no validated score for are guesses (a Spanish complaint came
+    out neutral/other and sank to 35): until a person checks them they must not lower the score."""
+    from careline.services.classification import language_unsupported  # it imports this module
+
+    return language_unsupported(m)
 
 
 def parts_of(m: object, now: datetime | None = None) -> PriorityParts:
@@ -124,7 +134,7 @@ def parts_of(m: object, now: datetime | None = None) -> PriorityParts:
         getattr(m, "author_followers", None),
         getattr(m, "status", "new"),
         getattr(m, "first_response_at", None) is not None,
-        getattr(m, "intent_score", None),
+        None if _unsupported_language(m) and not getattr(m, "corrected_intent", None) else getattr(m, "intent_score", None),
         respond_by=getattr(m, "respond_by", None),
         created_at=getattr(m, "created_at", None),
         boost=getattr(m, "priority_boost", 0.0) or 0.0,
@@ -153,7 +163,7 @@ def explain(m: object, now: datetime | None = None) -> str:
     time_part = f" + deadline {p.deadline:g} ({p.deadline_label}{', ' + due if due else ''})" if p.deadline_label else ""
     boost = f" + boost {p.boost:g} (rules/escalation)" if p.boost else ""
     return (
-        f"{p.total:g} = intent {intent or 'unclassified'} {p.intent:g} + sentiment {sentiment or '?'} "
+        f"{p.total:g} = intent {intent or ('not judged (language not supported)' if _unsupported_language(m) else 'unclassified')} {p.intent:g} + sentiment {sentiment or '?'} "
         f"{p.sentiment:g} + reach {p.reach:g} + unanswered {p.unanswered:g} + confidence {p.confidence:g}"
         f"{time_part}{boost}; waiting {age} (newer first among equal scores)"
     )

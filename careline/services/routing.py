@@ -152,6 +152,16 @@ def _needs_review(value: Any, _ctx: Context) -> Test:
     return lambda m: bool(m.needs_review) is value
 
 
+@condition("unsupported_language")
+def _unsupported_language(value: Any, _ctx: Context) -> Test:
+    """Flagged because the model has no validated score for the mention's language (not low confidence)."""
+    from careline.services.classification import language_unsupported  # classification runs routing
+
+    if not isinstance(value, bool):
+        raise InvalidInput("Condition 'unsupported_language' must be true or false.")
+    return lambda m: language_unsupported(m) is value
+
+
 @action("team")
 def _team_action(value: Any, ctx: Context) -> str:
     name = str(value or "").strip()

@@ -99,7 +99,7 @@ with st.container(border=True):
     who = d2.selectbox("Assignee", ["Anyone", "Me", "Unassigned", *people], key="f_assignee")
     langs = d3.multiselect("Language", languages, key="f_lang")
     period = d4.selectbox("Posted", list(WHEN), key="f_when")
-    review = d5.selectbox("Labels", ["All", "Need review (low confidence)"], key="f_review")
+    review = d5.selectbox("Labels", ["All", "Need review (unsure or other language)"], key="f_review")
     e1, e2, e3, e4 = st.columns([3, 2, 2, 2])
     tag_pick = e1.multiselect("Tags (any of)", _tag_names(), key="f_tags")
     sort = e2.selectbox("Sort", list(SORTS), key="f_sort")

@@ -43,7 +43,7 @@ class _Failing(LexiconClassifier):
 
 def test_a_failing_chunk_stops_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cmds, "CHUNK", 2)
-    monkeypatch.setattr("classify.load_classifier", lambda name: _Failing())
+    monkeypatch.setattr("classify.load_classifier", lambda name, **_options: _Failing())
     src = _write(tmp_path / "in.txt", ["fine"] * 5 + ["boom"] + ["fine"] * 5)
     with pytest.raises(RuntimeError, match="boom"):
         cmds.classify_file_cmd(input=src, output=tmp_path / "out.jsonl", model="lexicon")

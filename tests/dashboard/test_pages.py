@@ -362,3 +362,19 @@ def test_only_admins_turn_on_auto_merge_rules(page, dash_db):
     assert not at.exception
     with Session(dash_db) as s:
         assert customer_links.auto_rules(s) == ["mutual_link"]
+
+
+def test_detail_says_language_not_supported(page, dash_db):
+    # a mention the model flagged for its language reads as "needs a person", not as a doubtful label
+    mid = mention_id(dash_db, "Sitting at the gate")
+    with Session(dash_db) as s:
+        m = s.get(Mention, mid)
+        m.needs_review, m.review_reason, m.language = True, "language not supported by the model (es)", "es"
+        s.add(m)
+        s.commit()
+    at = page("inbox", role="agent")
+    open_mention(at, mid)
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("Language not supported by the model — needs a person (") and "(es)" in w
+               for w in warnings), warnings
+    assert not any("unsure" in w for w in warnings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from careline.care_demo import RULES
 from careline.cli import app
 from careline.db import get_engine
 from careline.models import AuditEvent, Brand, Escalation, Mention, RoutingRule, SlaPolicy
@@ -24,7 +25,7 @@ def test_demo_has_the_care_story(cli_env) -> None:  # type: ignore[no-untyped-de
         assert team is not None and teams.member_names(s, team.id) == ["agent", "sam"] and team.lead == "admin"
         ours = s.exec(select(Brand).where(Brand.competitor == False)).all()  # noqa: E712
         assert len(s.exec(select(SlaPolicy)).all()) == len(ours)
-        assert len(s.exec(select(RoutingRule)).all()) == 3
+        assert len(s.exec(select(RoutingRule)).all()) == len(RULES)
         storm = s.exec(select(Mention).where(Mention.external_id == "demo-care-storm-late")).one()
         assert storm.assignee == "admin" and storm.priority_boost >= 30  # escalated to the lead, raised
         assert {e.step for e in s.exec(select(Escalation).where(Escalation.mention_id == storm.id))} == {0, 1}
