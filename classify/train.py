@@ -15,14 +15,21 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from classify.artifact import ArtifactConfig, base_model_dir, load_base, save_artifact, sha256
+from classify.artifact import (
+    ArtifactConfig,
+    base_model_dir,
+    default_cache_dir,
+    load_base,
+    save_artifact,
+    sha256,
+)
 from classify.base import INTENTS, SENTIMENTS
 from classify.data import (
     INTENT_IDX,
@@ -311,6 +318,47 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
         save_artifact(output, state_numpy(model.cpu()), base, cfg)
         logger.info("artefact written to %s", output)
     return result
+
+
+# runs one training: (label for progress, artefact folder or None, settings, soft-label output or None) -> metrics
+Runner = Callable[[str, "Path | None", TrainSettings, "Path | None"], dict]
+
+
+def train_all(data: Path, target: Path, settings: TrainSettings, *, cv: bool = False, distil: bool = False,
+              teacher_epochs: int = 2, cache_dir: Path | None = None,
+              corrections: list[tuple[str, str | None, str | None]] | None = None,
+              run: Runner | None = None) -> tuple[dict, dict]:
+    """The whole `careline train`: with `distil`, first the mpnet teacher (one per fold with `cv`) writing
+    soft labels into `cache_dir`; then the model into `target`; with `cv`, the 5 X-CI folds. Writes
+    training_metrics.json beside the model; returns (the model's metrics, all metrics). `run` lets the
+    caller draw progress per training (default: plain `train`)."""
+    def plain(_label: str, out: Path | None, s: TrainSettings, soft_out: Path | None) -> dict:
+        return train(data, out, s, corrections=corrections, soft_out=soft_out)
+
+    run = run or plain
+    folds = range(5) if cv else range(0)
+    soft: dict[int, Path] = {}
+    if distil:
+        teacher = replace(settings, arch="mpnet", lr=5e-5, epochs=teacher_epochs)
+        cache = (cache_dir or default_cache_dir()) / "teacher"
+        cache.mkdir(parents=True, exist_ok=True)
+        for k in [-1, *folds]:
+            soft[k] = cache / f"soft_{'full' if k < 0 else f'fold{k}'}.npz"
+            run("teacher" if k < 0 else f"teacher, fold {k + 1}/5", None, replace(teacher, fold=k), soft[k])
+        # the shipped model learns from every teacher (averaged); a fold's only from its own
+        settings = replace(settings, teacher=",".join(str(p) for p in soft.values()))
+    result = run("model", target, settings, None)
+    metrics: dict = {"final_model": result}
+    if cv:
+        rows = []
+        for k in folds:
+            fold_settings = replace(settings, fold=k, teacher=str(soft[k]) if distil else "")
+            r = run(f"cross-validation fold {k + 1}/5", None, fold_settings, None)
+            rows.append({"fold": k, "macro_f1": r["final"]["xci_holdout_macro_f1"],
+                         "macro_f1_p50": r["final"]["xci_holdout_macro_f1_p50"]})
+        metrics["xci_cv_folds"] = rows
+    (target / "training_metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+    return result, metrics
 
 
 @torch.no_grad()

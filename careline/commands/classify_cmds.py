@@ -5,7 +5,6 @@ import json
 import logging
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -148,7 +147,7 @@ def train_cmd(
         console.print(f"[red]Training needs torch: pip install torch ({exc}).[/]")
         raise typer.Exit(2) from exc
     from classify.artifact import DEFAULT_DIR
-    from classify.train import TrainSettings, train
+    from classify.train import TrainSettings, train, train_all
     folder = _data_dir(data)
     corrections = None
     if with_corrections:
@@ -157,7 +156,6 @@ def train_cmd(
         console.print("[yellow]No GPU: training runs on the CPU and takes hours.[/]")
     settings = TrainSettings() if epochs is None else TrainSettings(epochs=epochs)
     target = training_target(state.settings.data_dir, output, replace_shipped, DEFAULT_DIR)
-    folds = range(5) if cv else range(0)
     with progress(None, middle="steps") as display:
 
         def run(label: str, out: Path | None, s: TrainSettings, soft_out: Path | None = None) -> dict:
@@ -167,29 +165,8 @@ def train_cmd(
             bar.finish()
             return res
 
-        soft: dict[int, Path] = {}
-        if distil:
-            from classify.artifact import default_cache_dir
-
-            teacher = replace(settings, arch="mpnet", lr=5e-5, epochs=epochs or 2)
-            cache = default_cache_dir() / "teacher"
-            cache.mkdir(parents=True, exist_ok=True)
-            for k in [-1, *folds]:
-                soft[k] = cache / f"soft_{'full' if k < 0 else f'fold{k}'}.npz"
-                run("teacher" if k < 0 else f"teacher, fold {k + 1}/5", None, replace(teacher, fold=k), soft[k])
-            # the shipped model learns from every teacher (averaged); a fold's only from its own
-            settings = replace(settings, teacher=",".join(str(p) for p in soft.values()))
-        result = run("model", target, settings)
-        metrics: dict = {"final_model": result}
-        if cv:
-            rows = []
-            for k in folds:
-                fold_settings = replace(settings, fold=k, teacher=str(soft[k]) if distil else "")
-                r = run(f"cross-validation fold {k + 1}/5", None, fold_settings)
-                rows.append({"fold": k, "macro_f1": r["final"]["xci_holdout_macro_f1"],
-                             "macro_f1_p50": r["final"]["xci_holdout_macro_f1_p50"]})
-            metrics["xci_cv_folds"] = rows
-    (target / "training_metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+        result, _metrics = train_all(folder, target, settings, cv=cv, distil=distil, teacher_epochs=epochs or 2,
+                                     corrections=corrections, run=run)
     final = result["final"]
     console.print(f"Model written to {target}: TweetEval val macro recall "
                   f"{100 * final['tweeteval_val_macro_recall']:.1f}. Run `careline evaluate` for the full report; "
