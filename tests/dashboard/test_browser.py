@@ -44,9 +44,17 @@ def test_sign_in_open_complaint_reply_dry_run_and_see_state(tmp_path: Path) -> N
             sign_in(page, base)
             expect(page.get_by_text("matching · showing 1–50")).to_be_visible(timeout=20_000)
             expect(page.get_by_role("link", name="Advocates")).to_be_visible()
-            # the hostile post is the most urgent (huge reach): clicking its row opens it; its text stays text
+            # find the hostile post by a word of it (the inbox order also weighs deadlines, so it need not be
+            # first): clicking its row opens it; its text stays text
             settled(page)
-            grid = page.locator("[data-testid='stDataFrame']").first.bounding_box()
+            search = page.get_by_role("textbox", name="Search mentions")
+            search.fill("pwned")
+            search.press("Enter")
+            expect(page.get_by_text("1 matching · showing 1–1")).to_be_visible(timeout=20_000)
+            settled(page)
+            table = page.locator("[data-testid='stDataFrame']").first
+            table.scroll_into_view_if_needed()  # the filter panel has grown: the grid starts below the fold
+            grid = table.bounding_box()
             assert grid is not None
             page.mouse.click(grid["x"] + 14, grid["y"] + 35 + 17)  # the first row's tick box (canvas grid)
             expect(page.get_by_role("heading", name=f"Mention #{hostile_id}")).to_be_visible(timeout=20_000)
@@ -58,12 +66,15 @@ def test_sign_in_open_complaint_reply_dry_run_and_see_state(tmp_path: Path) -> N
             assert not page.evaluate("window.__pwned === true")
             expect(page.get_by_text("Original link hidden: it is not an http(s) address.")).to_be_visible()
             # then the next complaint: reply to it in dry run
+            search.fill("")
+            search.press("Enter")
+            expect(page.get_by_text("matching · showing 1–50")).to_be_visible(timeout=20_000)
             pick_option(page, "Open a mention", 2)
             expect(page.get_by_role("heading", name=f"Mention #{hostile_id}")).to_be_hidden(timeout=20_000)
             expect(page.get_by_text("Intent: complaint")).to_be_visible(timeout=20_000)
             settled(page)
             box = page.get_by_label("Your reply")
-            box.fill("Hi, we're sorry about your bag. Please DM us your booking reference.")
+            box.fill(REPLY_TEXT)
             box.press("Control+Enter")
             settled(page)
             page.get_by_text("Dry run (record it, don't post)").click()
@@ -84,12 +95,14 @@ def test_sign_in_open_complaint_reply_dry_run_and_see_state(tmp_path: Path) -> N
             browser.close()
     engine = make_engine(f"sqlite:///{tmp_path / 'careline.db'}")
     with Session(engine) as s:
-        reply = s.exec(select(Reply).where(Reply.idempotency_key != "demo-desk-unknown")).one()  # not the demo's outbox example
+        # the one this test queued (the demo has sent replies and an outbox example of its own)
+        reply = s.exec(select(Reply).where(Reply.text == REPLY_TEXT)).one()
     engine.dispose()
     assert reply.state == "sent" and reply.dry_run and reply.created_by == "agent"
     assert reply.mention_id != hostile_id
 
 
+REPLY_TEXT = "Hi, we're sorry about your bag. Please DM us your booking reference."
 HOSTILE_TEXT = (
     "Acme Air lost my bag ![pwned](https://evil.example/x.png) <img src=https://evil.example/y.png "
     "onerror=window.__pwned=true> <script>window.__pwned=true</script> [click](javascript:window.__pwned=true) "

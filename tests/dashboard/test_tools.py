@@ -46,4 +46,5 @@ def test_seed_mentions_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         page = inbox.list_inbox(s)
     engine.dispose()
     assert platforms == {"x", "reddit", "bluesky", "mastodon", "hackernews"}
-    assert page.items and page.items[0].priority >= page.items[-1].priority > 0
+    priorities = [m.priority for m in page.items]
+    assert priorities and priorities == sorted(priorities, reverse=True) and priorities[0] > 0
