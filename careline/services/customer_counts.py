@@ -29,6 +29,13 @@ def _t(model: Any) -> sa.Table:
     return model.__table__  # type: ignore[no-any-return]
 
 
+def key_filter(platform_col: Any, handle_col: Any, keys: Iterable[Key]) -> Any:
+    """(platform, handle) in keys as two plain INs: SQLite scans the whole table for a row-value IN, but
+    uses the (platform, handle) index for this. It may match a few extra pairs; callers filter or don't mind."""
+    keys = list(keys)
+    return sa.and_(platform_col.in_(sorted({p for p, _ in keys})), handle_col.in_(sorted({h for _, h in keys})))
+
+
 def competitor_ids(session: Session) -> list[int]:
     return [i for i in session.exec(select(Brand.id).where(col(Brand.competitor).is_(True))) if i is not None]
 
@@ -40,7 +47,7 @@ def ensure_customers(session: Session, keys: Iterable[Key], now: datetime | None
         return
     now = now or utcnow()
     a, c, ci = _t(Author), _t(Customer), _t(CustomerIdentity)
-    in_keys = sa.tuple_(a.c.platform, a.c.handle).in_(keys)
+    in_keys = key_filter(a.c.platform, a.c.handle, keys)  # extra pairs are authors that need a customer anyway
     lonely = ~sa.exists().where(ci.c.author_id == a.c.id)
     at = sa.literal(now, c.c.created_at.type)
     pick = sa.select(a.c.id, sa.func.substr(sa.func.coalesce(a.c.display_name, a.c.handle), 1, 200), at, at,
@@ -114,9 +121,11 @@ def author_ids(session: Session, keys: Iterable[Key]) -> dict[Key, int]:
     out: dict[Key, int] = {}
     a = _t(Author)
     for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        wanted = set(chunk)
         rows = session.connection().execute(
-            sa.select(a.c.platform, a.c.handle, a.c.id).where(sa.tuple_(a.c.platform, a.c.handle).in_(keys[start:start + 500])))
-        out.update({(p, h): i for p, h, i in rows})
+            sa.select(a.c.platform, a.c.handle, a.c.id).where(key_filter(a.c.platform, a.c.handle, chunk)))
+        out.update({(p, h): i for p, h, i in rows if (p, h) in wanted})
     return out
 
 

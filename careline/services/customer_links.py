@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from careline.errors import InvalidInput
 from careline.models import Author, CustomerIdentity, IdentityLink, LinkSuggestion, utcnow
 from careline.services import app_settings, audit
-from careline.services.customer_counts import _insert, _t
+from careline.services.customer_counts import _insert, _t, key_filter
 from collectors.base import RawMention
 
 log = logging.getLogger(__name__)
@@ -124,8 +124,8 @@ def store_profiles(session: Session, profiles: Mapping[tuple[str, str], RawMenti
     if not wanted:
         return
     ci, il = _t(CustomerIdentity), _t(IdentityLink)
-    rows = session.connection().execute(sa.select(ci.c.id, ci.c.platform, ci.c.handle, ci.c.profile_url).where(
-        sa.tuple_(ci.c.platform, ci.c.handle).in_(wanted))).all()
+    rows = [r for r in session.connection().execute(sa.select(ci.c.id, ci.c.platform, ci.c.handle, ci.c.profile_url).where(
+        key_filter(ci.c.platform, ci.c.handle, wanted))) if (r[1], r[2]) in profiles]
     have: dict[int, set[str]] = {}
     for iid, key in session.connection().execute(
             sa.select(il.c.identity_id, il.c.url_key).where(il.c.identity_id.in_([r[0] for r in rows]))):
@@ -287,8 +287,9 @@ def suggest(session: Session, *, full: bool = False, progress: Callable[[int, in
     for start in range(0, len(pairs), 400):
         for sid, a, b, state, reasons in session.connection().execute(
                 sa.select(ls.c.id, ls.c.identity_a, ls.c.identity_b, ls.c.state, ls.c.reasons)
-                .where(sa.tuple_(ls.c.identity_a, ls.c.identity_b).in_(pairs[start:start + 400]))):
-            existing[(a, b)] = (sid, state, list(reasons or []))
+                .where(key_filter(ls.c.identity_a, ls.c.identity_b, pairs[start:start + 400]))):
+            if (a, b) in found:
+                existing[(a, b)] = (sid, state, list(reasons or []))
     inserts, updates = [], []
     for pair, entry in found.items():
         reasons = sorted(entry["reasons"], key=lambda r: -SCORES[r])

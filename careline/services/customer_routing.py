@@ -28,11 +28,13 @@ def _customer_id(session: Session, m: Mention) -> int | None:
         CustomerIdentity.platform == m.platform, CustomerIdentity.handle == m.author_handle)).first()
 
 
-def _their_mentions(customer_id: int) -> Any:
+def _their_mentions(session: Session, customer_id: int) -> Any:
+    """Conditions for the customer's posts about our brands: one (handle, platform) pair per identity, so
+    each is an index range (ix_mention_author_timeline), never a scan of every mention."""
     ci = CustomerIdentity
-    mine = select(ci.platform, ci.handle).where(ci.customer_id == customer_id)
+    mine = session.exec(select(ci.platform, ci.handle).where(ci.customer_id == customer_id)).all()
     competitors = select(Brand.id).where(col(Brand.competitor).is_(True))
-    return (sa.tuple_(col(Mention.platform), col(Mention.author_handle)).in_(mine),
+    return (sa.or_(sa.false(), *[sa.and_(Mention.author_handle == h, Mention.platform == p) for p, h in mine]),
             sa.or_(col(Mention.brand_id).is_(None), col(Mention.brand_id).not_in(competitors)))
 
 
@@ -67,7 +69,7 @@ def _complaints_within(value: Any, ctx: Context) -> Test:
             return this >= count
         since = m.created_at - timedelta(days=days)
         earlier = ctx.session.exec(select(sa.func.count()).select_from(Mention).where(
-            *_their_mentions(cid), Mention.id != m.id, Mention.created_at >= since, Mention.created_at <= m.created_at,
+            *_their_mentions(ctx.session, cid), Mention.id != m.id, Mention.created_at >= since, Mention.created_at <= m.created_at,
             col(Mention.classified_at).is_not(None),
             sa.func.coalesce(Mention.corrected_intent, Mention.intent) == "complaint")).one()
         return earlier + this >= count
@@ -84,7 +86,7 @@ def _open_cases(value: Any, ctx: Context) -> Test:
             return False
         mine = m.case_id or m.id
         n = ctx.session.exec(select(sa.func.count(sa.distinct(sa.func.coalesce(Mention.case_id, Mention.id)))).where(
-            *_their_mentions(cid), col(Mention.status).in_(OPEN_STATUSES),
+            *_their_mentions(ctx.session, cid), col(Mention.status).in_(OPEN_STATUSES),
             sa.func.coalesce(Mention.case_id, Mention.id) != mine)).one()
         return n >= least
     return test

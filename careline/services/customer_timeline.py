@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from careline.models import AuditEvent, CustomerIdentity, Mention, Note, Reply
 from careline.services import customers
+from careline.services.customer_counts import key_filter
 
 # audit actions that belong on a customer's timeline (the rest is bookkeeping)
 EVENT_ACTIONS = ("status", "assign", "correct", "tags", "case_join", "case_reopen")
@@ -122,7 +123,7 @@ def row_flags(session: Session, mentions: Sequence[Mention]) -> dict[int, RowFla
         return {}
     ci = CustomerIdentity
     rows = session.exec(select(ci.platform, ci.handle, Customer).join(Customer, Customer.id == ci.customer_id).where(
-        sa.tuple_(col(ci.platform), col(ci.handle)).in_(sorted(keys)))).all()
+        key_filter(col(ci.platform), col(ci.handle), keys))).all()
     by_key = {(p, h): c for p, h, c in rows}
     cids = sorted({c.id for c in by_key.values() if c.id})
     platforms = dict(session.exec(select(ci.customer_id, sa.func.count(sa.distinct(ci.platform))).where(

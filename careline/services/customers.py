@@ -195,7 +195,9 @@ def split(session: Session, identity_id: int, actor: str, role: str, *, reason: 
     # the pair was judged different people: don't suggest it again
     pairs = [(min(identity_id, i.id or 0), max(identity_id, i.id or 0)) for i in identities(session, old.id or 0)]
     for s in session.exec(select(LinkSuggestion).where(
-            sa.tuple_(LinkSuggestion.identity_a, LinkSuggestion.identity_b).in_(pairs))):
+            customer_counts.key_filter(LinkSuggestion.identity_a, LinkSuggestion.identity_b, pairs))):
+        if (s.identity_a, s.identity_b) not in pairs:
+            continue
         s.state, s.decided_by, s.decided_at = "dismissed", actor, utcnow()
         session.add(s)
     audit.record(session, actor, "customer_split", customer_id=old.id, new_customer_id=new.id,
