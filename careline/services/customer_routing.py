@@ -34,7 +34,7 @@ def _their_mentions(session: Session, customer_id: int) -> Any:
     ci = CustomerIdentity
     mine = session.exec(select(ci.platform, ci.handle).where(ci.customer_id == customer_id)).all()
     competitors = select(Brand.id).where(col(Brand.competitor).is_(True))
-    return (sa.or_(sa.false(), *[sa.and_(Mention.author_handle == h, Mention.platform == p) for p, h in mine]),
+    return (sa.or_(sa.false(), *[sa.and_(col(Mention.author_handle) == h, col(Mention.platform) == p) for p, h in mine]),
             sa.or_(col(Mention.brand_id).is_(None), col(Mention.brand_id).not_in(competitors)))
 
 
