@@ -18,6 +18,13 @@ from careline.settings import Settings
 from tests.factories import make_brand, make_raw  # noqa: F401 - re-exported for tests that import it here
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+# Property tests draw the same examples on every run (CI must not go red by the luck of the draw); set
+# CARELINE_HYPOTHESIS_RANDOM=1 to explore fresh ones locally.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("careline", derandomize=not os.environ.get("CARELINE_HYPOTHESIS_RANDOM"))
+_hypothesis_settings.load_profile("careline")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 POSTGRES_URL = os.environ.get("CARELINE_TEST_POSTGRES_URL") or None

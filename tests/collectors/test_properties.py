@@ -33,7 +33,9 @@ FILE_PROPS = settings(max_examples=EXAMPLES, deadline=None,
                       suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 any_text = st.text(st.characters(exclude_categories=()), max_size=40)  # lone surrogates and NUL included
-scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | any_text
+# No subnormal floats: after a classify test ran in this process, ONNX Runtime's denormals-as-zero mode is
+# on in this thread and Hypothesis refuses to make them (to a parser they are ordinary floats anyway).
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_subnormal=False) | any_text
 json_values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(any_text, kids, max_size=4),
                            max_leaves=12)
 # an item that is almost right: the real keys, with any value at all
@@ -128,7 +130,9 @@ garbage = st.text(st.characters(exclude_categories=("Cs",), exclude_characters='
 
 
 @FILE_PROPS
-@given(texts=st.lists(csv_text, min_size=1, max_size=8), junk=st.lists(st.tuples(st.integers(0, 8), garbage), max_size=2))
+# One stray quote per file: two of them can enclose good rows in what is, by the CSV rules, one legal quoted
+# field with line breaks (posts have those too), and no reader can tell that from a real multi-line post.
+@given(texts=st.lists(csv_text, min_size=1, max_size=8), junk=st.lists(st.tuples(st.integers(0, 8), garbage), max_size=1))
 def test_csv_reader_reads_every_good_row_whatever_the_bad_ones(tmp_path_factory, texts, junk) -> None:  # type: ignore[no-untyped-def]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
