@@ -19,12 +19,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from careline.console import setup_logging
 from careline.db import get_engine
 from careline.services import sessions
 from careline.settings import get_settings
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
+# The dashboard is its own process (streamlit run): give it the CLI's handlers, so what our modules and the
+# libraries (apprise, httpx...) log here goes through the same secret-redacting filter into careline.log.
+setup_logging(get_settings().data_dir)
 
 
 def _same_origin(request: Request) -> bool:

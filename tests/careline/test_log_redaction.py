@@ -78,3 +78,19 @@ def test_apprise_and_http_libraries_never_log_secrets(verbose_logging: Path, cap
 ])
 def test_redaction_keeps_what_is_not_secret(line: str, kept: str) -> None:
     assert redact(line) == line and kept in redact(line)
+
+
+def test_the_dashboard_process_redacts_too(tmp_path: Path) -> None:
+    """`careline serve` runs dashboard/asgi.py in a process of its own: importing it sets up the same handlers."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import logging, dashboard.asgi; "
+              f"logging.getLogger('apprise').warning('posting to https://hooks.slack.com/services/T0/B0/{TOKEN}')")
+    env = {**os.environ, "CARELINE_DATA_DIR": str(tmp_path), "CARELINE_DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    logged = (tmp_path / "careline.log").read_text(encoding="utf-8")
+    assert "hooks.slack.com" in logged and TOKEN not in logged and TOKEN not in done.stderr
