@@ -106,7 +106,7 @@ def parse_post(post: dict[str, Any]) -> RawMention:
         raise ValueError(f"uri {uri!r} is not an at:// URI")
     record = as_dict(post.get("record"))
     author = as_dict(post.get("author"))
-    created = _time(record.get("createdAt")) or _time(post.get("indexedAt"))
+    created = parse_time(record.get("createdAt")) or parse_time(post.get("indexedAt"))
     if created is None:
         raise ValueError("no createdAt or indexedAt")
     handle = author.get("handle")
@@ -125,11 +125,12 @@ def parse_post(post: dict[str, Any]) -> RawMention:
 
 def _sort_at(post: dict[str, Any]) -> str | None:
     """The search index sorts on min(createdAt, indexedAt); `since` compares against the same."""
-    times = [t for t in (_time(as_dict(post.get("record")).get("createdAt")), _time(post.get("indexedAt"))) if t]
+    times = [t for t in (parse_time(as_dict(post.get("record")).get("createdAt")), parse_time(post.get("indexedAt"))) if t]
     return min(times).isoformat().replace("+00:00", "Z") if times else None
 
 
-def _time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """An AT Protocol timestamp as an aware UTC datetime; None when absent or unreadable."""
     if not isinstance(value, str) or not value:
         return None
     try:

@@ -30,6 +30,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from collectors.base import RawMention
+from collectors.bluesky import parse_time
 from collectors.matcher import Matcher
 from collectors.stream import Backoff, Reconnect, StreamBatch, StreamSink, StreamStats, flush, sleep_or_stop
 
@@ -227,7 +228,7 @@ def to_mention(uri: str, did: str, rkey: str, commit: dict[str, Any], record: di
     """The RawMention the search collector would have made of the same post (same URI, same thread ids).
 
     Jetstream names authors by DID only; the handle is filled in by the search collector or a reply."""
-    created = _time(record.get("createdAt")) or datetime.fromtimestamp(time_us / 1e6, tz=timezone.utc)
+    created = parse_time(record.get("createdAt")) or datetime.fromtimestamp(time_us / 1e6, tz=timezone.utc)
     reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
     langs = record.get("langs") if isinstance(record.get("langs"), list) else []
     parent = reply.get("parent") if isinstance(reply.get("parent"), dict) else {}
@@ -241,14 +242,6 @@ def to_mention(uri: str, did: str, rkey: str, commit: dict[str, Any], record: di
     )
 
 
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _decoder(compress: bool, dictionary: Path | None) -> tuple[Any, str]:
