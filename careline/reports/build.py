@@ -117,7 +117,8 @@ def _row(name: str, competitor: bool, c: Counter[str], waits: list[tuple[str, fl
         "net_sentiment": round(100 * (pos - neg) / classified, 1) if classified else None,
         "complaints": c["i:complaint"], "praise": c["i:praise"], "questions": c["i:question"],
         "other": c["i:other"],
-        "answered": len(minutes),
+        # competitors' answered mentions never reach here (queries.response_times): not ours to answer
+        "answered": None if competitor else len(minutes),
         "median_first_response_minutes": round(statistics.median(minutes), 1) if minutes else None,
         # Nobody answers a competitor's customers: their SLA share would only read as 0%.
         "within_sla_share": (round(sum(1 for m in minutes if m <= sla_minutes) / needing, 4)

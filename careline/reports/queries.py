@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from careline.models import Author, Brand, Mention
 from careline.reports.periods import Period
-from careline.services import localdays
+from careline.services import localdays, mention_brands
 
 M = Mention.__table__  # type: ignore[attr-defined]
 A = Author.__table__  # type: ignore[attr-defined]
@@ -91,10 +91,12 @@ def daily_counts(session: Session, period: Period) -> Counter[DailyKey]:
 
 
 def response_times(session: Session, period: Period) -> list[tuple[int | None, str, datetime, datetime]]:
-    """(brand_id, intent, created_at, first_response_at) for mentions of the period that were answered."""
+    """(brand_id, intent, created_at, first_response_at) for our own mentions of the period that were
+    answered: competitors' mentions are not ours to answer (mention_brands.own_brand_clause, the one rule
+    the inbox, Trends and the care metrics use too), so they never count."""
     stmt = (
         sa.select(M.c.brand_id, INTENT, M.c.created_at, M.c.first_response_at)
-        .where(in_period(period), M.c.first_response_at.is_not(None))
+        .where(in_period(period), M.c.first_response_at.is_not(None), mention_brands.own_brand_clause())
     )
     return [(r.brand_id, r.eff_intent, r.created_at, r.first_response_at) for r in session.execute(stmt)]
 

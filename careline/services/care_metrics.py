@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from careline.models import Brand, Mention, Team
+from careline.services import mention_brands
 
 ACTIONABLE = ("complaint", "question")
 GROUPS = ("brand", "team", "agent")
@@ -65,10 +66,9 @@ def _bucket(session: Session, minutes: sa.ColumnElement) -> sa.ColumnElement:
 
 def _scope(stmt: sa.Select, since: datetime, until: datetime) -> sa.Select:
     intent = sa.func.coalesce(col(Mention.corrected_intent), col(Mention.intent))
-    competitors = select(Brand.id).where(col(Brand.competitor).is_(True))
     return (stmt.where(col(Mention.created_at) >= since, col(Mention.created_at) < until)
             .where(intent.in_(ACTIONABLE))
-            .where(sa.or_(col(Mention.brand_id).is_(None), col(Mention.brand_id).not_in(competitors))))
+            .where(mention_brands.own_brand_clause()))
 
 
 def _key(group: str) -> sa.ColumnElement:

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput
-from careline.models import Brand, Customer, CustomerIdentity, Mention
+from careline.models import Customer, CustomerIdentity, Mention
+from careline.services import mention_brands
 from careline.services.priority import OPEN_STATUSES
 from careline.services.routing import Context, Test, condition
 
@@ -33,9 +34,8 @@ def _their_mentions(session: Session, customer_id: int) -> Any:
     each is an index range (ix_mention_author_timeline), never a scan of every mention."""
     ci = CustomerIdentity
     mine = session.exec(select(ci.platform, ci.handle).where(ci.customer_id == customer_id)).all()
-    competitors = select(Brand.id).where(col(Brand.competitor).is_(True))
     return (sa.or_(sa.false(), *[sa.and_(col(Mention.author_handle) == h, col(Mention.platform) == p) for p, h in mine]),
-            sa.or_(col(Mention.brand_id).is_(None), col(Mention.brand_id).not_in(competitors)))
+            mention_brands.own_brand_clause())
 
 
 def _positive(value: Any, what: str) -> int:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput
-from careline.models import Alert, AuditEvent, Brand, Escalation, Mention
+from careline.models import Alert, AuditEvent, Escalation, Mention
+from careline.services import mention_brands
 from careline.services.rows import store_columns
 
 log = logging.getLogger(__name__)
@@ -101,13 +101,12 @@ def scan(session: Session, now: datetime | None = None) -> ScanResult:
     policies = [pb.default, *pb.by_brand.values()]
     lead = max((-s.at for p in policies for s in p.escalation), default=0)
     last = max((s.at for p in policies for s in p.escalation), default=0)
-    competitors = select(Brand.id).where(col(Brand.competitor).is_(True))
     stmt = (
         select(Mention)
         .where(col(Mention.status).in_(priority.OPEN_STATUSES), col(Mention.first_response_at).is_(None))
         .where(col(Mention.respond_by) <= now + timedelta(minutes=max(lead, 0)),
                col(Mention.respond_by) > now - LOOKBACK - timedelta(minutes=max(last, 0)))
-        .where(sa.or_(col(Mention.brand_id).is_(None), col(Mention.brand_id).not_in(competitors)))
+        .where(mention_brands.own_brand_clause())
         .order_by(col(Mention.respond_by))
     )
     rows = list(session.exec(stmt))

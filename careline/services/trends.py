@@ -189,9 +189,11 @@ def response_times(
     bucket = bucket.label("bucket")
     ok = sa.case((minutes <= sla_minutes, 1), else_=0).label("ok")
     stmt = select(bucket, ok, sa.func.count()).where(_effective("intent").in_(list(intents)))
-    # Our response times: competitors' mentions are not ours to answer, so they never count as missed;
-    # a chosen brand counts every post that names it.
-    stmt = stmt.where(mention_brands.brand_clause(brand_ids) if brand_ids else mention_brands.own_brand_clause())
+    # Our response times: competitors' mentions are not ours to answer, so they never count as missed,
+    # even when a competitor is among the chosen brands; a chosen brand counts every post that names it.
+    stmt = stmt.where(mention_brands.own_brand_clause())
+    if brand_ids:
+        stmt = stmt.where(mention_brands.brand_clause(brand_ids))
     stmt = _scope(stmt, since, until, None, platforms, tags).group_by(bucket, ok)
     total = answered = within = 0
     histogram: Counter[int] = Counter()
