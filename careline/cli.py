@@ -35,6 +35,7 @@ from careline.commands import (
 from careline.commands.context import CliContext, use
 from careline.console import console, progress
 from careline.errors import CarelineError
+from careline.settings import env_name
 
 log = logging.getLogger(__name__)
 app = typer.Typer(help="Careline: collect, classify, triage and answer brand mentions.", no_args_is_help=True,
@@ -135,7 +136,7 @@ def demo(
             from careline import demo_stream
 
             _server, state.settings = demo_stream.start_live(settings, engine)
-            os.environ["CARELINE_STREAMS"] = '["jetstream"]'  # the dashboard process lists it as enabled
+            os.environ[env_name("streams")] = '["jetstream"]'  # the dashboard process lists it as enabled
             console.print(f"Demo stream: live local Jetstream replay at {_server.url} "
                           f"({demo_stream.LIVE_RATE:g} events/s), consumed beside the dashboard.")
         serve(ctx, port=port, scheduler=True, headless=True)

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -187,20 +195,13 @@ class Settings(BaseSettings):
                          env_file_encoding=getattr(dotenv_settings, "env_file_encoding", "utf-8"))
         return (init_settings, env, dotenv, file_secret_settings, toml)
 
-    @field_validator("sources")
+    @field_validator("sources", "streams")
     @classmethod
-    def _known_sources(cls, value: list[str]) -> list[str]:
+    def _known_names(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        known, kind = (PLATFORMS, "source") if info.field_name == "sources" else (STREAMS, "stream")
         for name in value:
-            if name not in PLATFORMS:
-                raise ValueError(f"unknown source {name!r}; choose from {', '.join(PLATFORMS)}")
-        return value
-
-    @field_validator("streams")
-    @classmethod
-    def _known_streams(cls, value: list[str]) -> list[str]:
-        for name in value:
-            if name not in STREAMS:
-                raise ValueError(f"unknown stream {name!r}; choose from {', '.join(STREAMS)}")
+            if name not in known:
+                raise ValueError(f"unknown {kind} {name!r}; choose from {', '.join(known)}")
         return value
 
     @field_validator("jetstream_urls")
@@ -279,6 +280,14 @@ def load_settings(**overrides: Any) -> Settings:
             raise ConfigError(f"Invalid settings: {msg}.") from exc
         env = f"CARELINE_{str(first['loc'][0]).upper()}"
         raise ConfigError(f"Invalid setting {env}: {msg}.") from exc
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a Settings field (`x_bearer_token` → `CARELINE_X_BEARER_TOKEN`); a name
+    that is no field fails here, so a message never points a person at a variable that does nothing."""
+    if field not in Settings.model_fields:
+        raise KeyError(f"no setting {field!r}")
+    return f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
 
 
 @lru_cache(maxsize=1)

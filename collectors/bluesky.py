@@ -27,17 +27,14 @@ class BlueskySource:
     name = "bluesky"
 
     def __init__(self, client: Client, handle: str | None = None, app_password: str | None = None,
-                 page_size: int = 100) -> None:
+                 page_size: int = 100, credentials: str = "the handle and app password") -> None:
+        """`credentials` says where the handle and app password are configured, for the message a refused
+        login gives (careline/factory.py names its settings)."""
         self.client = client
+        self.credentials = credentials
         self._handle, self._password = handle, app_password
         self.page_size = max(1, min(100, page_size))
         self._logged_in = False
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> "BlueskySource":
-        if not settings.bluesky_handle or not settings.secret("bluesky_app_password"):
-            raise AuthFailed("Bluesky needs CARELINE_BLUESKY_HANDLE and CARELINE_BLUESKY_APP_PASSWORD.")
-        return cls(Client(), settings.bluesky_handle, settings.secret("bluesky_app_password"))
 
     def fetch(self, query: Query, cursor: str | None) -> Batch:
         calls = self._login()
@@ -71,8 +68,7 @@ class BlueskySource:
         self._logged_in = True
         return 1
 
-    @staticmethod
-    def _call(fn: Any, login: bool = False) -> Any:
+    def _call(self, fn: Any, login: bool = False) -> Any:
         try:
             return fn()
         except exceptions.RateLimitExceededError as exc:
@@ -80,9 +76,8 @@ class BlueskySource:
             raise RateLimited(f"Bluesky rate limit reached; resets at {at:%H:%M:%S} UTC.", retry_at=at) from exc
         except exceptions.UnauthorizedError as exc:
             if login or _status(exc) == 401:
-                raise AuthFailed("Bluesky rejected the login: check CARELINE_BLUESKY_HANDLE and "
-                                 "CARELINE_BLUESKY_APP_PASSWORD (create an app password in Settings → "
-                                 f"Privacy and security). ({_message(exc)})") from exc
+                raise AuthFailed(f"Bluesky rejected the login: check {self.credentials} (create an app password "
+                                 f"in Settings → Privacy and security). ({_message(exc)})") from exc
             raise AccessDenied(f"Bluesky refused the search (403): {_message(exc)}") from exc
         except exceptions.BadRequestError as exc:
             if login or "auth" in _message(exc).lower() or "token" in _message(exc).lower():

@@ -35,12 +35,6 @@ class HackerNewsSource:
         self.page_size = max(1, min(1000, page_size))
         self.timeout = timeout
 
-    @classmethod
-    def from_settings(cls, settings: Any) -> "HackerNewsSource":
-        session = requests.Session()
-        session.headers["User-Agent"] = getattr(settings, "reddit_user_agent", "careline")
-        return cls(session)
-
     def fetch(self, query: Query, cursor: str | None) -> Batch:
         terms = {part_key("search", t): t for t in search_terms(query)}
         state = MultiCursor.load(cursor, list(terms))

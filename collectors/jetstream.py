@@ -255,7 +255,7 @@ def _decoder(compress: bool, dictionary: Path | None) -> tuple[Any, str]:
                     "receiving plain JSON")
         return None, "plain JSON (zstandard not installed)"
     if dictionary is None or not Path(dictionary).is_file():
-        log.warning("jetstream: compression is off because CARELINE_JETSTREAM_ZSTD_DICTIONARY does not name "
+        log.warning("jetstream: compression is off because the configured dictionary does not name "
                     "Jetstream's zstd_dictionary file; receiving plain JSON")
         return None, "plain JSON (no zstd dictionary)"
     data = zstandard.ZstdCompressionDict(Path(dictionary).read_bytes())

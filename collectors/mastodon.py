@@ -1,7 +1,8 @@
 """Mastodon through Mastodon.py: hashtag timelines and (with a token) status search on one instance.
 
 A brand's parts are the hashtags made from its keywords (e.g. "acme air" → #acmeair), its own
-"hashtags" option (comma-separated), the configured `CARELINE_MASTODON_HASHTAGS` that contain one of its keywords, and, when an access token is set, a
+"hashtags" option (comma-separated), the configured hashtags (the `hashtags` argument) that contain one of its
+keywords, and, when an access token is set, a
 full-text status search per keyword (instances only search posts whose authors opted in). Each part
 walks forward with `min_id`, so the cursor is simply the newest status id committed.
 """
@@ -40,19 +41,14 @@ _TAG = re.compile(r"[^\w]", re.UNICODE)
 class MastodonSource:
     name = "mastodon"
 
-    def __init__(self, client: Mastodon, hashtags: list[str] | None = None, search: bool | None = None) -> None:
+    def __init__(self, client: Mastodon, hashtags: list[str] | None = None, search: bool | None = None,
+                 credentials: str = "the access token") -> None:
+        """`credentials` says where the access token is configured, for the message a refused token gives
+        (careline/factory.py names its settings)."""
         self.client = client
+        self.credentials = credentials
         self.hashtags = [h.lstrip("#").strip() for h in hashtags or [] if h.strip("# ")]
         self.search = bool(getattr(client, "access_token", None)) if search is None else search
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> "MastodonSource":
-        if not settings.mastodon_base_url:
-            raise AuthFailed("Mastodon needs CARELINE_MASTODON_BASE_URL (e.g. https://mastodon.social).")
-        client = Mastodon(api_base_url=settings.mastodon_base_url,
-                          access_token=settings.secret("mastodon_access_token"),
-                          ratelimit_method="throw", request_timeout=30, version_check_mode="none")
-        return cls(client, hashtags=list(settings.mastodon_hashtags))
 
     def parts(self, query: Query) -> dict[str, tuple[str, str]]:
         terms = search_terms(query)
@@ -102,8 +98,8 @@ class MastodonSource:
                   else datetime.now(timezone.utc) + DEFAULT_PAUSE)
             raise RateLimited(f"Mastodon rate limit reached; resets at {at:%H:%M:%S} UTC.", retry_at=at) from exc
         except merr.MastodonUnauthorizedError as exc:
-            raise AuthFailed("The Mastodon instance rejected the access token (401): check "
-                             "CARELINE_MASTODON_ACCESS_TOKEN (Preferences → Development → your app).") from exc
+            raise AuthFailed(f"The Mastodon instance rejected the access token (401): check {self.credentials} "
+                             "(Preferences → Development → your app).") from exc
         except merr.MastodonNotFoundError as exc:
             raise SourceError(f"The Mastodon instance has no such endpoint or tag ({_last(exc)}).") from exc
         except merr.MastodonServerError as exc:
@@ -124,7 +120,7 @@ class MastodonSource:
 
 def brand_hashtags(terms: list[str], own: list[str], configured: list[str]) -> list[str]:
     """A brand's hashtags: its keywords and handles squashed ("acme air" → acmeair), its own "hashtags"
-    option, and the configured CARELINE_MASTODON_HASHTAGS that contain one of its keywords."""
+    option, and the configured hashtags that contain one of its keywords."""
     squashed = {_TAG.sub("", t.lower()) for t in terms} - {""}
     mine = {h.strip().lstrip("#").lower() for h in own if h.strip("# ")}
     extra = {h.strip().lstrip("#").lower() for h in configured if h.strip("# ")}

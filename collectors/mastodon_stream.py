@@ -43,6 +43,7 @@ class Instance:
     client: Mastodon  # for the REST catch-up
     token: str | None = None
     streaming_url: str | None = None  # None: ask the instance (urls.streaming_api), else wss://host
+    credentials: str = "the instance's access token"  # where the token is configured, for a 401's message
 
 
 class MastodonStream:
@@ -286,7 +287,7 @@ def _why(exc: BaseException, inst: Instance) -> str:
         code = exc.response.status_code
         if code == 401:
             return ("the instance refused the stream (401): hashtag streams need an access token since Mastodon "
-                    "4.2 (CARELINE_MASTODON_ACCESS_TOKEN)" if not inst.token else
+                    f"4.2 ({inst.credentials})" if not inst.token else
                     "the instance refused the access token (401)")
         return f"the server answered HTTP {code}"
     if isinstance(exc, websockets.ConnectionClosed):

@@ -44,25 +44,18 @@ _GONE = {"[removed]", "[deleted]", ""}
 class RedditSource:
     name = "reddit"
 
-    def __init__(self, reddit: praw.Reddit, page_size: int = PAGE) -> None:
+    def __init__(self, reddit: praw.Reddit, page_size: int = PAGE,
+                 credentials: str = "the app's client id and secret and, for a script app, the username and "
+                                    "password") -> None:
+        """`credentials` says where the app's keys are configured, for the message a refused login gives
+        (careline/factory.py names its settings)."""
         self.reddit = reddit
+        self.credentials = credentials
         self.page_size = max(1, min(100, page_size))
         self._last_headers: Mapping[str, str] | None = None
         # prawcore keeps the rate-limit headers to itself; a response hook on its session lets us record them.
         for http in _http_sessions(reddit):
             http.hooks.setdefault("response", []).append(self._remember_headers)
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> "RedditSource":
-        client_id, secret = settings.secret("reddit_client_id"), settings.secret("reddit_client_secret")
-        if not client_id or not secret:
-            raise AuthFailed("Reddit needs CARELINE_REDDIT_CLIENT_ID and CARELINE_REDDIT_CLIENT_SECRET.")
-        kwargs: dict[str, Any] = {"client_id": client_id, "client_secret": secret,
-                                  "user_agent": settings.reddit_user_agent, "check_for_updates": False,
-                                  "requestor_kwargs": {"timeout": 30}}
-        if settings.reddit_username and settings.secret("reddit_password"):
-            kwargs.update(username=settings.reddit_username, password=settings.secret("reddit_password"))
-        return cls(praw.Reddit(**kwargs))
 
     def _remember_headers(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         if "x-ratelimit-remaining" in response.headers:
@@ -123,8 +116,7 @@ class RedditSource:
             at = retry_after(exc.response.headers) or datetime.now(timezone.utc) + DEFAULT_PAUSE
             raise RateLimited(f"Reddit rate limit reached; retry after {at:%H:%M:%S} UTC.", retry_at=at) from exc
         except prawcore.OAuthException as exc:
-            raise AuthFailed(f"Reddit refused the login ({exc.error}): check CARELINE_REDDIT_CLIENT_ID/SECRET "
-                             "and, for a script app, CARELINE_REDDIT_USERNAME/PASSWORD.") from exc
+            raise AuthFailed(f"Reddit refused the login ({exc.error}): check {self.credentials}.") from exc
         except prawcore.Redirect as exc:
             raise SourceError(f"Reddit has no subreddit at {path.split('/')[1]!r} (it redirected to search); "
                               "check the brand's subreddits.") from exc
@@ -135,9 +127,8 @@ class RedditSource:
         except prawcore.ResponseException as exc:
             status = exc.response.status_code
             if status == 401:
-                raise AuthFailed("Reddit rejected the app credentials (401): check CARELINE_REDDIT_CLIENT_ID "
-                                 "and CARELINE_REDDIT_CLIENT_SECRET (script or web app at reddit.com/prefs/apps)."
-                                 ) from exc
+                raise AuthFailed(f"Reddit rejected the app credentials (401): check {self.credentials} "
+                                 "(script or web app at reddit.com/prefs/apps).") from exc
             if status == 403:
                 raise AccessDenied(f"Reddit refused {path} (403 Forbidden): the subreddit is private or "
                                    "quarantined, or the app lacks access; this query is paused.") from exc

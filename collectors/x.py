@@ -56,7 +56,10 @@ class XSource:
     name = "x"
 
     def __init__(self, client: tweepy.Client, user_client: tweepy.Client | None = None,
-                 page_size: int = 100) -> None:
+                 page_size: int = 100, app_credentials: str = "the app's bearer token",
+                 user_credentials: str = "the consumer key/secret and access token/secret") -> None:
+        """`app_credentials` / `user_credentials` say where the two clients' keys are configured; a 401
+        message tells the person to check them there (careline/factory.py names its settings)."""
         # Raw responses give us the rate-limit headers; waiting is the collection loop's job (with jitter).
         for c in (client, user_client):
             if c is not None:
@@ -66,20 +69,7 @@ class XSource:
         self.page_size = max(10, min(100, page_size))
         self._me: dict[str, str] | None = None
         self._uncounted = 0  # calls made outside a page fetch (GET /2/users/me), added to the next batch
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> "XSource":
-        bearer = settings.secret("x_bearer_token")
-        if not bearer:
-            raise AuthFailed("X needs CARELINE_X_BEARER_TOKEN (the app's bearer token from developer.x.com).")
-        client = tweepy.Client(bearer_token=bearer)
-        user_client = None
-        keys = [settings.secret(k) for k in ("x_consumer_key", "x_consumer_secret", "x_access_token",
-                                            "x_access_token_secret")]
-        if all(keys):
-            user_client = tweepy.Client(consumer_key=keys[0], consumer_secret=keys[1], access_token=keys[2],
-                                        access_token_secret=keys[3])
-        return cls(client, user_client)
+        self._credentials = {False: app_credentials, True: user_credentials}
 
     # -- the Source protocol -------------------------------------------------------------------------
 
@@ -177,8 +167,7 @@ class XSource:
         except tweepy.BadRequest as exc:
             raise SourceError(f"X rejected the request: {_detail(exc)}") from exc
 
-    @staticmethod
-    def _call_raw(fn: Callable[[], Any], what: str, user: bool = False) -> requests.Response:
+    def _call_raw(self, fn: Callable[[], Any], what: str, user: bool = False) -> requests.Response:
         """Run one tweepy call, turning its errors into ours (BadRequest passes through for the caller)."""
         try:
             return fn()
@@ -193,9 +182,8 @@ class XSource:
             raise RateLimited(f"X rate limit reached for {what}; resets at {retry_at:%H:%M:%S} UTC.",
                               retry_at=retry_at) from exc
         except tweepy.Unauthorized as exc:
-            setting = ("CARELINE_X_CONSUMER_KEY/SECRET and CARELINE_X_ACCESS_TOKEN/SECRET" if user
-                       else "CARELINE_X_BEARER_TOKEN")
-            raise AuthFailed(f"X rejected the credentials (401 Unauthorized) for {what}: check {setting}, "
+            raise AuthFailed(f"X rejected the credentials (401 Unauthorized) for {what}: check "
+                             f"{self._credentials[user]}, "
                              "or regenerate them in the developer portal if they were revoked.") from exc
         except tweepy.Forbidden as exc:
             if 453 in (exc.api_codes or []) or "client-not-enrolled" in str(_body(exc).get("reason", "")) \

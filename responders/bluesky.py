@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timezone
-from typing import Any
 
 from atproto import Client, models
 from atproto_client.exceptions import (
@@ -72,10 +71,6 @@ class BlueskyResponder:
         self.client = client
         self.handle = handle
         self._password = app_password
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> "BlueskyResponder":
-        return cls(Client(), handle=settings.bluesky_handle, app_password=settings.secret("bluesky_app_password"))
 
     def _did(self) -> str:
         if self.client.me is None:

@@ -1,7 +1,7 @@
 """The dry-run responder: records what would have been posted and publishes nothing.
 
-It is what Careline uses for a platform until write credentials are configured (or when
-CARELINE_DRY_RUN=true). The outbox marks the reply row `dry_run`, so the dashboard and the CLI can say
+It is what Careline uses for a platform until write credentials are configured (or when the dry-run
+setting is on; careline/factory.py decides). The outbox marks the reply row `dry_run`, so the dashboard and the CLI can say
 plainly that nothing was published.
 """
 from __future__ import annotations

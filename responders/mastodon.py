@@ -56,12 +56,6 @@ class MastodonResponder:
         self.mention_author = mention_author
         self._me: str | None = None
 
-    @classmethod
-    def from_settings(cls, settings: Any) -> "MastodonResponder":
-        api = Mastodon(access_token=settings.secret("mastodon_access_token"), api_base_url=settings.mastodon_base_url,
-                       ratelimit_method="throw", request_timeout=30)
-        return cls(api)
-
     def _retry_at(self) -> datetime | None:
         reset = getattr(self.api, "ratelimit_reset", None)
         try:

@@ -91,19 +91,6 @@ class RedditResponder:
         self.reddit = reddit
         self.username = username
 
-    @classmethod
-    def from_settings(cls, settings: Any) -> "RedditResponder":
-        reddit = praw.Reddit(
-            client_id=settings.secret("reddit_client_id"),
-            client_secret=settings.secret("reddit_client_secret"),
-            username=settings.reddit_username,
-            password=settings.secret("reddit_password"),
-            user_agent=settings.reddit_user_agent,
-            check_for_updates=False,
-            ratelimit_seconds=0,  # never sleep inside the sender; the outbox reschedules instead
-        )
-        return cls(reddit, username=settings.reddit_username)
-
     def _thing(self, fullname: str) -> Any:
         kind, _, rid = fullname.partition("_")
         return self.reddit.comment(id=rid) if kind == "t1" else self.reddit.submission(id=rid)

@@ -24,7 +24,9 @@ LOOKUP_PAGES = 5
 TIMEOUT = 30  # seconds; tweepy sets none, and the outbox lease (5 min) must outlast any one request
 
 
-class _TimeoutSession(requests.Session):
+class TimeoutSession(requests.Session):
+    """The session to give a posting tweepy.Client (careline/factory.py does): every request gets TIMEOUT."""
+
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", TIMEOUT)
         return super().request(*args, **kwargs)
@@ -73,18 +75,6 @@ class XResponder:
     def __init__(self, client: tweepy.Client) -> None:
         self.client = client
         self._me: str | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> "XResponder":
-        client = tweepy.Client(
-            consumer_key=settings.secret("x_consumer_key"),
-            consumer_secret=settings.secret("x_consumer_secret"),
-            access_token=settings.secret("x_access_token"),
-            access_token_secret=settings.secret("x_access_token_secret"),
-            wait_on_rate_limit=False,  # the outbox waits, keeping the queue order
-        )
-        client.session = _TimeoutSession()
-        return cls(client)
 
     def reply(self, target: ReplyTarget, text: str, idempotency_key: str) -> PostedReply:
         try:

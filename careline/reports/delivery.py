@@ -7,6 +7,7 @@ are secrets (they embed webhook tokens): messages name them only as "alert URL #
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,10 +17,13 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from careline.models import Alert
+from collectors.ratelimit import backoff_delay
 
 log = logging.getLogger(__name__)
 Notifier = Callable[[str, str, str], bool]  # (url, title, body) -> delivered?
 BATCH = 20
+MINUTE = timedelta(minutes=1)
+RETRY_CAP = timedelta(hours=24)
 
 
 def apprise_notify(url: str, title: str, body: str, attach: Sequence[str] = ()) -> bool:
@@ -106,15 +110,23 @@ def deliver_pending(session: Session, urls: Sequence[str], now: datetime, *, min
             if alert.delivery_attempts >= max_attempts:
                 alert.delivery_error = f"gave up after {alert.delivery_attempts} attempts: alert URL {missing} failed"
             else:
-                wait = retry_minutes * 2 ** (alert.delivery_attempts - 1)
-                detail["next_attempt_at"] = (now + timedelta(minutes=wait)).isoformat()
-                alert.delivery_error = f"alert URL {missing} failed; retrying in {wait} min"
+                wait = _retry_wait(alert.delivery_attempts, retry_minutes)
+                detail["next_attempt_at"] = (now + wait).isoformat()
+                alert.delivery_error = f"alert URL {missing} failed; retrying in {math.ceil(wait / MINUTE)} min"
             result.failed += 1
         alert.detail = detail
         session.add(alert)
     session.commit()
     result.errors = [f"alert URL #{i + 1} of {len(urls)}" for i in sorted(failed_urls)]
     return result
+
+
+def _retry_wait(attempts: int, retry_minutes: int) -> timedelta:
+    """The project's one backoff (collectors.ratelimit.backoff_delay, as the outbox and the collectors use):
+    at least `retry_minutes` doubling per attempt, at most twice that (equal jitter, so many alerts' retries
+    never line up), capped at a day."""
+    first = 2 * retry_minutes * MINUTE.total_seconds()  # backoff_delay waits between half and all of this
+    return timedelta(seconds=backoff_delay(attempts - 1, first, RETRY_CAP.total_seconds()))
 
 
 def _last_notification(session: Session, now: datetime) -> datetime | None:

@@ -17,7 +17,8 @@ def test_defaults_use_sqlite_in_data_dir(tmp_path, monkeypatch) -> None:
     ("env", "needle"),
     [
         ({"CARELINE_DATABASE_URL": "mysql://x"}, "CARELINE_DATABASE_URL"),
-        ({"CARELINE_SOURCES": '["myspace"]'}, "CARELINE_SOURCES"),
+        ({"CARELINE_SOURCES": '["myspace"]'}, "CARELINE_SOURCES: unknown source 'myspace'"),
+        ({"CARELINE_STREAMS": '["firehose"]'}, "CARELINE_STREAMS: unknown stream 'firehose'; choose from jetstream"),
         ({"CARELINE_SOURCES": '["x"]'}, "CARELINE_X_BEARER_TOKEN"),
         ({"CARELINE_TIMEZONE": "Mars/Olympus"}, "CARELINE_TIMEZONE"),
     ],

@@ -13,6 +13,7 @@ from atproto_client.request import Request
 from mastodon import Mastodon
 from sqlmodel import Session, select
 
+from careline import factory
 from careline.models import CustomerIdentity, IdentityLink, Mention, SourceState
 from careline.services.collection import collect
 from collectors.bluesky import BlueskySource
@@ -82,7 +83,8 @@ def test_bluesky_login_search_pages_since_and_malformed_posts(engine) -> None:  
 def test_bluesky_bad_app_password_is_unhealthy(engine) -> None:  # type: ignore[no-untyped-def]
     add_brand(engine)
     server = Xrpc({"com.atproto.server.createSession": [(401, payload("bsky_auth_failed.json"), {})]})
-    summary = collect(engine, BlueskySource(bsky(server), "careline.bsky.social", "wrong"))
+    summary = collect(engine, BlueskySource(bsky(server), "careline.bsky.social", "wrong",
+                                            credentials=factory.BLUESKY_CREDENTIALS))
     assert "CARELINE_BLUESKY_APP_PASSWORD" in summary.errors[0] and "Invalid identifier" in summary.errors[0]
     with Session(engine) as s:
         assert not s.exec(select(SourceState)).one().healthy
@@ -123,8 +125,8 @@ def test_mastodon_hashtag_timeline_walks_forward_with_min_id(engine, http, fake_
 def test_mastodon_bad_token_is_unhealthy(engine, http) -> None:  # type: ignore[no-untyped-def]
     add_brand(engine, handles=())
     http.add(responses.GET, f"{MASTO}/api/v1/timelines/tag/acmeair", json=payload("mastodon_401.json"), status=401)
-    summary = collect(engine, MastodonSource(_masto()))
-    assert "CARELINE_MASTODON_ACCESS_TOKEN" in summary.errors[0]
+    summary = collect(engine, MastodonSource(_masto(), credentials=factory.MASTODON_CREDENTIALS))
+    assert "check CARELINE_MASTODON_ACCESS_TOKEN" in summary.errors[0]
 
 
 def test_hackernews_pins_the_pass_and_keeps_a_lower_bound(engine, http) -> None:  # type: ignore[no-untyped-def]

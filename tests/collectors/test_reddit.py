@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlparse
 import responses
 from sqlmodel import Session, select
 
+from careline import factory
 from careline.models import Mention, SourceState
 from careline.services.collection import collect
 from collectors.reddit import RedditSource
@@ -82,7 +83,7 @@ def test_own_subreddit_comments_and_scoped_search(engine, http, sdk_sleeps) -> N
 def test_bad_app_credentials_are_unhealthy(engine, http, sdk_sleeps) -> None:  # type: ignore[no-untyped-def]
     add_brand(engine)
     http.add(responses.POST, REDDIT_TOKEN, json={"message": "Unauthorized", "error": 401}, status=401)
-    summary = collect(engine, RedditSource(reddit_client()))
+    summary = collect(engine, RedditSource(reddit_client(), credentials=factory.REDDIT_CREDENTIALS))
     assert "401" in summary.errors[0] and "CARELINE_REDDIT_CLIENT_ID" in summary.errors[0]
     with Session(engine) as s:
         assert not s.exec(select(SourceState)).one().healthy

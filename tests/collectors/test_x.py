@@ -9,6 +9,7 @@ import pytest
 import responses
 from sqlmodel import Session, func, select
 
+from careline import factory
 from careline.models import CollectorRun, CustomerIdentity, IdentityLink, Mention, SourceState
 from careline.services.collection import collect
 from collectors.base import Query
@@ -209,7 +210,7 @@ def test_bad_credentials_mark_unhealthy_and_other_sources_keep_running(engine, h
     http.add(responses.GET, X_SEARCH, json=payload("x_401.json"), status=401)
     for page in ("hn_page0.json", "hn_page1.json"):
         http.add(responses.GET, "https://hn.algolia.com/api/v1/search_by_date", json=payload(page))
-    summary = collect(engine, XSource(x_client()))
+    summary = collect(engine, XSource(x_client(), app_credentials=factory.X_APP_CREDENTIALS))
     assert len(http.calls) == 1  # stopped after the first refusal
     assert summary.errors == ["X rejected the credentials (401 Unauthorized) for recent search "
                               "(GET /2/tweets/search/recent): check CARELINE_X_BEARER_TOKEN, or regenerate them "
