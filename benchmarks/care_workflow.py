@@ -8,9 +8,9 @@ Targets (issue 14): inbox first page p95 ≤ 100 ms (service layer, SQLite and P
 ≤ 1 s; rule evaluation ≥ 5,000 mentions/s. The scan and the refresh WRITE to the database (steps fired,
 priorities): run this against a benchmark copy, never a real one. The first scan fires every step due
 (the seed's last hours are a storm of fresh open mentions); later scans find nothing new (steady state).
-Rule evaluation runs five typical rules over the newest 50,000 stored mentions (taken as new and
-unassigned, as when first classified) in batches of 1,000 after one warm-up batch (round robin,
-tags, priority, audit rows flushed to the database), then rolls back.
+Rule evaluation runs five typical rules over the newest 50,000 stored mentions (taken as new, unassigned
+and scored, as classification leaves them) in batches of 1,000 after one warm-up batch (round robin, tags,
+priority, status, audit rows and customer counts written to the database), then rolls back.
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def _ensure_rules(session: Session) -> list[routing.Compiled]:
         if session.exec(select(RoutingRule).where(RoutingRule.name == name)).first() is None:
             session.add(RoutingRule(name=name, position=position, conditions=when, actions=then))
     session.commit()
-    return [c for c in routing.compiled_rules(session) if c.rule.name.startswith("bench:")]
+    return [c for c in routing.compiled_rules(session) if c.name.startswith("bench:")]
 
 
 def rule_throughput(engine, count: int = 50_000, batch: int = 1000) -> float:  # type: ignore[no-untyped-def]
@@ -80,9 +80,11 @@ def rule_throughput(engine, count: int = 50_000, batch: int = 1000) -> float:  #
         elapsed, done = 0.0, 0
         for n, start in enumerate(range(0, len(ids), batch)):
             rows = list(session.exec(select(Mention).where(col(Mention.id).in_(ids[start:start + batch]))))
-            for m in rows:  # new and unassigned (in memory only), as when first classified
+            now = datetime.now(timezone.utc)
+            for m in rows:  # new, unassigned and just scored (in memory only), as apply_labels leaves them
                 set_committed_value(m, "assignee", None)
                 set_committed_value(m, "status", "new")
+                set_committed_value(m, "priority", priority.score_mention(m, now))
             t0 = time.perf_counter()
             routing_run.route(session, rows, rules=rules)
             session.flush()

@@ -3,13 +3,18 @@
 Configure per person: CARELINE_ASSIGN_NOTIFY_URLS='{"dana": "mailto://...", "sam": "tgram://..."}' (secrets:
 env, .env or the secrets directory, never the database). Sent after the assignment is committed, in a
 background thread so the click does not wait for the network; a failure is one log line and never undoes
-the assignment. Nobody is notified of what they assigned to themselves.
+the assignment. Nobody is notified of what they assigned to themselves. A service whose caller commits
+(routing rules) queues with `after_commit`: the same `assigned` runs once the session commits, one message
+per person for the batch, and nothing goes out if it rolls back.
 """
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable, Sequence
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from careline.settings import get_settings
 
@@ -61,3 +66,24 @@ def assigned(assignee: str | None, actor: str, mentions: Sequence[tuple[int, str
     if wait:
         thread.join(timeout=30)
     return thread
+
+
+_QUEUE = "careline.assign_notify.queue"
+
+
+def after_commit(session: Session, assignee: str | None, actor: str,
+                 mentions: Sequence[tuple[int, str, str]]) -> None:
+    """Notify `assignee` through `assigned` once `session` commits (dropped if it rolls back)."""
+    if assignee and mentions and assignee != actor:
+        session.info.setdefault(_QUEUE, {}).setdefault((assignee, actor), []).extend(mentions)
+
+
+@event.listens_for(Session, "after_commit")
+def _send_queued(session: Session) -> None:
+    for (assignee, actor), mentions in session.info.pop(_QUEUE, {}).items():
+        assigned(assignee, actor, mentions)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_queued(session: Session) -> None:
+    session.info.pop(_QUEUE, None)

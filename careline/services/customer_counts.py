@@ -1,5 +1,9 @@
 """The one place customer counts are kept: ingest and classification call in here, nothing else writes them.
 
+Status changes need no call at all: any flush (or services/rows.store_columns) that moves a mention in or
+out of the open statuses refreshes its customer's open count here, whichever service made the change
+(triage, replies, the outbox, routing rules, cases, escalation).
+
 Every author gets a customer the first time it is stored (one-to-one; linking merges them later). Counts
 live per (author, brand) in `author_brand`; a customer's counts are recomputed from its identities' rows
 for the brands that are not competitors, so a merge, a split or a correction can never make them drift.
@@ -13,6 +17,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 from sqlmodel import Session, col, select
 
 from careline.models import Author, AuthorBrand, Brand, Customer, CustomerIdentity, Mention, utcnow
@@ -159,11 +165,38 @@ def refresh_authors(session: Session, author_ids_: Iterable[int]) -> None:
     refresh(session, customers)
 
 
-def refresh_mention(session: Session, mention: Mention) -> None:
-    """After a status change: the customer's open count follows."""
-    if mention.author_handle:
-        ids = author_ids(session, [(mention.platform, mention.author_handle)])
-        refresh_authors(session, ids.values())
+def opens_or_closes(m: Mention) -> bool:
+    """Whether the pending status change moves `m` in or out of the open statuses (the open count's input).
+    An unloaded old value counts as a change: refreshing once too often is cheaper than drifting."""
+    history = get_history(m, "status", passive=PASSIVE_NO_INITIALIZE)  # not inspect(m).attrs: that builds every attribute's view
+    if not history.has_changes():
+        return False
+    return not history.deleted or ((history.deleted[0] in OPEN_STATUSES) != (m.status in OPEN_STATUSES))
+
+
+def status_changed(session: Session, mentions: Iterable[Mention]) -> None:
+    """The customers of these mentions get their open count again. Called by the two write paths every
+    status change takes (the ORM flush hook below, and services/rows.store_columns), never by a service."""
+    keys = {(m.platform, m.author_handle) for m in mentions if m.author_handle}
+    if keys:
+        refresh_authors(session, author_ids(session, keys).values())
+
+
+_PENDING = "careline.customer_counts.pending"
+
+
+@sa.event.listens_for(OrmSession, "before_flush")
+def _note_status_changes(session: OrmSession, _ctx: Any, _instances: Any) -> None:
+    pending = [m for m in session.dirty if isinstance(m, Mention) and opens_or_closes(m)]
+    if pending:
+        session.info.setdefault(_PENDING, []).extend(pending)
+
+
+@sa.event.listens_for(OrmSession, "after_flush_postexec")
+def _refresh_after_flush(session: OrmSession, _ctx: Any) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending:  # still inside the flush: Core statements only, no autoflush
+        status_changed(session, pending)  # type: ignore[arg-type]
 
 
 def count_columns(competitors: Sequence[int]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from careline import textlimits
 from careline.errors import Conflict, InvalidInput, NotFound
 from careline.models import Mention, Reply, ReplyState, Status, utcnow
-from careline.services import audit, customer_counts
+from careline.services import audit
 from careline.services.priority import score_mention
 from responders.keys import new_key
 
@@ -140,8 +140,7 @@ def queue_reply(
     m.updated_at = utcnow()
     m.priority = score_mention(m)
     session.add(m)
-    session.flush()
-    customer_counts.refresh_mention(session, m)  # the customer's open count follows the status
+    session.flush()  # the customer's open count follows the status in the flush (services/customer_counts.py)
     audit.record(
         session, actor, "queue_reply", mention_id=mention_id, reply_id=reply.id, kind=kind, text=text,
         status_before=before, status_after=m.status, dry_run=dry_run, confirmed_duplicate=bool(others),

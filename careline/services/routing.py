@@ -209,9 +209,19 @@ class Compiled:
     rule: RoutingRule
     tests: list[Test]
     actions: list[tuple[str, Any]]
+    # read off the row once: the run loop asks for them per mention, and an expired row would reload
+    name: str = ""
+    rule_id: int | None = None
+    stop: bool = False
+
+    def __post_init__(self) -> None:
+        self.name, self.rule_id, self.stop = self.rule.name, self.rule.id, bool(self.rule.stop)
 
     def matches(self, m: Mention) -> bool:
-        return all(t(m) for t in self.tests)
+        for test in self.tests:
+            if not test(m):
+                return False
+        return True
 
 
 def compile_rule(conditions: Any, actions: Any, ctx: Context, rule: RoutingRule | None = None) -> Compiled:

@@ -1,8 +1,12 @@
 """Running the routing rules over mentions: on first classification (a batch) and on label correction.
 
-One pass per batch: rules compiled once, teams' members, availability and open counts read once, every
-audit event written in one executemany. Measured in benchmarks/care_routing.py (the ≥ 5,000 mentions/s
-target includes the database writes). Changes are made on the ORM rows; the caller commits.
+One pass per batch, in memory: rules compiled once, teams' members, availability and open counts read
+once before anything changes (read mid-batch they autoflushed every changed row, one UPDATE each), the
+changed columns written in a few executemany UPDATEs (services/rows.py) and every audit event in one.
+Measured in benchmarks/care_workflow.py (the ≥ 5,000 mentions/s target includes the database writes).
+Changes are made on the ORM rows; the caller commits. A status a rule sets keeps the customer's open
+count (services/customer_counts.py), and an assignment notifies the agent as a person's assignment does
+(services/assign_notify.py), once the caller commits.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from typing import Any
 from sqlmodel import Session
 
 from careline.models import AuditEvent, Mention, Team, utcnow
-from careline.services import priority, routing, rows, teams
+from careline.services import assign_notify, priority, routing, rows, teams
 
 log = logging.getLogger(__name__)
 _ROUTED = ("team_id", "assignee", "status", "tags", "priority_boost", "priority", "updated_at")
@@ -27,6 +31,7 @@ class RouteResult:
     actions: int = 0
     failed_rules: int = 0
     unplaced: list[int] = field(default_factory=list)  # team action found nobody available under the cap
+    assigned: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)  # agent -> (id, platform, text)
 
 
 class _Roster:
@@ -43,17 +48,28 @@ class _Roster:
         """A backlog post (older than the inbox horizon) must not use up an agent's cap."""
         return m.created_at is not None and m.created_at < self.horizon_start
 
-    def pick(self, team: Team) -> str | None:
+    def load(self, team: Team) -> None:
+        """Members and their open counts, read before the batch changes anything: read mid-batch, the query
+        would autoflush every mention changed so far one UPDATE each (measured: half of a routing pass)."""
         assert team.id is not None
         if team.id not in self.members:
             self.members[team.id] = teams.member_names(self.session, team.id)
             fresh = [n for n in self.members[team.id] if n not in self.counts]
             self.counts.update(teams.open_counts(self.session, fresh))
+
+    def pick(self, team: Team) -> str | None:
+        assert team.id is not None
+        self.load(team)
         agent = teams.next_agent(self.members[team.id], team.last_assigned, self.available, self.counts, team.open_cap)
         if agent is not None:
             team.last_assigned = agent  # a persistent row: the flush writes it once, however many picks
-            self.counts[agent] = self.counts.get(agent, 0) + 1
+            self.took(agent)
         return agent
+
+    def took(self, agent: str) -> None:
+        """An assignment in this batch counts against the agent's cap for the rest of it."""
+        if agent in self.counts:
+            self.counts[agent] += 1
 
 
 def route(session: Session, mentions: Sequence[Mention], *, trigger: str = "classified",
@@ -67,6 +83,10 @@ def route(session: Session, mentions: Sequence[Mention], *, trigger: str = "clas
         return result
     ctx = routing.Context.load(session)
     roster = _Roster(session)
+    for rule in rules:
+        for kind, value in rule.actions:
+            if kind == "team":
+                roster.load(ctx.teams[value.lower()])
     now = utcnow()
     events: list[dict[str, Any]] = []
     changed: list[Mention] = []
@@ -84,13 +104,13 @@ def route(session: Session, mentions: Sequence[Mention], *, trigger: str = "clas
                         result.actions += 1
                         events.append({"at": now, "actor": routing.ACTOR, "action": "route", "mention_id": m.id,
                                        "reply_id": None,
-                                       "detail": {"rule": rule.rule.name, "rule_id": rule.rule.id,
+                                       "detail": {"rule": rule.name, "rule_id": rule.rule_id,
                                                   "trigger": trigger, **done}})
             except Exception:  # noqa: BLE001 - one broken rule must not cost the mention its labels
                 result.failed_rules += 1
-                log.exception("routing rule %r failed on mention %s; skipped", rule.rule.name, m.id)
+                log.exception("routing rule %r failed on mention %s; skipped", rule.name, m.id)
                 continue
-            if rule.rule.stop:
+            if rule.stop:
                 break
         if touched:
             m.updated_at = now
@@ -99,6 +119,8 @@ def route(session: Session, mentions: Sequence[Mention], *, trigger: str = "clas
     rows.store_columns(session, changed, _ROUTED)
     if events:
         session.execute(AuditEvent.__table__.insert(), events)  # type: ignore[attr-defined]
+    for agent, items in result.assigned.items():  # as a person's assignment does, once the caller commits
+        assign_notify.after_commit(session, agent, routing.ACTOR, items)
     return result
 
 
@@ -121,11 +143,14 @@ def _apply(m: Mention, kind: str, value: Any, ctx: routing.Context, roster: _Ros
             else:
                 changed["assigned"] = agent
                 m.assignee, m.status = agent, "assigned"
+                result.assigned.setdefault(agent, []).append((m.id or 0, m.platform, m.text))
         return changed or None
     if kind == "assign":
         if m.assignee is not None or m.status not in priority.OPEN_STATUSES:
             return None
         m.assignee, m.status = value, "assigned"
+        roster.took(value)
+        result.assigned.setdefault(value, []).append((m.id or 0, m.platform, m.text))
         return {"assigned": value}
     if kind == "tag":
         if value in (m.tags or []):

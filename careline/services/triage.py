@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput, NotFound
 from careline.models import Mention, Note, Status, utcnow
-from careline.services import assign_notify, audit, customer_counts
+from careline.services import assign_notify, audit
 from careline.services.priority import score_mention
 from careline.services.tags import normalise as normalise_tags
 
@@ -34,8 +34,7 @@ def set_status(session: Session, mention_id: int, status: str, actor: str, *, co
     m.priority = score_mention(m)
     session.add(m)
     audit.record(session, actor, "status", mention_id=m.id, before=before, after=status)
-    session.flush()
-    customer_counts.refresh_mention(session, m)  # the customer's open count
+    session.flush()  # the customer's open count follows in the flush (services/customer_counts.py)
     if commit:
         session.commit()
     return m

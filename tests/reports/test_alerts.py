@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
-import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from pydantic import SecretStr
@@ -42,28 +39,6 @@ def _noise(session: Session, brand: Brand, seed: int, days: int = 16) -> None:
 def _storm(session: Session, brand: Brand, n: int = 30) -> None:
     add(session, *[mention(brand, NOW - timedelta(hours=2, minutes=i), "negative", "complaint",
                            text="Acme Air lost all our bags") for i in range(n)])
-
-
-@pytest.fixture
-def hook() -> Iterator[tuple[str, list[dict[str, str]]]]:
-    received: list[dict[str, str]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append(json.loads(body))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"json://127.0.0.1:{server.server_port}/hook", received
-    server.shutdown()
-    server.server_close()
 
 
 def _with_urls(settings: Settings, *urls: str) -> Settings:
