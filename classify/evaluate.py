@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from classify import slices
 from classify.base import INTENTS, SENTIMENTS, Classifier, Labels
 from classify.data import INTENT_IDX, load_goemotions, load_tweeteval_val, load_xci
 from classify.metrics import accuracy, confusion, macro_f1, macro_recall, per_class
@@ -38,6 +39,11 @@ class Scores:
     goemotions: dict[str, dict[str, float]] = field(default_factory=dict)
     goemotions_confusion: list[list[int]] = field(default_factory=list)
     labels: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # revision 3 (classify/slices.py): validation macro-F1 per language (+ "pooled" es/fr/de/it/pt), the
+    # emoji slice, and precision/recall per intent on the brand sample's eval part
+    languages: dict[str, float] = field(default_factory=dict)
+    emoji: dict[str, float] = field(default_factory=dict)
+    brand: dict[str, dict] = field(default_factory=dict)
 
 
 def score(name: str, clf: Classifier, data: Path, progress: Callable[[int], None] | None = None) -> Scores:
@@ -67,11 +73,14 @@ def score(name: str, clf: Classifier, data: Path, progress: Callable[[int], None
     out.goemotions_confusion = m.tolist()
     out.labels = {"val": [(x.sentiment, x.intent) for x in lv], "xci": [(x.sentiment, x.intent) for x in lx],
                   "dev": [(x.sentiment, x.intent) for x in ld]}
+    slices.score_slices(out, run, data)
+    out.seconds = time.perf_counter() - t0
     return out
 
 
 def n_texts(data: Path) -> int:
-    return len(load_tweeteval_val(data)) + len(load_xci(data)) + len(load_goemotions(data, "dev"))
+    return (len(load_tweeteval_val(data)) + len(load_xci(data)) + len(load_goemotions(data, "dev"))
+            + slices.n_texts(data))
 
 
 def agreement(a: Scores, b: Scores) -> dict[str, float]:
@@ -118,6 +127,7 @@ def render(results: list[Scores], data: Path, training_metrics: dict | None = No
             lines += ["", "The X-CI figure in the summary is in-sample (the shipped model trained on all of "
                       "x-ci-train.csv) and only shows that quantisation does not move it; the held-back 20% is "
                       "not in shared/data."]
+    lines += slices.render(results)
     for s in results:
         lines += ["", f"## {s.name}: details", "",
                   "Sentiment recall per class (TweetEval val): " + ", ".join(

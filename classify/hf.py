@@ -80,7 +80,7 @@ class HFClassifier:
         self.version = f"hf:{name}"
 
     def sentiment_proba(self, texts: Sequence[str]) -> np.ndarray:
-        clean = [preprocess(t or "") for t in texts]
+        clean = [preprocess(t or "", emoji_words=False) for t in texts]  # its own tokenizer reads emoji
         lengths = [len(t) for t in clean]
         out = np.zeros((len(texts), len(SENTIMENTS)), np.float32)
         for batch in bucket_batches(lengths, self.batch_size, 1 << 30):

@@ -107,7 +107,7 @@ class CarelineMiniLM:
         """Tokenise and queue every batch; the returned function waits for and assembles the
         probabilities and embeddings. In between, the caller's thread is free (ONNX Runtime releases
         the GIL)."""
-        ids = self.tokenizer.encode([preprocess(t or "") for t in texts])
+        ids = self.tokenizer.encode([preprocess(t or "", emoji_words=self.config.emoji_words) for t in texts])
         batches = bucket_batches([len(x) for x in ids], self.max_batch)
         results = self.runner.run_many(Tokenizer.pad([ids[i] for i in b]) for b in batches)
 

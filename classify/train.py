@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from classify import finetune, multilingual
 from classify.artifact import (
     ArtifactConfig,
     base_model_dir,
@@ -77,6 +78,14 @@ class TrainSettings:
     teacher: str = ""  # soft-label files (comma-separated, averaged) from teacher runs: distil from them
     distill: float = 1.0  # weight of the soft-label loss against the teacher, beside the hard labels
     transfer: bool = True  # with a teacher: also learn its labels on unlabelled texts (teacher.transfer_examples)
+    emoji_words: bool = True  # emoji and emoticons as words (classify.text.emoji_to_words); revision 3 on
+    # continued fine-tuning (classify/finetune.py)
+    init: str = ""  # start from this artefact's weights instead of the base encoder with fresh heads
+    languages: str = ""  # multilingual train tweets to add: "es,fr" or "all" (classify.multilingual)
+    multilingual_repeat: int = 1
+    brand_repeat: int = 0  # times the brand sample's train part is seen per epoch (0: not used)
+    replay: float = 1.0  # share of the English sentiment and GoEmotions examples kept (X-CI always whole)
+    revision: int = 3  # written into the artefact's config
 
 
 def _batches(lengths: list[int], batch: int, rng: random.Random) -> list[list[int]]:
@@ -124,10 +133,10 @@ def _swap(params: list[torch.Tensor], values: list[torch.Tensor]) -> list[torch.
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, tok: Tokenizer, texts: list[str], device: str,
-            batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+            batch: int = 256, emoji_words: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Sentiment and intent probabilities, in input order."""
     model.eval()
-    ids = tok.encode([preprocess(t) for t in texts])
+    ids = tok.encode([preprocess(t, emoji_words=emoji_words) for t in texts])
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     s_out = np.zeros((len(ids), len(SENTIMENTS)), np.float32)
     i_out = np.zeros((len(ids), len(INTENTS)), np.float32)
@@ -141,21 +150,28 @@ def predict(model: torch.nn.Module, tok: Tokenizer, texts: list[str], device: st
 
 
 def quick_eval(model: torch.nn.Module, tok: Tokenizer, data: Path, device: str,
-               xci_holdout: list[Example] | None = None) -> dict:
+               xci_holdout: list[Example] | None = None, settings: TrainSettings | None = None) -> dict:
+    settings = settings or TrainSettings()
+
+    def run(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        return predict(model, tok, texts, device, emoji_words=settings.emoji_words)
+
     val = load_tweeteval_val(data)
-    s, _ = predict(model, tok, [e.text for e in val], device)
+    s, _ = run([e.text for e in val])
     res: dict = {"tweeteval_val_macro_recall": macro_recall([e.sentiment for e in val], s.argmax(1), 3)}
     dev = load_goemotions(data, "dev")
-    _, i = predict(model, tok, [e.text for e in dev], device)
+    _, i = run([e.text for e in dev])
     m = confusion([e.intent for e in dev], i.argmax(1), len(INTENTS))
     p, r, _ = per_class(m)
     res["goemotions_dev"] = {n: {"precision": float(p[k]), "recall": float(r[k])} for k, n in enumerate(INTENTS)}
     res["goemotions_dev_confusion"] = m.tolist()
     if xci_holdout:
-        _, i = predict(model, tok, [e.text for e in xci_holdout], device)
+        _, i = run([e.text for e in xci_holdout])
         gold = [int(e.intent == COMPLAINT) for e in xci_holdout]
         res["xci_holdout_macro_f1"] = macro_f1(gold, (i.argmax(1) == COMPLAINT).astype(int), 2)
         res["xci_holdout_macro_f1_p50"] = macro_f1(gold, (i[:, COMPLAINT] > 0.5).astype(int), 2)
+    res.update(finetune.extra_scores(run, data, languages=bool(settings.languages),
+                                     brand_eval=settings.brand_repeat > 0))
     return res
 
 
@@ -182,6 +198,8 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
     base_dir = base_dir or base_model_dir()
     base = None if teacher_arch else load_base(base_dir / "model.safetensors")
     tok = Tokenizer(base_dir / "tokenizer.json", settings.max_len)
+    start = finetune.load_init(Path(settings.init))[1] if settings.init and not teacher_arch else base
+    languages = multilingual.parse_languages(settings.languages) if settings.languages else []
 
     sent, intents = training_pool(data, topic=settings.topic)
     xci = load_xci(data)
@@ -195,6 +213,8 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
     examples = sent + intents + xci + xci_rep * (settings.xci_repeat - 1)
     if settings.sentiment_only:
         examples = sent
+    examples = finetune.replay_sample(examples, settings.replay, settings.seed)
+    examples += finetune.extra_examples(data, languages, settings.multilingual_repeat, settings.brand_repeat)
     for text, s, i in corrections or []:
         ex = Example(text, SENT_IDX.get(s or "", -1), INTENT_IDX.get(i or "", -1), "correction")
         if ex.sentiment >= 0 or ex.intent >= 0:
@@ -204,7 +224,7 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
     if soft:
         examples += transfer
     logger.info("training on %d examples (%d X-CI held out) on %s", len(examples), len(holdout), device)
-    ids = tok.encode([preprocess(e.text) for e in examples])
+    ids = tok.encode([preprocess(e.text, emoji_words=settings.emoji_words) for e in examples])
     s_target = torch.tensor([e.sentiment for e in examples])
     i_target = torch.tensor([e.intent for e in examples])
     i_weight = torch.tensor([settings.goemotions_weight if e.source.startswith("goemotions") else 1.0
@@ -220,7 +240,7 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
         model: torch.nn.Module = TeacherModel(base_dir).to(device)
         n_layers = model.backbone.config.num_hidden_layers
     else:
-        model = build_model(base_dir, base).to(device)
+        model = build_model(base_dir, start).to(device)
         model.embeddings.word_embeddings.weight.requires_grad_(False)  # frozen: keeps the shipped delta small
         n_layers = len(model.encoder.layer)
     model.fused = True
@@ -285,7 +305,7 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
             running += loss.detach()
         model.fused = False
         live = _swap(params, shadow)
-        ev = quick_eval(model, tok, data, device, holdout)
+        ev = quick_eval(model, tok, data, device, holdout, settings)
         if epoch + 1 < settings.epochs:
             _swap(params, live)  # back to the live weights; after the last epoch the EMA stays
         model.fused = True
@@ -295,7 +315,7 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
     model.fused = False
     if settings.balance_logits and not teacher_arch:  # a teacher's soft labels keep the training prior
         adjust_sentiment_bias(model.heads.sentiment.bias, counts, 1.0 - settings.sentiment_balance)
-        ev = quick_eval(model, tok, data, device, holdout)
+        ev = quick_eval(model, tok, data, device, holdout, settings)
         ev.update(epoch=settings.epochs, balanced_logits=True)
         history.append({k: v for k, v in ev.items() if not k.startswith("goemotions_dev_conf")})
         logger.info("with balanced sentiment logits: %s", json.dumps(history[-1]))
@@ -305,13 +325,16 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
         from classify.teacher import save_soft_labels
 
         texts = list(dict.fromkeys(e.text for e in examples + transfer))
-        s_p, i_p = predict(model, tok, texts, device)
+        s_p, i_p = predict(model, tok, texts, device, emoji_words=settings.emoji_words)
         save_soft_labels(soft_out, texts, s_p, i_p, {"settings": asdict(settings), "scores": history[-1]})
         logger.info("soft labels for %d texts written to %s", len(texts), soft_out)
     if output is not None:
         sha_file = base_dir / "base_sha256.txt"  # the device copy of the base carries the package's hash
         base_sha = sha_file.read_text().strip() if sha_file.is_file() else sha256(base_dir / "model.safetensors")
-        cfg = ArtifactConfig(base_sha256=base_sha, max_len=settings.max_len,
+        langs = history[-1].get("multilingual_val_macro_f1")
+        cfg = ArtifactConfig(base_sha256=base_sha, max_len=settings.max_len, revision=settings.revision,
+                             emoji_words=settings.emoji_words,
+                             validated_languages=finetune.validated_languages(langs) if langs else ["en"],
                              train={"settings": asdict(settings), "examples": len(examples),
                                     "sentiment_counts": counts.tolist(),
                                     "scores_at_training": history[-1]})
@@ -429,7 +452,14 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings = TrainSettings(**{f: (bool(getattr(a, f)) if isinstance(v, bool) else getattr(a, f))
                                 for f, v in asdict(TrainSettings()).items()})
-    res = train(a.data, a.output, settings, base_dir=a.base_dir, soft_out=a.soft_out)
+    t0 = time.time()
+
+    def log_step(done: int, total: int) -> None:  # progress with an ETA in the log (the CLI draws a bar)
+        if done % 100 == 0 or done == total:
+            rate = done / max(1e-9, time.time() - t0)
+            logger.info("step %d/%d, %.2f steps/s, ETA %.0f min", done, total, rate, (total - done) / rate / 60)
+
+    res = train(a.data, a.output, settings, base_dir=a.base_dir, soft_out=a.soft_out, on_step=log_step)
     if a.metrics:
         a.metrics.write_text(json.dumps(res, indent=2))
 
