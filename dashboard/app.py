@@ -20,10 +20,13 @@ def _import_charting() -> None:
     import altair  # noqa: F401
     import pandas  # noqa: F401
 
+    import careline.services.clustering  # noqa: F401 - scikit-learn and SciPy, for themes
+
 
 @st.cache_resource(show_spinner=False)
 def _warm_up() -> bool:
-    """Import the charting stack in the background once per server: the first Trends visit saves ~2 s."""
+    """Import the charting stack and scikit-learn in the background once per server: the first Trends
+    visit saves ~2 s, the first themes (Trends, the inbox's theme filter) ~2 s more."""
     threading.Thread(target=_import_charting, name="careline-warm-up", daemon=True).start()
     return True
 

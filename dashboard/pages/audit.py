@@ -39,7 +39,7 @@ with db() as session:
 st.text(f"{len(events):,} event(s)" + (" (the newest 10,000)" if len(events) >= 10_000 else ""))
 st.dataframe([{"When": when(e.at), "Who": one_line(e.actor, 60), "Action": e.action,
                "Mention": e.mention_id or "", "Reply": e.reply_id or "",
-               "Detail": one_line(", ".join(f"{k}={v}" for k, v in (e.detail or {}).items()), 300)}
+               "Detail": one_line(", ".join(f"{k}={v}" for k, v in (e.detail or {}).items() if v is not None), 300)}
               for e in events[:1000]], hide_index=True, width="stretch")
 st.download_button("Download CSV", audit.to_csv(events), file_name=f"careline-audit-{today.isoformat()}.csv",
                    mime="text/csv", key="au_csv", on_click="ignore")

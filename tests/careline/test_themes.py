@@ -104,3 +104,24 @@ def test_phrases_are_kept_over_their_words(any_engine) -> None:
         found = themes.find_themes(s, T0, T0 + timedelta(days=1))
     assert found.method == "words"
     assert (found.themes[0].label, found.themes[0].size) == ("lost luggage", 3)
+
+
+def test_two_clusters_named_by_the_same_words_are_one_theme() -> None:
+    """k-means may split one topic into two clusters; a reader must not see the same theme twice."""
+    from careline.services.clustering import cluster_themes
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(3, 384))
+    bag = ["lost my bag in {c}, baggage belt empty", "my suitcase never arrived, lost baggage {c}"]
+    refund = ["refund still missing for {c} flight", "waiting weeks for my refund, {c} cancelled"]
+    texts, vectors = [], []
+    for group, templates in ((0, bag), (1, bag), (2, refund)):  # groups 0 and 1: far apart, same words
+        for i in range(20):
+            texts.append(templates[i % 2].format(c=CITIES[i % len(CITIES)]))
+            v = centres[group] + rng.normal(scale=0.3, size=384)
+            vectors.append(v / np.linalg.norm(v))
+    found = cluster_themes(list(range(60)), texts, ["negative"] * 60, np.asarray(vectors, np.float32), None,
+                           set(themes.STOP_WORDS), limit=8, total=60)
+    assert [t.size for t in found] == [40, 20]
+    assert len({t.label for t in found}) == 2 and "refund" in found[1].terms
+    assert sorted(found[0].mention_ids) == list(range(40))
