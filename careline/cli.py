@@ -113,7 +113,8 @@ def demo(
 
         streamed = demo_stream.burst(engine)
         console.print(f"Demo stream: replayed {demo_stream.BURST} generated Bluesky events locally, "
-                      f"{streamed} matched a brand.")
+                      f"{streamed} matched a brand; its author then deleted one (hidden from the inbox, "
+                      "a search finds it badged 'deleted by the author').")
     _classify_db(settings, engine, fallback=True)
     from careline.services.demo_history import seed_answered
 

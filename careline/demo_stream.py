@@ -8,18 +8,20 @@ dashboard, keeps a slow live replay running that the serve's stream runner consu
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from careline.models import Brand
 from careline.services import streams as stream_service
 from careline.settings import Settings
 from careline.streams import DbSink
 from collectors.jetstream import JetstreamStream
-from collectors.matcher import Rule
-from collectors.replay import ReplayServer, demo_text, jetstream_events
+from collectors.matcher import Matcher, Rule
+from collectors.replay import ReplayServer, demo_text, jetstream_delete, jetstream_events
 
 log = logging.getLogger(__name__)
 LIVE_RATE = 3.0  # events per second in the live demo (the real Jetstream carries ~25 posts a second)
@@ -38,8 +40,13 @@ def burst(engine: Engine, count: int = BURST) -> int:
     step_us = 40_000
     start_us = int(time.time() * 1e6) - count * step_us
     # the seed and ids are fixed, so a second `careline demo` re-reads the same posts and stores none twice
-    events = list(jetstream_events(count, _rules(engine), hit_rate=HIT_RATE, start_us=start_us, step_us=step_us,
+    rules = _rules(engine)
+    events = list(jetstream_events(count, rules, hit_rate=HIT_RATE, start_us=start_us, step_us=step_us,
                                    seed=2026, text=demo_text))
+    with Session(engine) as session:  # a post about one of our brands: competitors' are not in the inbox anyway
+        ours = [b.name for b in session.exec(select(Brand).where(col(Brand.competitor).is_(False)))]
+    events.append(_delete_first_match(events, [r for r in rules if r.brand in ours], start_us + count * step_us))
+    count += 1
     sink = DbSink(engine, "jetstream", "bluesky", "demo", encoding="plain JSON (local replay)")
     with ReplayServer(events) as server:
         stream = JetstreamStream([server.url], flush_s=0.1)
@@ -47,6 +54,18 @@ def burst(engine: Engine, count: int = BURST) -> int:
     with Session(engine) as session:
         stream_service.stopped(session, "jetstream", "demo")
     return stream.stats.matched
+
+
+def _delete_first_match(events: list[str], rules: list[Rule], time_us: int) -> str:
+    """The author of the burst's first matching post deletes it: the inbox hides it, a search finds it badged
+    "deleted by the author" (services/inbox.py)."""
+    matcher = Matcher(rules)
+    for line in events:
+        event = json.loads(line)
+        commit = event.get("commit") or {}
+        if commit.get("operation") == "create" and matcher.match(commit["record"]["text"]):
+            return json.dumps(jetstream_delete(len(events), commit["rkey"], event["did"], time_us))
+    raise RuntimeError("the demo burst holds no post that names a demo brand")
 
 
 async def _until_replayed(stream: JetstreamStream, sink: DbSink, last_us: int, timeout_s: float = 30.0) -> None:

@@ -131,6 +131,9 @@ class Mention(SQLModel, table=True):
         sa.Index("ix_mention_deadline", "status", "respond_by"),
         # Customers (migration 0015): one identity's posts newest first, read in index order (timeline).
         sa.Index("ix_mention_author_timeline", "author_handle", "platform", "created_at"),
+        # Deleted by the author (migration 0017): only those rows, so the inbox leaves them out cheaply.
+        sa.Index("ix_mention_deleted", "deleted_at", sqlite_where=sa.text("deleted_at IS NOT NULL"),
+                 postgresql_where=sa.text("deleted_at IS NOT NULL")),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     platform: str = Field(max_length=20)

@@ -54,7 +54,7 @@ def _remember(user: User, session_id: int | None) -> None:
 def _start(user: User, method: str, handoff: bool) -> None:
     with db() as session:
         row, code = sessions.start(session, user, settings(), method=method, client=client_address(),
-                                   handoff=handoff)
+                                   handoff=handoff, replaces=cookie_value())
     _remember(user, row.id)
     if code:
         st.session_state["_session_handoff"] = code

@@ -38,6 +38,9 @@ def show(mention_id: int, user: dict[str, str]) -> None:
     brand_name = brand.name if brand else ""
 
     st.subheader(f"Mention #{m.id}")
+    if m.deleted_at is not None:  # kept for the record, out of the inbox (services/inbox.py)
+        st.warning(f"This post was {inbox.deleted_badge(m)} on {m.platform} ({when(m.deleted_at)}); "
+                   "a reply would go to a post that no longer exists.")
     live.presence_bar(m.id, user["username"])  # who else has it open; it only informs, never locks
     left, right = st.columns([3, 2], gap="large")
     with left:

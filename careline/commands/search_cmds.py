@@ -72,10 +72,12 @@ def search_cmd(
 
 
 def _row(m: Any, q: Any, brands: dict[int | None, str]) -> dict[str, Any]:
+    from careline.services.inbox import deleted_badge
     from careline.services.search import snippet
 
     return {"id": m.id, "platform": m.platform, "brand": brands.get(m.brand_id or -1), "author": m.author_handle,
-            "created_at": m.created_at.isoformat(), "status": m.status, "assignee": m.assignee,
+            "created_at": m.created_at.isoformat(), "status": m.status, "deleted": deleted_badge(m) or None,
+            "assignee": m.assignee,
             "priority": round(m.priority, 1), "tags": list(m.tags or []), "url": m.url, "text": m.text,
             "snippet": snippet(m.text, q, 120) if q.positive else " ".join(m.text.split())[:120]}
 
@@ -88,7 +90,7 @@ def _table(rows: list[dict[str, Any]], total: int, page: int, page_size: int) ->
     table = Table("#", "platform", "author", "posted", "status", "text")
     for r in rows:  # Text(): mention text is never read as rich markup
         table.add_row(str(r["id"]), r["platform"], Text(r["author"] or ""), r["created_at"][:16].replace("T", " "),
-                      r["status"], Text(r["snippet"]))
+                      r["status"] + (f" · {r['deleted']}" if r["deleted"] else ""), Text(r["snippet"]))
     out = Console(soft_wrap=False)
     out.print(table)
     first = (page - 1) * page_size + 1 if rows else 0

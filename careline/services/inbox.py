@@ -34,6 +34,9 @@ class InboxFilter:
     # only these mentions (a theme's, from services/themes.py); None means no such restriction
     mention_ids: list[int] | None = None
     reply_needed: bool | None = None  # classify/needs_reply.py's verdict; None: either
+    # Posts their author deleted on the platform (a stream said so) are kept but leave the inbox; a search
+    # still finds them, badged (`deleted_badge`), so nobody wonders where an answered post went.
+    include_deleted: bool = False
 
 
 @dataclass
@@ -94,7 +97,25 @@ def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
         stmt = stmt.where(Mention.reply_needed == f.reply_needed)
     if f.mention_ids is not None:
         stmt = stmt.where(col(Mention.id).in_(f.mention_ids))
+    if not (f.include_deleted or f.text):
+        stmt = stmt.where(_not_deleted())
     return stmt
+
+
+def _not_deleted() -> sa.ColumnElement[bool]:
+    """Not a post its author deleted. As `id NOT IN (the few deleted ids)`, not `deleted_at IS NULL`: the
+    id is in every index, so a count stays index-only (SQLite: 4 → 26 ms at 50k with the plain column test),
+    and the deleted ids come from a partial index that holds only them (ix_mention_deleted)."""
+    deleted = sa.select(Mention.id).where(col(Mention.deleted_at).is_not(None))
+    return col(Mention.id).not_in(deleted)
+
+
+DELETED_BADGE = "deleted by the author"
+
+
+def deleted_badge(m: Mention) -> str:
+    """What the detail, search results and exports say of a post its author deleted ('' when not)."""
+    return DELETED_BADGE if m.deleted_at is not None else ""
 
 
 ORDERS = ("inbox", "relevance", "newest", "oldest")

@@ -2,20 +2,30 @@
 
 The dashboard beats every few seconds while a mention is open (careline/settings.py live_refresh_seconds);
 a beat older than `presence_ttl_seconds` no longer counts, so a closed tab or a crashed browser disappears
-by itself. Presence only informs: it never locks a mention or blocks a reply.
+by itself. Presence only informs: it never locks a mention or blocks a reply, and it never makes a page
+wait on the database: SQLite has one write lock, which collectors, the sender and every open dashboard's
+beats share, so a beat waits at most BEAT_WAIT_MS for it (not the 10 s busy timeout a collector's batch
+gets) and is skipped, logged, when a long write holds it; the next beat, seconds later, catches up.
+Each beat is its own one-statement transaction, so it holds the lock for well under a millisecond.
 """
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, delete, select
 
 from careline.db import is_postgres
 from careline.models import Presence, utcnow
 
+log = logging.getLogger(__name__)
 ACTIVITIES = ("viewing", "writing")
+BEAT_WAIT_MS = 500
 
 
 @dataclass(frozen=True)
@@ -25,8 +35,25 @@ class Here:
     seen_at: datetime
 
 
-def beat(session: Session, username: str, mention_id: int, activity: str = "viewing") -> None:
-    """Record (upsert) that `username` is on `mention_id` now; one row per person and mention."""
+@contextmanager
+def _short_lock_wait(session: Session) -> Iterator[None]:
+    """On SQLite, this connection waits at most BEAT_WAIT_MS for the write lock, then its own timeout again."""
+    if is_postgres(session):
+        yield
+        return
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    before = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+    raw.execute(f"PRAGMA busy_timeout={BEAT_WAIT_MS}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(before)}")
+
+
+def beat(session: Session, username: str, mention_id: int, activity: str = "viewing") -> bool:
+    """Record (upsert) that `username` is on `mention_id` now; one row per person and mention. False when
+    skipped because SQLite's write lock stayed taken for BEAT_WAIT_MS (logged; presence never blocks)."""
     if activity not in ACTIVITIES:
         raise ValueError(f"unknown activity {activity!r}")
     now = utcnow()
@@ -44,8 +71,18 @@ def beat(session: Session, username: str, mention_id: int, activity: str = "view
         stmt = sqlite_insert(Presence).values(**values)
         stmt = stmt.on_conflict_do_update(index_elements=["username", "mention_id"],
                                           set_={"activity": activity, "seen_at": now})
-    session.exec(stmt)  # type: ignore[call-overload]
-    session.commit()
+    try:
+        with _short_lock_wait(session):  # the upsert takes the write lock (WAL: commit needs no other)
+            session.exec(stmt)  # type: ignore[call-overload]
+        session.commit()
+    except OperationalError as exc:
+        if "locked" not in str(exc.orig):
+            raise
+        session.rollback()
+        log.info("presence beat of %s on mention %s skipped: another write held the database for over %d ms",
+                 username, mention_id, BEAT_WAIT_MS)
+        return False
+    return True
 
 
 def leave(session: Session, username: str, mention_id: int) -> None:

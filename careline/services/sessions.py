@@ -61,9 +61,16 @@ def _signer(settings: Settings) -> TimestampSigner:
 
 
 def start(session: Session, user: User, settings: Settings, *, method: str = "password",
-          client: str | None = None, handoff: bool = True) -> tuple[UserSession, str | None]:
-    """A new session for `user`; returns it and the one-time hand-off code for the cookie route."""
+          client: str | None = None, handoff: bool = True,
+          replaces: str | None = None) -> tuple[UserSession, str | None]:
+    """A new session for `user`, always with a fresh token (a sign-in never adopts a token the browser
+    already held: no session fixation); `replaces`, the browser's old cookie, ends the session it stood
+    for. Returns the session and the one-time hand-off code for the cookie route."""
     now = utcnow()
+    old = resume(session, replaces, settings) if replaces else None
+    if old is not None and old[0].id is not None:
+        end(session, old[0].id)
+        log.info("sign-in on a browser that held session %s: that session ended", old[0].id)
     code = secrets.token_urlsafe(32) if handoff else None
     row = UserSession(username=user.username, method=method, client=(client or "")[:100] or None,
                       created_at=now, last_seen_at=now,

@@ -99,8 +99,15 @@ def set_active(session: Session, username: str, active: bool, actor: str) -> Use
     return user
 
 
+RANK = {"viewer": 0, "agent": 1, "admin": 2}
+
+
 def set_role(session: Session, username: str, role: str, actor: str) -> User:
-    """Change a role; open sessions get the new rights at their next interaction."""
+    """Change a role. Fewer rights: open sessions lose them at their next interaction (no sign-out).
+    More rights: open sessions end, so the new rights only ever come with a token issued by a fresh sign-in
+    (a session token someone planted or copied before the promotion never becomes an admin's)."""
+    from careline.services import sessions
+
     if role not in ROLES:
         raise InvalidInput(f"Unknown role {role!r}; use one of {', '.join(ROLES)}.")
     user = _existing(session, username)
@@ -108,7 +115,8 @@ def set_role(session: Session, username: str, role: str, actor: str) -> User:
         _keep_an_admin(session, user)
     old, user.role = user.role, role
     session.add(user)
-    audit.record(session, actor, "user_role", username=user.username, old=old, role=role)
+    ended = sessions.end_all(session, user.username, commit=False) if RANK[role] > RANK.get(old, 0) else 0
+    audit.record(session, actor, "user_role", username=user.username, old=old, role=role, sessions_ended=ended)
     session.commit()
     return user
 

@@ -186,7 +186,7 @@ def _row(m: inbox.Mention) -> dict[str, object]:
         "Text": search.snippet(clean(m.text), query, 160) if searching and query else one_line(m.text, 160),
         "Sentiment": (m.corrected_sentiment or m.sentiment or "—") + (" ✎" if m.corrected_sentiment else ""),
         "Intent": (m.corrected_intent or m.intent or "—") + (" ✎" if m.corrected_intent else ""),
-        "Status": m.status,
+        "Status": m.status + (f" · {inbox.deleted_badge(m)}" if m.deleted_at else ""),
         "Assignee": m.assignee or "",
         "Case": f"#{m.case_id} ({case_sizes.get(m.case_id, 1)} posts)" if m.case_id else "",
         "Answered": "yes" if m.first_response_at else "",

@@ -67,6 +67,29 @@ def test_presence_beats_upsert_expire_and_never_block(any_engine: Engine) -> Non
         assert replies.queue_reply(s, 1, "We are on it.", "alice", dry_run=True).id is not None
 
 
+def test_a_beat_never_waits_long_for_sqlites_write_lock(engine: Engine, caplog) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    caplog.set_level("INFO", logger="careline.services.presence")
+    with Session(engine, expire_on_commit=False) as s:
+        _seed(s)
+        path = engine.url.database
+        assert path is not None
+        other = sqlite3.connect(path, isolation_level=None)  # a collector in the middle of a long batch
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            t0 = time.perf_counter()
+            assert presence.beat(s, "alice", 1) is False  # skipped, not a 10 s stall of the page
+            assert time.perf_counter() - t0 < presence.BEAT_WAIT_MS / 1000 + 1
+            assert "presence beat of alice on mention 1 skipped" in caplog.text
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert presence.beat(s, "alice", 1) is True and [h.username for h in presence.here(s, 1, 30)] == ["alice"]
+        # the connection got its own busy timeout back: a normal write still waits the engine's 10 s
+        assert s.connection().exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+
+
 def test_demo_outbox_example_is_added_once(engine: Engine) -> None:
     from careline import demo_desk
 

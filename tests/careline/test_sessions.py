@@ -87,6 +87,29 @@ def test_role_change_is_seen_by_an_open_session_and_the_last_admin_stays(desk: S
         users.set_role(desk, "admin", "agent", "admin")
 
 
+def test_promotion_ends_open_sessions_and_demotion_keeps_them(desk: Session, settings: Settings) -> None:
+    row, cookie = _signed_in(desk, settings)
+    users.set_role(desk, "agent", "viewer", "admin")  # fewer rights: seen at the next click, still signed in
+    assert sessions.check(desk, row.id, settings).role == "viewer"
+    users.set_role(desk, "agent", "admin", "admin")  # more rights: only with a token from a fresh sign-in
+    assert sessions.check(desk, row.id, settings) is None and sessions.resume(desk, cookie, settings) is None
+    event = desk.exec(select(AuditEvent).where(AuditEvent.action == "user_role")).all()[-1]
+    assert event.detail["sessions_ended"] == 1
+    again, new_cookie = _signed_in(desk, settings)
+    assert sessions.check(desk, again.id, settings).role == "admin" and new_cookie != cookie
+
+
+def test_sign_in_always_issues_a_new_token_and_ends_the_browsers_old_session(desk: Session,
+                                                                             settings: Settings) -> None:
+    first, cookie = _signed_in(desk, settings)
+    row, code = sessions.start(desk, users.get(desk, "admin"), settings, replaces=cookie)
+    second = sessions.redeem_handoff(desk, code, settings)
+    assert second is not None and second.split(".")[0] != cookie.split(".")[0]
+    assert sessions.resume(desk, cookie, settings) is None  # the agent's session on this browser is over
+    assert sessions.resume(desk, second, settings)[1].username == "admin"
+    assert sessions.redeem_handoff(desk, code, settings) is None  # the hand-off code works once
+
+
 def test_new_password_ends_open_sessions(desk: Session, settings: Settings) -> None:
     row, _ = _signed_in(desk, settings)
     users.set_password(desk, "agent", "a-new-password", "admin")

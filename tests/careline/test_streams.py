@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from careline.db import create_all, make_engine, migrate
 from careline.models import Mention, StreamStatus
@@ -236,7 +236,10 @@ def test_the_demo_stream_is_offline_and_shows_on_sources(settings: Settings, eng
     matched = demo_stream.burst(engine, count=300)
     with Session(engine) as session:
         status = session.get(StreamStatus, "jetstream")
-    assert status is not None and status.events_total == 300 and status.new_total == matched > 0
+        deleted = session.exec(select(Mention).where(col(Mention.deleted_at).is_not(None))).all()
+    # the 300 generated events, then its author deletes the first matching post (the inbox hides it)
+    assert status is not None and status.events_total == 301 and status.new_total == matched > 0
+    assert len(deleted) == 1 and deleted[0].platform == "bluesky"
     server, live = demo_stream.start_live(settings, engine)
     try:
         assert live.streams == ["jetstream"] and live.jetstream_urls == [server.url]

@@ -378,3 +378,21 @@ def test_detail_says_language_not_supported(page, dash_db):
     assert any(w.startswith("Language not supported by the model — needs a person (") and "(es)" in w
                for w in warnings), warnings
     assert not any("unsure" in w for w in warnings)
+
+
+def test_a_post_its_author_deleted_leaves_the_inbox_and_search_badges_it(page, dash_db):
+    from careline.services import streams
+
+    mid = mention_id(dash_db, "Acme Air lost my bag")
+    with Session(dash_db) as s:
+        m = s.get(Mention, mid)
+        assert m is not None and streams.mark_deleted(s, m.platform, [m.external_id]) == 1
+        s.commit()
+    at = page("inbox", role="agent")
+    assert mid not in [row for row in at.dataframe[0].value["#"]]
+    at.text_input(key="f_text").input("lost my bag").run()
+    rows = at.dataframe[0].value
+    status = dict(zip(rows["#"], rows["Status"], strict=True))
+    assert status[mid].endswith("· deleted by the author")
+    open_mention(at, mid)
+    assert any("deleted by the author" in w.value for w in at.warning)

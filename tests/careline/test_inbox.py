@@ -1,0 +1,55 @@
+"""The inbox service's own rules: a post its author deleted (a stream marks `deleted_at`, the row is kept)
+leaves the inbox list and count, while a search still finds it and says so."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from careline.cli import app
+from careline.db import get_engine, migrate
+from careline.services import inbox, search, streams
+from careline.services.inbox import InboxFilter
+from careline.services.ingest import ingest
+from careline.settings import get_settings
+from tests.conftest import make_raw
+
+
+def _two_posts(session: Session) -> tuple[int, int]:
+    result = ingest(session, [make_raw(platform="bluesky", external_id="at://did:plc:a/post/1",
+                                       text="Acme Air lost my bag, deleting this later"),
+                              make_raw(platform="bluesky", external_id="at://did:plc:b/post/2",
+                                       text="Acme Air lost my bag too")])
+    assert streams.mark_deleted(session, "bluesky", ["at://did:plc:a/post/1"]) == 1
+    session.commit()
+    gone, kept = result.new_ids
+    return gone, kept
+
+
+def test_deleted_posts_leave_the_inbox_but_search_finds_them_badged(any_engine: Engine) -> None:
+    with Session(any_engine, expire_on_commit=False) as session:
+        gone, kept = _two_posts(session)
+        listed = inbox.list_inbox(session, InboxFilter(include_competitors=True))
+        assert [m.id for m in listed.items] == [kept]
+        assert inbox.count(session, InboxFilter(include_competitors=True)) == 1
+        everything = InboxFilter(include_competitors=True, include_deleted=True)
+        assert {m.id for m in inbox.list_inbox(session, everything).items} == {gone, kept}
+        found = search.search(session, "lost bag")
+        assert {m.id for m in found.items} == {gone, kept} and found.total == 2
+        badges = {m.id: inbox.deleted_badge(m) for m in found.items}
+        assert badges == {gone: "deleted by the author", kept: ""}
+
+
+def test_cli_search_badges_a_deleted_post(cli_env) -> None:  # type: ignore[no-untyped-def]
+    engine = get_engine(get_settings().url)
+    migrate(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        gone, kept = _two_posts(session)
+    result = CliRunner().invoke(app, ["search", "lost bag", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["id"]: r["deleted"] for r in json.loads(result.stdout)["results"]}
+    assert rows == {gone: "deleted by the author", kept: None}
+    table = CliRunner().invoke(app, ["search", "lost bag"])
+    assert "deleted by the author" in table.output
