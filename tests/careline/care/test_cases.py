@@ -75,3 +75,46 @@ def test_competitor_posts_form_no_case(session: Session) -> None:
     _one(session, rival, text="Skyhop late", author_handle="z", thread_id="q", created_at=T0)
     second = _one(session, rival, text="Skyhop later", author_handle="z", thread_id="q", created_at=T0 + timedelta(hours=1))
     assert second.case_id is None
+
+
+
+def _case_outcome(session: Session, batched: bool) -> list[tuple[object, ...]]:
+    """Two open cases with owners, one waiting on the customer, then six follow-ups by three authors (in one
+    batch or one post at a time; handles, threads and the brand differ between the two runs)."""
+    tag = "batch" if batched else "single"
+    brand = Brand(name=f"Acme Air {tag}")
+    session.add(brand)
+    session.commit()
+    first = [_one(session, brand, text=f"Acme Air {i}", author_handle=f"{h}-{tag}", thread_id=f"{h}-{tag}",
+                  created_at=T0, author_followers=100) for i, h in enumerate(("kim", "lou", "max"))]
+    triage.assign(session, first[0].id, "ana", "ana")
+    triage.assign(session, first[1].id, "bo", "bo")
+    triage.set_status(session, first[2].id, "waiting", "ana")
+    later = [make_raw(text=f"follow-up {i}", author_handle=f"{h}-{tag}", thread_id=f"{t}-{tag}",
+                      created_at=T0 + timedelta(hours=i), author_followers=100)
+             for i, (h, t) in enumerate([("kim", "kim"), ("lou", "x1"), ("kim", "x2"), ("max", "max"), ("max", "x3"),
+                                         ("lou", "lou")], start=1)]
+    for batch in ([later] if batched else [[r] for r in later]):
+        ingest(session, batch, brand_id=brand.id)
+    rows = session.exec(select(Mention).where(Mention.brand_id == brand.id).order_by(Mention.id)).all()
+    index = {m.id: n for n, m in enumerate(rows)}
+    events = session.exec(select(AuditEvent).where(AuditEvent.actor == cases.ACTOR,
+                                                   AuditEvent.mention_id.in_(list(index)))  # type: ignore[union-attr]
+                          .order_by(AuditEvent.id)).all()
+    return ([(index.get(m.case_id), m.status, m.assignee, m.priority) for m in rows]
+            + [(e.action, index[e.mention_id], index[e.detail["case_id"]], e.detail["owner"], e.detail["via"])
+               for e in events])
+
+
+def test_a_batch_joins_cases_as_one_post_at_a_time_would(any_engine: Engine) -> None:
+    """attach() reads every case's state once per batch: the outcome must match one-post batches."""
+    with Session(any_engine, expire_on_commit=False) as session:
+        users.create_user(session, "ana", "password-1")
+        users.create_user(session, "bo", "password-1")
+        batched = _case_outcome(session, batched=True)
+        single = _case_outcome(session, batched=False)
+    assert batched == single
+    posts = batched[:9]
+    assert {p[0] for p in posts} == {0, 1, 2}  # every follow-up found its case
+    assert posts[2][1] == "resolved" and posts[3][2] == "ana" and posts[4][2] == "bo"  # waiting closed; owners
+    assert len(batched) == 9 + 6  # one audit event per join
