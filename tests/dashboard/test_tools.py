@@ -1,6 +1,7 @@
 """`careline user add/list` and the benchmark seeder."""
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -48,3 +49,26 @@ def test_seed_mentions_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert platforms == {"x", "reddit", "bluesky", "mastodon", "hackernews"}
     priorities = [m.priority for m in page.items]
     assert priorities and priorities == sorted(priorities, reverse=True) and priorities[0] > 0
+
+
+def test_seeded_database_has_every_index_and_a_full_text_index_in_step(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch):
+    """The seeder drops the indexes to load fast: it must build back exactly what migrate() makes."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    sys.modules.pop("seed_mentions", None)
+    import seed_mentions
+
+    from careline.db import migrate
+
+    seed_mentions.seed(f"sqlite:///{tmp_path / 'seed.db'}", 300, seed_value=5)
+    fresh = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    migrate(fresh)
+    seeded = make_engine(f"sqlite:///{tmp_path / 'seed.db'}")
+    objects = "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY name"
+    with fresh.connect() as a, seeded.connect() as b:
+        assert list(a.exec_driver_sql(objects)) == list(b.exec_driver_sql(objects))
+        found = b.exec_driver_sql("SELECT count(*) FROM mention_fts WHERE mention_fts MATCH 'bag'").scalar()
+        texts = [r[0] for r in b.exec_driver_sql("SELECT text || ' ' || coalesce(author_name, '') FROM mention")]
+    fresh.dispose()
+    seeded.dispose()
+    assert found and found == sum("bag" in re.split(r"[^\w]+|_", t.lower()) for t in texts)
