@@ -197,7 +197,7 @@ def placeholder_notice(model_versions: list[str]) -> None:
         st.warning(
             "Labels come from the placeholder keyword classifier, not the trained model: treat sentiment and "
             "intent as rough guesses (set CARELINE_MODEL to the trained model and reclassify).",
-            icon="⚠️",
+            icon=":material/warning:",
         )
 
 

@@ -62,7 +62,7 @@ with tab_brands:
     st.text("Mentions are collected for every brand's keywords and handles, minus exclusions. Competitors are "
             "tracked for share of voice and are not put in front of the team as work.")
     for b in [*brand_rows, None]:
-        title = f"{clean(b.name)}{' (competitor)' if b.competitor else ''}" if b else "➕ Add a brand"
+        title = f"{clean(b.name)}{' (competitor)' if b.competitor else ''}" if b else ":material/add: Add a brand"
         with st.expander(title, expanded=b is None and not brand_rows):
             suffix = str(b.id) if b else "new"
             with st.form(f"brand_{suffix}"):
