@@ -148,7 +148,9 @@ def require_user() -> dict[str, str]:
 
 def can(permission: str) -> bool:
     user = current_user()
-    return bool(user) and users.can(user["role"], permission)
+    if not user:
+        return False
+    return users.can(user["role"], permission)
 
 
 def act(permission: str, fn: Callable[..., T], *args: Any, success: str | None = None, **kwargs: Any) -> T | None:

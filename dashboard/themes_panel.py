@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import streamlit as st
 
-from careline.services import themes
+from careline.services import theme_terms, themes
 from dashboard.components import clean, db, md_escape, one_line
 
 TITLES = {"complaint": "Complaints", "question": "Questions", "praise": "Praise"}
@@ -22,7 +22,7 @@ def _themes(since: datetime, until: datetime, intent: str, brand_ids: tuple[int,
                                   platforms=platforms or None)
 
 
-def _trend(t: themes.Theme) -> str:
+def _trend(t: theme_terms.Theme) -> str:
     if t.previous is None:
         return ""
     if not t.previous:

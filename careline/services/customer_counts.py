@@ -16,19 +16,16 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 from sqlmodel import Session, col, select
 
+from careline.db import dialect_insert as _insert
 from careline.models import Author, AuthorBrand, Brand, Customer, CustomerIdentity, Mention, utcnow
+from careline.services.customer_keys import handle_key
 from careline.services.priority import OPEN_STATUSES
 
 Key = tuple[str, str]  # (platform, handle)
-
-
-def _insert(session: Session, table: Any) -> Any:
-    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def _t(model: Any) -> sa.Table:
@@ -113,8 +110,6 @@ def after_ingest(session: Session, new_rows: Sequence[Mapping[str, Any]], now: d
 
 def _key_handles(session: Session, keys: Iterable[Key]) -> None:
     """New identities get their handle key now, so they can be found by handle before the link job runs."""
-    from careline.services.customer_links import handle_key
-
     ci = _t(CustomerIdentity)
     session.connection().execute(
         sa.update(ci).where(ci.c.platform == sa.bindparam("p"), ci.c.handle == sa.bindparam("h"),

@@ -216,7 +216,8 @@ def _template_of(text: str, fixed: dict[str, set[str]]) -> str | None:
 
 def _rerank(session: Session, text: str, mention_ids: list[int], cosines: np.ndarray) -> np.ndarray:
     """EMBEDDING_WEIGHT × cosine + the rest × word overlap with each candidate's mention."""
-    from careline.services.themes import excluded_words, tokens
+    from careline.services.theme_terms import tokens
+    from careline.services.themes import excluded_words
 
     skip = excluded_words(session)
     mine = set(tokens(text, skip))

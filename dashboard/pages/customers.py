@@ -57,7 +57,7 @@ with find_tab:
                    "Open cases": c.open_count, "Last contact": when(c.last_contact_at), "VIP": "yes" if c.vip else ""}
                   for c in found], hide_index=True, width="stretch", key="cust_table")
     wanted = st.query_params.get("customer")
-    options = [c.id for c in found]
+    options = [c.id for c in found if c.id is not None]
     if wanted and wanted.isdigit() and int(wanted) not in options:
         options.insert(0, int(wanted))
     if not options:

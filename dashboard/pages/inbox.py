@@ -13,6 +13,7 @@ from careline.services import (
     escalation,
     inbox,
     search,
+    search_query,
     sla,
     stats,
     tags,
@@ -127,7 +128,7 @@ with st.container(border=True):
 assignee = {"Anyone": None, "Me": user["username"], "Unassigned": ""}.get(who, who)
 query = None
 try:
-    query = search.parse(text)
+    query = search_query.parse(text)
 except InvalidInput as exc:
     st.error(str(exc))
     text = ""

@@ -4,6 +4,9 @@ Everyone can read this page; only admins can change anything (checked here and a
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import streamlit as st
 
 from careline.services import app_settings, brands, users
@@ -46,7 +49,7 @@ def _manage_user(names: list[str]) -> None:
         new_pw = c4.text_input("New password", type="password", key="mu_password")
         if st.form_submit_button("Apply") and who:
             me, action = user["username"], USER_ACTIONS[what]
-            calls = {
+            calls: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
                 "role": (users.set_role, (who, new_role, me)),
                 "disable": (users.set_active, (who, False, me)),
                 "enable": (users.set_active, (who, True, me)),
