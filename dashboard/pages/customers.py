@@ -124,8 +124,10 @@ with right:
                 st.rerun()
     with st.container(border=True):
         st.markdown("**Merge another customer into this one**")
-        other_id = st.number_input("Customer # to merge in", min_value=1, step=1, key=f"merge_other_{c.id}")
-        if st.button("Merge", key=f"merge_btn_{c.id}", disabled=not allowed):
+        # empty until a person types a number: a default of 1 offered to merge an arbitrary customer
+        other_id = st.number_input("Customer # to merge in", min_value=1, step=1, value=None,
+                                   placeholder="the # from the list above", key=f"merge_other_{c.id}")
+        if st.button("Merge", key=f"merge_btn_{c.id}", disabled=not allowed or other_id is None):
             if act("triage", customers.merge, c.id, int(other_id), me, role, reason="dashboard", success="Merged"):
                 st.rerun()
     with st.container(border=True):
