@@ -32,7 +32,7 @@ def _t(model: Any) -> sa.Table:
     return model.__table__  # type: ignore[no-any-return]
 
 
-def key_filter(platform_col: Any, handle_col: Any, keys: Iterable[Key]) -> Any:
+def key_filter(platform_col: Any, handle_col: Any, keys: Iterable[tuple[Any, Any]]) -> Any:
     """(platform, handle) in keys as two plain INs: SQLite scans the whole table for a row-value IN, but
     uses the (platform, handle) index for this. It may match a few extra pairs; callers filter or don't mind."""
     keys = list(keys)

@@ -213,9 +213,9 @@ def _candidates(session: Session, since: datetime | None) -> dict[Pair, dict[str
             sa.select(il.c.url_key, il.c.identity_id, ci.c.customer_id, ci.c.name_key)
             .select_from(il.join(ci, ci.c.id == il.c.identity_id)).where(il.c.url_key.in_(shared))):
         by_key.setdefault(key, []).append((iid, cust, nk))
-    for key, group in by_key.items():
-        for i, (x, cx, nx) in enumerate(group):
-            for y, cy, ny in group[i + 1:]:
+    for key, sharing in by_key.items():
+        for i, (x, cx, nx) in enumerate(sharing):
+            for y, cy, ny in sharing[i + 1:]:
                 if cx != cy:
                     _add(found, x, y, "same_name_and_link" if nx and nx == ny else "shared_website", key)
 
