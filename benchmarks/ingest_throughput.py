@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlmodel import Session, func, select  # noqa: E402
+from sqlmodel import Session, col, func, select  # noqa: E402
 
 from careline.db import create_all, make_engine  # noqa: E402
 from careline.models import Brand, Mention  # noqa: E402
@@ -55,10 +55,12 @@ def run(url: str, mentions: list[RawMention], batch: int, brand: bool = True) ->
     create_all(engine)
     brand_id = None
     if brand:
-        with Session(engine) as session:
-            row = Brand(name="Acme Air", keywords=["acme air"], handles=[], exclusions=[])
-            session.add(row)
-            session.commit()
+        with Session(engine) as session:  # a seeded database (--url) has the brand already
+            row = session.exec(select(Brand).where(Brand.name == "Acme Air")).first()
+            if row is None:
+                row = Brand(name="Acme Air", keywords=["acme air"], handles=[], exclusions=[])
+                session.add(row)
+                session.commit()
             brand_id = row.id
     rates = []
     new_counts = []
@@ -73,7 +75,8 @@ def run(url: str, mentions: list[RawMention], batch: int, brand: bool = True) ->
         rates.append((len(mentions) / (time.perf_counter() - t0), len(mentions) / (time.process_time() - c0)))
         new_counts.append(new)
     with Session(engine) as session:
-        rows = session.exec(select(func.count()).select_from(Mention)).one()
+        rows = session.exec(select(func.count()).select_from(Mention)
+                            .where(col(Mention.external_id).in_([m.external_id for m in mentions]))).one()
     engine.dispose()
     assert rows == len(mentions), (rows, len(mentions))
     return rates, new_counts[0], new_counts[1]

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -93,7 +92,7 @@ class Bar:
     def __call__(self, n: int = 1) -> None:
         self._display.advance(self.task, n)
 
-    def update(self, completed: float | None = None, total: float | None = None, **fields: Any) -> None:
+    def update(self, completed: float | None = None, total: float | None = None, **fields: object) -> None:
         self._display.update(self.task, completed=completed, total=total, **fields)
 
     def finish(self) -> None:
@@ -106,13 +105,13 @@ class Bar:
     def elapsed(self) -> float:
         return self._display.tasks[self.task].elapsed or 0.0
 
-    def add(self, description: str, total: float | None = None, **fields: Any) -> Bar:
+    def add(self, description: str, total: float | None = None, **fields: object) -> Bar:
         return Bar(self._display, self._display.add_task(description, total=total, **fields))
 
 
 @contextmanager
 def progress(description: str | None, total: float | None = None, *, middle: str | None = None, transient: bool = False,
-             **fields: Any) -> Iterator[Bar]:
+             **fields: object) -> Iterator[Bar]:
     """The one progress display of the CLI: description, bar, done/total, optional `middle` column (a rate
     or a unit, e.g. "{task.fields[rate]:.0f}/s" with rate=0.0 in `fields`), elapsed time and an ETA.
 

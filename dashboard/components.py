@@ -148,9 +148,7 @@ def require_user() -> dict[str, str]:
 
 def can(permission: str) -> bool:
     user = current_user()
-    if not user:
-        return False
-    return users.can(user["role"], permission)
+    return bool(user) and users.can(user["role"], permission)
 
 
 def act(permission: str, fn: Callable[..., T], *args: Any, success: str | None = None, **kwargs: Any) -> T | None:
@@ -199,7 +197,7 @@ def placeholder_notice(model_versions: list[str]) -> None:
         st.warning(
             "Labels come from the placeholder keyword classifier, not the trained model: treat sentiment and "
             "intent as rough guesses (set CARELINE_MODEL to the trained model and reclassify).",
-            icon=":material/warning:",
+            icon="⚠️",
         )
 
 

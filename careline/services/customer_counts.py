@@ -16,23 +16,26 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 from sqlmodel import Session, col, select
 
-from careline.db import dialect_insert as _insert
 from careline.models import Author, AuthorBrand, Brand, Customer, CustomerIdentity, Mention, utcnow
-from careline.services.customer_keys import handle_key
 from careline.services.priority import OPEN_STATUSES
 
 Key = tuple[str, str]  # (platform, handle)
+
+
+def _insert(session: Session, table: Any) -> Any:
+    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def _t(model: Any) -> sa.Table:
     return model.__table__  # type: ignore[no-any-return]
 
 
-def key_filter(platform_col: Any, handle_col: Any, keys: Iterable[tuple[Any, Any]]) -> Any:
+def key_filter(platform_col: Any, handle_col: Any, keys: Iterable[Key]) -> Any:
     """(platform, handle) in keys as two plain INs: SQLite scans the whole table for a row-value IN, but
     uses the (platform, handle) index for this. It may match a few extra pairs; callers filter or don't mind."""
     keys = list(keys)
@@ -67,8 +70,10 @@ def ensure_customers(session: Session, keys: Iterable[Key], now: datetime | None
             ["customer_id", "author_id", "platform", "handle", "touched_at"], link).on_conflict_do_nothing())
 
 
-def after_ingest(session: Session, new_rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
-    """Customers, per-brand counts and refreshed customer counts for one chunk of newly stored mentions."""
+def after_ingest(session: Session, new_rows: Sequence[Mapping[str, Any]], now: datetime,
+                 known: Mapping[Key, int] | None = None) -> None:
+    """Customers, per-brand counts and refreshed customer counts for one chunk of newly stored mentions
+    (`known`: the author ids by (platform, handle) when the caller has them, saving a lookup)."""
     per: dict[tuple[str, str, int], list[Any]] = {}
     ext_ids: dict[Key, str] = {}
     for row in new_rows:
@@ -87,13 +92,17 @@ def after_ingest(session: Session, new_rows: Sequence[Mapping[str, Any]], now: d
     keys = {(p, h) for p, h, _ in per}
     ensure_customers(session, keys, now)
     _key_handles(session, keys)
-    ids = author_ids(session, keys)
-    if ext_ids:
+    ids = {k: known[k] for k in keys if k in known} if known is not None else {}
+    if len(ids) < len(keys):
+        ids.update(author_ids(session, keys - set(ids)))
+    if ext_ids:  # only identities that have none yet: an UPDATE per known author was most of this step
         ci = _t(CustomerIdentity)
-        session.connection().execute(
-            sa.update(ci).where(ci.c.author_id == sa.bindparam("aid"), ci.c.external_id.is_(None))
-            .values(external_id=sa.bindparam("ext")),
-            [{"aid": ids[k], "ext": e} for k, e in ext_ids.items() if k in ids])
+        wanted = {ids[k]: e for k, e in ext_ids.items() if k in ids}
+        missing = _ids_where(session, ci.c.author_id, ci.c.author_id, wanted, ci.c.external_id.is_(None))
+        if missing:
+            session.connection().execute(
+                sa.update(ci).where(ci.c.author_id == sa.bindparam("aid"), ci.c.external_id.is_(None))
+                .values(external_id=sa.bindparam("ext")), [{"aid": a, "ext": wanted[a]} for a in sorted(missing)])
     values = [{"author_id": ids[(p, h)], "brand_id": b, "mention_count": n, "praise_count": 0, "complaint_count": 0,
                "last_seen_at": last} for (p, h, b), (n, last) in sorted(per.items()) if (p, h) in ids]
     stmt = _insert(session, AuthorBrand)
@@ -105,16 +114,32 @@ def after_ingest(session: Session, new_rows: Sequence[Mapping[str, Any]], now: d
               "last_seen_at": sa.case((ab.c.last_seen_at.is_(None), ex.last_seen_at),
                                       (ex.last_seen_at > ab.c.last_seen_at, ex.last_seen_at),
                                       else_=ab.c.last_seen_at)}), values)
-    refresh_authors(session, ids.values())
+    refresh_authors(session, ids.values(), INGEST_COUNTS)
 
 
 def _key_handles(session: Session, keys: Iterable[Key]) -> None:
     """New identities get their handle key now, so they can be found by handle before the link job runs."""
+    from careline.services.customer_links import handle_key
+
     ci = _t(CustomerIdentity)
-    session.connection().execute(
-        sa.update(ci).where(ci.c.platform == sa.bindparam("p"), ci.c.handle == sa.bindparam("h"),
-                            ci.c.handle_key.is_(None)).values(handle_key=sa.bindparam("hk")),
-        [{"p": p, "h": h, "hk": handle_key(p, h)} for p, h in keys])
+    keys = set(keys)
+    todo = [(i, p, h) for i, p, h in session.connection().execute(
+        sa.select(ci.c.id, ci.c.platform, ci.c.handle).where(key_filter(ci.c.platform, ci.c.handle, keys),
+                                                              ci.c.handle_key.is_(None))) if (p, h) in keys]
+    if todo:  # the few new ones: an UPDATE per author of the chunk was most of this step
+        session.connection().execute(
+            sa.update(ci).where(ci.c.id == sa.bindparam("iid")).values(handle_key=sa.bindparam("hk")),
+            [{"iid": i, "hk": handle_key(p, h)} for i, p, h in todo])
+
+
+def _ids_where(session: Session, out_col: Any, in_col: Any, values: Iterable[Any], *where: Any) -> set[Any]:
+    """`out_col` of the rows whose `in_col` is among `values` and that meet `where` (500 values a query)."""
+    values = sorted(set(values))
+    found: set[Any] = set()
+    for start in range(0, len(values), 500):
+        found.update(session.connection().execute(
+            sa.select(out_col).where(in_col.in_(values[start:start + 500]), *where)).scalars())
+    return found
 
 
 def author_ids(session: Session, keys: Iterable[Key]) -> dict[Key, int]:
@@ -150,14 +175,9 @@ def apply_intent_deltas(session: Session, deltas: Mapping[tuple[str, str, int], 
     refresh_authors(session, [r["author_id"] for r in rows])
 
 
-def refresh_authors(session: Session, author_ids_: Iterable[int]) -> None:
-    ids = sorted(set(author_ids_))
+def refresh_authors(session: Session, author_ids_: Iterable[int], only: Sequence[str] | None = None) -> None:
     ci = _t(CustomerIdentity)
-    customers: set[int] = set()
-    for start in range(0, len(ids), 500):
-        customers.update(session.connection().execute(
-            sa.select(ci.c.customer_id).where(ci.c.author_id.in_(ids[start:start + 500]))).scalars())
-    refresh(session, customers)
+    refresh(session, _ids_where(session, ci.c.customer_id, ci.c.author_id, author_ids_), only)
 
 
 def opens_or_closes(m: Mention) -> bool:
@@ -220,12 +240,19 @@ def count_columns(competitors: Sequence[int]) -> dict[str, Any]:
     }
 
 
-def refresh(session: Session, customer_ids: Iterable[int]) -> None:
+# what new posts can change: praise and complaint counts move only with labels (apply_intent_deltas)
+INGEST_COUNTS = ("mention_count", "open_count", "last_contact_at")
+
+
+def refresh(session: Session, customer_ids: Iterable[int], only: Sequence[str] | None = None) -> None:
+    """Recount these customers (`only`: just those counts; each is a correlated subquery per customer)."""
     ids = sorted(set(customer_ids))
     if not ids:
         return
     c = _t(Customer)
     values = count_columns(competitor_ids(session))
+    if only is not None:
+        values = {k: v for k, v in values.items() if k in only}
     values["updated_at"] = utcnow()
     for start in range(0, len(ids), 500):
         session.connection().execute(sa.update(c).where(c.c.id.in_(ids[start:start + 500])).values(**values))

@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from careline.db import dialect_insert as _insert
 from careline.models import Author, Mention, SourceState, utcnow
 from careline.services import customer_counts, customer_links, customer_privacy, mention_brands, sla
 from careline.services.priority import score_mention
@@ -40,6 +40,10 @@ class IngestResult:
     new: int = 0
     new_ids: list[int] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+
+
+def _insert(session: Session, table: Any) -> Any:
+    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def clean_text(text: str | None) -> str:
@@ -184,8 +188,8 @@ def ingest(
         inserted = _insert_chunk(session, values[start : start + _CHUNK], result)
         all_inserted.extend((r[0], r[1], r[3]) for r in inserted)
         result.new_ids.extend(r[0] for r in inserted)
-        _roll_up_authors(session, inserted, rows, now)
-        customer_counts.after_ingest(session, [rows[(r[1], r[3])] for r in inserted], now)
+        authors = _roll_up_authors(session, inserted, rows, now)
+        customer_counts.after_ingest(session, [rows[(r[1], r[3])] for r in inserted], now, authors)
         customer_links.store_profiles(session, profiles, {(r[1], r[2]) for r in inserted if r[2]})
     if attr is not None:
         mention_brands.record(session, attr, brands, all_inserted)
@@ -265,13 +269,14 @@ def _attach_cases(session: Session, new_ids: list[int]) -> None:
 
 def _roll_up_authors(
     session: Session, inserted: Sequence[Any], rows: dict[tuple[str, str], dict[str, Any]], now: datetime
-) -> None:
+) -> dict[tuple[str, str], int]:
+    """Upsert the authors of newly stored mentions; returns their ids by (platform, handle)."""
     counts: dict[tuple[str, str], int] = {}
     for _id, platform, handle, *_ in inserted:
         if handle:
             counts[(platform, handle)] = counts.get((platform, handle), 0) + 1
     if not counts:
-        return
+        return {}
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows.values():
         key = (row["platform"], row["author_handle"])
@@ -305,8 +310,8 @@ def _roll_up_authors(
                 else_=Author.last_seen_at,
             ),
         },
-    )
-    session.connection().execute(stmt, values)
+    ).returning(Author.id, Author.platform, Author.handle)
+    return {(p, h): i for i, p, h in session.connection().execute(stmt, values)}
 
 
 def get_source_state(session: Session, source: str, query_key: str) -> SourceState | None:

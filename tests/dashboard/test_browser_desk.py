@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -14,25 +15,25 @@ from careline.db import make_engine
 from careline.models import Mention, Reply
 from careline.services import users
 from tests.dashboard.server import (
-    ARTIFACTS,
-    VIEWPORT,
-    chromium,
+    CHROMIUM,
+    CHROMIUM_ARGS,
     demo_env,
     load_demo,
-    need_chromium,
     pick_option,
     serve,
     settled,
     sign_in,
 )
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = pytest.mark.browser
 LOCK_S = 6
 
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    need_chromium()
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium chromium-driver)")
     data = tmp_path_factory.mktemp("desk")
     env = demo_env(data)
     load_demo(env)
@@ -45,12 +46,16 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with chromium() as b:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
+        b.close()
 
 
 def _context(browser):  # type: ignore[no-untyped-def]
-    return browser.new_context(viewport=VIEWPORT)
+    return browser.new_context(viewport={"width": 1500, "height": 1100})
 
 
 def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
