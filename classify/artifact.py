@@ -37,7 +37,7 @@ class ArtifactConfig:
     sentiments: list[str] = field(default_factory=lambda: list(SENTIMENTS))
     intents: list[str] = field(default_factory=lambda: list(INTENTS))
     # languages with a measured validation score (MODEL_CARD.md); labels for any other detected
-    # language carry needs_review with a reason. The one home of this list (revision 2: English only).
+    # language carry needs_review with a reason. The one home of this list (revision 3: en, de).
     validated_languages: list[str] = field(default_factory=lambda: ["en"])
     # emoji and emoticons become words before tokenisation (classify.text.emoji_to_words); revision 3 on.
     # Configs written before it lack the key and read as False, the input their model was trained on.

@@ -80,7 +80,8 @@ HARD = [  # odd Unicode and non-English, as real feeds have
     "😡😡😡 {brand}",
     "✈️❤️ {brand}",
 ]
-# Fixed recent posts in other languages (other_languages): each needs a person, whatever the model guesses.
+# Fixed recent posts in other languages (other_languages): Spanish and Arabic need a person (no validated
+# score, whatever the model guesses); German is validated since revision 3 and is labelled like English.
 FOREIGN = [
     ("x", "lucia_viaja", 3, "¿{brand} perdió mi maleta en Madrid? Llevo dos días esperando y nadie responde 😡"),
     ("mastodon", "jonas_b", 7, "{brand} hat meinen Flug nach Berlin gestrichen und keine Alternative angeboten. "
@@ -166,8 +167,9 @@ class DemoSource:
         return out
 
     def other_languages(self, brand: str) -> list[RawMention]:
-        """Recent complaints in languages the shipped model has no validated score for: the inbox flags
-        them "language not supported by the model" for a person (classify/base.py language_reason)."""
+        """Recent complaints in other languages: those the shipped model has no validated score for (Spanish,
+        Arabic) are flagged "language not supported by the model" for a person (classify/base.py
+        language_reason); the German one is labelled by the model (validated in revision 3)."""
         slug = brand.lower().replace(" ", "")
         out = []
         for n, (platform, handle, hours, text) in enumerate(FOREIGN):

@@ -17,6 +17,7 @@ SPANISH = "¿Acme Air perdió mi maleta en Madrid? Llevo dos días esperando y n
 ARABIC = "أكمي للطيران فقدت حقيبتي في المطار ولم يرد أحد على رسائلي منذ ثلاثة أيام"
 ENGLISH = "Acme Air lost my bag and nobody at the desk can tell me where it is."
 EMOJI = "😡😡😡💔"
+GERMAN = "Acme Air hat meinen Flug nach Berlin gestrichen und keine Alternative angeboten. Wer erstattet mir das Hotel?"
 
 
 @pytest.fixture(scope="module")
@@ -27,17 +28,24 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_spanish_and_arabic_are_flagged_with_the_reason_and_still_labelled(int8) -> None:  # type: ignore[no-untyped-def]
     es, ar, en, emoji = int8.classify([SPANISH, ARABIC, ENGLISH, EMOJI])
     assert (es.language, es.needs_review, es.review_reason) == ("es", True, "language not supported by the model (es)")
-    assert es.sentiment in ("negative", "neutral", "positive") and es.intent  # still classified
+    assert es.sentiment == "negative" and es.intent  # still classified: revision 3 reads the Spanish complaint
     assert abs(sum(es.sentiment_scores.values()) - 1) < 1e-3 and es.embedding is not None
     assert (ar.language, ar.needs_review, ar.review_reason) == ("ar", True, "language not supported by the model (ar)")
     assert not en.needs_review and en.review_reason is None and en.language == "en"
-    # emoji-only: no language evidence, so labelled by the model and not flagged for language
-    assert emoji.language is None and emoji.sentiment in ("negative", "neutral", "positive")
+    # emoji-only: no language evidence, so labelled by the model and not flagged for language; the emoji
+    # reach the model as words ("enraged face ... broken heart"), so it is no longer neutral
+    assert emoji.language is None and (emoji.sentiment, emoji.intent) == ("negative", "complaint")
     assert not is_language_reason(emoji.review_reason)
 
 
+def test_a_validated_language_is_labelled_without_the_flag(int8) -> None:  # type: ignore[no-untyped-def]
+    (de,) = int8.classify([GERMAN])
+    assert (de.language, de.needs_review, de.review_reason, de.sentiment) == ("de", False, None, "negative")
+
+
 def test_validated_languages_live_in_the_artifact_config(int8) -> None:  # type: ignore[no-untyped-def]
-    assert int8.config.validated_languages == ["en"]
+    # revision 3: German reached a validation macro-F1 >= 0.55 (MODEL_CARD.md); the others did not
+    assert int8.config.validated_languages == ["en", "de"]
     assert language_reason("en-GB", ["en"]) is None
     assert language_reason("pt", ["en"]) == "language not supported by the model (pt)"
     assert language_reason(None, ["en"]) is None  # too little text to judge: not flagged
@@ -101,4 +109,6 @@ def test_the_demo_has_other_languages_that_show_the_flag(int8) -> None:  # type:
              if r.external_id.startswith("demo-acmeair-lang")]
     labels = int8.classify([r.text for r in posts])
     assert {lab.language for lab in labels} == {"es", "de", "ar"}
-    assert all(lab.needs_review and is_language_reason(lab.review_reason) for lab in labels)
+    flagged = {lab.language for lab in labels if lab.needs_review and is_language_reason(lab.review_reason)}
+    assert flagged == {"es", "ar"}  # German is validated in revision 3: labelled, not flagged
+    assert all(lab.sentiment == "negative" for lab in labels if lab.language == "de")
