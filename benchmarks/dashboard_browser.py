@@ -21,8 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.dashboard.server import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
+    chromium,
     demo_env,
     load_demo,
     pick_option,
@@ -62,7 +61,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="an already seeded database (default: a fresh demo)")
     parser.add_argument("--screenshot", type=Path, help="save the inbox (top of the page, a mention open below) to this PNG")
     args = parser.parse_args()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     with tempfile.TemporaryDirectory() as tmp:
         env = demo_env(Path(tmp), args.database_url)
@@ -74,8 +73,7 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "careline.cli", "user", "add", "agent", "--role", "agent"],
                            env={**env, "CARELINE_NEW_USER_PASSWORD": "careline-agent"}, check=True,
                            capture_output=True)
-        with serve(env, Path(tmp) / "serve.log") as base, sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        with serve(env, Path(tmp) / "serve.log") as base, chromium() as browser:
             # twice: the first visit pays the server's one-off imports, the second is every later sign-in
             for visit in ("first visit", "later visit"):
                 page = browser.new_page(viewport={"width": 1600, "height": 1000})
@@ -123,7 +121,6 @@ def main() -> None:
                 _timed(f"back to Inbox (page switch, default filters), {visit} time → table drawn",
                        page.get_by_role("link", name="Inbox").click,
                        partial(_inbox_drawn, page))
-            browser.close()
 
 
 if __name__ == "__main__":

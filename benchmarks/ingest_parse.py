@@ -76,7 +76,7 @@ def reddit_pages(n: int) -> list[bytes]:
 def reddit_parse() -> Callable[[bytes], list[RawMention]]:
     import praw
 
-    from collectors.reddit import parse_thing
+    from collectors.reddit_parse import parse_thing
 
     reddit = praw.Reddit(client_id="bench", client_secret="bench", user_agent="bench", check_for_updates=False)
 

@@ -48,14 +48,14 @@ def run_once(url: str, query: str, everywhere: bool) -> tuple[float, int]:
     from sqlmodel import Session
 
     from careline.db import make_engine
-    from careline.services import search
+    from careline.services import inbox_search
 
     engine = make_engine(url)
     with Session(engine) as session:
         # the connection opens first (a running dashboard holds one); the mentions and indexes stay cold
         session.execute(sa.text("SELECT 1"))
         t0 = time.perf_counter()
-        result = search.search(session, query, everywhere=everywhere)
+        result = inbox_search.search(session, query, everywhere=everywhere)
         took = (time.perf_counter() - t0) * 1000
     engine.dispose()
     return took, result.total
@@ -65,17 +65,17 @@ def warm(url: str, repeat: int) -> list[dict[str, object]]:
     from sqlmodel import Session
 
     from careline.db import make_engine
-    from careline.services import search
+    from careline.services import inbox_search
 
     engine = make_engine(url)
     out = []
     with Session(engine) as session:
         for label, query, everywhere, target in QUERIES:
-            result = search.search(session, query, everywhere=everywhere)
+            result = inbox_search.search(session, query, everywhere=everywhere)
             times = []
             for _ in range(repeat):
                 t0 = time.perf_counter()
-                search.search(session, query, everywhere=everywhere)
+                inbox_search.search(session, query, everywhere=everywhere)
                 times.append((time.perf_counter() - t0) * 1000)
             out.append({"query": label, "q": query, "total": result.total, "p50": statistics.median(times),
                         "p95": _p95(times), "target": target})

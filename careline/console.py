@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -92,7 +93,7 @@ class Bar:
     def __call__(self, n: int = 1) -> None:
         self._display.advance(self.task, n)
 
-    def update(self, completed: float | None = None, total: float | None = None, **fields: object) -> None:
+    def update(self, completed: float | None = None, total: float | None = None, **fields: Any) -> None:
         self._display.update(self.task, completed=completed, total=total, **fields)
 
     def finish(self) -> None:
@@ -105,13 +106,13 @@ class Bar:
     def elapsed(self) -> float:
         return self._display.tasks[self.task].elapsed or 0.0
 
-    def add(self, description: str, total: float | None = None, **fields: object) -> Bar:
+    def add(self, description: str, total: float | None = None, **fields: Any) -> Bar:
         return Bar(self._display, self._display.add_task(description, total=total, **fields))
 
 
 @contextmanager
 def progress(description: str | None, total: float | None = None, *, middle: str | None = None, transient: bool = False,
-             **fields: object) -> Iterator[Bar]:
+             **fields: Any) -> Iterator[Bar]:
     """The one progress display of the CLI: description, bar, done/total, optional `middle` column (a rate
     or a unit, e.g. "{task.fields[rate]:.0f}/s" with rate=0.0 in `fields`), elapsed time and an ETA.
 

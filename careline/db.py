@@ -8,9 +8,11 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel
 
@@ -59,6 +61,18 @@ def get_engine(url: str | None = None) -> Engine:
 def is_postgres(session_or_engine: Session | Engine) -> bool:
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
     return bind.dialect.name == "postgresql"
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE matched (a Session's execute types its result without `rowcount`)."""
+    return cast("CursorResult[Any]", result).rowcount
+
+
+def dialect_insert(session: Session, table: Any) -> Any:
+    """An INSERT in this database's dialect, so `.on_conflict_do_nothing()` / `.on_conflict_do_update()`
+    work on SQLite and PostgreSQL alike. The one copy: ingest, customer counts and links, erasure and
+    escalation all build their upserts with it."""
+    return (postgresql.insert if is_postgres(session) else sqlite.insert)(table)
 
 
 @contextmanager

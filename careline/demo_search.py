@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from careline.models import Mention
-from careline.services import search, tags, triage, views
+from careline.services import inbox_search, tags, triage, views
 
 ACTOR = "demo"
 DEMO_VIEWS: tuple[tuple[str, str, dict[str, Any]], ...] = (  # (name, query, filters)
@@ -23,7 +23,7 @@ DEMO_VIEWS: tuple[tuple[str, str, dict[str, Any]], ...] = (  # (name, query, fil
 def prepare(engine: Engine) -> str:
     """Tag, save the views, and say in one line what to try."""
     with Session(engine, expire_on_commit=False) as session:
-        bags = search.search(session, '"lost bag"', page_size=20)
+        bags = inbox_search.search(session, '"lost bag"', page_size=20)
         for m in bags.items:
             if "lost-bag" not in (m.tags or []):
                 triage.set_tags(session, m.id, [*(m.tags or []), "lost-bag"], ACTOR)  # type: ignore[arg-type]

@@ -48,7 +48,8 @@ def burst(engine: Engine, count: int = BURST) -> int:
     events.append(_delete_first_match(events, [r for r in rules if r.brand in ours], start_us + count * step_us))
     count += 1
     sink = DbSink(engine, "jetstream", "bluesky", "demo", encoding="plain JSON (local replay)")
-    with ReplayServer(events) as server:
+    frames: list[str | bytes] = [*events]  # the server also sends binary (zstd) frames
+    with ReplayServer(frames) as server:
         stream = JetstreamStream([server.url], flush_s=0.1)
         asyncio.run(_until_replayed(stream, sink, start_us + (count - 1) * step_us))
     with Session(engine) as session:

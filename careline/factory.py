@@ -18,6 +18,7 @@ from careline.errors import ConfigError
 from careline.settings import Settings, env_name
 from classify.base import Classifier, ModelError
 from collectors.base import Source
+from collectors.stream import Stream
 from responders.base import Responder
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def _mastodon_client(base_url: str, token: str | None) -> Any:
                     version_check_mode="none")
 
 
-def build_stream(name: str, settings: Settings, engine: object = None) -> tuple[object, str]:
+def build_stream(name: str, settings: Settings, engine: object = None) -> tuple[Stream, str]:
     """A real-time stream collector and the platform its mentions belong to."""
     if name == "jetstream":
         from collectors.jetstream import JetstreamStream
@@ -136,7 +137,7 @@ def build_stream(name: str, settings: Settings, engine: object = None) -> tuple[
     raise ConfigError(f"Unknown stream {name!r}.")
 
 
-def _mastodon_stream(settings: Settings) -> object:
+def _mastodon_stream(settings: Settings) -> Stream:
     from collectors.mastodon_stream import Instance, MastodonStream
 
     bases = ([settings.mastodon_base_url] if settings.mastodon_base_url else []) + settings.mastodon_stream_instances

@@ -5,48 +5,14 @@ Timestamps are stored in UTC (`UTCDateTime` turns them back into aware datetimes
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Optional
 
 import sqlalchemy as sa
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-def ts(nullable: bool = True, index: bool = False, default: Any = None) -> Any:
-    if default is not None:
-        return Field(default_factory=default, sa_type=UTCDateTime, nullable=nullable, index=index)
-    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
-
-
-def json_list() -> Any:
-    return Field(default_factory=list, sa_type=sa.JSON)
-
-
-def json_dict() -> Any:
-    return Field(default_factory=dict, sa_type=sa.JSON)
+# the column helpers live a layer below, so the table modules imported at the end need not import this one
+from careline.models_base import UTCDateTime, json_dict, json_list, ts, utcnow
 
 
 class Status(str, enum.Enum):
@@ -392,6 +358,10 @@ from careline.models_views import SavedView  # noqa: E402,F401
 from careline import search_index  # noqa: E402
 
 search_index.attach(Mention.__table__)  # type: ignore[attr-defined]
+
+# "What changed since T" for the live refresh: max(updated_at) is one index probe at any table size.
+sa.Index("ix_mention_updated_at", Mention.__table__.c.updated_at)  # type: ignore[attr-defined]
+sa.Index("ix_reply_updated_at", Reply.__table__.c.updated_at)  # type: ignore[attr-defined]
 
 # The live desk's tables live in their own module; importing it here registers them with the metadata.
 from careline.models_desk import Presence, SignInThrottle, UserSession  # noqa: E402,F401

@@ -12,7 +12,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from careline.models import json_dict, json_list, ts, utcnow
+from careline.models_base import json_dict, json_list, ts, utcnow
 
 
 class Customer(SQLModel, table=True):

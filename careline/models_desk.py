@@ -9,11 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from careline.models import Mention, Reply, ts, utcnow
-
-# "What changed since T" for the live refresh: max(updated_at) is one index probe at any table size.
-sa.Index("ix_mention_updated_at", Mention.__table__.c.updated_at)  # type: ignore[attr-defined]
-sa.Index("ix_reply_updated_at", Reply.__table__.c.updated_at)  # type: ignore[attr-defined]
+from careline.models_base import ts, utcnow
 
 
 class UserSession(SQLModel, table=True):

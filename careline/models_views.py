@@ -11,7 +11,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from careline.models import json_dict, ts, utcnow
+from careline.models_base import json_dict, ts, utcnow
 
 
 class SavedView(SQLModel, table=True):

@@ -21,7 +21,7 @@ from careline.coordination import LeaderLease
 from careline.services import streams as stream_service
 from careline.settings import Settings
 from collectors.matcher import Matcher
-from collectors.stream import StreamBatch, StreamStats
+from collectors.stream import Stream, StreamBatch, StreamStats
 
 log = logging.getLogger(__name__)
 MATCHER_REFRESH_S = 30.0  # brands edited in Settings reach a running stream within this long
@@ -63,7 +63,7 @@ class DbSink:
             return stream_service.cursor(session, self.source)
 
 
-def consume(stream, sink: DbSink, engine: Engine, owner: str, stop: threading.Event,  # type: ignore[no-untyped-def]
+def consume(stream: Stream, sink: DbSink, engine: Engine, owner: str, stop: threading.Event,
             retry_s: float = 5.0) -> None:
     """Hold the stream's lock and run it until `stop` is set; wait for the lock while another worker has it."""
     lease = LeaderLease(engine, f"stream:{stream.name}", owner, ttl_seconds=max(15, int(retry_s * 6)))
@@ -90,7 +90,7 @@ def consume(stream, sink: DbSink, engine: Engine, owner: str, stop: threading.Ev
         lease.release()
 
 
-async def _run_held(stream, sink: DbSink, lease: LeaderLease, stop: threading.Event,  # type: ignore[no-untyped-def]
+async def _run_held(stream: Stream, sink: DbSink, lease: LeaderLease, stop: threading.Event,
                     retry_s: float) -> None:
     astop = asyncio.Event()
     cursor = await asyncio.to_thread(sink.cursor)

@@ -53,6 +53,13 @@ def is_language_reason(reason: str | None) -> bool:
     return bool(reason) and str(reason).startswith(_UNSUPPORTED)
 
 
+def language_unsupported(m: object) -> bool:
+    """Flagged because the model has no validated score for the mention's language (not mere low confidence).
+    Reads any object with needs_review/review_reason (a stored Mention), so priority, routing and the
+    classification service share it without importing each other."""
+    return bool(getattr(m, "needs_review", False)) and is_language_reason(getattr(m, "review_reason", None))
+
+
 def review(labels: Labels, low_confidence: float) -> tuple[bool, str | None]:
     """(needs_review, review_reason) for stored and exported labels: the classifier's own reason (an
     unsupported language) first, then low confidence. The one rule, used by the database and the file mode."""

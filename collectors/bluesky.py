@@ -109,7 +109,7 @@ def parse_post(post: dict[str, Any]) -> RawMention:
     reply = as_dict(record.get("reply"))
     langs = as_list(record.get("langs"))
     return RawMention(
-        platform="bluesky", external_id=uri, text=record.get("text"), created_at=created,
+        platform="bluesky", external_id=uri, text=record.get("text", ""), created_at=created,
         url=f"https://bsky.app/profile/{handle or author.get('did')}/post/{rkey}",
         author_handle=handle, author_name=author.get("displayName") or None, author_id=author.get("did"),
         language=langs[0] if langs else None,

@@ -55,10 +55,10 @@ class MultiCursor:
                 state = {}
             if not state and legacy_key is not None:
                 state = {"p": {legacy_key: {"hw": raw}}}
-        stored = state.get("p") if isinstance(state.get("p"), dict) else {}
+        stored: dict[str, Any] = state["p"] if isinstance(state.get("p"), dict) else {}
         parts = {}
         for key in keys:
-            item = stored.get(key) if isinstance(stored.get(key), dict) else {}
+            item: dict[str, Any] = stored[key] if isinstance(stored.get(key), dict) else {}
             parts[key] = Part(hw=_str(item.get("hw")), tok=_str(item.get("tok")), pend=_str(item.get("pend")))
         at = state.get("at")
         return cls(order=list(keys), parts=parts, at=at if at in parts else None)

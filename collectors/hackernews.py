@@ -56,8 +56,8 @@ class HackerNewsSource:
         payload = self._get("/search_by_date", params)
         hits = as_list(payload.get("hits"))
         mentions, skipped = parse_hits(hits, query.exclusions)
-        stamps = [h.get("created_at_i") for h in hits if isinstance(h, dict)]
-        stamps = [s for s in stamps if isinstance(s, int) and not isinstance(s, bool) and s > 0]
+        given = [h.get("created_at_i") for h in hits if isinstance(h, dict)]
+        stamps: list[int] = [s for s in given if isinstance(s, int) and not isinstance(s, bool) and s > 0]
         newest = str(max(stamps)) if stamps else None
         upper = upper if upper is not None else (max(stamps) if stamps else None)
         pages = payload.get("nbPages")

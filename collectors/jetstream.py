@@ -166,15 +166,16 @@ class JetstreamStream:
 
     def _parse(self, message: bytes | str, batch: StreamBatch, matcher: Matcher) -> str | None:
         if isinstance(message, bytes):
+            data: bytes = message
             if self._zstd is not None:
                 try:
-                    message = self._zstd.decompress(message, max_output_size=self.max_event_bytes * 4)
+                    data = self._zstd.decompress(data, max_output_size=self.max_event_bytes * 4)
                 except Exception:  # noqa: BLE001 - zstandard raises ZstdError and others
                     return "zstd frame could not be decompressed"
-            if len(message) > self.max_event_bytes:
+            if len(data) > self.max_event_bytes:
                 return f"event over {self.max_event_bytes:,} bytes"
             try:
-                message = message.decode("utf-8")
+                message = data.decode("utf-8")
             except UnicodeDecodeError:
                 return "invalid UTF-8"
         try:
@@ -229,10 +230,10 @@ def to_mention(uri: str, did: str, rkey: str, commit: dict[str, Any], record: di
 
     Jetstream names authors by DID only; the handle is filled in by the search collector or a reply."""
     created = parse_time(record.get("createdAt")) or datetime.fromtimestamp(time_us / 1e6, tz=timezone.utc)
-    reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
-    langs = record.get("langs") if isinstance(record.get("langs"), list) else []
-    parent = reply.get("parent") if isinstance(reply.get("parent"), dict) else {}
-    root = reply.get("root") if isinstance(reply.get("root"), dict) else {}
+    reply: dict[str, Any] = record["reply"] if isinstance(record.get("reply"), dict) else {}
+    langs: list[Any] = record["langs"] if isinstance(record.get("langs"), list) else []
+    parent: dict[str, Any] = reply["parent"] if isinstance(reply.get("parent"), dict) else {}
+    root: dict[str, Any] = reply["root"] if isinstance(reply.get("root"), dict) else {}
     return RawMention(
         platform="bluesky", external_id=uri, text=str(record.get("text") or ""), created_at=created,
         url=f"https://bsky.app/profile/{did}/post/{rkey}", author_id=did,

@@ -115,7 +115,9 @@ class MastodonStream:
         backoff = Backoff([inst.base_url], self.backoff_base_s, self.backoff_cap_s)
         while not stop.is_set():
             try:
-                url = inst.streaming_url or await asyncio.to_thread(streaming_url, inst)
+                url = inst.streaming_url
+                if not url:
+                    url = await asyncio.to_thread(streaming_url, inst)
                 headers = {"Authorization": f"Bearer {inst.token}"} if inst.token else None
                 async with connect(url, additional_headers=headers, open_timeout=self.open_timeout_s,
                                    close_timeout=2) as ws:

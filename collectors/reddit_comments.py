@@ -16,6 +16,7 @@ from typing import Any
 
 from collectors.base import Query, RateLimited, RawMention, SourceError
 from collectors.matcher import Matcher, Rule
+from collectors.reddit_parse import parse_thing
 from collectors.screen import screen
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def collect_comments(get: Callable[[str, dict[str, Any]], Any], posts: list[RawM
             skipped.append(f"reddit:{post.external_id} comments not read ({exc})")
             continue
         for data in walk(tree, depth):
-            result = screen("reddit", data, _parse, query.exclusions, id_key="name",
+            result = screen("reddit", data, parse_thing, query.exclusions, id_key="name",
                             gone="removed or deleted with nothing left to store")
             if isinstance(result, str):
                 skipped.append(result)
@@ -89,12 +90,6 @@ def walk(tree: Any, depth: int) -> list[dict[str, Any]]:
 
     visit(tree[1], 0)
     return out
-
-
-def _parse(data: dict[str, Any]) -> RawMention | None:
-    from collectors.reddit import parse_thing  # one parser for posts and comments
-
-    return parse_thing(data)
 
 
 def _bounded(value: str | None, default: int, ceiling: int) -> int:

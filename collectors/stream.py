@@ -81,6 +81,17 @@ class StreamSink(Protocol):
         ...
 
 
+class Stream(Protocol):
+    """A real-time collector (collectors/jetstream.py, collectors/mastodon_stream.py): it runs until `stop`,
+    resuming from `cursor`, and hands what matched to the sink."""
+
+    name: str
+    platform: str
+
+    async def run(self, sink: StreamSink, cursor: str | None, stop: asyncio.Event) -> None:
+        ...
+
+
 class Reconnect(Exception):
     """The connection dropped or could not be opened: try again (the next instance) after a backoff."""
 

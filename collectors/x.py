@@ -245,7 +245,7 @@ def parse_tweet(tweet: dict[str, Any], user: dict[str, Any] | None) -> RawMentio
         author_handle=handle, author_name=user.get("name"), author_followers=followers,
         author_id=tweet.get("author_id"), language=tweet.get("lang"),
         author_url=f"https://x.com/{handle}" if handle else None, author_links=profile_links(user),
-        parent_id=parent, thread_id=conversation if isinstance(conversation, (str, int)) and conversation else tid,
+        parent_id=parent, thread_id=str(conversation) if isinstance(conversation, (str, int)) and conversation else tid,
         raw=_raw(tweet, user or None),
     )
 

@@ -1,37 +1,19 @@
 """Careline dashboard entry point: sign-in, then the pages (st.navigation). Run with `careline serve`."""
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import streamlit as st
 
 from careline.services import users
-from dashboard import auth, views_nav
+from dashboard import auth, views_nav, warmup
 from dashboard.components import check_database, refresh_user, settings
 
 HERE = Path(__file__).resolve().parent
 
 st.set_page_config(page_title="Careline", page_icon="💬", layout="wide")
 settings()  # fail early, in one sentence, on bad configuration
-
-
-def _import_charting() -> None:
-    import altair  # noqa: F401
-    import pandas  # noqa: F401
-
-    import careline.services.clustering  # noqa: F401 - scikit-learn and SciPy, for themes
-
-
-@st.cache_resource(show_spinner=False)
-def _warm_up() -> bool:
-    """Import the charting stack and scikit-learn in the background once per server: the first Trends
-    visit saves ~2 s, the first themes (Trends, the inbox's theme filter) ~2 s more."""
-    threading.Thread(target=_import_charting, name="careline-warm-up", daemon=True).start()
-    return True
-
-
-_warm_up()
+warmup.start()  # libraries and the suggestion index, in the background, once per server
 
 database_problem = check_database()
 if database_problem:

@@ -10,7 +10,7 @@ import json
 import streamlit as st
 from sqlmodel import Session
 
-from careline.services import escalation, routing, sla, teams, users
+from careline.services import escalation_steps, routing, sla, teams, users
 from dashboard.components import act, clean, db
 
 
@@ -44,7 +44,7 @@ def sla_section(user: dict[str, str], admin: bool, default_minutes: int) -> None
             "hours the clock waits for the next opening; tick 'pause' to stop it whenever the team is off.")
     with db() as session:
         rows = sla.list_policies(session)
-    default_steps = json.dumps(escalation.steps_to_json(escalation.DEFAULT_STEPS))
+    default_steps = json.dumps(escalation_steps.steps_to_json(escalation_steps.DEFAULT_STEPS))
     for brand, policy in rows:
         if brand.competitor:
             continue  # competitors are not answered, so they have no response target

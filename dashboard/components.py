@@ -148,7 +148,9 @@ def require_user() -> dict[str, str]:
 
 def can(permission: str) -> bool:
     user = current_user()
-    return bool(user) and users.can(user["role"], permission)
+    if not user:
+        return False
+    return users.can(user["role"], permission)
 
 
 def act(permission: str, fn: Callable[..., T], *args: Any, success: str | None = None, **kwargs: Any) -> T | None:
@@ -197,7 +199,7 @@ def placeholder_notice(model_versions: list[str]) -> None:
         st.warning(
             "Labels come from the placeholder keyword classifier, not the trained model: treat sentiment and "
             "intent as rough guesses (set CARELINE_MODEL to the trained model and reclassify).",
-            icon="⚠️",
+            icon=":material/warning:",
         )
 
 

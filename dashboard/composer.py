@@ -20,6 +20,7 @@ def _fill(key: str, template_key: str, values: dict[str, str]) -> None:
 
 
 def show(m: Mention, brand_name: str, user: dict[str, str]) -> None:
+    assert m.id is not None  # a stored mention: the detail view opens nothing else
     with db() as session:
         existing = replies.replies_for(session, m.id)
         templates = app_settings.templates(session)

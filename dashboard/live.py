@@ -61,7 +61,7 @@ def new_banner(flt: InboxFilter) -> int:
         n = changes.new_since(session, flt, st.session_state["inbox_seen_id"])
     if n:
         c1, c2 = st.columns([5, 1])
-        c1.info(f"{n:,}{'+' if n >= 1000 else ''} new since you last looked (marked ● in the list).", icon="🔔")
+        c1.info(f"{n:,}{'+' if n >= 1000 else ''} new since you last looked (marked ● in the list).", icon=":material/notifications:")
         c2.button("Mark as seen", key="inbox_mark_seen", on_click=_mark_seen)
     return n
 
@@ -85,7 +85,7 @@ def presence_bar(mention_id: int, username: str) -> None:
     if others:
         who = ", ".join(f"{md_escape(h.username, 60)} ({'writing a reply' if h.activity == 'writing' else 'viewing'})"
                         for h in others)
-        st.info(f"Also on this mention: {who}", icon="👥")
+        st.info(f"Also on this mention: {who}", icon=":material/group:")
     else:
         st.caption("Nobody else has this mention open.")
 
@@ -99,4 +99,4 @@ def writers_warning(mention_id: int, username: str) -> None:
     if writers:
         names = " and ".join(md_escape(h.username, 60) for h in writers)
         st.warning(f"{names} {'is' if len(writers) == 1 else 'are'} writing a reply to this mention right now. "
-                   "Check with them before you send, so the customer gets one answer.", icon="✍️")
+                   "Check with them before you send, so the customer gets one answer.", icon=":material/edit:")

@@ -61,7 +61,7 @@ def show(first: date, last: date) -> None:
         except Exception as exc:  # noqa: BLE001 - one sentence, detail in the log
             log.exception("export failed")
             st.error("The export failed: " + md_escape(str(exc)))
-    result = st.session_state.get("export_result")
-    if result:
-        for name, payload in result.items():
+    prepared: dict[str, bytes] | None = st.session_state.get("export_result")
+    if prepared:
+        for name, payload in prepared.items():
             st.download_button(f"Download {name}", payload, file_name=name, key=f"dl_{name}")

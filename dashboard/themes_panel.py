@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import streamlit as st
 
-from careline.services import themes
-from dashboard.components import clean, db, one_line
+from careline.services import theme_terms, themes
+from dashboard.components import clean, db, md_escape, one_line
 
 TITLES = {"complaint": "Complaints", "question": "Questions", "praise": "Praise"}
 FILTER_DAYS = 30
@@ -22,7 +22,7 @@ def _themes(since: datetime, until: datetime, intent: str, brand_ids: tuple[int,
                                   platforms=platforms or None)
 
 
-def _trend(t: themes.Theme) -> str:
+def _trend(t: theme_terms.Theme) -> str:
     if t.previous is None:
         return ""
     if not t.previous:
@@ -49,7 +49,9 @@ def show_trends(since: datetime, until: datetime, brand_ids: Sequence[int], plat
                            "Neutral": t.sentiment.get("neutral", 0), "Positive": t.sentiment.get("positive", 0)}
                           for t in found.themes], hide_index=True, width="stretch")
             for t in found.themes[:5]:
-                with st.expander(f"{one_line(t.label, 80)} — {t.size} posts"):
+                # an expander's label is Markdown, and a theme without characteristic words is named by
+                # the first words of its central post: escaped, so a post cannot format or link the page
+                with st.expander(f"{md_escape(t.label, 80)} — {t.size} posts"):
                     for _, text in t.examples:
                         st.text("• " + one_line(text, 300))
 

@@ -106,7 +106,7 @@ class RedditResponder:
             kind = item.error_type if item else ""
             said = item.message if item else str(exc)
             if kind == "RATELIMIT":
-                raise RateLimited(f"Reddit asks us to slow down: {said}", _wait_from(said)) from exc
+                raise RateLimited(f"Reddit asks us to slow down: {said}", _wait_from(said or "")) from exc
             raise ReplyRejected(_REASONS.get(kind, f"Reddit refused the reply: {said} ({kind}).")) from exc
         except prawcore.TooManyRequests as exc:
             retry_at = None

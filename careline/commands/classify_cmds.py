@@ -16,7 +16,7 @@ from careline.errors import InvalidInput
 from classify.files import NoTextColumn, Record, chunks, count_lines, read_records
 
 if TYPE_CHECKING:
-    from classify.base import Labels
+    from classify.base import Classifier, Labels
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ def evaluate_cmd(
     try:
         if model in ("careline-minilm", str(DEFAULT_DIR)) or (Path(model) / "delta.safetensors").is_file():
             art = DEFAULT_DIR if model == "careline-minilm" else Path(model)
-            models = [("fp32", CarelineMiniLM(art, backend="onnx-fp32", detect_language=False)),
+            models: list[tuple[str, Classifier]] = [("fp32", CarelineMiniLM(art, backend="onnx-fp32", detect_language=False)),
                       ("int8", CarelineMiniLM(art, backend="onnx-int8", detect_language=False))]
             training, in_training = load_training_metrics(art), True
         else:

@@ -31,7 +31,7 @@ def search_cmd(
     from sqlmodel import Session
 
     from careline import search_index
-    from careline.services import inbox, search
+    from careline.services import inbox, inbox_search
 
     if output not in ("table", "json", "csv"):
         raise InvalidInput(f"--format is table, json or csv, not {output!r}.")
@@ -51,13 +51,13 @@ def search_cmd(
         from careline.services import search_export
 
         with Session(engine) as session:
-            data, exported = search_export.to_csv(session, search.filter_for(query, everywhere=not open_only, me=user),
+            data, exported = search_export.to_csv(session, inbox_search.filter_for(query, everywhere=not open_only, me=user),
                                               actor(user), order=order)
         sys.stdout.write(data.decode("utf-8"))
         console.print(f"{exported:,} mention(s) exported.")
         return
     with Session(engine) as session:
-        result = search.search(session, query, everywhere=not open_only, order=order, me=user,
+        result = inbox_search.search(session, query, everywhere=not open_only, order=order, me=user,
                                page=page, page_size=max(1, min(limit, 500)))
         brands = {b.id: b.name for b in inbox.brands(session)}
     if result.note:

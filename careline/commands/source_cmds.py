@@ -124,7 +124,7 @@ def _list(settings, engine) -> None:  # type: ignore[no-untyped-def]
     from rich.table import Table
     from sqlmodel import Session
 
-    from careline.models import utcnow
+    from careline.models import CollectorRun, utcnow
     from careline.services import sources
     from careline.services import streams as stream_service
 
@@ -134,7 +134,7 @@ def _list(settings, engine) -> None:  # type: ignore[no-untyped-def]
         health = sources.health(session, enabled, now)
         runs = sources.recent_runs(session, limit=500)
         live = stream_service.statuses(session)
-    last: dict[tuple[str, str | None], object] = {}
+    last: dict[tuple[str, str | None], CollectorRun] = {}
     for run in runs:  # newest first
         last.setdefault((run.source, run.query_key), run)
     table = Table("source", "query", "enabled", "health", "paused until", "budget left", "last run", "last error")
@@ -143,13 +143,13 @@ def _list(settings, engine) -> None:  # type: ignore[no-untyped-def]
         if not src.states and src.enabled:
             table.add_row(src.name, "", "yes", "not run yet", "", "", "", "")
         for st in src.states:
-            run = last.get((st.source, st.query_key))
+            latest = last.get((st.source, st.query_key))
             paused = st.paused_until if st.paused_until and st.paused_until > now else None
             budget = "" if st.rate_limit_remaining is None else (
                 f"{st.rate_limit_remaining}" + (f"/{st.rate_limit_limit}" if st.rate_limit_limit else "")
                 + (f" (resets {st.rate_limit_reset_at:%H:%M})" if st.rate_limit_reset_at else ""))
-            last_run = ("" if run is None  # type: ignore[attr-defined]
-                        else f"{run.started_at:%Y-%m-%d %H:%M}, {run.items_new} new")  # type: ignore[attr-defined]
+            last_run = ("" if latest is None
+                        else f"{latest.started_at:%Y-%m-%d %H:%M}, {latest.items_new} new")
             table.add_row(st.source, st.query_key, "yes" if src.enabled else "no",
                           label[sources.query_health(st, now)], f"{paused:%Y-%m-%d %H:%M}" if paused else "",
                           budget, last_run, (st.last_error or "")[:80])

@@ -29,9 +29,9 @@ from sqlmodel import Session, col, select
 from careline.db import get_engine
 from careline.models import Alert, Brand
 from careline.reports import queries
-from careline.reports.delivery import DeliveryResult, Notifier, deliver_pending
 from careline.reports.queries import INTENT, M
 from careline.services import app_settings, audit
+from careline.services.delivery import DeliveryResult, Notifier, deliver_pending
 from careline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def detect_spikes(session: Session, now: datetime, rules: AlertRules, zone: tzin
     last_window = now_hour // w
     first_window = (now_hour - rules.lookback_hours + 1) // w
     since_hour = first_window * w - rules.baseline_days * 24
-    counts = _hourly(session, since_hour, list(brands))
+    counts = _hourly(session, since_hour, [b for b in brands if b is not None])
     per_day = 24 // w
     out: list[Alert] = []
     for brand_id, hours in counts.items():

@@ -16,7 +16,8 @@ from sqlmodel import Session
 from careline.reports import queries
 from careline.reports.periods import Period, range_period
 from careline.reports.queries import BrandInfo, DailyKey
-from careline.services.themes import Theme, find_themes
+from careline.services.theme_terms import Theme
+from careline.services.themes import find_themes
 
 OVERALL = "All our brands"
 SENTIMENTS = ("positive", "neutral", "negative")

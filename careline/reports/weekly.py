@@ -76,7 +76,7 @@ def export_last_week(settings: Settings, engine: Engine | None = None, now: date
 
 def send_report(settings: Settings, paths: list[Path]) -> None:
     """Send the HTML summary and the XLSX to every alert URL (email or chat, through apprise)."""
-    from careline.reports.delivery import apprise_notify
+    from careline.services.delivery import apprise_notify
 
     urls = [u.get_secret_value() for u in settings.alert_urls]
     if not urls:

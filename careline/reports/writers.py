@@ -12,22 +12,10 @@ import os
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
-_DANGEROUS_FIRST = frozenset(_DANGEROUS)
-
-
-def csv_safe(value: Any) -> Any:
-    if type(value) is str:  # the hot path: most cells are text
-        return "'" + value if value[:1] in _DANGEROUS_FIRST else value
-    if isinstance(value, str) and value.startswith(_DANGEROUS):
-        return "'" + value
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return "" if value is None else value
+from careline.cells import csv_safe as csv_safe  # the one guard; reports, exports and audit use it
 
 
 @contextmanager

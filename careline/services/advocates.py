@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from careline.cells import csv_safe
 from careline.errors import Conflict, InvalidInput, NotFound
 from careline.models import Author, AuthorBrand, Brand, Customer, CustomerIdentity, Mention, Reply, utcnow
 from careline.services import audit, customers, replies, users
@@ -196,15 +197,13 @@ def to_csv(advocates: Sequence[Advocate]) -> bytes:
     w.writerow(["platform", "handle", "display_name", "followers", "praise", "complaints", "mentions",
                 "last_seen_utc", "last_thanked_utc", "score", "brand", "customer_id", "identities"])
     for a in advocates:
-        w.writerow([a.platform, _cell(a.handle), _cell(a.display_name or ""), a.followers, a.praise_count,
+        w.writerow([a.platform, csv_safe(a.handle), csv_safe(a.display_name or ""), a.followers, a.praise_count,
                     a.complaint_count, a.mention_count, a.last_seen_at.isoformat() if a.last_seen_at else "",
-                    a.last_thanked_at.isoformat() if a.last_thanked_at else "", a.score, _cell(a.brand or ""),
-                    a.customer_id or "", _cell(" ".join(a.identities))])
+                    a.last_thanked_at.isoformat() if a.last_thanked_at else "", a.score, csv_safe(a.brand or ""),
+                    a.customer_id or "", csv_safe(" ".join(a.identities))])
     return buf.getvalue().encode("utf-8")
 
 
-def _cell(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def thanked_recently(last_thanked_at: datetime | None, now: datetime | None = None) -> bool:

@@ -23,14 +23,14 @@ Notifier = Callable[[str, str, str], bool]
 
 
 def _default_notifier() -> Notifier | None:
-    from careline.reports.delivery import apprise_notify  # apprise is a runtime dependency: no guard
+    from careline.services.delivery import apprise_notify  # apprise is a runtime dependency: no guard
 
     return apprise_notify
 
 
 def message(mentions: Sequence[tuple[int, str, str]], actor: str) -> tuple[str, str]:
     """(title, body) for (id, platform, text) mentions; the text is shortened, as chat apps render markup."""
-    from careline.reports.delivery import chat_safe
+    from careline.services.delivery import chat_safe
 
     title = (f"Careline: mention #{mentions[0][0]} assigned to you" if len(mentions) == 1
              else f"Careline: {len(mentions)} mentions assigned to you")

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from careline.cells import csv_safe
 from careline.models import AuditEvent
 
 
@@ -76,10 +77,8 @@ def to_csv(events: list[AuditEvent]) -> str:
     writer.writerow(["id", "at_utc", "actor", "action", "mention_id", "reply_id", "detail"])
     for e in events:
         detail = json.dumps(e.detail or {}, ensure_ascii=False, sort_keys=True, default=str)
-        writer.writerow([e.id, e.at.isoformat(), _cell(e.actor), _cell(e.action), e.mention_id or "",
-                         e.reply_id or "", _cell(detail)])
+        writer.writerow([e.id, e.at.isoformat(), csv_safe(e.actor), csv_safe(e.action), e.mention_id or "",
+                         e.reply_id or "", csv_safe(detail)])
     return out.getvalue()
 
 
-def _cell(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -21,6 +21,7 @@ def sync_from_settings(session: Session, configs: Sequence[BrandConfig], actor: 
                           exclusions=cfg.exclusions, competitor=cfg.competitor)
             session.add(brand)
             session.flush()
+            assert brand.id is not None  # the flush gave it one
             if cfg.subreddits:
                 session.add(BrandQuery(brand_id=brand.id, platform="reddit", query="",
                                        options={"subreddits": "+".join(cfg.subreddits)}))

@@ -59,7 +59,9 @@ def usage(session: Session, platform: str, now: datetime | None = None) -> Platf
             with session.begin_nested():  # two collectors may start the month at once
                 session.add(row)
         except IntegrityError:
-            row = session.get(PlatformUsage, (platform, month))  # type: ignore[assignment]
+            won = session.get(PlatformUsage, (platform, month))
+            assert won is not None  # the other collector's row, which made ours fail
+            row = won
     return row
 
 
@@ -107,8 +109,11 @@ def exhausted(session: Session, budget: Budget, now: datetime | None = None) -> 
             f"{next_month(now):%d %b %Y} 00:00 UTC; raise CARELINE_X_MONTHLY_POST_BUDGET to go on sooner.")
 
 
-def describe(session: Session, budget: Budget, now: datetime | None = None) -> str | None:
-    """One line for Sources and `careline sources`, or None when nothing was read and no budget is set."""
+def describe(session: Session, budget: Budget | None, now: datetime | None = None) -> str | None:
+    """One line for Sources and `careline sources`, or None when nothing was read and no budget is set
+    (or the source has no budget: only X bills per read)."""
+    if budget is None:
+        return None
     row = session.get(PlatformUsage, (budget.platform, month_of(now)))
     if row is None and not budget.monthly_posts:
         return None

@@ -13,7 +13,8 @@ from careline.errors import InvalidInput, NotFound
 from careline.models import Author, Mention, utcnow
 from careline.services import audit, customer_counts, embeddings, sla
 from careline.services.priority import score_mention
-from classify.base import INTENTS, SENTIMENTS, Labels, is_language_reason, review
+from classify.base import INTENTS, SENTIMENTS, Labels, review
+from classify.base import language_unsupported as language_unsupported  # re-exported: the dashboard asks here
 from classify.needs_reply import judge
 
 log = logging.getLogger(__name__)
@@ -83,11 +84,6 @@ def apply_labels(
                                    if m.id is not None), version)
     _apply_author_deltas(session, deltas)
     _route(session, [m for m, first in zip(mentions, firsts, strict=True) if first], "classified")
-
-
-def language_unsupported(m: object) -> bool:
-    """Flagged because the model has no validated score for the mention's language (not mere low confidence)."""
-    return bool(getattr(m, "needs_review", False)) and is_language_reason(getattr(m, "review_reason", None))
 
 
 def _route(session: Session, mentions: Sequence[Mention], trigger: str) -> None:

@@ -23,7 +23,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.metrics import pairwise_distances, silhouette_score
 from threadpoolctl import threadpool_limits
 
-from careline.services.themes import EXAMPLES, MAX_K, SELECTION_SAMPLE, Theme, terms
+from careline.services.theme_terms import EXAMPLES, MAX_K, SELECTION_SAMPLE, Theme, terms
 
 log = logging.getLogger(__name__)
 SEED = 0

@@ -16,6 +16,7 @@ reads live in careline.services.sources.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from careline.db import rowcount
 from careline.models import CollectorRun, utcnow
 from careline.services import brands as brand_service
 from careline.services import budgets
@@ -175,8 +177,7 @@ def collect(
             summary.stopped = stop.reason
             rest = [q.key for _, q in queries[i + 1:]]
             if rest:
-                _retrying(lambda rest=rest, stop=stop: _mark(engine, source.name, rest, stop),
-                          what="mark the remaining queries")
+                _retrying(functools.partial(_mark, engine, source.name, rest, stop), what="mark the remaining queries")
             break
     return summary
 
@@ -191,7 +192,7 @@ def sweep_stale_runs(engine: Engine, source: str | None = None, *, now: datetime
                 .values(finished_at=utcnow(), error=INTERRUPTED))
         if source is not None:
             stmt = stmt.where(col(CollectorRun.source) == source)
-        n = session.execute(stmt.execution_options(synchronize_session=False)).rowcount
+        n = rowcount(session.execute(stmt.execution_options(synchronize_session=False)))
         session.commit()
     if n:
         log.warning("closed %d collector run(s) left open by a process that ended", n)

@@ -16,26 +16,23 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 from sqlmodel import Session, col, select
 
+from careline.db import dialect_insert as _insert
 from careline.models import Author, AuthorBrand, Brand, Customer, CustomerIdentity, Mention, utcnow
+from careline.services.customer_keys import handle_key
 from careline.services.priority import OPEN_STATUSES
 
 Key = tuple[str, str]  # (platform, handle)
-
-
-def _insert(session: Session, table: Any) -> Any:
-    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def _t(model: Any) -> sa.Table:
     return model.__table__  # type: ignore[no-any-return]
 
 
-def key_filter(platform_col: Any, handle_col: Any, keys: Iterable[Key]) -> Any:
+def key_filter(platform_col: Any, handle_col: Any, keys: Iterable[tuple[Any, Any]]) -> Any:
     """(platform, handle) in keys as two plain INs: SQLite scans the whole table for a row-value IN, but
     uses the (platform, handle) index for this. It may match a few extra pairs; callers filter or don't mind."""
     keys = list(keys)
@@ -119,8 +116,6 @@ def after_ingest(session: Session, new_rows: Sequence[Mapping[str, Any]], now: d
 
 def _key_handles(session: Session, keys: Iterable[Key]) -> None:
     """New identities get their handle key now, so they can be found by handle before the link job runs."""
-    from careline.services.customer_links import handle_key
-
     ci = _t(CustomerIdentity)
     keys = set(keys)
     todo = [(i, p, h) for i, p, h in session.connection().execute(

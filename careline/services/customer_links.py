@@ -16,15 +16,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from careline.db import dialect_insert
 from careline.errors import InvalidInput
 from careline.models import Author, CustomerIdentity, IdentityLink, LinkSuggestion, utcnow
 from careline.services import app_settings, audit
-from careline.services.customer_counts import _insert, _t, key_filter
+from careline.services.customer_counts import _t, key_filter
+from careline.services.customer_keys import handle_key, name_key, url_key
 from collectors.base import RawMention
 
 log = logging.getLogger(__name__)
@@ -43,50 +44,7 @@ REASON_TEXT = {
     "shared_website": "both profiles list the same website",
     "same_handle": "same handle on two platforms",
 }
-_HOST_ALIASES = {"twitter.com": "x.com", "mobile.twitter.com": "x.com", "old.reddit.com": "reddit.com"}
 _BATCH = 5000
-
-
-# -- keys ------------------------------------------------------------------------------------------------
-
-def handle_key(platform: str, handle: str) -> str:
-    h = handle.strip().lstrip("@").lower()
-    if platform == "mastodon":
-        h = h.split("@", 1)[0]
-    elif platform == "bluesky" and h.endswith(".bsky.social"):
-        h = h[: -len(".bsky.social")]
-    return h[:200]
-
-
-def name_key(name: str | None) -> str | None:
-    words = "".join(ch for ch in (name or "").casefold() if ch.isalnum() or ch.isspace()).split()
-    key = " ".join(words)
-    return key[:200] if len(key) >= 3 else None
-
-
-def url_key(url: str | None) -> str | None:
-    """host/path in lower case, without scheme, www., query or trailing slash; twitter.com counts as x.com."""
-    if not url:
-        return None
-    text = url.strip()
-    if "://" not in text:
-        text = "https://" + text
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return None
-    host = (parts.hostname or "").lower()
-    for prefix in ("www.", "m."):
-        if host.startswith(prefix):
-            host = host[len(prefix):]
-    host = _HOST_ALIASES.get(host, host)
-    if not host or "." not in host:
-        return None
-    path = parts.path.rstrip("/").lower()
-    if host == "reddit.com" and path.startswith("/u/"):
-        path = "/user/" + path[3:]
-    query = f"?{parts.query.lower()}" if host == "news.ycombinator.com" and parts.query else ""
-    return (host + path + query)[:300]
 
 
 def profile_url(platform: str, handle: str, given: str | None = None) -> str | None:
@@ -146,7 +104,7 @@ def store_profiles(session: Session, profiles: Mapping[tuple[str, str], RawMenti
         if fresh or new_url != old_url:
             touched.append({"iid": iid, "url": new_url})
     if new_links:
-        session.connection().execute(_insert(session, IdentityLink).on_conflict_do_nothing(), new_links)
+        session.connection().execute(dialect_insert(session, IdentityLink).on_conflict_do_nothing(), new_links)
     if touched:
         session.connection().execute(
             sa.update(ci).where(ci.c.id == sa.bindparam("iid"))
@@ -190,7 +148,7 @@ def _key_identities(session: Session, progress: Callable[[int, int], None] | Non
                 handle_key=sa.bindparam("hk"), name_key=sa.bindparam("nk"), profile_key=sa.bindparam("pk"),
                 keyed_at=sa.bindparam("now")), updates)
         if links:
-            session.connection().execute(_insert(session, IdentityLink).on_conflict_do_nothing(), links)
+            session.connection().execute(dialect_insert(session, IdentityLink).on_conflict_do_nothing(), links)
         done += len(rows)
         if progress:
             progress(done, total)
@@ -255,9 +213,9 @@ def _candidates(session: Session, since: datetime | None) -> dict[Pair, dict[str
             sa.select(il.c.url_key, il.c.identity_id, ci.c.customer_id, ci.c.name_key)
             .select_from(il.join(ci, ci.c.id == il.c.identity_id)).where(il.c.url_key.in_(shared))):
         by_key.setdefault(key, []).append((iid, cust, nk))
-    for key, group in by_key.items():
-        for i, (x, cx, nx) in enumerate(group):
-            for y, cy, ny in group[i + 1:]:
+    for key, sharing in by_key.items():
+        for i, (x, cx, nx) in enumerate(sharing):
+            for y, cy, ny in sharing[i + 1:]:
                 if cx != cy:
                     _add(found, x, y, "same_name_and_link" if nx and nx == ny else "shared_website", key)
 
@@ -304,7 +262,7 @@ def suggest(session: Session, *, full: bool = False, progress: Callable[[int, in
         inserts.append({"identity_a": pair[0], "identity_b": pair[1], "reasons": reasons, "score": score,
                         "evidence": entry["evidence"], "state": "open", "created_at": started})
     if inserts:
-        session.connection().execute(_insert(session, LinkSuggestion).on_conflict_do_nothing(), inserts)
+        session.connection().execute(dialect_insert(session, LinkSuggestion).on_conflict_do_nothing(), inserts)
     if updates:
         session.connection().execute(sa.update(ls).where(ls.c.id == sa.bindparam("sid")).values(
             reasons=sa.bindparam("reasons"), score=sa.bindparam("score"), evidence=sa.bindparam("evidence")), updates)

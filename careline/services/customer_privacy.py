@@ -25,6 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from careline.cells import csv_safe
+from careline.db import dialect_insert
 from careline.errors import Conflict
 from careline.models import (
     Alert,
@@ -41,7 +43,6 @@ from careline.models import (
     utcnow,
 )
 from careline.services import audit
-from careline.services.customer_counts import _insert
 from collectors.base import RawMention
 
 log = logging.getLogger(__name__)
@@ -133,8 +134,6 @@ def export(session: Session, customer_id: int, actor: str, role: str, *, fmt: st
 
 
 def _csv(mentions: Sequence[Mention], replies: Sequence[Reply], notes: Sequence[Note]) -> bytes:
-    from careline.services.advocates import _cell  # the one spreadsheet-formula guard
-
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["kind", "at_utc", "platform", "handle", "mention_id", "text", "url", "status_or_state"])
@@ -142,7 +141,7 @@ def _csv(mentions: Sequence[Mention], replies: Sequence[Reply], notes: Sequence[
     rows += [(r.kind, r.sent_at or r.created_at, r.platform, "", r.mention_id, r.text, r.url or "", r.state) for r in replies]
     rows += [("note", n.created_at, "", "", n.mention_id, n.text, "", "") for n in notes]
     for kind, at, platform, handle, mid, text, url, state in sorted(rows, key=lambda r: r[1]):
-        w.writerow([kind, at.isoformat(), platform, _cell(handle), mid, _cell(text), url, state])
+        w.writerow([kind, at.isoformat(), platform, csv_safe(handle), mid, csv_safe(text), url, state])
     return buf.getvalue().encode("utf-8")
 
 
@@ -180,7 +179,7 @@ def erase(session: Session, customer_id: int, actor: str, role: str) -> dict[str
     for i in idents:
         for value in (i.handle, i.external_id):
             if value:
-                session.execute(_insert(session, ErasureTombstone).values(
+                session.execute(dialect_insert(session, ErasureTombstone).values(
                     platform=i.platform, id_hash=id_hash(i.platform, value), erased_at=now, skipped_count=0
                 ).on_conflict_do_nothing())
         anon = f"erased-{id_hash(i.platform, i.handle)[:16]}"

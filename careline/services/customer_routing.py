@@ -19,7 +19,7 @@ from careline.errors import InvalidInput
 from careline.models import Customer, CustomerIdentity, Mention
 from careline.services import mention_brands
 from careline.services.priority import OPEN_STATUSES
-from careline.services.routing import Context, Test, condition
+from careline.services.routing_registry import Context, Test, condition
 
 
 def _customer_id(session: Session, m: Mention) -> int | None:

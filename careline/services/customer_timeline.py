@@ -68,8 +68,8 @@ def timeline(session: Session, customer_id: int, limit: int = 200) -> list[Entry
         for e in session.exec(events):
             out.append(Entry(e.at, e.action, _event_text(e), by_id[e.mention_id].platform if e.mention_id else None,
                              e.mention_id, e.actor))
-    for n in customers.notes(session, c.id or 0):
-        out.append(Entry(n.created_at, "customer_note", n.text, actor=n.author))
+    for cn in customers.notes(session, c.id or 0):
+        out.append(Entry(cn.created_at, "customer_note", cn.text, actor=cn.author))
     for ch in customers.changes(session, c.id or 0):
         what = (f"merged customer {ch.other_customer_id} into {ch.customer_id}" if ch.kind == "merge"
                 else f"split identity {', '.join(map(str, ch.identity_ids))} off into customer {ch.other_customer_id}")
@@ -122,12 +122,12 @@ def row_flags(session: Session, mentions: Sequence[Mention]) -> dict[int, RowFla
     if not keys:
         return {}
     ci = CustomerIdentity
-    rows = session.exec(select(ci.platform, ci.handle, Customer).join(Customer, Customer.id == ci.customer_id).where(
+    rows = session.exec(select(ci.platform, ci.handle, Customer).join(Customer, col(Customer.id) == ci.customer_id).where(
         key_filter(col(ci.platform), col(ci.handle), keys))).all()
     by_key = {(p, h): c for p, h, c in rows}
     cids = sorted({c.id for c in by_key.values() if c.id})
-    platforms = dict(session.exec(select(ci.customer_id, sa.func.count(sa.distinct(ci.platform))).where(
-        col(ci.customer_id).in_(cids)).group_by(ci.customer_id)).all()) if cids else {}
+    platforms = dict(session.exec(select(ci.customer_id, sa.func.count(sa.distinct(col(ci.platform)))).where(
+        col(ci.customer_id).in_(cids)).group_by(col(ci.customer_id))).all()) if cids else {}
     out: dict[int, RowFlag] = {}
     for m in mentions:
         c = by_key.get((m.platform, m.author_handle or ""))
@@ -136,5 +136,5 @@ def row_flags(session: Session, mentions: Sequence[Mention]) -> dict[int, RowFla
         this_open = 1 if m.status in ("new", "assigned") else 0
         this_complaint = 1 if m.classified_at and (m.corrected_intent or m.intent) == "complaint" else 0
         out[m.id] = RowFlag(c.id or 0, c.vip, max(0, c.open_count - this_open),
-                            max(0, c.complaint_count - this_complaint), int(platforms.get(c.id, 1)))
+                            max(0, c.complaint_count - this_complaint), int(platforms.get(c.id or 0, 1)))
     return out

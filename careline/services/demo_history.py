@@ -58,7 +58,7 @@ def seed_answered(session: Session, before: datetime) -> int:
         if topic is None or used[topic] >= PER_TOPIC:
             continue
         used[topic] += 1
-        if m.id in done or m.platform == "hackernews":
+        if m.id is None or m.id in done or m.platform == "hackernews":
             continue
         sent = m.created_at + timedelta(minutes=35 + 10 * used[topic])
         handle = f"@{m.author_handle}" if m.author_handle else "Hi"

@@ -1,83 +1,26 @@
 """Escalation: what happens as a mention nears or passes its response deadline.
 
-A brand's SLA policy holds ordered steps; each fires when `at` minutes relative to the deadline have come
-(negative = before it) for an open, unanswered mention:
+A brand's SLA policy holds ordered steps (services/escalation_steps.py); each fires when `at` minutes
+relative to the deadline have come (negative = before it) for an open, unanswered mention:
     {"at": -30, "raise": 10, "notify": true}                     # 30 min before: raise urgency, tell them
     {"at": 0, "raise": 20, "reassign": "lead", "notify": true}   # breached: to the team lead, tell them
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from careline.errors import InvalidInput
+from careline.db import dialect_insert
 from careline.models import Alert, AuditEvent, Escalation, Mention
 from careline.services import mention_brands
+from careline.services.escalation_steps import Step
 from careline.services.rows import store_columns
 
 log = logging.getLogger(__name__)
-
-REASSIGN = ("lead",)
-
-
-@dataclass(frozen=True)
-class Step:
-    at: int  # minutes relative to respond_by; negative = before the deadline
-    raise_points: float = 0.0
-    reassign: str | None = None  # "lead": the mention's team lead
-    notify: bool = True
-
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"at": self.at, "notify": self.notify}
-        if self.raise_points:
-            out["raise"] = self.raise_points
-        if self.reassign:
-            out["reassign"] = self.reassign
-        return out
-
-
-DEFAULT_STEPS: tuple[Step, ...] = (Step(at=-30, raise_points=10, notify=True),
-                                   Step(at=0, raise_points=20, reassign="lead", notify=True))
-
-
-def parse_steps(raw: Iterable[Any] | None) -> list[Step]:
-    """Steps from JSON, validated; one sentence naming what is wrong otherwise."""
-    steps = []
-    for i, item in enumerate(raw or (), start=1):
-        if isinstance(item, Step):
-            steps.append(item)
-            continue
-        if not isinstance(item, dict):
-            raise InvalidInput(f"Escalation step {i} must be an object like {{\"at\": -30, \"notify\": true}}.")
-        unknown = set(item) - {"at", "raise", "reassign", "notify"}
-        if unknown:
-            raise InvalidInput(f"Escalation step {i} has unknown field(s) {', '.join(sorted(unknown))}; "
-                               "use at, raise, reassign, notify.")
-        try:
-            at = int(item.get("at", 0))
-            points = float(item.get("raise", 0) or 0)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"Escalation step {i}: 'at' must be minutes and 'raise' a number.") from None
-        if not -7 * 1440 <= at <= 30 * 1440:
-            raise InvalidInput(f"Escalation step {i}: 'at' must be within a week before to 30 days after the deadline.")
-        reassign = item.get("reassign") or None
-        if reassign is not None and reassign not in REASSIGN:
-            raise InvalidInput(f"Escalation step {i}: reassign can only be \"lead\" (the team lead).")
-        steps.append(Step(at=at, raise_points=points, reassign=reassign, notify=bool(item.get("notify", True))))
-    ats = [s.at for s in steps]
-    if ats != sorted(ats) or len(set(ats)) != len(ats):
-        raise InvalidInput("Escalation steps must be in order of 'at', each at a different time.")
-    return steps
-
-
-def steps_to_json(steps: Iterable[Step]) -> list[dict[str, Any]]:
-    return [s.as_json() for s in steps]
-
 
 # --- the scan ------------------------------------------------------------------------------------------
 
@@ -116,9 +59,9 @@ def scan(session: Session, now: datetime | None = None) -> ScanResult:
     fired_before: dict[int, set[int]] = {}
     ids = [m.id for m in rows]
     for start in range(0, len(ids), 1000):
-        for mid, step in session.exec(select(Escalation.mention_id, Escalation.step)
-                                      .where(col(Escalation.mention_id).in_(ids[start:start + 1000]))):
-            fired_before.setdefault(mid, set()).add(step)
+        for mid, fired in session.exec(select(Escalation.mention_id, Escalation.step)
+                                       .where(col(Escalation.mention_id).in_(ids[start:start + 1000]))):
+            fired_before.setdefault(mid, set()).add(fired)
     team_cache: dict[int, Any] = {}
     due: list[tuple[Mention, int, Step]] = []
     for m in rows:
@@ -155,12 +98,10 @@ def scan(session: Session, now: datetime | None = None) -> ScanResult:
 
 def _claim(session: Session, due: list[tuple[Mention, int, Step]], now: datetime) -> set[tuple[int, int]]:
     """Insert the (mention, step) rows in one statement; returns those this scan inserted."""
-    from careline.services.ingest import _insert
-
     if not due:
         return set()
     values = [{"mention_id": m.id, "step": index, "fired_at": now, "actions": step.as_json()} for m, index, step in due]
-    stmt = (_insert(session, Escalation).on_conflict_do_nothing(index_elements=["mention_id", "step"])
+    stmt = (dialect_insert(session, Escalation).on_conflict_do_nothing(index_elements=["mention_id", "step"])
             .returning(Escalation.mention_id, Escalation.step))
     claimed: set[tuple[int, int]] = set()
     for start in range(0, len(values), 500):
@@ -191,8 +132,8 @@ def _apply(session: Session, m: Mention, step: Step, now: datetime, team_cache: 
 def _notice(session: Session, team_id: int | None, items: list[tuple[Mention, Step, int]], now: datetime,
             team_cache: dict[int, Any], teams: Any) -> Alert:
     """One notification for a team's escalations of this scan, however many (a storm is one message)."""
-    from careline.reports.delivery import chat_safe
     from careline.services import sla
+    from careline.services.delivery import chat_safe
 
     latest: dict[int | None, tuple[Mention, Step, int]] = {m.id: (m, s, i) for m, s, i in items}
     items = list(latest.values())  # two steps due at once for a mention: one line for it
@@ -222,8 +163,8 @@ def _notice(session: Session, team_id: int | None, items: list[tuple[Mention, St
 
 
 def run(settings: Any, engine: Any, now: datetime | None = None, notifier: Any = None) -> ScanResult:
-    """The scheduler's job: scan, then hand new notices to apprise (careline.reports.delivery)."""
-    from careline.reports.delivery import deliver_pending
+    """The scheduler's job: scan, then hand new notices to apprise (careline.services.delivery)."""
+    from careline.services.delivery import deliver_pending
 
     with Session(engine, expire_on_commit=False) as session:
         result = scan(session, now)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from careline.models import Brand, Mention, utcnow
-from careline.services import mention_brands, search, tags
+from careline.services import mention_brands, search, search_query, tags
 from careline.services.priority import OPEN_STATUSES
 
 
@@ -52,7 +52,7 @@ def _effective(column: str) -> sa.ColumnElement:
 
 
 def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
-    query = search.parse(f.text) if f.text else None
+    query = search_query.parse(f.text) if f.text else None
     if query is not None:
         stmt = stmt.where(*search.conditions(query, f.me))
     if f.brand_ids:  # a post belongs to every brand it names (services/mention_brands.py)
@@ -132,7 +132,7 @@ def list_inbox(session: Session, f: InboxFilter | None = None, page: int = 1, pa
         keys = [col(Mention.created_at).desc(), col(Mention.id).desc()]
     elif order == "oldest":
         keys = [col(Mention.created_at), col(Mention.id)]
-    elif order == "relevance" and f.text and (rank := search.relevance(search.parse(f.text))) is not None:
+    elif order == "relevance" and f.text and (rank := search.relevance(search_query.parse(f.text))) is not None:
         keys = [rank.desc(), *keys]
     stmt = stmt.order_by(*keys)
     few = _few_text_matches(session, f)
@@ -146,7 +146,7 @@ def count(session: Session, f: InboxFilter | None = None, cap: int | None = 10_0
     """How many match, counted up to `cap` (None: exact; an exact count of a million rows takes time)."""
     f = f or InboxFilter()
     if f.text and _text_alone(f):
-        n = search.text_count(session, search.parse(f.text))
+        n = search.text_count(session, search_query.parse(f.text))
         if n is not None:
             return n if cap is None else min(n, cap)
     inner = apply_filter(select(Mention.id), f)
@@ -168,13 +168,13 @@ def _few_text_matches(session: Session, f: InboxFilter) -> list[int] | None:
     """The ids the search words match, when they are few (SQLite only; PostgreSQL's planner sees it)."""
     if not f.text or session.get_bind().dialect.name != "sqlite":
         return None
-    return search.text_ids(session, search.parse(f.text), FEW_TEXT_MATCHES)
+    return search.text_ids(session, search_query.parse(f.text), FEW_TEXT_MATCHES)
 
 
 def _text_alone(f: InboxFilter) -> bool:
     """The filter is only the search text (every status, date, brand): the index counts it alone."""
     bare = InboxFilter(text=f.text, statuses=[], include_competitors=True, me=f.me)
-    return f == bare and search.text_only(search.parse(f.text or ""))
+    return f == bare and search.text_only(search_query.parse(f.text or ""))
 
 
 def get(session: Session, mention_id: int) -> Mention | None:

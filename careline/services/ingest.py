@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from careline.db import dialect_insert as _insert
 from careline.models import Author, Mention, SourceState, utcnow
 from careline.services import customer_counts, customer_links, customer_privacy, mention_brands, sla
 from careline.services.priority import score_mention
@@ -40,10 +40,6 @@ class IngestResult:
     new: int = 0
     new_ids: list[int] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-
-
-def _insert(session: Session, table: Any) -> Any:
-    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def clean_text(text: str | None) -> str:

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from careline.coordination import worker_id
-from careline.db import is_postgres
+from careline.db import is_postgres, rowcount
 from careline.errors import CarelineError
 from careline.models import Author, Mention, Reply, ReplyState, Status, utcnow
 from careline.services import app_settings, audit
@@ -171,7 +171,7 @@ class _Sender:
                     values.update(state=SENDING, attempts=Reply.attempts + 1, attempted_at=self.now)
                 result = session.execute(update(Reply).where(col(Reply.id) == rid, due).values(**values)
                                          .execution_options(synchronize_session=False))
-                if result.rowcount != 1:  # another sender took it between our read and our write
+                if rowcount(result) != 1:  # another sender took it between our read and our write
                     session.rollback()
                     continue
                 session.commit()
@@ -183,7 +183,7 @@ class _Sender:
         with Session(self.engine, expire_on_commit=False) as session:
             guard = (col(Reply.id) == reply.id) & (col(Reply.state) == SENDING) & (col(Reply.lease_owner) == self.owner)
             stmt = update(Reply).where(guard).values(updated_at=self.now, **values)
-            ok = session.execute(stmt.execution_options(synchronize_session=False)).rowcount == 1
+            ok = rowcount(session.execute(stmt.execution_options(synchronize_session=False))) == 1
             if not ok:
                 log.warning("reply %s: lease lost before recording %s; another sender will check it", reply.id, result)
             audit.record(

@@ -22,6 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from classify.base import language_unsupported
+
 log = logging.getLogger(__name__)
 
 INTENT_POINTS = {"complaint": 40.0, "question": 30.0, "praise": 15.0, "other": 5.0, None: 20.0}
@@ -121,8 +123,6 @@ def _labels(m: object) -> tuple[str | None, str | None]:
 def _unsupported_language(m: object) -> bool:
     """Labels for a language the model has no validated score for are guesses (a Spanish complaint came
     out neutral/other and sank to 35): until a person checks them they must not lower the score."""
-    from careline.services.classification import language_unsupported  # it imports this module
-
     return language_unsupported(m)
 
 
@@ -151,8 +151,6 @@ def score_mention(m: object, now: datetime | None = None) -> float:
 
 def explain(m: object, now: datetime | None = None) -> str:
     """One line a person can read: what the score is made of, the time part included."""
-    from careline.services.sla import due_text
-
     intent, sentiment = _labels(m)
     now = now or datetime.now(timezone.utc)
     p = parts_of(m, now)
@@ -222,9 +220,9 @@ def refresh_due(session: Session, now: datetime | None = None, *, full_after_day
     since = max(since, now - timedelta(days=full_after_days))
     if since >= now:
         return 0
-    found: set[int] = set()
+    found: set[int | None] = set()
     for where in _crossed(since, now, horizon_days()):
-        found.update(session.exec(select(Mention.id).where(col(Mention.status).in_(OPEN_STATUSES), where)))
+        found.update(session.exec(select(col(Mention.id)).where(col(Mention.status).in_(OPEN_STATUSES), where)))
     ids = sorted(i for i in found if i is not None)
     changed = rescore(session, ids, now)
     app_settings.put(session, REFRESH_KEY, now.isoformat(), commit=False)
@@ -239,3 +237,29 @@ def boost(session: Session, m: Any, points: float, now: datetime | None = None) 
     m.priority_boost = round((m.priority_boost or 0.0) + float(points), 2)
     m.priority = score_mention(m, now)
     session.add(m)
+
+
+# -- what is due, in words (services/sla.py sets the deadline; explain() and the pages show it) --------
+
+def time_left(m: Any, now: datetime | None = None) -> timedelta | None:
+    """Time to the deadline (negative when overdue) for an open, unanswered mention; else None."""
+    if m.respond_by is None or m.first_response_at is not None or m.status not in OPEN_STATUSES:
+        return None
+    return m.respond_by - (now or datetime.now(timezone.utc))
+
+
+def humanize(delta: timedelta) -> str:
+    minutes = abs(delta.total_seconds()) / 60
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.0f} h"
+    return f"{minutes / 1440:.0f} days"
+
+
+def due_text(m: Any, now: datetime | None = None) -> str:
+    """'due in 25 min', 'overdue 3 h', or '' when nothing is due (answered, closed, waiting on customer)."""
+    left = time_left(m, now)
+    if left is None:
+        return ""
+    return f"due in {humanize(left)}" if left.total_seconds() > 0 else f"overdue {humanize(left)}"

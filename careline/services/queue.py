@@ -40,7 +40,7 @@ def claim(session: Session, owner: str, size: int, lease_seconds: int = DEFAULT_
         sa.update(Mention)
         .where(col(Mention.id).in_(candidates.scalar_subquery()))
         .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
-        .returning(Mention.id)
+        .returning(col(Mention.id))
         .execution_options(synchronize_session=False)
     )
     ids = sorted(session.execute(stmt).scalars().all())
@@ -58,7 +58,7 @@ def complete(
     # Re-read under a row lock: only rows still ours and still unclassified get labels.
     mine = (
         select(Mention)
-        .where(col(Mention.id).in_(ids), Mention.lease_owner == owner, col(Mention.classified_at).is_(None))
+        .where(col(Mention.id).in_(ids), col(Mention.lease_owner) == owner, col(Mention.classified_at).is_(None))
         .order_by(col(Mention.id))
         .execution_options(populate_existing=True)
     )
@@ -128,7 +128,7 @@ def release(session: Session, owner: str, ids: list[int]) -> None:
     """Give rows back early (e.g. the classifier failed) instead of waiting for the lease to expire."""
     session.execute(
         sa.update(Mention)
-        .where(col(Mention.id).in_(ids), Mention.lease_owner == owner, col(Mention.classified_at).is_(None))
+        .where(col(Mention.id).in_(ids), col(Mention.lease_owner) == owner, col(Mention.classified_at).is_(None))
         .values(lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )

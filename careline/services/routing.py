@@ -4,8 +4,9 @@ classified and again when a person corrects its labels.
 A rule is stored as JSON (conditions: an object, every key must hold; actions: a list, run in order):
     {"intent": ["complaint"], "platform": ["x"], "keywords": ["refund", "lost bag"]}
     [{"team": "Care"}, {"tag": "baggage"}, {"priority": 10}]
-Conditions and actions are small registries (`CONDITIONS`, `ACTIONS`): adding one is a function and a
-decorator, e.g. a customer-history condition (issue #16) registers itself beside these.
+Conditions and actions are small registries (`CONDITIONS`, `ACTIONS`, in services/routing_registry.py):
+adding one is a function and a decorator, e.g. a customer-history condition (services/customer_routing.py)
+registers itself beside these.
 
 Saving validates everything against the database (brands, teams, people exist) and refuses with one
 sentence naming the problem; nothing is saved. At run time a failing rule is logged and skipped, and the
@@ -18,55 +19,23 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput, NotFound
-from careline.models import AuditEvent, Brand, Mention, RoutingRule, Team, User, utcnow
+from careline.models import AuditEvent, Mention, RoutingRule, utcnow
 from careline.services import audit
+from careline.services.routing_registry import ACTIONS as ACTIONS
+from careline.services.routing_registry import CONDITIONS as CONDITIONS
+from careline.services.routing_registry import Context as Context
+from careline.services.routing_registry import Test as Test
+from careline.services.routing_registry import action, condition
+from classify.base import language_unsupported
 
 log = logging.getLogger(__name__)
 ACTOR = "routing"
-
-
-@dataclass
-class Context:
-    """What rules are checked against: brands, teams and users by name, loaded once per batch."""
-
-    session: Session
-    brands: dict[str, int] = field(default_factory=dict)
-    teams: dict[str, Team] = field(default_factory=dict)
-    people: set[str] = field(default_factory=set)
-
-    @classmethod
-    def load(cls, session: Session) -> "Context":
-        return cls(session=session,
-                   brands={b.name.lower(): b.id for b in session.exec(select(Brand)) if b.id is not None},
-                   teams={t.name.lower(): t for t in session.exec(select(Team))},
-                   people=set(session.exec(select(User.username).where(col(User.active).is_(True)))))
-
-
-Test = Callable[[Mention], bool]
-CONDITIONS: dict[str, Callable[[Any, Context], Test]] = {}
-ACTIONS: dict[str, Callable[[Any, Context], Any]] = {}
-
-
-def condition(name: str) -> Callable[[Callable[[Any, Context], Test]], Callable[[Any, Context], Test]]:
-    """Register a condition: fn(value from the rule, context) -> test(mention); raise InvalidInput if bad."""
-    def add(fn: Callable[[Any, Context], Test]) -> Callable[[Any, Context], Test]:
-        CONDITIONS[name] = fn
-        return fn
-    return add
-
-
-def action(name: str) -> Callable[[Callable[[Any, Context], Any]], Callable[[Any, Context], Any]]:
-    """Register an action: fn(value, context) -> the validated value that `_run_action` applies."""
-    def add(fn: Callable[[Any, Context], Any]) -> Callable[[Any, Context], Any]:
-        ACTIONS[name] = fn
-        return fn
-    return add
 
 
 def _names(value: Any, what: str) -> list[str]:
@@ -155,8 +124,6 @@ def _needs_review(value: Any, _ctx: Context) -> Test:
 @condition("unsupported_language")
 def _unsupported_language(value: Any, _ctx: Context) -> Test:
     """Flagged because the model has no validated score for the mention's language (not low confidence)."""
-    from careline.services.classification import language_unsupported  # classification runs routing
-
     if not isinstance(value, bool):
         raise InvalidInput("Condition 'unsupported_language' must be true or false.")
     return lambda m: language_unsupported(m) is value

@@ -4,14 +4,13 @@ Text terms go to the database's own index (careline/search_index.py): FTS5 `MATC
 `tsvector @@ tsquery` on PostgreSQL; both are built from the same token lists, so they find the same
 mentions. Field filters (`from:`, `platform:`, `tag:`...) become plain column conditions. The inbox query
 (services/inbox.py) applies all of it through `conditions()`, so the search box, saved views and
-`careline search` share one definition of what a query means.
+`careline search` (services/inbox_search.py runs a search as an inbox listing) share one definition of
+what a query means.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -20,11 +19,8 @@ from sqlmodel import Session, col, select
 
 from careline.models import Brand, Mention
 from careline.search_index import FTS_TABLE, PG_COLUMN
-from careline.services.search_query import FieldFilter, ParsedQuery, Term, parse, tokens
+from careline.services.search_query import FieldFilter, ParsedQuery, Term, tokens
 from careline.services.tags import HasTag, normalise
-
-if TYPE_CHECKING:
-    from careline.services.inbox import InboxFilter
 
 OPEN = ("new", "assigned")
 
@@ -238,54 +234,3 @@ def snippet(text: str, q: ParsedQuery, width: int = 160) -> str:
         pos = min(s1, end)
     out.append(flat[pos:end])
     return ("…" if start else "") + "".join(out) + ("…" if end < len(flat) else "")
-
-
-# ---- running a search ------------------------------------------------------------------------------
-
-@dataclass
-class SearchResult:
-    items: list[Mention]
-    total: int
-    page: int
-    page_size: int
-    has_next: bool
-    query: ParsedQuery
-
-    @property
-    def note(self) -> str | None:
-        return self.query.note
-
-
-def search(
-    session: Session,
-    text: str,
-    *,
-    base: InboxFilter | None = None,  # inbox imports this module: lazily at run time
-    everywhere: bool = True,
-    order: str = "inbox",
-    me: str | None = None,
-    page: int = 1,
-    page_size: int = 50,
-) -> SearchResult:
-    """Mentions matching `text` (search syntax), ordered as the inbox orders them or by relevance,
-    with the exact total. `everywhere` searches every status and date; otherwise `base`'s choices hold."""
-    from careline.services import inbox
-
-    q = parse(text)
-    f = filter_for(text, base=base, everywhere=everywhere, me=me)
-    listing = inbox.list_inbox(session, f, page=page, page_size=page_size, order=order)
-    total = inbox.count(session, f, cap=None)
-    return SearchResult(listing.items, total, listing.page, listing.page_size, listing.has_next, q)
-
-
-def filter_for(text: str, *, base: InboxFilter | None = None, everywhere: bool = True,
-               me: str | None = None) -> InboxFilter:
-    """The inbox filter a search means: `base`'s choices plus the query; `everywhere` lifts status and dates."""
-    from dataclasses import replace
-
-    from careline.services import inbox
-
-    f = replace(base or inbox.InboxFilter(), text=text or None, me=me or (base.me if base else None))
-    if everywhere:
-        f = replace(f, statuses=[], since=None, until=None, include_competitors=True)
-    return f

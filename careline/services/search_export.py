@@ -2,7 +2,7 @@
 
 The inbox's "Export these mentions" button and `careline search --format csv` both call `to_csv`, so a
 tag (`tag:vip`) or any other filter exports exactly what the list shows. Cells are made spreadsheet-safe by
-the reports' one rule (reports/writers.csv_safe). The person exporting is audited with the query and count.
+the one rule (careline/cells.csv_safe). The person exporting is audited with the query and count.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from sqlmodel import Session
 
-from careline.reports.writers import csv_safe
+from careline.cells import csv_safe
 from careline.services import audit, inbox
 
 COLUMNS = ["id", "platform", "brand", "author_handle", "author_name", "created_at_utc", "status", "assignee",

@@ -25,7 +25,13 @@ from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput, NotFound
 from careline.models import Brand, Mention, SlaPolicy, utcnow
-from careline.services import audit
+from careline.services import audit, priority
+from careline.services.escalation_steps import DEFAULT_STEPS, Step, parse_steps, steps_to_json
+
+# what is due, in words: kept with the priority it explains, named here too for the pages and escalation
+from careline.services.priority import due_text as due_text
+from careline.services.priority import humanize as humanize
+from careline.services.priority import time_left as time_left
 
 log = logging.getLogger(__name__)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -43,7 +49,7 @@ class Policy:
     hours: Mapping[int, tuple[time, time | None]] = field(default_factory=dict)  # None = midnight (24:00)
     holidays: frozenset[date] = frozenset()
     pause: bool = False
-    escalation: tuple[dict[str, Any], ...] = ()
+    escalation: tuple[Step, ...] = ()
 
     def target_minutes(self, platform: str | None, intent: str | None) -> int:
         """The strictest target that applies to this platform and intent."""
@@ -188,8 +194,6 @@ def pairs_from_text(text: str, what: str) -> dict[str, int]:
 
 
 def policy_from_row(row: SlaPolicy) -> Policy:
-    from careline.services.escalation import parse_steps
-
     return Policy(
         minutes=row.first_response_minutes,
         intent_minutes={k: int(v) for k, v in (row.intent_minutes or {}).items()},
@@ -223,8 +227,6 @@ class PolicyBook:
 
 
 def book(session: Session) -> PolicyBook:
-    from careline.services.escalation import DEFAULT_STEPS
-
     default = Policy(minutes=default_minutes(session), escalation=DEFAULT_STEPS)
     by_brand = {}
     for row in session.exec(select(SlaPolicy)):
@@ -272,7 +274,6 @@ def save_policy(session: Session, actor: str, brand_id: int, *, minutes: Any,
 
     Anything invalid raises InvalidInput naming the problem, and nothing is saved.
     """
-    from careline.services.escalation import DEFAULT_STEPS, parse_steps, steps_to_json
     from careline.settings import PLATFORMS
 
     if session.get(Brand, brand_id) is None:
@@ -331,8 +332,6 @@ def delete_policy(session: Session, actor: str, brand_id: int) -> int:
 
 def recompute(session: Session, *, brand_id: int | None = None, commit: bool = True, chunk: int = 2000) -> int:
     """Re-time every open, unanswered mention (of one brand) under the current policies; returns how many."""
-    from careline.services import priority
-
     pb = book(session)
     now = utcnow()
     base = select(Mention).where(col(Mention.status).in_(priority.OPEN_STATUSES),
@@ -355,29 +354,3 @@ def recompute(session: Session, *, brand_id: int | None = None, commit: bool = T
     if commit:
         session.commit()
     return done
-
-
-def time_left(m: Any, now: datetime | None = None) -> timedelta | None:
-    """Time to the deadline (negative when overdue) for an open, unanswered mention; else None."""
-    from careline.services.priority import OPEN_STATUSES
-
-    if m.respond_by is None or m.first_response_at is not None or m.status not in OPEN_STATUSES:
-        return None
-    return m.respond_by - (now or datetime.now(timezone.utc))
-
-
-def humanize(delta: timedelta) -> str:
-    minutes = abs(delta.total_seconds()) / 60
-    if minutes < 90:
-        return f"{minutes:.0f} min"
-    if minutes < 48 * 60:
-        return f"{minutes / 60:.0f} h"
-    return f"{minutes / 1440:.0f} days"
-
-
-def due_text(m: Any, now: datetime | None = None) -> str:
-    """'due in 25 min', 'overdue 3 h', or '' when nothing is due (answered, closed, waiting on customer)."""
-    left = time_left(m, now)
-    if left is None:
-        return ""
-    return f"due in {humanize(left)}" if left.total_seconds() > 0 else f"overdue {humanize(left)}"

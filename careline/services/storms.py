@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from careline.services import themes
+from careline.services import theme_terms, themes
 
 log = logging.getLogger(__name__)
 MIN_LIFT = 3.0
@@ -30,11 +30,11 @@ def distinct_terms(window: list[str], baseline: list[str], skip: set[str]) -> li
     n, b = len(window), max(len(baseline), 1)
     now: Counter[str] = Counter()
     for text in window:
-        now.update(themes.terms(text, skip))
+        now.update(theme_terms.terms(text, skip))
     before: Counter[str] = Counter()
     wanted = {t for t, c in now.items() if c >= max(3, 0.2 * n)}
     for text in baseline:
-        before.update(themes.terms(text, skip) & wanted)
+        before.update(theme_terms.terms(text, skip) & wanted)
     rows = []
     for term in wanted:
         share, usual = now[term] / n, before[term] / b
@@ -64,8 +64,8 @@ def summarise(session: Session, brand_id: int, start: datetime, end: datetime,
     skip = themes.excluded_words(session)
     terms = distinct_terms(window.texts, before.texts, skip)
     chosen = {t["term"] for t in terms}
-    using = sum(1 for text in window.texts if themes.terms(text, skip) & chosen)
-    usual = sum(1 for text in before.texts if themes.terms(text, skip) & chosen)
+    using = sum(1 for text in window.texts if theme_terms.terms(text, skip) & chosen)
+    usual = sum(1 for text in before.texts if theme_terms.terms(text, skip) & chosen)
     n, b = len(window.texts), len(before.texts)
     top = [{"label": t.label, "count": t.size, "share": round(t.share, 3),
             "baseline_share": round((t.previous or 0) / b, 3) if b else None,
@@ -77,6 +77,6 @@ def summarise(session: Session, brand_id: int, start: datetime, end: datetime,
                     f"usually {usual / b if b else 0:.0%}")
     elif top:
         sentence = f"mostly {top[0]['label']}: {top[0]['count']} of {n} posts ({top[0]['count'] / n:.0%})"
-    quote = next((t["example"] for t in top if chosen & themes.terms(t["example"], skip)), top[0]["example"] if top else "")
+    quote = next((t["example"] for t in top if chosen & theme_terms.terms(t["example"], skip)), top[0]["example"] if top else "")
     return {"sentence": sentence, "terms": terms, "themes": top, "posts": n, "baseline_posts": b,
             "method": found.method, "reason": found.reason, "quote": quote}

@@ -111,7 +111,7 @@ class _Index:
         return (q @ self.matrix - float(self.mean @ q)) / np.maximum(self.norms, 1e-6)  # type: ignore[no-any-return]
 
 
-_indexes: dict[int, _Index] = {}
+_indexes: dict[tuple[str, int], _Index] = {}  # (database URL, brand id): one process may serve two databases (tests)
 _lock = threading.Lock()
 
 
@@ -154,7 +154,7 @@ def _sent_since(session: Session, brand_id: int, after: int) -> list[tuple[int, 
 def index_for(session: Session, brand_id: int) -> _Index:
     """The brand's index, topped up with replies sent since it was last read (a primary-key range)."""
     with _lock:
-        idx = _indexes.setdefault(brand_id, _Index())
+        idx = _indexes.setdefault((str(session.get_bind().url), brand_id), _Index())
         new = _sent_since(session, brand_id, idx.last_reply_id)
         if new:
             # a reply still on its way (queued, sending, failed, unknown) may be sent later under a lower
@@ -178,13 +178,24 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-6)).astype(np.float32)
 
 
+def warm(session: Session) -> int:
+    """Build the index of every own brand now (the dashboard calls this in its start-up thread), so the
+    first mention an agent opens does not wait for it: 5.7 s at 100,000 sent replies under load 7.
+    Returns the replies indexed."""
+    from careline.models import Brand
+
+    total = 0
+    for brand_id in session.execute(sa.select(Brand.id).where(col(Brand.competitor).is_(False))).scalars():
+        total += len(index_for(session, int(brand_id)).reply_ids)
+    log.info("reply suggestions: %d sent replies indexed", total)
+    return total
+
+
 def forget(brand_id: int | None = None) -> None:
     """Drop the cached index (tests; a brand's mentions erased)."""
     with _lock:
-        if brand_id is None:
-            _indexes.clear()
-        else:
-            _indexes.pop(brand_id, None)
+        for key in [k for k in _indexes if brand_id is None or k[1] == brand_id]:
+            del _indexes[key]
 
 
 def _readdress(text: str, old: str, new: str) -> str:
@@ -205,7 +216,8 @@ def _template_of(text: str, fixed: dict[str, set[str]]) -> str | None:
 
 def _rerank(session: Session, text: str, mention_ids: list[int], cosines: np.ndarray) -> np.ndarray:
     """EMBEDDING_WEIGHT × cosine + the rest × word overlap with each candidate's mention."""
-    from careline.services.themes import excluded_words, tokens
+    from careline.services.theme_terms import tokens
+    from careline.services.themes import excluded_words
 
     skip = excluded_words(session)
     mine = set(tokens(text, skip))

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from careline.services.themes import EXAMPLES, Theme
-from careline.services.themes import terms as _terms
+from careline.services.theme_terms import EXAMPLES, Theme
+from careline.services.theme_terms import terms as _terms
 
 
 def word_themes(ids: Sequence[int], texts: Sequence[str], sentiments: Sequence[str],

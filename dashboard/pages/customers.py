@@ -57,7 +57,7 @@ with find_tab:
                    "Open cases": c.open_count, "Last contact": when(c.last_contact_at), "VIP": "yes" if c.vip else ""}
                   for c in found], hide_index=True, width="stretch", key="cust_table")
     wanted = st.query_params.get("customer")
-    options = [c.id for c in found]
+    options = [c.id for c in found if c.id is not None]
     if wanted and wanted.isdigit() and int(wanted) not in options:
         options.insert(0, int(wanted))
     if not options:
@@ -124,8 +124,11 @@ with right:
                 st.rerun()
     with st.container(border=True):
         st.markdown("**Merge another customer into this one**")
-        other_id = st.number_input("Customer # to merge in", min_value=1, step=1, key=f"merge_other_{c.id}")
-        if st.button("Merge", key=f"merge_btn_{c.id}", disabled=not allowed):
+        # empty until a person types a number: a default of 1 offered to merge an arbitrary customer
+        other_id = st.number_input("Customer # to merge in", min_value=1, step=1, value=None,
+                                   placeholder="the # from the list above", key=f"merge_other_{c.id}")
+        if st.button("Merge", key=f"merge_btn_{c.id}", disabled=not allowed or other_id is None) \
+                and other_id is not None:
             if act("triage", customers.merge, c.id, int(other_id), me, role, reason="dashboard", success="Merged"):
                 st.rerun()
     with st.container(border=True):

@@ -13,6 +13,7 @@ from careline.services import (
     escalation,
     inbox,
     search,
+    search_query,
     sla,
     stats,
     tags,
@@ -72,7 +73,7 @@ counts = _header()
 with db() as session:
     escalated = escalation.notices_for(session, user["username"], limit=3)
 for notice_row in escalated:  # the dashboard side of escalation notices (apprise carries the same text)
-    st.warning(clean(notice_row.message, 400), icon="⏰")
+    st.warning(clean(notice_row.message, 400), icon=":material/alarm:")
 notice = st.container()  # filled once the page's rows are known (which classifier labelled them)
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Open", f"{counts['open']:,}", help="Status new or assigned.")
@@ -127,7 +128,7 @@ with st.container(border=True):
 assignee = {"Anyone": None, "Me": user["username"], "Unassigned": ""}.get(who, who)
 query = None
 try:
-    query = search.parse(text)
+    query = search_query.parse(text)
 except InvalidInput as exc:
     st.error(str(exc))
     text = ""
@@ -180,7 +181,7 @@ def _row(m: inbox.Mention) -> dict[str, object]:
         "Age": f"{age_h:.0f} h" if age_h < 48 else f"{age_h / 24:.0f} d",
         "Platform": m.platform,
         "Brand": clean(brand_names.get(m.brand_id or -1, "")),
-        "Author": one_line(m.author_handle or "?", 40),
+        "Author": one_line(m.author_handle or "(handle unknown)", 40),
         "Customer": customer_flags[m.id].text() if m.id in customer_flags else "",
         "Followers": m.author_followers or 0,
         "Text": search.snippet(clean(m.text), query, 160) if searching and query else one_line(m.text, 160),

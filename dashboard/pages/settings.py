@@ -4,6 +4,9 @@ Everyone can read this page; only admins can change anything (checked here and a
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import streamlit as st
 
 from careline.services import app_settings, brands, users
@@ -46,7 +49,7 @@ def _manage_user(names: list[str]) -> None:
         new_pw = c4.text_input("New password", type="password", key="mu_password")
         if st.form_submit_button("Apply") and who:
             me, action = user["username"], USER_ACTIONS[what]
-            calls = {
+            calls: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
                 "role": (users.set_role, (who, new_role, me)),
                 "disable": (users.set_active, (who, False, me)),
                 "enable": (users.set_active, (who, True, me)),
@@ -62,7 +65,7 @@ with tab_brands:
     st.text("Mentions are collected for every brand's keywords and handles, minus exclusions. Competitors are "
             "tracked for share of voice and are not put in front of the team as work.")
     for b in [*brand_rows, None]:
-        title = f"{clean(b.name)}{' (competitor)' if b.competitor else ''}" if b else "➕ Add a brand"
+        title = f"{clean(b.name)}{' (competitor)' if b.competitor else ''}" if b else ":material/add: Add a brand"
         with st.expander(title, expanded=b is None and not brand_rows):
             suffix = str(b.id) if b else "new"
             with st.form(f"brand_{suffix}"):

@@ -13,15 +13,17 @@ from dashboard.components import act, can, db, md_escape, one_line, require_user
 user = require_user()
 st.title("Sources")
 st.text("Where mentions come from, and whether each connector is healthy. Collection runs every "
-        f"{settings().collect_interval_minutes} minutes while `careline serve` or `careline worker` is running.")
+        f"{settings().collect_interval_minutes:g} minutes while careline serve or careline worker is running.")
 
 with db() as session:
     enabled = stream_service.enabled_sources(settings().sources, settings().streams)
     health = sources.health(session, enabled)
     runs = sources.recent_runs(session, limit=200)
     live = {s.source: s for s in stream_service.statuses(session)}
-BADGE = {sources.PAUSED: "⏸️ paused", sources.FAILING: "🔴 failing", sources.NEVER_RUN: "⚪ never run",
-         sources.HEALTHY: "🟢 healthy"}
+# Streamlit's own icon font, not emoji: a server or browser without an emoji font showed empty boxes
+BADGE = {sources.PAUSED: ":material/pause_circle: paused", sources.FAILING: ":red[:material/error: failing]",
+         sources.NEVER_RUN: ":material/radio_button_unchecked: never run",
+         sources.HEALTHY: ":green[:material/check_circle: healthy]"}
 
 if not health:
     st.info("No sources are enabled. Set CARELINE_SOURCES (e.g. [\"reddit\", \"hackernews\"]) and restart.")
@@ -30,7 +32,8 @@ for src in health:
     name, last = src.name, src.last_run
     badge = BADGE[src.status]
     if name in live and src.status in (sources.HEALTHY, sources.NEVER_RUN):  # streams have no runs
-        badge = "🟢 streaming" if live[name].connected else "⚪ not connected"
+        badge = (":green[:material/check_circle: streaming]" if live[name].connected
+                 else ":material/radio_button_unchecked: not connected")
     with st.container(border=True):
         head, btns = st.columns([4, 2])
         head.markdown(f"**{md_escape(name)}** · {badge}" + ("" if src.enabled else " · not enabled"))

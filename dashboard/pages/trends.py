@@ -27,7 +27,7 @@ def _tag_names() -> list[str]:
 with db() as session:
     brand_rows = inbox.brands(session)
     sla = app_settings.sla_minutes(session, settings().sla_minutes)
-names = {b.id: b.name + (" (competitor)" if b.competitor else "") for b in brand_rows}
+names = {b.id: b.name + (" (competitor)" if b.competitor else "") for b in brand_rows if b.id is not None}
 
 c1, c2, c3, c6, c4, c5 = st.columns([2, 2, 2, 2, 1, 1])
 picked = c1.date_input("Dates (inclusive)", value=(today - timedelta(days=29), today), key="tr_dates",

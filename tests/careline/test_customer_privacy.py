@@ -10,7 +10,7 @@ from sqlmodel import Session, func, select
 
 from careline.errors import PermissionDenied
 from careline.models import AuditEvent, Brand, Customer, ErasureTombstone, Mention, Note
-from careline.services import customer_privacy, customer_timeline, customers, replies, search, triage
+from careline.services import customer_privacy, customer_timeline, customers, inbox_search, replies, triage
 from careline.services.ingest import ingest
 from tests.careline.test_customers import label
 from tests.conftest import make_raw
@@ -68,7 +68,7 @@ def test_erase_anonymises_keeps_counts_and_survives_collection(any_engine) -> No
         triage.add_note(s, on_x, "called Sam Q on the phone", "kim")
         replies.queue_reply(s, on_x, "Sorry @sam, DM us", "kim")
         total = s.exec(select(func.count()).select_from(Mention)).one()
-        assert search.search(s, "still").total == 1  # found before the erasure
+        assert inbox_search.search(s, "still").total == 1  # found before the erasure
         with pytest.raises(PermissionDenied):
             customer_privacy.erase(s, c.id or 0, "kim", "agent")
         summary = customer_privacy.erase(s, c.id or 0, "ada", "admin")
@@ -88,7 +88,7 @@ def test_erase_anonymises_keeps_counts_and_survives_collection(any_engine) -> No
         assert s.exec(select(AuditEvent).where(AuditEvent.action == "customer_erase")).one().detail["mentions"] == 2
         assert customers.for_author(s, "x", "sam") is None
         # the full-text index (triggers / generated column) followed the anonymising UPDATE
-        assert search.search(s, "still").total == 0 and search.search(s, "sam").total == 0
+        assert inbox_search.search(s, "still").total == 0 and inbox_search.search(s, "sam").total == 0
 
         # the next collection: Sam posts again on X (same handle) and on Reddit under the same account
         again = ingest(s, [make_raw(platform="x", author_handle="SAM", text="Acme again?"),

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from careline.cli import app
 from careline.db import get_engine, migrate
-from careline.services import inbox, search, streams
+from careline.services import inbox, inbox_search, streams
 from careline.services.inbox import InboxFilter
 from careline.services.ingest import ingest
 from careline.settings import get_settings
@@ -36,7 +36,7 @@ def test_deleted_posts_leave_the_inbox_but_search_finds_them_badged(any_engine: 
         assert inbox.count(session, InboxFilter(include_competitors=True)) == 1
         everything = InboxFilter(include_competitors=True, include_deleted=True)
         assert {m.id for m in inbox.list_inbox(session, everything).items} == {gone, kept}
-        found = search.search(session, "lost bag")
+        found = inbox_search.search(session, "lost bag")
         assert {m.id for m in found.items} == {gone, kept} and found.total == 2
         badges = {m.id: inbox.deleted_badge(m) for m in found.items}
         assert badges == {gone: "deleted by the author", kept: ""}

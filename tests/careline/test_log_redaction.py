@@ -64,7 +64,7 @@ def test_apprise_and_http_libraries_never_log_secrets(verbose_logging: Path, cap
     try:
         raise ConnectionError(f"cannot reach https://hooks.slack.com/services/T0001/B0001/{TOKEN}")
     except ConnectionError:
-        logging.getLogger("careline.reports.delivery").exception("delivery failed")
+        logging.getLogger("careline.services.delivery").exception("delivery failed")
     for handler in logging.getLogger().handlers:
         handler.flush()
     written = verbose_logging.read_text(encoding="utf-8") + capsys.readouterr().err

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from careline.models import Brand, Mention
-from careline.services import inbox, search, triage
+from careline.services import inbox, inbox_search, triage
 from careline.services.inbox import InboxFilter, count, list_inbox
 from careline.services.ingest import ingest
 from tests.conftest import make_raw
@@ -33,7 +33,7 @@ def _load(engine) -> dict[str, int]:  # type: ignore[no-untyped-def]
 
 def _found(engine, text: str, **kw) -> list[str]:  # type: ignore[no-untyped-def]
     with Session(engine) as s:
-        result = search.search(s, text, **kw)
+        result = inbox_search.search(s, text, **kw)
         assert result.total == len(result.items)  # all fit on one page here
         return sorted(m.author_handle or "" for m in result.items)
 
@@ -100,16 +100,16 @@ def test_inbox_search_keeps_the_inbox_filters_and_order(any_engine) -> None:
         assert priorities == sorted(priorities, reverse=True)
         assert count(s, InboxFilter(text="bag status:resolved")) == 1  # the query's status wins
         assert count(s, InboxFilter(text="bag status:all")) == 4
-        assert search.search(s, "bag", base=InboxFilter(), everywhere=False).total == 3
-        assert search.search(s, "bag").total == 4  # everywhere: every status and date
+        assert inbox_search.search(s, "bag", base=InboxFilter(), everywhere=False).total == 3
+        assert inbox_search.search(s, "bag").total == 4  # everywhere: every status and date
 
 
 def test_relevance_order_puts_the_best_match_first(any_engine) -> None:
     _load(any_engine)
     with Session(any_engine) as s:
-        result = search.search(s, "spam", order="relevance")
+        result = inbox_search.search(s, "spam", order="relevance")
         assert [m.author_handle for m in result.items] == ["nina_5"]
-        ranked = search.search(s, "lost", order="relevance")
+        ranked = inbox_search.search(s, "lost", order="relevance")
         assert ranked.total == 4 and ranked.items[0].author_handle == "maria_3"  # "lost" twice
 
 

@@ -120,3 +120,27 @@ def test_sdk_clients_are_built_only_in_the_factory() -> None:
             if isinstance(node, ast.FunctionDef) and node.name == "from_settings":
                 bad.append(f"{path.relative_to(ROOT)}:{node.lineno} has from_settings")
     assert not bad, bad
+
+
+# CARELINE_ variables that are not Settings fields: read before the settings exist, by the classify
+# package on its own, or by one CLI option
+NOT_FIELDS = {"CARELINE_CONFIG", "CARELINE_SECRETS_DIR", "CARELINE_MODEL_CACHE", "CARELINE_ADMIN_PASSWORD",
+              "CARELINE_NEW_USER_PASSWORD"}
+
+
+def test_every_careline_variable_a_message_names_exists() -> None:
+    """Help texts and messages may name a variable to set (careline/settings.env_name builds most); each
+    one must be a real setting, so a renamed field cannot leave a message pointing at nothing."""
+    import re
+
+    from careline.settings import Settings, env_name
+
+    known = {env_name(f) for f in Settings.model_fields} | NOT_FIELDS
+    bad = []
+    for path in _sources(*PACKAGES):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for name in re.findall(r"CARELINE_[A-Z0-9_]*[A-Z0-9]", node.value):
+                    if name not in known:
+                        bad.append(f"{path.relative_to(ROOT)}:{node.lineno} names {name}")
+    assert not bad, bad

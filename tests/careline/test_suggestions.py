@@ -120,3 +120,23 @@ def test_a_reply_sent_late_under_a_lower_id_joins_the_index(any_engine) -> None:
         idx = suggestions.index_for(s, acme.id)  # type: ignore[arg-type]
         assert sorted(idx.texts) == ["refund answer", "wifi answer"]
         assert len(suggestions.index_for(s, acme.id).reply_ids) == 2  # type: ignore[arg-type]
+
+
+def test_warm_builds_each_own_brands_index_and_growing_keeps_the_scores(session: Session) -> None:
+    acme, rival = Brand(name="Acme Air"), Brand(name="Skyhop", competitor=True)
+    session.add_all([acme, rival])
+    session.commit()
+    for i in range(3):
+        _answer(session, _mention(session, acme, f"Acme Air lost my bag {i}", "bag", f"a{i}"), f"sorry {i}")
+    _answer(session, _mention(session, rival, "Skyhop lost my bag", "bag"), "the rival's answer")
+    assert suggestions.warm(session) == 3  # competitors have no index: we never answer them
+    idx = suggestions.index_for(session, acme.id)  # type: ignore[arg-type]
+    assert idx.matrix.shape == (384, 3) and idx.columns.shape[1] >= 1024  # room to grow in place
+    # appending keeps each row's centred cosine what a fresh index computes
+    more = np.stack([_vec("refund") for _ in range(5)])
+    idx.append(more)
+    q = _vec("refund")
+    fresh = suggestions._Index()
+    fresh.append(np.concatenate([idx.matrix[:, :3].T, more]))
+    assert np.allclose(idx.scores(q)[3:], fresh.scores(q)[3:], atol=0.05)
+    assert idx.scores(q)[3:].min() > idx.scores(q)[:3].max()  # the refund rows rank above the bag rows

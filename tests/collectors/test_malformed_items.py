@@ -21,7 +21,8 @@ from collectors.bluesky import parse_page as bsky_page
 from collectors.cursors import MultiCursor, later
 from collectors.hackernews import parse_hits
 from collectors.mastodon import parse_statuses
-from collectors.reddit import RedditSource, parse_listing
+from collectors.reddit import RedditSource
+from collectors.reddit_parse import parse_listing
 from collectors.x import XSource, parse_page
 from tests.collectors.conftest import REDDIT_TOKEN, X_SEARCH, add_brand, payload, reddit_client, x_client
 from tests.conftest import make_raw

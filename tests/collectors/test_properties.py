@@ -24,7 +24,7 @@ from classify.files import read_records
 from collectors.bluesky import parse_page as bsky_page
 from collectors.hackernews import parse_hits
 from collectors.mastodon import parse_statuses
-from collectors.reddit import parse_listing
+from collectors.reddit_parse import parse_listing
 from collectors.x import parse_page as x_page
 
 EXAMPLES = int(os.environ.get("CARELINE_HYPOTHESIS_EXAMPLES", "25"))

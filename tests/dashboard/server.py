@@ -1,4 +1,6 @@
-"""Start `careline serve --no-scheduler` on a free port over a demo database (browser test and benchmark)."""
+"""Start `careline serve --no-scheduler` on a free port over a demo database, and Debian's Chromium through
+Playwright: the one copy of the setup the browser tests (tests/dashboard/test_browser*.py) and
+benchmarks/dashboard_browser.py share."""
 from __future__ import annotations
 
 import os
@@ -11,11 +13,35 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CARELINE = Path(sys.executable).with_name("careline")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"  # screenshots the tests leave behind
+VIEWPORT = {"width": 1500, "height": 1100}
+
+
+def need_chromium() -> None:
+    """Fail (never skip) when Debian's Chromium is missing: `make test` installs it."""
+    if not Path(CHROMIUM).exists():
+        import pytest
+
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium chromium-driver)")
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Chromium (the system one, never a downloaded build), closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def free_port() -> int:

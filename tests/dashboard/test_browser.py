@@ -9,32 +9,31 @@ from sqlmodel import Session, select
 from careline.db import make_engine
 from careline.models import Mention, Reply
 from tests.dashboard.server import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+    ARTIFACTS,
+    VIEWPORT,
+    chromium,
     demo_env,
     load_demo,
+    need_chromium,
     pick_option,
     serve,
     settled,
     sign_in,
 )
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = pytest.mark.browser
 
 
 def test_sign_in_open_complaint_reply_dry_run_and_see_state(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium chromium-driver)")
-    from playwright.sync_api import expect, sync_playwright
+    need_chromium()
+    from playwright.sync_api import expect
 
     ARTIFACTS.mkdir(exist_ok=True)
     env = demo_env(tmp_path)
     load_demo(env)
     hostile_id = _add_hostile_mention(f"sqlite:///{tmp_path / 'careline.db'}")
-    with serve(env, tmp_path / "serve.log") as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    with serve(env, tmp_path / "serve.log") as base, chromium() as browser:
+        page = browser.new_page(viewport=VIEWPORT)
         try:
             page.goto(base)
             page.get_by_label("Username").wait_for(timeout=30_000)
@@ -92,7 +91,7 @@ def test_sign_in_open_complaint_reply_dry_run_and_see_state(tmp_path: Path) -> N
             page.screenshot(path=str(ARTIFACTS / "inbox-reply-failure.png"), full_page=True)
             raise
         finally:
-            browser.close()
+            page.close()
     engine = make_engine(f"sqlite:///{tmp_path / 'careline.db'}")
     with Session(engine) as s:
         # the one this test queued (the demo has sent replies and an outbox example of its own)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -15,25 +14,25 @@ from careline.db import make_engine
 from careline.models import Mention, Reply
 from careline.services import users
 from tests.dashboard.server import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+    ARTIFACTS,
+    VIEWPORT,
+    chromium,
     demo_env,
     load_demo,
+    need_chromium,
     pick_option,
     serve,
     settled,
     sign_in,
 )
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = pytest.mark.browser
 LOCK_S = 6
 
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium chromium-driver)")
+    need_chromium()
     data = tmp_path_factory.mktemp("desk")
     env = demo_env(data)
     load_demo(env)
@@ -46,16 +45,12 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _context(browser):  # type: ignore[no-untyped-def]
-    return browser.new_context(viewport={"width": 1500, "height": 1100})
+    return browser.new_context(viewport=VIEWPORT)
 
 
 def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]

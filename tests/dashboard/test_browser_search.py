@@ -8,15 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard.server import CHROMIUM, CHROMIUM_ARGS, demo_env, load_demo, serve, settled, sign_in
+from tests.dashboard.server import (
+    VIEWPORT,
+    chromium,
+    demo_env,
+    load_demo,
+    need_chromium,
+    serve,
+    settled,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
 
 def test_phrase_handle_and_saved_view_in_the_browser(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium chromium-driver)")
-    from playwright.sync_api import expect, sync_playwright
+    need_chromium()
+    from playwright.sync_api import expect
 
     env = demo_env(tmp_path)
     load_demo(env)
@@ -26,9 +34,8 @@ def test_phrase_handle_and_saved_view_in_the_browser(tmp_path: Path) -> None:
         n_by_handle, = conn.execute("SELECT count(*) FROM mention WHERE lower(author_handle) = lower(?) "
                                     "AND status IN ('new', 'assigned') AND brand_id IN "
                                     "(SELECT id FROM brand WHERE NOT competitor)", (handle,)).fetchone()
-    with serve(env, tmp_path / "serve.log") as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    with serve(env, tmp_path / "serve.log") as base, chromium() as browser:
+        page = browser.new_page(viewport=VIEWPORT)
         try:
             sign_in(page, base)
             settled(page)
@@ -48,4 +55,4 @@ def test_phrase_handle_and_saved_view_in_the_browser(tmp_path: Path) -> None:
             expect(page.get_by_role("textbox", name="Search mentions")).to_have_value('"lost bag"', timeout=20_000)
             expect(page.get_by_text(re.compile(r"^\d+ matching"))).to_be_visible(timeout=20_000)
         finally:
-            browser.close()
+            page.close()

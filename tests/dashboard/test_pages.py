@@ -314,6 +314,11 @@ def test_customers_page_finds_links_and_shows_the_timeline(page, dash_db):
     at.button(key=f"cust_export_{c.id}").click().run()
     assert at.get("download_button")
     assert at.button(key=f"erase_{c.id}").disabled  # agents cannot erase; admins confirm first
+    # merging needs a customer number typed in: nothing is offered by default
+    assert at.number_input(key=f"merge_other_{c.id}").value is None
+    assert at.button(key=f"merge_btn_{c.id}").disabled
+    at.number_input(key=f"merge_other_{c.id}").set_value(c.id + 1000).run()
+    assert not at.button(key=f"merge_btn_{c.id}").disabled
 
 
 def test_detail_shows_the_customer_across_platforms(page, dash_db):

@@ -201,7 +201,7 @@ def test_weekly_report_is_sent_with_attachments_when_asked(settings: Settings, e
 
 
 def test_old_undelivered_alerts_do_not_page_when_a_url_is_added(settings: Settings, engine: Engine, hook) -> None:  # type: ignore[no-untyped-def]
-    from careline.reports.delivery import deliver_pending
+    from careline.services.delivery import deliver_pending
 
     url, received = hook
     with Session(engine, expire_on_commit=False) as session:

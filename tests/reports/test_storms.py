@@ -11,7 +11,7 @@ from careline.reports.alerts import run_checks
 from careline.services import storms
 from careline.settings import Settings
 from tests.reports.helpers import add, brands, mention
-from tests.reports.test_alerts import NOW, _noise, _with_urls, hook  # noqa: F401 - the fixture
+from tests.reports.test_alerts import NOW, _noise, _with_urls
 
 
 def _storm(session: Session, brand, n: int = 30) -> None:  # type: ignore[no-untyped-def]
