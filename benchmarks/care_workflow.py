@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy.orm.attributes import set_committed_value  # noqa: E402
 from sqlmodel import Session, col, func, select  # noqa: E402
 
-from careline.db import make_engine  # noqa: E402
+from careline.db import make_engine, migrate  # noqa: E402
 from careline.models import Mention, RoutingRule, Team, TeamMember, User  # noqa: E402
-from careline.services import escalation, inbox, priority, routing, routing_run  # noqa: E402
+from careline.services import classification, escalation, inbox, priority, routing, routing_run  # noqa: E402,F401 (classification: loaded in the worker, not a scan's cost)
 from careline.services.inbox import InboxFilter  # noqa: E402
 
 RULES = [
@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     engine = make_engine(args.database_url)
+    migrate(engine)  # this branch's indexes on a database seeded from an older main
     failed = 0
     with Session(engine) as session:
         total = session.exec(select(func.count()).select_from(Mention)).one()

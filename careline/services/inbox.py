@@ -1,7 +1,7 @@
 """The inbox query: filter, order by priority, paginate. The only place that reads mentions for triage."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -97,17 +97,21 @@ def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
         stmt = stmt.where(Mention.reply_needed == f.reply_needed)
     if f.mention_ids is not None:
         stmt = stmt.where(col(Mention.id).in_(f.mention_ids))
-    if not (f.include_deleted or f.text):
-        stmt = stmt.where(_not_deleted())
+    if hides_deleted(f):
+        stmt = stmt.where(col(Mention.id).not_in(_deleted_ids()))
     return stmt
 
 
-def _not_deleted() -> sa.ColumnElement[bool]:
-    """Not a post its author deleted. As `id NOT IN (the few deleted ids)`, not `deleted_at IS NULL`: the
-    id is in every index, so a count stays index-only (SQLite: 4 → 26 ms at 50k with the plain column test),
-    and the deleted ids come from a partial index that holds only them (ix_mention_deleted)."""
-    deleted = sa.select(Mention.id).where(col(Mention.deleted_at).is_not(None))
-    return col(Mention.id).not_in(deleted)
+def hides_deleted(f: InboxFilter) -> bool:
+    """The one rule: a post its author deleted stays out of the inbox unless asked for or searched for."""
+    return not (f.include_deleted or f.text)
+
+
+def _deleted_ids() -> sa.Select:
+    """As `id NOT IN (deleted ids)`, not `deleted_at IS NULL`: SQLite keeps the rowid in every index, so a
+    count stays index-only (4 → 26 ms at 50k with the plain column test), and the ids come from a partial
+    index that holds only the deleted rows (ix_mention_deleted)."""
+    return sa.select(Mention.id).where(col(Mention.deleted_at).is_not(None))
 
 
 DELETED_BADGE = "deleted by the author"
@@ -149,7 +153,18 @@ def count(session: Session, f: InboxFilter | None = None, cap: int | None = 10_0
         n = search.text_count(session, search_query.parse(f.text))
         if n is not None:
             return n if cap is None else min(n, cap)
-    inner = apply_filter(select(Mention.id), f)
+    if hides_deleted(f):
+        # As a subtraction, so the big count stays index-only on PostgreSQL too (it has no id in its
+        # indexes to test `NOT IN` against: 107 → 40 ms at 100k); the deleted ones are a partial-index read.
+        everything = replace(f, include_deleted=True)
+        gone = _capped(session, everything, None, col(Mention.id).in_(_deleted_ids()))
+        n = _capped(session, everything, None if cap is None else cap + gone)
+        return n - gone if cap is None else min(cap, n - gone)
+    return _capped(session, f, cap)
+
+
+def _capped(session: Session, f: InboxFilter, cap: int | None, *where: sa.ColumnElement[bool]) -> int:
+    inner = apply_filter(select(Mention.id), f).where(*where)
     few = _few_text_matches(session, f)
     if few is not None:
         inner = inner.where(col(Mention.id).in_(few))
