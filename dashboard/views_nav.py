@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from careline.errors import NotFound
-from careline.services import views
+from careline.services import inbox, views
 from dashboard.components import act, clean, db, md_escape
 
 PENDING = "_open_view"
@@ -35,7 +35,7 @@ def pages(user: dict[str, Any], inbox_page: Any) -> list[Any]:
     """One navigation entry per saved view, titled with its live count ("Mine · 12")."""
     entries = []
     for view_id, name, n, shared in _counts(user["username"], _generation()):
-        shown = f"{n:,}" if n < 10_000 else "10,000+"
+        shown = f"{n:,}" if n < inbox.COUNT_CAP else f"{inbox.COUNT_CAP:,}+"
         entries.append(st.Page(_opener(view_id, inbox_page), title=f"{clean(name, 40)} · {shown}",
                                icon=":material/group:" if shared else ":material/bookmark:",
                                url_path=f"view-{view_id}"))

@@ -146,7 +146,7 @@ def to_filter(view: SavedView, me: str, now: datetime | None = None) -> inbox.In
         overdue=overdue)
 
 
-def count(session: Session, view: SavedView, me: str, cap: int = 10_000) -> int:
+def count(session: Session, view: SavedView, me: str, cap: int = inbox.COUNT_CAP) -> int:
     return inbox.count(session, to_filter(view, me), cap=cap)
 
 

@@ -158,13 +158,13 @@ with db() as session:
     page = inbox.list_inbox(session, flt, page=page_no, page_size=PAGE_SIZE, order=SORTS[sort])
     case_sizes = cases.sizes(session, [m.case_id for m in page.items if m.case_id])
     customer_flags = customer_timeline.row_flags(session, page.items)  # other open / complained before / VIP
-    total = inbox.count(session, flt, cap=None if flt.text else 10_000)  # a search shows its exact total
+    total = inbox.count(session, flt, cap=None if flt.text else inbox.COUNT_CAP)  # a search: its exact total
 ids = [m.id for m in page.items]
 with notice:
     placeholder_notice([m.model_version or "" for m in page.items] + [settings().model])
 
 live.new_banner(flt)  # "N new since you last looked"
-shown = f"{total:,}" if total < 10_000 or flt.text else "10,000+"
+shown = f"{total:,}" if total < inbox.COUNT_CAP or flt.text else f"{inbox.COUNT_CAP:,}+"
 first = (page_no - 1) * PAGE_SIZE + 1 if ids else 0
 st.text(f"{shown} matching · showing {first}–{first + len(ids) - 1 if ids else 0}")
 export_panel.show(flt, SORTS[sort], total, signature)
