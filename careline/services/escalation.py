@@ -66,16 +66,16 @@ def scan(session: Session, now: datetime | None = None) -> ScanResult:
                                        .where(col(Escalation.mention_id).in_(ids[start:start + 1000]))):
             fired_before.setdefault(mid, set()).add(fired)
     pending: list[tuple[int, int, Step]] = []
-    for mid, respond_by, brand_id in candidates:
-        assert respond_by is not None and mid is not None
+    for cid, respond_by, brand_id in candidates:
+        assert respond_by is not None and cid is not None
         minutes = (now - respond_by).total_seconds() / 60
         for index, step in enumerate(pb.for_brand(brand_id).escalation):
-            if step.at <= minutes and index not in fired_before.get(mid, set()):
-                pending.append((mid, index, step))
+            if step.at <= minutes and index not in fired_before.get(cid, set()):
+                pending.append((cid, index, step))
     wanted = sorted({mid for mid, _, _ in pending})
     rows: dict[int, Mention] = {}
     for start in range(0, len(wanted), 1000):
-        rows.update((m.id, m) for m in session.exec(select(Mention).where(col(Mention.id).in_(wanted[start:start + 1000]))))
+        rows.update((m.id or 0, m) for m in session.exec(select(Mention).where(col(Mention.id).in_(wanted[start:start + 1000]))))
     team_cache: dict[int, Any] = {}
     due = [(rows[mid], index, step) for mid, index, step in pending if mid in rows]
     claimed = _claim(session, due, now)  # the unique key decides who fires a step, not our read above
