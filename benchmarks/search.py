@@ -37,8 +37,8 @@ QUERIES = [  # (label, query, everywhere, target ms)
     ("phrase", '"lost bag"', False, 200),
     ("phrase, every status and date", '"lost bag"', True, 200),
     ("prefix", "refun*", False, 200),
-    ("handle as a word", "sam_12", True, 200),
-    ("from:handle", "from:sam_12", True, 200),
+    ("handle as a word", "alex_12", True, 200),
+    ("from:handle", "from:alex_12", True, 200),
     ("word + exclusion + platform", "flight -delayed platform:x", False, 200),
 ]
 
