@@ -86,7 +86,7 @@ def main() -> None:
                        page.get_by_role("button", name="Sign in").click, partial(_drawn, page, table))
 
             def search_refund() -> None:
-                box = page.get_by_label("Search mentions")
+                box = page.get_by_role("textbox", name="Search mentions")
                 box.fill("refund")
                 box.press("Enter")
 
