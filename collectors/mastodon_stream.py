@@ -63,6 +63,9 @@ class MastodonStream:
         self.stats = StreamStats()
         self.committed: dict[str, dict[str, str]] = {}  # instance → hashtag → newest status id stored
         self._pending_ids: dict[str, dict[str, str]] = {}
+        # ids of the batch being stored right now: in neither of the two above until the store returns, and a
+        # reconnection's catch-up that ran in that window saw no position and read nothing (a lost gap)
+        self._storing_ids: dict[str, dict[str, str]] = {}
         self._batch = StreamBatch()
         self._uris: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._matcher: Matcher | None = None
@@ -90,6 +93,7 @@ class MastodonStream:
         pending, self._pending_ids = self._pending_ids, {}
         merged = _merge(self.committed, pending)
         batch.cursor = json.dumps(merged, separators=(",", ":"), sort_keys=True)
+        self._storing_ids = pending
         try:
             await flush(sink, batch, self.stats)
         except Exception:  # noqa: BLE001 - kept for the next flush: nothing read is dropped
@@ -98,8 +102,9 @@ class MastodonStream:
             self._batch.events += batch.events
             self._batch.skipped.update(batch.skipped)
             self._pending_ids = _merge(pending, self._pending_ids)
+            self._storing_ids = {}
             return
-        self.committed = merged
+        self.committed, self._storing_ids = merged, {}
 
     def _refresh(self, matcher: Matcher) -> None:
         if matcher is self._matcher:
@@ -151,8 +156,8 @@ class MastodonStream:
 
     async def _catch_up(self, inst: Instance, tags: list[str]) -> None:
         """Read each hashtag forward over REST from the newest id stored, so a disconnection loses nothing."""
-        # the newest id stored or about to be (a failed store keeps its batch for the next flush)
-        since = _merge(self.committed, self._pending_ids).get(inst.base_url, {})
+        # the newest id stored, being stored or about to be (a failed store keeps its batch for the next flush)
+        since = _merge(self.committed, self._storing_ids, self._pending_ids).get(inst.base_url, {})
         for tag in tags:
             if tag not in since:
                 continue  # never streamed before: the polling collector covers the history
