@@ -12,7 +12,6 @@ import logging
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,28 +21,10 @@ from classify import slices
 from classify.base import INTENTS, SENTIMENTS, Classifier, Labels
 from classify.data import INTENT_IDX, load_goemotions, load_tweeteval_val, load_xci
 from classify.metrics import accuracy, confusion, macro_f1, macro_recall, per_class
+from classify.scores import Scores
 
 logger = logging.getLogger(__name__)
 COMPLAINT = INTENT_IDX["complaint"]
-
-
-@dataclass
-class Scores:
-    name: str
-    version: str
-    seconds: float = 0.0
-    sentiment_macro_recall: float = 0.0
-    sentiment_recall: dict[str, float] = field(default_factory=dict)
-    sentiment_accuracy: float = 0.0
-    xci_macro_f1: float = 0.0
-    goemotions: dict[str, dict[str, float]] = field(default_factory=dict)
-    goemotions_confusion: list[list[int]] = field(default_factory=list)
-    labels: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    # revision 3 (classify/slices.py): validation macro-F1 per language (+ "pooled" es/fr/de/it/pt), the
-    # emoji slice, and precision/recall per intent on the brand sample's eval part
-    languages: dict[str, float] = field(default_factory=dict)
-    emoji: dict[str, float] = field(default_factory=dict)
-    brand: dict[str, dict] = field(default_factory=dict)
 
 
 def score(name: str, clf: Classifier, data: Path, progress: Callable[[int], None] | None = None) -> Scores:

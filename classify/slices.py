@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import emoji
 import numpy as np
@@ -14,10 +13,8 @@ from classify import brand, finetune, multilingual
 from classify.base import INTENTS, SENTIMENTS, Labels
 from classify.data import Example, load_tweeteval_val
 from classify.metrics import macro_f1, macro_recall
+from classify.scores import Scores
 from classify.text import has_emoticon
-
-if TYPE_CHECKING:
-    from classify.evaluate import Scores
 
 Run = Callable[[Sequence[str]], list[Labels]]
 
