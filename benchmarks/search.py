@@ -172,14 +172,14 @@ def evicted(url: str, samples: int) -> list[dict[str, object]]:
     from sqlmodel import Session
 
     from careline.db import make_engine
-    from careline.services import search
+    from careline.services import inbox_search
 
     path = Path(url.split("///", 1)[1])
     engine = make_engine(url)
     out = []
     for label, query, everywhere, target in QUERIES:
         with Session(engine) as session:
-            search.search(session, query, everywhere=everywhere)  # compile once, as a running dashboard has
+            inbox_search.search(session, query, everywhere=everywhere)  # compile once, as a running dashboard has
         times, share = [], ""
         for _ in range(samples):
             engine.dispose()
@@ -188,7 +188,7 @@ def evicted(url: str, samples: int) -> list[dict[str, object]]:
             with Session(engine) as session:
                 session.connection()  # the connection opens first (a running dashboard holds one)
                 t0 = time.perf_counter()
-                search.search(session, query, everywhere=everywhere)
+                inbox_search.search(session, query, everywhere=everywhere)
                 times.append((time.perf_counter() - t0) * 1000)
         out.append({"query": label, "q": query, "p50": statistics.median(times), "p95": _p95(times),
                     "target": target, "cached_before": share})
