@@ -245,30 +245,27 @@ def main() -> None:
     for r in warm(args.url, args.repeat):
         failed |= r["p95"] > r["target"]  # type: ignore[operator]
         print(f"| {r['query']} `{r['q']}` | {r['total']:,} | {r['p50']:.0f} | {r['p95']:.0f} | {r['target']} |")
-    if args.url.startswith("sqlite") and not args.no_cold:
-        if args.cold_only:
-            QUERIES[:] = [q for q in QUERIES if any(part in q[0] for part in args.cold_only.split(","))]
-        print("\n| cold file, running process (connections closed, file evicted) | cached before | p50 ms | "
-              "p95 ms | target |\n|---|---|---|---|---|")
-        for r in evicted(args.url, args.cold_samples):
-            failed |= r["p95"] > r["target"]  # type: ignore[operator]
-            print(f"| {r['query']} `{r['q']}` | {r['cached_before']} | {r['p50']:.0f} | {r['p95']:.0f} | "
-                  f"{r['target']} |")
-        print("\n| cold file, fresh process (nothing compiled, schema unread) | cached before | p50 ms | p95 ms | "
-              "target |\n|---|---|---|---|---|")
-        for r in cold(args.url, args.cold_samples):
-            failed |= r["p95"] > r["target"]  # type: ignore[operator]
-            print(f"| {r['query']} `{r['q']}` | {r['cached_before']} | {r['p50']:.0f} | {r['p95']:.0f} | "
-                  f"{r['target']} |")
     if args.cold_only:
         QUERIES[:] = [q for q in QUERIES if any(part in q[0] for part in args.cold_only.split(","))]
-    if args.url.startswith("postgresql") and args.pg_cold_samples:
-        print("\n| cold (fresh copy, OS cache dropped, fresh process) | cache | p50 ms | p95 ms | target |\n"
-              "|---|---|---|---|---|")
-        for r in pg_cold(args.url, args.pg_cold_samples):
-            failed |= r["p95"] > r["target"]  # type: ignore[operator]
+
+    def cold_table(heading: str, rows: list[dict[str, object]]) -> bool:
+        """Print one cold-cache table; True when a query missed its target."""
+        missed = False
+        print(f"\n| {heading} | cached before | p50 ms | p95 ms | target |\n|---|---|---|---|---|")
+        for r in rows:
+            missed |= r["p95"] > r["target"]  # type: ignore[operator]
             print(f"| {r['query']} `{r['q']}` | {r['cached_before']} | {r['p50']:.0f} | {r['p95']:.0f} | "
                   f"{r['target']} |")
+        return missed
+
+    if args.url.startswith("sqlite") and not args.no_cold:
+        failed |= cold_table("cold file, running process (connections closed, file evicted)",
+                             evicted(args.url, args.cold_samples))
+        failed |= cold_table("cold file, fresh process (nothing compiled, schema unread)",
+                             cold(args.url, args.cold_samples))
+    if args.url.startswith("postgresql") and args.pg_cold_samples:
+        failed |= cold_table("cold (fresh copy, OS cache dropped, fresh process)",
+                             pg_cold(args.url, args.pg_cold_samples))
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     print(f"\nload average after: {' '.join(load)}")
     sys.exit(1 if failed or size["overhead"] > 0.40 else 0)  # type: ignore[operator]
