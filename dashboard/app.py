@@ -35,9 +35,10 @@ PAGES = [  # (file, title, icon, url path, who sees it)
 ]
 
 def _pages(role: str | None) -> list:  # type: ignore[type-arg]
-    """The pages `role` may open (all of them, none the default, when nobody is signed in)."""
-    return [st.Page(str(HERE / "pages" / file), title=title, icon=icon, default=role is not None and path == "inbox",
-                    url_path=path)
+    """The pages `role` may open (all of them when nobody is signed in). None is the default page: Streamlit
+    serves the default at "/" and ignores its url_path, so a typed or bookmarked /inbox would say "Page not
+    found"; `_home` below is the default instead."""
+    return [st.Page(str(HERE / "pages" / file), title=title, icon=icon, url_path=path)
             for file, title, icon, path, permission in PAGES if role is None or users.can(role, permission)]
 
 
@@ -52,7 +53,15 @@ if not user:
 
 pages = _pages(user["role"])
 inbox_page = pages[0]  # the Inbox: first in PAGES, and everyone may read
-nav = st.navigation({"Careline": pages, "Saved views": views_nav.pages(user, inbox_page)})
+
+
+def _home() -> None:
+    """ "/" opens the inbox at its own address, /inbox."""
+    st.switch_page(inbox_page)
+
+
+home = st.Page(_home, title="Home", url_path="home", default=True, visibility="hidden")
+nav = st.navigation({"Careline": [home, *pages], "Saved views": views_nav.pages(user, inbox_page)})
 with st.sidebar:
     st.text(f"Signed in as {user['display_name']} ({user['role']})")
     if user["role"] == "viewer":

@@ -76,6 +76,13 @@ def test_reload_and_new_tab_keep_the_agent_signed_in_and_sign_out_ends_it(desk, 
         page.reload()
         expect(page.get_by_role("heading", name="Inbox")).to_be_visible(timeout=30_000)
         expect(page.get_by_label("Password", exact=True)).to_have_count(0)
+        expect(page).to_have_url(re.compile(r"/inbox$"), timeout=20_000)  # "/" opens the inbox at its address
+        typed = ctx.new_page()  # the inbox's address typed by hand (or bookmarked) is a page, not "Page not found"
+        typed.goto(base + "/inbox")
+        expect(typed.get_by_role("heading", name="Inbox")).to_be_visible(timeout=30_000)
+        settled(typed)
+        expect(typed.get_by_text("Page not found")).to_have_count(0)
+        typed.close()
         tab = ctx.new_page()
         tab.goto(base + "/trends")
         expect(tab.get_by_role("heading", name="Trends")).to_be_visible(timeout=30_000)
