@@ -23,6 +23,9 @@ def search_cmd(
     limit: Annotated[int, typer.Option(help="Results per page (1-500).")] = 20,
     page: Annotated[int, typer.Option(help="Page number, from 1.")] = 1,
     user: Annotated[str | None, typer.Option("--as", help="Who `assignee:me` means.")] = None,
+    exact_total: Annotated[bool, typer.Option("--exact-total", help="Count every match (the total is otherwise "
+                                              "exact up to 1,000, then \"1,000+\"; a full count of a common "
+                                              "word can take seconds on PostgreSQL).")] = False,
     rebuild_index: Annotated[bool, typer.Option("--rebuild-index", help="Re-read every mention into the full-text "
                                                 "index first (SQLite; only after a restore or manual surgery).")] = False,
 ) -> None:
@@ -58,17 +61,18 @@ def search_cmd(
         return
     with Session(engine) as session:
         result = inbox_search.search(session, query, everywhere=not open_only, order=order, me=user,
-                               page=page, page_size=max(1, min(limit, 500)))
+                               page=page, page_size=max(1, min(limit, 500)), exact_total=exact_total)
         brands = {b.id: b.name for b in inbox.brands(session)}
     if result.note:
         console.print(f"Note: {result.note}", markup=False, highlight=False)
     rows = [_row(m, result.query, brands) for m in result.items]
     if output == "json":
         sys.stdout.write(json.dumps({"query": str(result.query), "note": result.note, "total": result.total,
-                                     "page": result.page, "has_next": result.has_next, "results": rows},
+                                     "total_capped": result.capped, "page": result.page, "has_next": result.has_next,
+                                     "results": rows},
                                     ensure_ascii=False, indent=1) + "\n")
         return
-    _table(rows, result.total, result.page, result.page_size)
+    _table(rows, result.total_text, result.page, result.page_size)
 
 
 def _row(m: Any, q: Any, brands: dict[int | None, str]) -> dict[str, Any]:
@@ -82,7 +86,7 @@ def _row(m: Any, q: Any, brands: dict[int | None, str]) -> dict[str, Any]:
             "snippet": snippet(m.text, q, 120) if q.positive else " ".join(m.text.split())[:120]}
 
 
-def _table(rows: list[dict[str, Any]], total: int, page: int, page_size: int) -> None:
+def _table(rows: list[dict[str, Any]], total: str, page: int, page_size: int) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -94,7 +98,7 @@ def _table(rows: list[dict[str, Any]], total: int, page: int, page_size: int) ->
     out = Console(soft_wrap=False)
     out.print(table)
     first = (page - 1) * page_size + 1 if rows else 0
-    out.print(Text(f"{total:,} found · showing {first}-{first + len(rows) - 1 if rows else 0}"))
+    out.print(Text(f"{total} found · showing {first}-{first + len(rows) - 1 if rows else 0}"))
 
 
 def register(app: typer.Typer) -> None:

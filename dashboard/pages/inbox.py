@@ -12,6 +12,7 @@ from careline.services import (
     customer_timeline,
     escalation,
     inbox,
+    inbox_search,
     search,
     search_query,
     sla,
@@ -158,16 +159,16 @@ with db() as session:
     page = inbox.list_inbox(session, flt, page=page_no, page_size=PAGE_SIZE, order=SORTS[sort])
     case_sizes = cases.sizes(session, [m.case_id for m in page.items if m.case_id])
     customer_flags = customer_timeline.row_flags(session, page.items)  # other open / complained before / VIP
-    total = inbox.count(session, flt, cap=None if flt.text else inbox.COUNT_CAP)  # a search: its exact total
+    total, capped = inbox_search.capped_count(session, flt)  # exact up to 1,000, then "1,000+"
 ids = [m.id for m in page.items]
 with notice:
     placeholder_notice([m.model_version or "" for m in page.items] + [settings().model])
 
 live.new_banner(flt)  # "N new since you last looked"
-shown = f"{total:,}" if total < inbox.COUNT_CAP or flt.text else f"{inbox.COUNT_CAP:,}+"
+shown = f"{total:,}+" if capped else f"{total:,}"
 first = (page_no - 1) * PAGE_SIZE + 1 if ids else 0
 st.text(f"{shown} matching · showing {first}–{first + len(ids) - 1 if ids else 0}")
-export_panel.show(flt, SORTS[sort], total, signature)
+export_panel.show(flt, SORTS[sort], total, signature, capped)
 if not ids:
     st.info("Nothing matches these filters. Clear some filters, or widen 'Status' to include resolved ones.")
 

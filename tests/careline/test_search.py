@@ -104,6 +104,20 @@ def test_inbox_search_keeps_the_inbox_filters_and_order(any_engine) -> None:
         assert inbox_search.search(s, "bag").total == 4  # everywhere: every status and date
 
 
+def test_total_is_exact_up_to_the_cap_then_says_more(any_engine, monkeypatch) -> None:
+    _load(any_engine)
+    monkeypatch.setattr(inbox, "COUNT_CAP", 3)  # "bag" and "lost" match 4 each, "refund" 1
+    with Session(any_engine) as s:
+        many = inbox_search.search(s, "bag")
+        assert (many.total, many.capped, many.total_text) == (3, True, "3+")
+        assert inbox_search.search(s, "bag", exact_total=True).total == 4
+        few = inbox_search.search(s, "refund")
+        assert (few.total, few.capped, few.total_text) == (1, False, "1")
+        open_many = inbox_search.search(s, "bag -spam", base=InboxFilter(), everywhere=False)
+        assert (open_many.total, open_many.capped) == (3, False)  # exactly the cap is not "more"
+        assert inbox_search.capped_count(s, InboxFilter(text="lost")) == (3, True)
+
+
 def test_relevance_order_puts_the_best_match_first(any_engine) -> None:
     _load(any_engine)
     with Session(any_engine) as s:
