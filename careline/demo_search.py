@@ -34,7 +34,7 @@ def prepare(engine: Engine) -> str:
                 triage.set_tags(session, m.id, [*(m.tags or []), "vip"], ACTOR)  # type: ignore[arg-type]
         for name, query, filters in DEMO_VIEWS:
             views.save(session, name, ACTOR, query=query, filters=filters, shared=True)
-        handle = bags.items[0].author_handle if bags.items else None
+        handle = next((m.author_handle for m in bags.items if m.author_handle), None)
         n_tags = len(tags.list_tags(session))
     try_handle = f" and from:{handle} (a customer by handle)" if handle else ""
     return (f'Search demo: "lost bag" finds {bags.total} mention(s); try it in the inbox{try_handle}. '

@@ -1,5 +1,7 @@
-"""The demo's answered history: replies the (invented) team sent to some older complaints, so the
-composer has past answers to suggest for similar new mentions (services/suggestions.py).
+"""The demo's answered history: replies the (invented) team sent to older complaints and questions, so the
+composer has past answers to suggest for similar new mentions (services/suggestions.py), and Trends and the
+weekly export show a team's real rhythm (most answered within target, some late, a few never) instead of
+six weeks of nothing answered.
 
 Demo data only, like the demo's mentions: `careline demo` calls it once the corpus is classified. The
 rows say what they are (created_by "demo history", a demo URL); re-running adds nothing twice (one
@@ -20,6 +22,14 @@ from careline.services import audit
 log = logging.getLogger(__name__)
 ACTOR = "demo history"
 PER_TOPIC = 4
+PAST_DAYS = 3  # older complaints and questions were handled (or not) back then...
+STORM_DAYS = 7  # ...except the last week's lost-baggage storm, which the team is still working through
+# of every ten past mentions (by id, so the demo is the same each time): 1 never answered, 1 answered late
+UNANSWERED, LATE = (0,), (1,)
+GENERIC = {
+    "complaint": "{author} we're sorry about this. Please DM us your booking reference and we'll put it right.",
+    "question": "{author} thanks for asking! DM us your booking reference and we'll check it for you.",
+}
 # (what the complaint is about, the answer the team gave); {author} is the person's @handle
 ANSWERS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"lost my bag|suitcase|luggage|baggage|bags", re.I),
@@ -66,10 +76,53 @@ def seed_answered(session: Session, before: datetime) -> int:
                           state=ReplyState.sent.value, idempotency_key=f"demo-history-{m.id}", created_by=ACTOR,
                           created_at=sent, updated_at=sent, sent_at=sent, url=f"{m.url or ''}#demo-reply"))
         m.status, m.first_response_at, m.updated_at = Status.resolved.value, sent, sent
+        m.resolved_at, m.priority = sent + timedelta(hours=3), 0.0  # resolved: closed mentions score 0
         session.add(m)
         added += 1
+    session.flush()
+    added += _past_weeks(session, own, before - timedelta(days=PAST_DAYS - 1), before - timedelta(days=STORM_DAYS - 1))
     if added:
         audit.record(session, "system", "demo_history", replies=added)
     session.commit()
-    log.info("demo history: %d sent replies to older complaints", added)
+    log.info("demo history: %d sent replies to older complaints and questions", added)
+    return added
+
+
+def _reply_time(m: Mention) -> datetime:
+    """Inside the first-response target for most, past it for LATE ones (deterministic by id)."""
+    target = (m.respond_by - m.created_at) if m.respond_by else timedelta(hours=2)
+    n = int(m.id or 0)
+    if n % 10 in LATE:
+        return max(m.created_at, m.respond_by or m.created_at + target) + timedelta(minutes=20 + 7 * (n % 40))
+    return m.created_at + target * (0.15 + 0.7 * ((n * 37) % 100) / 100)
+
+
+def _past_weeks(session: Session, own: list[int | None], before: datetime, storm_since: datetime) -> int:
+    """Answer and resolve the older own-brand complaints and questions the topic answers left, as a team
+    would have; UNANSWERED ones stay open (the backlog a new team inherits), and so do baggage posts since
+    `storm_since` (the storm the demo's inbox, search and escalation are about)."""
+    from careline.services.priority import score_mention
+
+    intent = sa.func.coalesce(Mention.corrected_intent, Mention.intent)
+    answered = select(Reply.mention_id).where(col(Reply.state) == ReplyState.sent.value)
+    stmt = (select(Mention).where(col(Mention.brand_id).in_(own), Mention.created_at < before,
+                                  col(Mention.classified_at).is_not(None), intent.in_(tuple(GENERIC)),
+                                  col(Mention.status).in_((Status.new.value, Status.assigned.value)),
+                                  col(Mention.id).not_in(answered), Mention.platform != "hackernews")
+            .order_by(col(Mention.id)))
+    added = 0
+    for m in session.exec(stmt):
+        if m.id is None or m.id % 10 in UNANSWERED or (m.created_at >= storm_since and ANSWERS[0][0].search(m.text)):
+            continue
+        sent = _reply_time(m)
+        handle = f"@{m.author_handle}" if m.author_handle else "Hi"
+        text = GENERIC[m.corrected_intent or m.intent or "complaint"].format(author=handle)
+        session.add(Reply(mention_id=m.id, platform=m.platform, text=text, state=ReplyState.sent.value,
+                          idempotency_key=f"demo-history-{m.id}", created_by=ACTOR, created_at=sent,
+                          updated_at=sent, sent_at=sent, url=f"{m.url or ''}#demo-reply"))
+        resolved = sent + timedelta(hours=2 + m.id % 30)
+        m.status, m.first_response_at, m.resolved_at, m.updated_at = Status.resolved.value, sent, resolved, resolved
+        m.priority = score_mention(m)
+        session.add(m)
+        added += 1
     return added

@@ -29,7 +29,9 @@ def test_phrase_handle_and_saved_view_in_the_browser(tmp_path: Path) -> None:
     env = demo_env(tmp_path)
     load_demo(env)
     with sqlite3.connect(tmp_path / "careline.db") as conn:
-        handle, = conn.execute("SELECT author_handle FROM mention WHERE text LIKE '%lost bag%' AND status = 'new' "
+        handle, = conn.execute("SELECT author_handle FROM mention WHERE text LIKE '%lost bag%' "
+                               "AND status IN ('new', 'assigned') "
+                               "AND brand_id IN (SELECT id FROM brand WHERE NOT competitor) "
                                "ORDER BY id LIMIT 1").fetchone()
         n_by_handle, = conn.execute("SELECT count(*) FROM mention WHERE lower(author_handle) = lower(?) "
                                     "AND status IN ('new', 'assigned') AND brand_id IN "

@@ -44,6 +44,18 @@ def test_demo_leaves_last_weeks_report_and_the_spike_alert(demo_env: Path) -> No
     assert any(a.kind.endswith("spike") and "bag" in a.message and "%" in a.message.split("—")[-1]
                for a in alerts), [a.message for a in alerts]
 
+    # the team's past weeks are answered, mostly within target: Trends shows a rhythm, not 95% breaches
+    from datetime import datetime, timedelta, timezone
+
+    from careline.services import care_metrics
+
+    now = datetime.now(timezone.utc)
+    with Session(engine) as session:
+        (row,) = care_metrics.summary(session, now - timedelta(days=90), now, "brand")
+    assert row.answered > row.actionable / 2 and 0.1 < row.breach_share < 0.5, row
+    assert row.median_first_response_min and row.median_resolution_min, row
+    assert "from:" in result.output  # the search demo names a customer's handle to try
+
     # the scheduled jobs and the commands on the same database: no duplicates, no errors
     jobs.check_alerts(settings)
     jobs.weekly_export(settings)
