@@ -1,13 +1,15 @@
 """Continued fine-tuning (revision 3 on top of revision 2): start from a shipped artefact's weights, add
 the multilingual tweets and the brand-question sample, and replay a sample of the English sets the
-starting model was trained on, so it learns the new data without forgetting the old.
+starting model was trained on, so it learns the new data without forgetting the old. The shipped
+recipe's stages, with their exact settings, are in classify/recipe.py (`careline train` runs them); one
+stage by hand:
 
-    python -m classify.train --data ../shared/data --init classify/artifacts/careline-minilm \
-        --languages all --replay 0.25 --xci-repeat 2 --brand-repeat 5 --epochs 1 --output DIR
+    python -m classify.train --data ../shared/data --init DIR --languages all --replay 0.08 \
+        --xci-repeat 1 --brand-repeat 5 --epochs 1 --lr 5e-5 --head-lr 5e-4 --ema 0.99 --output OUT
 
-Why not a full retrain: on a 2-core CPU the full recipe (102,344 examples x 3 epochs) takes ~85 minutes;
-a continued fine-tune on ~37,000 examples takes ~12 per epoch. Runs chain: `--init` the previous run's
-output to train another step."""
+Why not a full retrain: on a 2-core CPU the full recipe (102,344 examples x 3 epochs) takes ~85 minutes
+or more; a continued fine-tune on ~22,000 examples takes ~25 minutes of one core. Runs chain: `--init`
+the previous run's output to train another step."""
 from __future__ import annotations
 
 import logging

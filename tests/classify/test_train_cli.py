@@ -11,8 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from careline.cli import app
-from classify.artifact import base_model_dir
+from classify.artifact import ArtifactConfig, base_model_dir
+from classify.brand import read_labels
 from classify.minilm import CarelineMiniLM
+from classify.multilingual import LANGUAGES
+from classify.recipe import SHIPPED
 
 # a dozen optimiser steps of the real MiniLM on the CPU each: tens of seconds on two busy cores
 pytestmark = pytest.mark.slow
@@ -48,9 +51,19 @@ def toy_data(root: Path) -> Path:
         (root / "goemotions" / f"{split}.tsv").write_text(
             "\n".join(f"{tweet(i % 3)} why?\t{i % 5}\tid{i}" for i in range(n)) + "\n", encoding="utf-8")
     (root / "ibm-customer-care").mkdir()
-    for name in ("dev.json", "test.json"):
-        conv = [{"dialogContent": [{"client": {"message": f"@acme where is my order {name}"}}]}]
-        (root / "ibm-customer-care" / name).write_text(json.dumps(conv), encoding="utf-8")
+    # every tweet of the brand sample's labels file, as the first turn of a conversation in dev.json
+    first = [{"dialogContent": [{"client": "someone", "message": f"@acme where is my order {i}", "tweet_ID": tid}]}
+             for i, (tid, _label, _split) in enumerate(read_labels())]
+    (root / "ibm-customer-care" / "dev.json").write_text(json.dumps(first), encoding="utf-8")
+    conv = [{"dialogContent": [{"client": {"message": "@acme where is my order test.json"}}]}]
+    (root / "ibm-customer-care" / "test.json").write_text(json.dumps(conv), encoding="utf-8")
+    (root / "multilingual-sentiment").mkdir()
+    for name in LANGUAGES.values():
+        for split, n in (("train", 12), ("val", 6)):
+            (root / "multilingual-sentiment" / f"{name}_{split}_text.txt").write_text(
+                "\n".join(f"{name} {tweet(i % 3)}" for i in range(n)) + "\n", encoding="utf-8")
+            (root / "multilingual-sentiment" / f"{name}_{split}_labels.txt").write_text(
+                "\n".join(str(i % 3) for i in range(n)) + "\n", encoding="utf-8")
     return root
 
 
@@ -78,14 +91,38 @@ def toy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return toy_data(tmp_path / "data")
 
 
-def test_train_writes_a_model_with_progress(toy: Path, tmp_path: Path) -> None:
+def test_train_runs_the_shipped_recipe_and_reuses_finished_stages(toy: Path, tmp_path: Path) -> None:
     out = tmp_path / "model"
     result = CliRunner().invoke(app, ["train", "--data", str(toy), "--output", str(out), "--epochs", "1"])
     assert result.exit_code == 0, result.output
     assert "steps" in result.output and "Model written to" in result.output
-    assert (out / "training_metrics.json").is_file()
+    metrics = json.loads((out / "training_metrics.json").read_text())
+    assert [s["revision"] for s in metrics["stages"]] == [s.revision for s in SHIPPED]
+    config = ArtifactConfig.load(out)
+    # the last stage continued from the first one's artefact, kept in the cache, with the multilingual data
+    assert config.revision == SHIPPED[-1].revision and config.emoji_words
+    assert config.train["settings"]["init"].startswith(str(tmp_path / "cache" / "training" / "revision-2-"))
+    assert config.train["settings"]["languages"] == "all" and "multilingual_val_macro_f1" in config.train["scores_at_training"]
     labels = CarelineMiniLM(out, cache_dir=tmp_path / "onnx").classify(["love this", "awful"])
     assert [lab.sentiment in ("negative", "neutral", "positive") for lab in labels] == [True, True]
+    # a second run with the same settings reuses the finished revision-2 stage and trains only the last
+    [stage] = (tmp_path / "cache" / "training").glob("revision-2-*")
+    written = (stage / "delta.safetensors").stat().st_mtime_ns
+    again = CliRunner().invoke(app, ["train", "--data", str(toy), "--output", str(tmp_path / "m2"), "--epochs", "1"])
+    assert again.exit_code == 0, again.output
+    assert ArtifactConfig.load(tmp_path / "m2").train["settings"]["init"] == str(stage)
+    assert (stage / "delta.safetensors").stat().st_mtime_ns == written
+    assert not list((tmp_path / "cache" / "training").glob("checkpoint-*"))  # removed once each run finished
+
+
+def test_train_init_runs_only_the_later_stages(toy: Path, tmp_path: Path) -> None:
+    rev2 = tmp_path / "rev2"
+    rev2.mkdir()
+    ArtifactConfig(revision=2).save(rev2)
+    done = tmp_path / "rev3"
+    ArtifactConfig(revision=SHIPPED[-1].revision).save(done.mkdir() or done)
+    result = CliRunner().invoke(app, ["train", "--data", str(toy), "--init", str(done), "--output", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "no later stage" in result.output
 
 
 def test_train_distil_runs_teachers_then_students_fold_by_fold(toy: Path, tmp_path: Path) -> None:
@@ -99,6 +136,7 @@ def test_train_distil_runs_teachers_then_students_fold_by_fold(toy: Path, tmp_pa
                     "soft_full.npz"]
     metrics = json.loads((out / "training_metrics.json").read_text())
     assert len(metrics["xci_cv_folds"]) == 5
-    settings = metrics["final_model"]["settings"]
-    assert settings["teacher"].count(".npz") == 6 and settings["distill"] == 1.0
-    assert json.loads((out / "config.json").read_text())["train"]["settings"]["teacher"]
+    # the teachers feed the recipe's first stage (trained from the base encoder); the later stage continues from it
+    first = Path(metrics["final_model"]["settings"]["init"])
+    settings = ArtifactConfig.load(first).train["settings"]
+    assert settings["teacher"].count(".npz") == 6 and settings["distill"] == 1.0 and settings["revision"] == 2
