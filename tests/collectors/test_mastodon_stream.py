@@ -37,7 +37,7 @@ class StreamingServer:
     """Mastodon's /api/v1/streaming: waits for subscribe messages, then sends what `script` gives the
     connection (its index) as events, and closes when the script says so."""
 
-    def __init__(self, script: Callable[[int], list[dict[str, Any] | str]]) -> None:
+    def __init__(self, script: Callable[[int], list[dict[str, Any] | str | threading.Event]]) -> None:
         self.script, self.connections, self.subscribed, self.auth = script, 0, [], []  # type: ignore[var-annotated]
         self.loop = asyncio.new_event_loop()
         self.port = 0
@@ -49,6 +49,9 @@ class StreamingServer:
         message = json.loads(await ws.recv())
         self.subscribed.append((message["type"], message["stream"], message["tag"]))
         for event in self.script(index):
+            if isinstance(event, threading.Event):  # hold the connection open until the test says so
+                await asyncio.to_thread(event.wait, 10)
+                continue
             if event == "close":
                 await ws.close(1012)
                 return
@@ -144,6 +147,50 @@ def test_a_disconnection_gap_is_caught_up_over_rest_and_nothing_is_stored_twice(
     with Session(engine) as session:
         state = session.exec(select(SourceState).where(SourceState.source == "mastodon-stream")).one()
     assert json.loads(state.cursor or "{}") == {MASTO: {"acmeair": "113500000000000009"}}
+
+
+class GatedSink(DbSink):
+    """The real sink, whose first store waits (in its thread) until the test opens the gate: the window in
+    which a batch is neither pending nor committed."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.storing, self.gate, self.calls = threading.Event(), threading.Event(), 0
+
+    def store(self, batch: Any, stats: Any) -> None:
+        self.calls += 1
+        if self.calls == 1 and batch.posts:
+            self.storing.set()
+            self.gate.wait(10)
+        super().store(batch, stats)
+
+
+def test_a_reconnection_while_a_batch_is_being_stored_catches_up_from_that_batch(engine: Engine) -> None:
+    """The catch-up after a reconnection reads from the newest id of the batch still being stored; before
+    12670db it saw no position for the tag in that window, read nothing, and the gap was lost."""
+    add_brand(engine, keywords=("acme air",), handles=(), exclusions=("air fryer",))
+    first, gap = [status(n) for n in range(1, 4)], [status(n) for n in range(4, 7)]
+    sink = GatedSink(engine, "mastodon-stream", "mastodon", "w")
+    # connection 0 closes only once the first batch's store has begun (and is held at the gate)
+    script = {0: [*[update(s) for s in first], sink.storing, "close"]}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as http, \
+            StreamingServer(lambda i: script.get(i, [])) as server:
+        rest_timeline(http, first + gap)
+        client = Mastodon(api_base_url=MASTO, access_token="tok", version_check_mode="none")
+        stream = MastodonStream([Instance(MASTO, client, token="tok", streaming_url=server.url)], flush_s=0.05,
+                                backoff_base_s=0.01, backoff_cap_s=0.02)
+
+        def caught_up() -> bool:
+            if any("min_id=" in c.request.url for c in http.calls):
+                sink.gate.set()  # the catch-up ran inside the window: let the first store finish
+            return len(stored(engine)) >= 6
+
+        run_until(stream, sink, caught_up, timeout=15)
+        sink.gate.set()
+        assert server.connections >= 2
+        catch_ups = [parse_qs(urlparse(c.request.url).query) for c in http.calls if "/timelines/tag/" in c.request.url]
+        assert catch_ups and catch_ups[0]["min_id"] == ["113500000000000003"]  # the held batch's newest id
+    assert set(stored(engine)) == {s["uri"] for s in first + gap}
 
 
 def test_exclusions_deletes_and_garbage(engine: Engine) -> None:
