@@ -32,8 +32,8 @@ def show(mention_id: int, user: dict[str, str]) -> None:
         brand = next((b for b in inbox.brands(session) if b.id == m.brand_id), None)
         history = inbox.author_history(session, m, limit=20)
         thread = inbox.thread(session, m, limit=20)
-        notes = triage.notes(session, m.id)
-        events = audit.history(session, m.id, limit=100)
+        notes = triage.notes(session, mention_id)
+        events = audit.history(session, mention_id, limit=100)
         people = users.assignable(session)
     brand_name = brand.name if brand else ""
 
@@ -41,7 +41,7 @@ def show(mention_id: int, user: dict[str, str]) -> None:
     if m.deleted_at is not None:  # kept for the record, out of the inbox (services/inbox.py)
         st.warning(f"This post was {inbox.deleted_badge(m)} on {m.platform} ({when(m.deleted_at)}); "
                    "a reply would go to a post that no longer exists.")
-    live.presence_bar(m.id, user["username"])  # who else has it open; it only informs, never locks
+    live.presence_bar(mention_id, user["username"])  # who else has it open; it only informs, never locks
     left, right = st.columns([3, 2], gap="large")
     with left:
         _body(m, brand_name)

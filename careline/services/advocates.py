@@ -76,10 +76,10 @@ def top_advocates(
     if not wanted:
         return []
     ab, ci, a = AuthorBrand, CustomerIdentity, Author
-    rows = session.exec(
-        select(ci.customer_id, ab.brand_id, a.platform, a.handle, ab.praise_count, ab.complaint_count,
-               ab.mention_count, ab.last_seen_at, a.followers)
-        .join(ci, ci.author_id == ab.author_id).join(a, a.id == ab.author_id)
+    rows = session.execute(
+        sa.select(col(ci.customer_id), col(ab.brand_id), col(a.platform), col(a.handle), col(ab.praise_count),
+                  col(ab.complaint_count), col(ab.mention_count), col(ab.last_seen_at), col(a.followers))
+        .join(ci, col(ci.author_id) == ab.author_id).join(a, col(a.id) == ab.author_id)
         .where(col(ab.brand_id).in_(wanted), col(ab.praise_count) > 0,
                *([col(a.platform).in_(list(platforms))] if platforms else []))
         .order_by(col(ab.praise_count).desc()).limit(max(limit * 10, 1000))  # praise dominates the score
@@ -110,7 +110,7 @@ def top_advocates(
     return out[:limit]
 
 
-def _praise() -> object:
+def _praise() -> sa.ColumnElement[bool]:
     return (col(Mention.corrected_intent) == "praise") | (
         col(Mention.corrected_intent).is_(None) & (col(Mention.intent) == "praise"))
 
@@ -121,7 +121,7 @@ def recent_praise(session: Session, platform: str, handle: str, limit: int = 5,
     brands = [brand_id] if brand_id is not None else list(own_brands(session))
     stmt = (
         select(Mention)
-        .where(Mention.platform == platform, Mention.author_handle == handle, _praise(),
+        .where(col(Mention.platform) == platform, col(Mention.author_handle) == handle, _praise(),
                col(Mention.brand_id).in_(brands))
         .order_by(col(Mention.created_at).desc())
         .limit(limit)
@@ -135,7 +135,7 @@ def customer_praise(session: Session, customer_id: int, brand_id: int | None = N
     idents = customers.identities(session, customer_id)
     if not idents or not brands:
         return []
-    who = sa.or_(*[sa.and_(Mention.platform == i.platform, Mention.author_handle == i.handle) for i in idents])
+    who = sa.or_(*[sa.and_(col(Mention.platform) == i.platform, col(Mention.author_handle) == i.handle) for i in idents])
     stmt = select(Mention).where(who, _praise(), col(Mention.brand_id).in_(brands))
     return list(session.exec(stmt.order_by(col(Mention.created_at).desc()).limit(limit)))
 

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -21,6 +22,7 @@ from careline.models import Brand, Mention, Team
 from careline.services import mention_brands
 
 ACTIONABLE = ("complaint", "question")
+_S = TypeVar("_S", bound=sa.Select[Any])  # a select keeps its own type (sqlmodel's or Core's) through _scope
 GROUPS = ("brand", "team", "agent")
 
 
@@ -52,7 +54,7 @@ class Breach:
     text: str
 
 
-def _minutes(session: Session, later: sa.ColumnElement, earlier: sa.ColumnElement) -> sa.ColumnElement:
+def _minutes(session: Session, later: Any, earlier: Any) -> sa.ColumnElement:
     if session.get_bind().dialect.name == "postgresql":
         return sa.func.extract("epoch", later - earlier) / 60.0
     return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 1440.0
@@ -64,14 +66,14 @@ def _bucket(session: Session, minutes: sa.ColumnElement) -> sa.ColumnElement:
     return sa.cast(minutes + 1e-6, sa.Integer)  # CAST truncates; durations here are never negative
 
 
-def _scope(stmt: sa.Select, since: datetime, until: datetime) -> sa.Select:
+def _scope(stmt: _S, since: datetime, until: datetime) -> _S:
     intent = sa.func.coalesce(col(Mention.corrected_intent), col(Mention.intent))
     return (stmt.where(col(Mention.created_at) >= since, col(Mention.created_at) < until)
             .where(intent.in_(ACTIONABLE))
             .where(mention_brands.own_brand_clause()))
 
 
-def _key(group: str) -> sa.ColumnElement:
+def _key(group: str) -> Any:  # a mapped column (sqlmodel types col() as Mapped)
     if group not in GROUPS:
         from careline.errors import InvalidInput
 
@@ -98,7 +100,7 @@ def summary(session: Session, since: datetime, until: datetime, group: str = "br
     """One row per brand, team or agent (None = no team / unassigned), busiest first."""
     now = now or datetime.now(timezone.utc)
     key = _key(group).label("k")
-    counts = select(key, sa.func.count(), sa.func.count(col(Mention.first_response_at)),
+    counts = sa.select(key, sa.func.count(), sa.func.count(col(Mention.first_response_at)),
                     sa.func.sum(sa.case((_breached(now), 1), else_=0)),
                     sa.func.count(col(Mention.resolved_at)))
     rows = session.execute(_scope(counts, since, until).group_by(key)).all()
@@ -113,10 +115,10 @@ def summary(session: Session, since: datetime, until: datetime, group: str = "br
     return sorted(out, key=lambda row: (-row.actionable, row.group))
 
 
-def _histograms(session: Session, since: datetime, until: datetime, key: sa.ColumnElement,
-                end: sa.ColumnElement) -> dict[object, Counter[int]]:
+def _histograms(session: Session, since: datetime, until: datetime, key: Any,
+                end: Any) -> dict[object, Counter[int]]:
     bucket = _bucket(session, _minutes(session, end, col(Mention.created_at))).label("b")
-    stmt = _scope(select(key, bucket, sa.func.count()).where(end.is_not(None)), since, until).group_by(key, bucket)
+    stmt = _scope(sa.select(key, bucket, sa.func.count()).where(end.is_not(None)), since, until).group_by(key, bucket)
     out: dict[object, Counter[int]] = defaultdict(Counter)
     for k, b, n in session.execute(stmt):
         out[k][int(b)] += int(n)

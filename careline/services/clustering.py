@@ -143,17 +143,17 @@ def _cluster(ids: Sequence[int], texts: Sequence[str], sentiments: Sequence[str]
         nearest = members[np.argsort(-own[members])]
         examples, seen = [], set()
         for i in nearest:  # three different posts, not the same retweet three times
-            key = " ".join(texts[i].lower().split())
+            key = " ".join(texts[int(i)].lower().split())
             if key in seen:
                 continue
             seen.add(key)
-            examples.append((int(ids[i]), texts[i]))
+            examples.append((int(ids[i]), texts[int(i)]))
             if len(examples) == EXAMPLES:
                 break
         terms = words[c] or [" ".join(texts[nearest[0]].split()[:6]) + "…"]
         themes.append(Theme(label=" · ".join(terms), terms=terms, size=len(members), share=len(members) / total,
                             previous=prev_counts.get(c, 0) if previous is not None else None,
-                            sentiment=dict(Counter(sentiments[i] for i in members)), examples=examples,
-                            mention_ids=[int(ids[i]) for i in members]))
+                            sentiment=dict(Counter(sentiments[int(i)] for i in members)), examples=examples,
+                            mention_ids=[int(ids[int(i)]) for i in members]))
     themes.sort(key=lambda t: (-t.size, t.label))
     return themes[:limit]

@@ -70,7 +70,8 @@ def skip_erased(session: Session, mentions: Sequence[RawMention]) -> tuple[list[
             sa.tuple_(col(ErasureTombstone.platform), col(ErasureTombstone.id_hash)).in_(wanted[start:start + 400]))))
     if not hit:
         return list(mentions), []
-    kept, reasons, counts = [], [], {}
+    kept, reasons = [], []
+    counts: dict[tuple[str, str], int] = {}
     for i, raw in enumerate(mentions):
         matched = hashes.get(i, set()) & hit
         if matched:
@@ -82,7 +83,7 @@ def skip_erased(session: Session, mentions: Sequence[RawMention]) -> tuple[list[
     now = utcnow()
     for (platform, h), n in counts.items():
         session.execute(sa.update(ErasureTombstone).where(
-            ErasureTombstone.platform == platform, ErasureTombstone.id_hash == h).values(
+            col(ErasureTombstone.platform) == platform, col(ErasureTombstone.id_hash) == h).values(
             skipped_count=ErasureTombstone.skipped_count + n, last_skipped_at=now))
     log.info("ingest: skipped %d post(s) by erased customers", len(reasons))
     return kept, reasons
@@ -183,17 +184,17 @@ def erase(session: Session, customer_id: int, actor: str, role: str) -> dict[str
                     platform=i.platform, id_hash=id_hash(i.platform, value), erased_at=now, skipped_count=0
                 ).on_conflict_do_nothing())
         anon = f"erased-{id_hash(i.platform, i.handle)[:16]}"
-        session.execute(sa.update(Author).where(Author.id == i.author_id).values(
+        session.execute(sa.update(Author).where(col(Author.id) == i.author_id).values(
             handle=anon, display_name=None, followers=None))
-        session.execute(sa.delete(IdentityLink).where(IdentityLink.identity_id == i.id))
-        session.execute(sa.delete(LinkSuggestion).where(sa.or_(LinkSuggestion.identity_a == i.id,
-                                                               LinkSuggestion.identity_b == i.id)))
+        session.execute(sa.delete(IdentityLink).where(col(IdentityLink.identity_id) == i.id))
+        session.execute(sa.delete(LinkSuggestion).where(sa.or_(col(LinkSuggestion.identity_a) == i.id,
+                                                               col(LinkSuggestion.identity_b) == i.id)))
         i.handle, i.external_id, i.profile_url = anon, None, None
         i.handle_key = i.name_key = i.profile_key = None
         i.keyed_at = now
         session.add(i)
     n_notes = len(customers.notes(session, c.id or 0))
-    session.execute(sa.delete(CustomerNote).where(CustomerNote.customer_id == c.id))
+    session.execute(sa.delete(CustomerNote).where(col(CustomerNote.customer_id) == c.id))
     for who in [c, *session.exec(select(Customer).where(Customer.merged_into_id == c.id))]:
         who.display_name, who.notes, who.tags, who.vip, who.erased_at = "Erased customer", None, [], False, now
         session.add(who)

@@ -148,7 +148,7 @@ def merge(session: Session, keep_id: int, other_id: int, actor: str, role: str, 
     keep, other = _live(session, keep_id), _live(session, other_id)
     if keep.id == other.id:
         raise InvalidInput("Those are already the same customer.")
-    moved = [i.id for i in identities(session, other.id or 0)]
+    moved = [i.id for i in identities(session, other.id or 0) if i.id is not None]
     note_ids = [n.id for n in notes(session, other.id or 0)]
     _move_identities(session, moved, keep.id or 0, actor)
     if note_ids:
@@ -164,7 +164,7 @@ def merge(session: Session, keep_id: int, other_id: int, actor: str, role: str, 
     session.add(change)
     session.flush()
     customer_counts.refresh(session, [keep.id or 0, other.id or 0])
-    _settle_suggestions(session, moved + [i.id for i in identities(session, keep.id or 0)], actor)
+    _settle_suggestions(session, moved + [i.id for i in identities(session, keep.id or 0) if i.id is not None], actor)
     audit.record(session, actor, "customer_merge", customer_id=keep.id, merged_customer_id=other.id,
                  identity_ids=moved, change_id=change.id, suggestion_id=suggestion_id)
     if commit:
@@ -223,7 +223,7 @@ def undo(session: Session, change_id: int, actor: str, role: str) -> CustomerCha
         note_ids = (change.detail or {}).get("note_ids") or []
         if note_ids:
             session.execute(sa.update(CustomerNote).where(col(CustomerNote.id).in_(note_ids),
-                                                          CustomerNote.customer_id == a.id).values(customer_id=b.id))
+                                                          col(CustomerNote.customer_id) == a.id).values(customer_id=b.id))
         b.merged_into_id = None
         sid = (change.detail or {}).get("suggestion_id")
         if sid and (s := session.get(LinkSuggestion, sid)) is not None:
@@ -243,8 +243,8 @@ def undo(session: Session, change_id: int, actor: str, role: str) -> CustomerCha
 
 
 def changes(session: Session, customer_id: int) -> list[CustomerChange]:
-    stmt = select(CustomerChange).where(sa.or_(CustomerChange.customer_id == customer_id,
-                                               CustomerChange.other_customer_id == customer_id))
+    stmt = select(CustomerChange).where(sa.or_(col(CustomerChange.customer_id) == customer_id,
+                                               col(CustomerChange.other_customer_id) == customer_id))
     return list(session.exec(stmt.order_by(col(CustomerChange.at))))
 
 
@@ -255,7 +255,7 @@ def _move_identities(session: Session, identity_ids: Iterable[int], to: int, act
         return
     stmt = sa.update(CustomerIdentity).where(col(CustomerIdentity.id).in_(ids))
     if only_from is not None:
-        stmt = stmt.where(CustomerIdentity.customer_id == only_from)
+        stmt = stmt.where(col(CustomerIdentity.customer_id) == only_from)
     session.execute(stmt.values(customer_id=to, linked_by=actor, linked_at=utcnow()))
 
 

@@ -35,7 +35,7 @@ def distinct_terms(window: list[str], baseline: list[str], skip: set[str]) -> li
     wanted = {t for t, c in now.items() if c >= max(3, 0.2 * n)}
     for text in baseline:
         before.update(theme_terms.terms(text, skip) & wanted)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for term in wanted:
         share, usual = now[term] / n, before[term] / b
         if share >= MIN_LIFT * max(usual, 0.5 / b):  # half a post: a term the baseline never used still has a floor
@@ -67,7 +67,7 @@ def summarise(session: Session, brand_id: int, start: datetime, end: datetime,
     using = sum(1 for text in window.texts if theme_terms.terms(text, skip) & chosen)
     usual = sum(1 for text in before.texts if theme_terms.terms(text, skip) & chosen)
     n, b = len(window.texts), len(before.texts)
-    top = [{"label": t.label, "count": t.size, "share": round(t.share, 3),
+    top: list[dict[str, Any]] = [{"label": t.label, "count": t.size, "share": round(t.share, 3),
             "baseline_share": round((t.previous or 0) / b, 3) if b else None,
             "example": t.examples[0][1] if t.examples else "", "example_id": t.examples[0][0] if t.examples else None}
            for t in found.themes]

@@ -126,10 +126,10 @@ def _sent_since(session: Session, brand_id: int, after: int) -> list[tuple[int, 
     nothing once the index is built), while the join let SQLite's planner go through every sent reply
     by the state index first (94 ms a call at 100,000 replies, measured)."""
     replies = session.execute(
-        sa.select(Reply.id, Reply.mention_id, Reply.text)
-        .where(Reply.id > after, sa.func.coalesce(Reply.state, "") == ReplyState.sent.value,
-               sa.not_(Reply.dry_run), Reply.kind == "reply")
-        .order_by(Reply.id)).all()
+        sa.select(col(Reply.id), col(Reply.mention_id), col(Reply.text))
+        .where(col(Reply.id) > after, sa.func.coalesce(col(Reply.state), "") == ReplyState.sent.value,
+               sa.not_(col(Reply.dry_run)), col(Reply.kind) == "reply")
+        .order_by(col(Reply.id))).all()
     if not replies:
         return []
     emb = MentionEmbedding.__table__  # type: ignore[attr-defined]
@@ -138,9 +138,9 @@ def _sent_since(session: Session, brand_id: int, after: int) -> list[tuple[int, 
     for start in range(0, len(wanted), 5000):
         chunk = wanted[start:start + 5000]
         for mid, handle, vector in session.execute(
-                sa.select(Mention.id, Mention.author_handle, emb.c.vector)
+                sa.select(col(Mention.id), col(Mention.author_handle), emb.c.vector)
                 .join(emb, emb.c.mention_id == Mention.id)
-                .where(Mention.id.in_(chunk), Mention.brand_id == brand_id)):  # type: ignore[attr-defined]
+                .where(col(Mention.id).in_(chunk), col(Mention.brand_id) == brand_id)):
             about[int(mid)] = (handle, bytes(vector))
     out = [(int(r), int(m), t or "", *about[int(m)]) for r, m, t in replies if int(m) in about]
     # the high-water mark moves past replies of other brands too (they never belong to this index)
@@ -154,13 +154,13 @@ def _sent_since(session: Session, brand_id: int, after: int) -> list[tuple[int, 
 def index_for(session: Session, brand_id: int) -> _Index:
     """The brand's index, topped up with replies sent since it was last read (a primary-key range)."""
     with _lock:
-        idx = _indexes.setdefault((str(session.get_bind().url), brand_id), _Index())
+        idx = _indexes.setdefault((str(session.get_bind().engine.url), brand_id), _Index())
         new = _sent_since(session, brand_id, idx.last_reply_id)
         if new:
             # a reply still on its way (queued, sending, failed, unknown) may be sent later under a lower
             # id than one already read: the mark stays below it, and rows read twice are skipped
             waiting = session.execute(sa.select(sa.func.min(Reply.id)).where(
-                col(Reply.state).in_(OPEN_STATES), Reply.id <= new[-1][0])).scalar()
+                col(Reply.state).in_(OPEN_STATES), col(Reply.id) <= new[-1][0])).scalar()
             idx.last_reply_id = new[-1][0] if waiting is None else min(new[-1][0], int(waiting) - 1)
             seen = idx.seen
             new = [row for row in new if row[1] != -1 and row[0] not in seen]  # -1: only moves the mark
@@ -185,7 +185,7 @@ def warm(session: Session) -> int:
     from careline.models import Brand
 
     total = 0
-    for brand_id in session.execute(sa.select(Brand.id).where(col(Brand.competitor).is_(False))).scalars():
+    for brand_id in session.execute(sa.select(col(Brand.id)).where(col(Brand.competitor).is_(False))).scalars():
         total += len(index_for(session, int(brand_id)).reply_ids)
     log.info("reply suggestions: %d sent replies indexed", total)
     return total
@@ -221,8 +221,8 @@ def _rerank(session: Session, text: str, mention_ids: list[int], cosines: np.nda
 
     skip = excluded_words(session)
     mine = set(tokens(text, skip))
-    texts = dict(session.execute(sa.select(Mention.id, Mention.text)
-                                 .where(Mention.id.in_(set(mention_ids)))).all())  # type: ignore[attr-defined]
+    texts = dict(session.execute(sa.select(col(Mention.id), col(Mention.text))
+                                 .where(col(Mention.id).in_(set(mention_ids)))).all())
     overlap = []
     for mid in mention_ids:
         theirs = set(tokens(texts.get(mid) or "", skip))
@@ -278,7 +278,7 @@ def suggest(session: Session, mention: Mention, values: dict[str, str], limit: i
     ranked = sorted(out.values(), key=lambda s: (-s.score, s.kind, s.template or ""))[:limit]
     past = {s.past_mention_id for s in ranked if s.past_mention_id is not None}
     if past:
-        texts = dict(session.execute(sa.select(Mention.id, Mention.text).where(Mention.id.in_(past))).all())  # type: ignore[attr-defined]
+        texts = dict(session.execute(sa.select(col(Mention.id), col(Mention.text)).where(col(Mention.id).in_(past))).all())
         for s in ranked:
             s.past_mention_text = texts.get(s.past_mention_id)
     return ranked

@@ -63,9 +63,9 @@ class _Rows:
 def read_rows(session: Session, since: datetime, until: datetime, intent: str | None,
           brand_ids: Sequence[int] | None, platforms: Sequence[str] | None, sample: int) -> _Rows:
     emb = MentionEmbedding.__table__  # type: ignore[attr-defined]
-    stmt = (sa.select(Mention.id, Mention.text, _effective("sentiment"), emb.c.vector)
+    stmt = (sa.select(col(Mention.id), col(Mention.text), _effective("sentiment"), emb.c.vector)
             .select_from(sa.outerjoin(Mention, emb, emb.c.mention_id == Mention.id))
-            .where(Mention.created_at >= since, Mention.created_at < until))
+            .where(col(Mention.created_at) >= since, col(Mention.created_at) < until))
     if intent is not None:
         stmt = stmt.where(_effective("intent") == intent)
     if brand_ids:
@@ -105,7 +105,7 @@ def find_themes(session: Session, since: datetime, until: datetime, *, intent: s
     noun = f"{intent}s" if intent else "mentions"
     rows = read_rows(session, since, until, intent, brand_ids, platforms, sample)
     if not rows.ids:
-        return Themes(intent, 0, "none", [])
+        return Themes(intent or "all", 0, "none", [])
     skip = excluded_words(session)
     previous = previous or (since - (until - since), since)
     have = [i for i, b in enumerate(rows.blobs) if b is not None]

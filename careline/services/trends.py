@@ -109,20 +109,20 @@ def volume(
     label = _effective(by).label("label")
     folded: Counter[tuple[date, str, str, str]] = Counter()
     def segment(day: sa.ColumnElement, seg_start: datetime, seg_end: datetime) -> list[sa.Select]:
-        stmt = select(day, col(Mention.brand_id), col(Mention.platform), label, sa.func.count().label("n"))
+        stmt = sa.select(day, col(Mention.brand_id), col(Mention.platform), label, sa.func.count().label("n"))
         stmt = _scope(stmt, seg_start, seg_end, brand_ids, platforms, tags).group_by(
             day, col(Mention.brand_id), col(Mention.platform), label)
         # ...and once more for every other brand a post names (few rows: most posts name one brand)
         other = col(MentionBrand.brand_id)
-        also = select(day, other, col(Mention.platform), label, sa.func.count().label("n")).join(
+        also = sa.select(day, other, col(Mention.platform), label, sa.func.count().label("n")).join(
             MentionBrand, col(MentionBrand.mention_id) == col(Mention.id))
         also = _scope(also, seg_start, seg_end, None, platforms, tags)
         if brand_ids:
             also = also.where(other.in_(list(brand_ids)))
         return [stmt, also.group_by(day, other, col(Mention.platform), label)]
 
-    for period, (_day, brand_id, platform, lab, n) in localdays.per_day(session, col(Mention.created_at), since,
-                                                                       until, zone, segment):
+    for period, row in localdays.per_day(session, col(Mention.created_at), since, until, zone, segment):
+        _day, brand_id, platform, lab, n = tuple(row)
         if granularity == "week":
             period -= timedelta(days=period.weekday())
         folded[(period, names.get(brand_id, "?"), platform, lab or UNCLASSIFIED)] += n
@@ -183,12 +183,12 @@ def response_times(
     """
     minutes = _minutes_expr(session)
     if session.get_bind().dialect.name == "postgresql":
-        bucket = sa.cast(sa.func.floor(minutes + 1e-6), sa.Integer)
+        whole = sa.cast(sa.func.floor(minutes + 1e-6), sa.Integer)
     else:  # CAST truncates (response times are never negative); the nudge undoes julianday's float error
-        bucket = sa.cast(minutes + 1e-6, sa.Integer)
-    bucket = bucket.label("bucket")
+        whole = sa.cast(minutes + 1e-6, sa.Integer)
+    bucket = whole.label("bucket")
     ok = sa.case((minutes <= sla_minutes, 1), else_=0).label("ok")
-    stmt = select(bucket, ok, sa.func.count()).where(_effective("intent").in_(list(intents)))
+    stmt = sa.select(bucket, ok, sa.func.count()).where(_effective("intent").in_(list(intents)))
     # Our response times: competitors' mentions are not ours to answer, so they never count as missed,
     # even when a competitor is among the chosen brands; a chosen brand counts every post that names it.
     stmt = stmt.where(mention_brands.own_brand_clause())

@@ -116,8 +116,8 @@ with st.container(border=True):
             zone = settings().zone
             since = datetime.combine(picked[0], time.min, tzinfo=zone).astimezone(timezone.utc)
             until = datetime.combine(picked[1] + timedelta(days=1), time.min, tzinfo=zone).astimezone(timezone.utc)
-    elif WHEN[period]:
-        since = datetime.now(timezone.utc) - timedelta(days=WHEN[period])
+    elif (days := WHEN[period]) is not None:
+        since = datetime.now(timezone.utc) - timedelta(days=days)
 
     replying = st.selectbox("Needs a reply", ["Any", "Yes", "No (jokes, news, spam, links, thanks)"],
                             key="f_reply_needed", help="The triage rule's verdict (docs/needs-reply.md).")
@@ -272,9 +272,9 @@ st.divider()
 # never looked up by object identity.
 NONE_PICKED = "— choose one —"
 options = [NONE_PICKED, *st.session_state["_inbox_labels"]]
-picked = st.session_state.get("open_pick")
-if picked and picked not in options:
-    options.append(picked)  # keep a mention open after it leaves the filtered list (e.g. resolved)
+kept = st.session_state.get("open_pick")
+if kept and kept not in options:
+    options.append(kept)  # keep a mention open after it leaves the filtered list (e.g. resolved)
 choice = st.selectbox("Open a mention", options, key="open_pick")
 match = re.match(r"#(\d+) ", choice or "")
 if match:
