@@ -81,12 +81,11 @@ class Author(SQLModel, table=True):
 class Mention(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("platform", "external_id", name="uq_mention_platform_external_id"),
-        # The inbox sorts by priority within a status, optionally narrowed by brand/platform/labels.
+        # The inbox sorts by priority within a status, optionally narrowed by brand/platform. (No label
+        # indexes: the label filters are ORs over corrected_* that no planner answered from them; 0018.)
         sa.Index("ix_mention_inbox", "status", "priority", "created_at"),
         sa.Index("ix_mention_brand_inbox", "brand_id", "status", "priority"),
         sa.Index("ix_mention_platform_inbox", "platform", "status", "priority"),
-        sa.Index("ix_mention_sentiment_inbox", "sentiment", "status", "priority"),
-        sa.Index("ix_mention_intent_inbox", "intent", "status", "priority"),
         sa.Index("ix_mention_brand_created", "brand_id", "created_at"),
         sa.Index("ix_mention_pending", "classified_at", "lease_expires_at"),
         # Dashboard (migration 0002): priority order for filtered inbox pages; index-only trend counts.
@@ -106,7 +105,7 @@ class Mention(SQLModel, table=True):
     external_id: str = Field(max_length=200)
     brand_id: Optional[int] = Field(default=None, foreign_key="brand.id")
     url: Optional[str] = None
-    author_handle: Optional[str] = Field(default=None, max_length=200, index=True)
+    author_handle: Optional[str] = Field(default=None, max_length=200)  # indexed by ix_mention_author_timeline
     author_name: Optional[str] = None
     author_followers: Optional[int] = None
     author_external_id: Optional[str] = None
