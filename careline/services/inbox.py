@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from careline.models import Brand, Mention, utcnow
-from careline.services import mention_brands, search, search_query, tags
+from careline.services import mention_brands, search, search_facets, search_query, tags
 from careline.services.priority import OPEN_STATUSES
 
 
@@ -54,7 +54,7 @@ def _effective(column: str) -> sa.ColumnElement:
 def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
     query = search_query.parse(f.text) if f.text else None
     if query is not None:
-        stmt = stmt.where(*search.conditions(query, f.me))
+        stmt = stmt.where(*search.conditions(query, f.me, search_facets.for_filter(f, query)))
     if f.brand_ids:  # a post belongs to every brand it names (services/mention_brands.py)
         stmt = stmt.where(mention_brands.brand_clause(f.brand_ids))
     elif not f.include_competitors and not (query and search.names_brand(query)):
@@ -156,8 +156,14 @@ COUNT_CAP = 1_000
 def count(session: Session, f: InboxFilter | None = None, cap: int | None = COUNT_CAP) -> int:
     """How many match, counted up to `cap` (None: exact; an exact count of a million rows takes time)."""
     f = f or InboxFilter()
-    if f.text and _text_alone(f):
-        n = search.text_count(session, search_query.parse(f.text), cap)
+    if f.text:
+        q = search_query.parse(f.text)
+        facets = search_facets.for_filter(f, q)
+        n = None
+        if session.get_bind().dialect.name == "sqlite" and facets.exact:
+            n = search.text_count(session, q, cap, facets)  # the index counts the filters too
+        elif _text_alone(f):
+            n = search.text_count(session, q, cap)
         if n is not None:
             return n
     if hides_deleted(f):
@@ -190,7 +196,8 @@ def _few_text_matches(session: Session, f: InboxFilter) -> list[int] | None:
     """The ids the search words match, when they are few (SQLite only; PostgreSQL's planner sees it)."""
     if not f.text or session.get_bind().dialect.name != "sqlite":
         return None
-    return search.text_ids(session, search_query.parse(f.text), FEW_TEXT_MATCHES)
+    q = search_query.parse(f.text)
+    return search.text_ids(session, q, FEW_TEXT_MATCHES, search_facets.for_filter(f, q))
 
 
 def _text_alone(f: InboxFilter) -> bool:

@@ -1,0 +1,104 @@
+"""The inbox filters the SQLite index applies (open/closed, platform, our brands) follow every write, and
+narrow without changing what a search finds: the same mentions and counts on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from careline.models import Brand, Mention
+from careline.services import inbox, inbox_search, search_facets, search_query, triage
+from careline.services.inbox import InboxFilter, count, list_inbox
+from careline.services.ingest import ingest
+from tests.conftest import make_raw
+
+TEXTS = [
+    ("x", "sam_12", "lost my bag in Lisbon"),
+    ("x", "maria_3", "the bag desk never answers, new bag please"),
+    ("reddit", "leo_7", "bag delayed again, refund please"),
+    ("bluesky", "kate_1", "bag arrived, thanks"),
+]
+
+
+def _load(engine) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    with Session(engine) as s:
+        s.add(Brand(name="Acme Air", keywords=["acme"]))
+        s.add(Brand(name="Skyhop", keywords=["skyhop"], competitor=True))
+        s.commit()
+        result = ingest(s, [make_raw(platform=p, author_handle=h, text=t) for p, h, t in TEXTS], brand_id=1)
+        ids = {h: mid for (_, h, _), mid in zip(TEXTS, result.new_ids)}
+        s.add(Mention(platform="x", external_id="rival", author_handle="rival_1", text="Skyhop lost my bag",
+                      brand_id=2))
+        s.commit()
+    return ids
+
+
+def _open(engine, text: str, **kw) -> tuple[list[str], int]:  # type: ignore[no-untyped-def]
+    """The open inbox's matches (handles) and its count, which checks the page agrees with the count."""
+    with Session(engine) as s:
+        f = InboxFilter(text=text, **kw)
+        handles = sorted(m.author_handle or "" for m in list_inbox(s, f).items)
+        n = count(s, f, cap=None)
+        assert n == len(handles)
+        return handles, n
+
+
+def test_status_platform_and_brand_changes_are_followed(any_engine, monkeypatch) -> None:
+    ids = _load(any_engine)
+    for few in (2_000, 0):  # the listing through a list of ids and through the planner agree
+        monkeypatch.setattr(inbox, "FEW_TEXT_MATCHES", few)
+        assert _open(any_engine, "bag") == (["kate_1", "leo_7", "maria_3", "sam_12"], 4)
+    with Session(any_engine) as s:
+        triage.set_status(s, ids["sam_12"], "resolved", "agent")  # open → closed: rewritten in the index
+        triage.assign(s, ids["maria_3"], "dana", "agent")  # new → assigned: still open, nothing rewritten
+    assert _open(any_engine, "bag") == (["kate_1", "leo_7", "maria_3"], 3)
+    assert _open(any_engine, "bag", statuses=["resolved"]) == (["sam_12"], 1)
+    assert _open(any_engine, "bag status:all") == (["kate_1", "leo_7", "maria_3", "sam_12"], 4)
+    assert _open(any_engine, "bag -new", platforms=["x", "reddit"]) == (["leo_7"], 1)
+    assert _open(any_engine, "bag platform:x") == (["maria_3"], 1)
+    with Session(any_engine) as s:
+        assert inbox_search.search(s, "bag").total == 5  # everywhere: the competitor's and the resolved
+        s.exec(sa.update(Brand).where(Brand.name == "Skyhop").values(competitor=False))  # type: ignore[call-overload]
+        s.commit()
+    assert "rival_1" in _open(any_engine, "bag")[0]  # the flag is read when the search runs
+    with any_engine.begin() as conn:  # re-attributed to the competitor by plain SQL: followed too
+        conn.execute(sa.update(Brand.__table__).where(Brand.__table__.c.name == "Skyhop").values(competitor=True))
+        conn.execute(sa.update(Mention.__table__).where(Mention.__table__.c.id == ids["kate_1"]).values(brand_id=2))
+    assert _open(any_engine, "bag") == (["leo_7", "maria_3"], 2)
+    with any_engine.begin() as conn:  # and back, and a resolved one reopened: found again (a stale index misses)
+        conn.execute(sa.update(Mention.__table__).where(Mention.__table__.c.id == ids["kate_1"]).values(brand_id=1))
+    with Session(any_engine) as s:
+        triage.set_status(s, ids["sam_12"], "new", "agent")
+    assert _open(any_engine, "bag") == (["kate_1", "leo_7", "maria_3", "sam_12"], 4)
+
+
+def test_exact_facets_only_when_they_say_everything() -> None:
+    def exact(text: str, **kw: object) -> bool:
+        return search_facets.for_filter(InboxFilter(text=text, **kw), search_query.parse(text)).exact  # type: ignore[arg-type]
+
+    assert exact("refund") and exact("refund -spam platform:x") and exact("refund", statuses=[])
+    assert exact("refund status:open") and exact("refund", platforms=["x"], include_competitors=True)
+    assert not exact("refund", statuses=["new"])  # the index knows open/closed, not which open status
+    assert not exact("refund status:resolved") and not exact("refund tag:vip") and not exact("from:sam_12")
+    assert not exact("refund", sentiments=["negative"]) and not exact("-spam")
+    facets = search_facets.for_filter(InboxFilter(text="refund brand:acme"), search_query.parse("refund brand:acme"))
+    assert not facets.own_brands_only and facets.states == ("open",)
+
+
+def test_migrate_rebuilds_an_index_without_the_facets(tmp_path) -> None:
+    from careline.db import make_engine, migrate
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate(engine)
+    _load(engine)
+    with engine.begin() as conn:  # the index as migration 0004 made it before the facets
+        for name in ("mention_fts_ai", "mention_fts_ad", "mention_fts_au"):
+            conn.exec_driver_sql(f"DROP TRIGGER {name}")
+        conn.exec_driver_sql("DROP TABLE mention_fts")
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE mention_fts USING fts5(text, author_handle, author_name, "
+                             "content='mention', content_rowid='id', tokenize='unicode61 remove_diacritics 0')")
+        conn.exec_driver_sql("INSERT INTO mention_fts(mention_fts) VALUES ('rebuild')")
+    migrate(engine)
+    with engine.connect() as conn:
+        cols = [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(mention_fts)")]
+    assert cols == ["text", "author_handle", "author_name", "state", "platform", "brand_id"]
+    assert _open(engine, "bag") == (["kate_1", "leo_7", "maria_3", "sam_12"], 4)
