@@ -1,7 +1,7 @@
 """search facets: the SQLite full-text index also carries open/closed, platform and brand (for the inbox)
 
-Revision ID: 0018_search_facets
-Revises: 0017_mention_deleted_index
+Revision ID: 0019_search_facets
+Revises: 0018_drop_unused_mention_indexes
 
 SQLite: the FTS5 table gains three filter columns (careline/search_index.py FACETS) and reads the mention
 through a view; the old table and triggers are dropped and every stored mention is read into the new
@@ -11,8 +11,8 @@ from alembic import op
 
 from careline import search_index
 
-revision = "0018_search_facets"
-down_revision = "0017_mention_deleted_index"
+revision = "0019_search_facets"
+down_revision = "0018_drop_unused_mention_indexes"
 branch_labels = None
 depends_on = None
 
