@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -33,8 +34,12 @@ def window_hours() -> float:
     return float(get_settings().case_window_hours)
 
 
-def attach(session: Session, new_ids: Sequence[int], *, window: float | None = None) -> int:
+def attach(session: Session, new_ids: Sequence[int], *, window: float | None = None,
+           fresh: Mapping[int, Mapping[str, Any]] | None = None) -> int:
     """Join newly stored mentions to open (or reopen resolved) cases; returns how many joined. No commit.
+
+    `fresh`: the values ingest has just inserted, by id (services/ingest.py): those rows are not read back
+    (reading them was a third of this pass; measured in benchmarks/ingest_throughput.py).
 
     Set-based over the batch: candidates are read as plain columns in two indexed queries (same threads;
     same authors within the window; plain INs, as a row-value IN makes SQLite scan the table) and matched
@@ -48,10 +53,12 @@ def attach(session: Session, new_ids: Sequence[int], *, window: float | None = N
         return 0
     window_td = timedelta(hours=window_hours() if window is None else window)
     competitors = set(session.exec(select(Brand.id).where(col(Brand.competitor).is_(True))))
-    new: list[_Post] = []
-    for chunk in _id_chunks(sorted(set(new_ids))):
-        new += [_Post(*r) for r in session.execute(sa.select(*_POST_COLUMNS).where(col(Mention.id).in_(chunk)))
-                if r.brand_id not in competitors]
+    fresh = fresh or {}
+    conn: Any = session.connection()  # Core results: the ORM's result processing was a tenth of this pass
+    new = [_fresh_post(i, fresh[i]) for i in set(new_ids) if i in fresh]
+    for chunk in _id_chunks(sorted(set(new_ids) - set(fresh))):
+        new += [_Post(*r) for r in conn.execute(sa.select(*_POST_COLUMNS).where(col(Mention.id).in_(chunk)))]
+    new = [m for m in new if m.brand_id not in competitors]
     if not new:
         return 0
     new.sort(key=_order)
@@ -66,7 +73,7 @@ def attach(session: Session, new_ids: Sequence[int], *, window: float | None = N
         # `platform || ''`: without planner statistics SQLite would walk the (platform, status, ...) index
         stmt = sa.select(*_POST_COLUMNS).where(col(Mention.thread_id).in_(sorted({t for _, t in pairs})),
                                                col(Mention.platform).concat("").in_(sorted({p for p, _ in pairs})))
-        for r in session.execute(stmt):
+        for r in conn.execute(stmt):
             if (r.platform, r.thread_id) not in wanted:
                 continue
             k = posts.setdefault(r.id, _Post(*r))
@@ -80,7 +87,7 @@ def attach(session: Session, new_ids: Sequence[int], *, window: float | None = N
         stmt = sa.select(*_POST_COLUMNS).where(
             key_filter(col(Mention.platform), col(Mention.author_handle), pairs),
             col(Mention.created_at) >= earliest, col(Mention.brand_id).is_not(None))
-        for r in session.execute(stmt):
+        for r in conn.execute(stmt):
             if (r.platform, r.author_handle) not in wanted:
                 continue
             k = posts.setdefault(r.id, _Post(*r))
@@ -88,6 +95,7 @@ def attach(session: Session, new_ids: Sequence[int], *, window: float | None = N
     for group in by_author.values():
         group.sort(key=_order)
     # which case each post joins, in batch order (a post that joined a case carries it to the next one)
+    stored_case = {i: p.case_id for i, p in posts.items()}  # matching below moves case_id in memory
     joins: list[tuple[int, int, int]] = []  # (post, anchor, case)
     first_joiner: dict[int, int] = {}  # case -> the post whose arrival reads the case's stored state
     for m in new:
@@ -100,7 +108,15 @@ def attach(session: Session, new_ids: Sequence[int], *, window: float | None = N
         first_joiner.setdefault(case_id, m.id)
     if not joins:
         return 0
-    rows = load_plain(session, {i for j in joins for i in j[:2]}, _STATE_COLUMNS)
+    # the rows joining reads: the batch's own from `fresh`; an earlier anchor needs only the columns its
+    # candidate query read (its case_id as stored); anything else is read in full
+    wanted_rows = {i for j in joins for i in j[:2]}
+    rows = {i: PlainRow({c: i if c == "id" else fresh[i].get(c) for c in _STATE_COLUMNS})
+            for i in wanted_rows if i in fresh}
+    anchors = {j[1] for j in joins} - set(rows)
+    rows.update((i, PlainRow({**{c: getattr(posts[i], c) for c in _POST_NAMES}, "case_id": stored_case[i]}))
+                for i in anchors if i in posts)
+    rows.update(load_plain(session, wanted_rows - set(rows), _STATE_COLUMNS))
     states = _states(session, first_joiner, rows)  # adds the waiting rows: one object per row
     touched: dict[int, PlainRow] = {}
     events: list[dict[str, object]] = []
@@ -114,6 +130,7 @@ def attach(session: Session, new_ids: Sequence[int], *, window: float | None = N
 
 _POST_COLUMNS = (col(Mention.id), col(Mention.platform), col(Mention.thread_id), col(Mention.author_handle),
                  col(Mention.brand_id), col(Mention.created_at), col(Mention.case_id))
+_POST_NAMES = ("id", "platform", "thread_id", "author_handle", "brand_id", "created_at", "case_id")
 
 
 @dataclass
@@ -127,6 +144,11 @@ class _Post:
     brand_id: int | None
     created_at: datetime
     case_id: int | None
+
+
+def _fresh_post(mention_id: int, values: Mapping[str, Any]) -> _Post:
+    got: list[Any] = [values.get(c) for c in _POST_NAMES[1:]]
+    return _Post(mention_id, *got)
 
 
 def _order(m: _Post | Mention) -> tuple[datetime, int]:
@@ -189,7 +211,9 @@ def _states(session: Session, first_joiner: dict[int, int], rows: dict[int, Plai
         relevant = sa.or_(col(Mention.status).in_((*OPEN_STATUSES, Status.waiting.value)),
                           col(Mention.assignee).is_not(None))
         wait_ids: dict[int, int | None] = {}  # row -> its stored case_id
-        for mid, case_id, status, assignee, updated in session.execute(sa.select(*cols).where(in_case, relevant)):
+        conn: Any = session.connection()
+        for mid, case_id, status, assignee, updated in conn.execute(
+                sa.select(*cols).where(in_case, relevant)):
             for c in cases_of(mid, case_id):
                 if status in OPEN_STATUSES:
                     open_.add(c)
@@ -197,7 +221,12 @@ def _states(session: Session, first_joiner: dict[int, int], rows: dict[int, Plai
                     owners[c] = (updated, mid, assignee)
                 if status == Status.waiting.value:
                     wait_ids[mid] = case_id
-        rows.update(load_plain(session, [i for i in wait_ids if i not in rows], _STATE_COLUMNS))
+        for i, full in load_plain(session, [i for i in wait_ids if i not in rows or rows[i].partial],
+                                  _STATE_COLUMNS).items():
+            if i in rows:  # an anchor read with a few columns: complete that object (one object per row)
+                rows[i].complete(full)
+            else:
+                rows[i] = full
         for mid, case_id in wait_ids.items():
             for c in cases_of(mid, case_id):
                 waiting.setdefault(c, []).append(rows[mid])

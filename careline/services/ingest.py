@@ -180,17 +180,19 @@ def ingest(
 
     values = list(rows.values())
     all_inserted: list[tuple[int, str, str]] = []
+    fresh: dict[int, dict[str, Any]] = {}  # what was inserted, by id: cases need not read it back
     for start in range(0, len(values), _CHUNK):
         inserted = _insert_chunk(session, values[start : start + _CHUNK], result)
         all_inserted.extend((r[0], r[1], r[3]) for r in inserted)
         result.new_ids.extend(r[0] for r in inserted)
+        fresh.update((r[0], rows[(r[1], r[3])]) for r in inserted)
         authors = _roll_up_authors(session, inserted, rows, now)
         customer_counts.after_ingest(session, [rows[(r[1], r[3])] for r in inserted], now, authors)
         customer_links.store_profiles(session, profiles, {(r[1], r[2]) for r in inserted if r[2]})
     if attr is not None:
         mention_brands.record(session, attr, brands, all_inserted)
     result.new = len(result.new_ids)
-    _attach_cases(session, result.new_ids)
+    _attach_cases(session, result.new_ids, fresh)
 
     if source is not None and query_key is not None:
         save_source_state(session, source, query_key, cursor=cursor, rate_limit=rate_limit, healthy=True)
@@ -249,7 +251,7 @@ def _insert_chunk(session: Session, chunk: list[dict[str, Any]], result: IngestR
     return inserted
 
 
-def _attach_cases(session: Session, new_ids: list[int]) -> None:
+def _attach_cases(session: Session, new_ids: list[int], fresh: dict[int, dict[str, Any]]) -> None:
     """Follow-ups join their case (services/cases.py) in a savepoint: a failure there is logged and the
     mentions are stored anyway, never lost to it."""
     from careline.services import cases
@@ -258,7 +260,7 @@ def _attach_cases(session: Session, new_ids: list[int]) -> None:
         return
     try:
         with session.begin_nested():
-            cases.attach(session, new_ids)
+            cases.attach(session, new_ids, fresh=fresh)
     except Exception:  # noqa: BLE001
         log.exception("joining %d new mention(s) to cases failed; they are stored without a case", len(new_ids))
 

@@ -70,8 +70,21 @@ class PlainRow:
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
 
+    @property
+    def partial(self) -> bool:
+        """Read with some columns only (cases read an earlier anchor's case_id, not its whole state)."""
+        return "status" not in self._stored
+
+    def complete(self, full: "PlainRow") -> None:
+        """Add the columns this row was read without (those it has may have changed in memory: kept)."""
+        for k, v in full._stored.items():
+            if k not in self._stored:
+                self._stored[k] = v
+                object.__setattr__(self, k, v)
+
     def changed(self, columns: Sequence[str]) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in columns if getattr(self, k) != self._stored.get(k)}
+        """The columns (of those read) whose value differs from the stored one."""
+        return {k: getattr(self, k) for k in columns if k in self._stored and getattr(self, k) != self._stored[k]}
 
 
 def load_plain(session: Session, ids: Iterable[int], columns: Sequence[str]) -> dict[int, PlainRow]:
