@@ -127,7 +127,7 @@ def main() -> None:
         first = escalation.scan(session, now)
         cold = (time.perf_counter() - t0) * 1000
         print(f"{'escalation scan, first run (fires what is due)':<60} {cold:>8.1f}ms {'':>10} {1000:>8g}ms"
-              f"{'' if cold <= 1000 else ' MISSED'}   {first.candidates:,} candidates, {len(first.fired):,} steps, "
+              f"{'' if cold <= 1000 else ' MISSED'}   {first.mentions:,} mentions, {len(first.fired):,} steps, "
               f"{len(first.notices)} notice(s)")
         failed += cold > 1000
         tick = [now]

@@ -29,6 +29,10 @@ def _sqlite_pragmas(busy_ms: int):  # type: ignore[no-untyped-def]
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.execute("PRAGMA foreign_keys=ON")
+        # 64 MiB page cache (the default is 2 MiB): a bulk write (the first escalation scan over a backlog,
+        # ~7,000 rows and their priority indexes at 1M) otherwise spills dirty pages mid-transaction and
+        # re-reads index pages through the OS; measured 0.6 s of that scan's 2.1 s (benchmarks/care_workflow.py)
+        cur.execute("PRAGMA cache_size=-65536")
         cur.close()
 
     return apply

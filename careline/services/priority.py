@@ -39,6 +39,11 @@ DEADLINE_STEPS: tuple[tuple[float, float, str], ...] = (
 )
 STALE_POINTS = -200.0  # more than any other part can add: below every post inside the horizon
 REFRESH_KEY = "urgency_refreshed_at"
+# every column score_mention reads: a reader of plain columns (rows.load_plain) must read them all, as an
+# attribute it did not read would silently score as its default
+SCORE_COLUMNS = ("status", "intent", "sentiment", "corrected_intent", "corrected_sentiment", "intent_score",
+                 "author_followers", "first_response_at", "respond_by", "created_at", "priority_boost",
+                 "needs_review", "review_reason")
 
 
 def horizon_days() -> float:

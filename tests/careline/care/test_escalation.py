@@ -71,3 +71,45 @@ def test_a_storm_of_breaches_is_one_notification(any_engine: Engine) -> None:
         assert len(alerts) == 1 and len(sent) == 1
         assert "40 mentions" in alerts[0].message and "40 breached" in alerts[0].message
         assert escalation.run(settings, any_engine, NOW + timedelta(minutes=1)).fired == []
+
+
+_KILLED_MIDWAY = """
+import os, signal, sys
+from datetime import datetime
+import sqlalchemy as sa
+from sqlmodel import Session
+from careline.services import escalation
+
+def die(*_a, **_k):  # the steps are claimed (inserted, not committed); the process dies before the rest
+    os.kill(os.getpid(), signal.SIGKILL)
+
+escalation.store_plain = die
+options = sys.argv[3]
+engine = sa.create_engine(sys.argv[1], connect_args={"options": options} if options else {})
+with Session(engine) as session:
+    escalation.scan(session, datetime.fromisoformat(sys.argv[2]))
+"""
+
+
+def test_a_scan_killed_midway_fires_each_step_once_on_the_rerun(any_engine: Engine) -> None:
+    import subprocess
+    import sys
+
+    with Session(any_engine, expire_on_commit=False) as session:
+        ours, _rival, team_id = _setup(session)
+        storm = [_mention(session, ours, team_id, NOW - timedelta(minutes=n + 1), n) for n in range(40)]
+    url = any_engine.url.render_as_string(hide_password=False)
+    options = "" if any_engine.dialect.name == "sqlite" else f"-csearch_path={any_engine.dialect.default_schema_name}"
+    child = subprocess.run([sys.executable, "-c", _KILLED_MIDWAY, url, NOW.isoformat(), options],
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == -9, child.stderr  # really killed mid-scan, not finished or failed
+    with Session(any_engine, expire_on_commit=False) as session:
+        assert session.exec(select(Escalation)).all() == []  # nothing half-fired survives the kill
+        rerun = escalation.scan(session, NOW)
+        assert sorted(rerun.fired) == sorted((m.id, step) for m in storm for step in (0, 1))
+        assert escalation.scan(session, NOW + timedelta(minutes=1)).fired == []
+        assert len(session.exec(select(Escalation)).all()) == 80
+        audited = session.exec(select(AuditEvent).where(AuditEvent.action == "escalate")).all()
+        assert sorted((e.mention_id, e.detail["step"]) for e in audited) == sorted(rerun.fired)
+        raised = session.exec(select(Mention.priority_boost).where(Mention.id == storm[0].id)).one()
+        assert raised == 30  # both steps' points once (10 + 20), not twice
