@@ -156,10 +156,10 @@ if st.session_state.get("_inbox_sig") != signature:
 page_no = st.session_state.get("inbox_page", 1)
 
 with db() as session:
-    page = inbox.list_inbox(session, flt, page=page_no, page_size=PAGE_SIZE, order=SORTS[sort])
+    # the page with its total: exact up to 1,000, then "1,000+"
+    page, total, capped = inbox_search.listing(session, flt, page=page_no, page_size=PAGE_SIZE, order=SORTS[sort])
     case_sizes = cases.sizes(session, [m.case_id for m in page.items if m.case_id])
     customer_flags = customer_timeline.row_flags(session, page.items)  # other open / complained before / VIP
-    total, capped = inbox_search.capped_count(session, flt)  # exact up to 1,000, then "1,000+"
 ids = [m.id for m in page.items]
 with notice:
     placeholder_notice([m.model_version or "" for m in page.items] + [settings().model])

@@ -118,6 +118,21 @@ def test_total_is_exact_up_to_the_cap_then_says_more(any_engine, monkeypatch) ->
         assert inbox_search.capped_count(s, InboxFilter(text="lost")) == (3, True)
 
 
+def test_a_common_phrase_everywhere_is_read_in_order_with_the_planner_put_back(any_engine, monkeypatch) -> None:
+    _load(any_engine)
+    monkeypatch.setattr(inbox, "COUNT_CAP", 1)  # '"my bag"' matches 3: "many", so PostgreSQL walks the order
+    with Session(any_engine) as s:
+        f = inbox_search.filter_for('"my bag"')
+        page, total, capped = inbox_search.listing(s, f)
+        assert (total, capped) == (1, True)
+        assert [m.id for m in page.items] == [m.id for m in list_inbox(s, f).items]
+        assert sorted(m.author_handle or "" for m in page.items) == ["nina_5", "omar_9", "sam_12"]
+        if any_engine.dialect.name == "postgresql":  # the planner choices last for that statement only
+            settings = s.execute(sa.text("SELECT current_setting('enable_seqscan'), "
+                                         "current_setting('enable_bitmapscan')")).one()
+            assert tuple(settings) == ("on", "on")
+
+
 def test_relevance_order_puts_the_best_match_first(any_engine) -> None:
     _load(any_engine)
     with Session(any_engine) as s:
