@@ -4,6 +4,7 @@ SQLite gets WAL and a busy timeout so the dashboard, scheduler and CLI can share
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,6 +78,41 @@ def dialect_insert(session: Session, table: Any) -> Any:
     work on SQLite and PostgreSQL alike. The one copy: ingest, customer counts and links, erasure and
     escalation all build their upserts with it."""
     return (postgresql.insert if is_postgres(session) else sqlite.insert)(table)
+
+
+def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """(INSERT statement, parameters) for many rows with the same keys, in this database's dialect; add
+    `.on_conflict_*` / `.returning` and execute it once. PostgreSQL gets one array per column and
+    `INSERT ... SELECT unnest(...)`: the same short statement for any number of rows, where a multi-row
+    VALUES binds every field of every row and psycopg parses that long statement for its parameters on
+    each execution, too long for its query cache (most of the client's CPU in
+    benchmarks/ingest_throughput.py). JSON values travel as text and are cast, serialized as the column's
+    own bind would. SQLite: the plain statement, executed with the list of rows (one multi-row VALUES)."""
+    if not is_postgres(session):
+        return sqlite.insert(model), rows
+    names = list(rows[0])
+    picks, params = unnest_columns(session, model.__table__, names, rows)
+    return postgresql.insert(model).from_select(names, sa.select(*picks)), params
+
+
+def unnest_columns(session: Session, table: sa.Table, names: list[str], rows: list[dict[str, Any]],
+                   types: dict[str, Any] | None = None) -> tuple[list[Any], dict[str, list[Any]]]:
+    """PostgreSQL: `unnest(:name)` per column (labelled by name; `types` for names that are not columns of
+    `table`) and the arrays to bind, for insert_rows and rows.py's UPDATE ... FROM."""
+    dump = getattr(session.get_bind().dialect, "_json_serializer", None) or json.dumps
+    params: dict[str, list[Any]] = {}
+    picks: list[Any] = []
+    for name in names:
+        pick: Any
+        type_ = (types or {}).get(name) or table.c[name].type
+        if isinstance(type_, sa.JSON):
+            params[name] = [dump(r[name]) for r in rows]
+            pick = sa.cast(sa.func.unnest(sa.bindparam(name, type_=postgresql.ARRAY(sa.Text))), type_)
+        else:
+            params[name] = [r[name] for r in rows]
+            pick = sa.func.unnest(sa.bindparam(name, type_=postgresql.ARRAY(type_)))
+        picks.append(pick.label(name))
+    return picks, params
 
 
 @contextmanager

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from careline.db import dialect_insert as _insert
+from careline.db import insert_rows
 from careline.models import Author, Mention, SourceState, utcnow
 from careline.services import customer_counts, customer_links, customer_privacy, mention_brands, sla
 from careline.services.priority import score_mention
@@ -230,7 +231,7 @@ def _insert_chunk(session: Session, chunk: list[dict[str, Any]], result: IngestR
     _begin_for_savepoint(session)
     try:
         with session.begin_nested():
-            return list(session.connection().execute(_insert_statement(session), chunk).all())
+            return _insert_many(session, chunk)
     except sa.exc.OperationalError:
         raise
     except sa.exc.DBAPIError as exc:
@@ -249,6 +250,14 @@ def _insert_chunk(session: Session, chunk: list[dict[str, Any]], result: IngestR
             result.skipped.append(reason)
             log.warning("skipped mention: %s", reason)
     return inserted
+
+
+def _insert_many(session: Session, chunk: list[dict[str, Any]]) -> list[Any]:
+    """The chunk in one statement (one array per column on PostgreSQL: careline/db.py insert_rows)."""
+    stmt, params = insert_rows(session, Mention, chunk)
+    stmt = (stmt.on_conflict_do_nothing(index_elements=["platform", "external_id"])
+            .returning(Mention.id, Mention.platform, Mention.author_handle, Mention.external_id))
+    return list(session.connection().execute(stmt, params).all())
 
 
 def _attach_cases(session: Session, new_ids: list[int], fresh: dict[int, dict[str, Any]]) -> None:
@@ -294,7 +303,7 @@ def _roll_up_authors(
         }
         for (p, h), n in sorted(counts.items())
     ]
-    stmt = _insert(session, Author)
+    stmt, params = insert_rows(session, Author, values)
     excluded = stmt.excluded
     stmt = stmt.on_conflict_do_update(
         index_elements=["platform", "handle"],
@@ -309,7 +318,7 @@ def _roll_up_authors(
             ),
         },
     ).returning(Author.id, Author.platform, Author.handle)
-    return {(p, h): i for i, p, h in session.connection().execute(stmt, values)}
+    return {(p, h): i for i, p, h in session.connection().execute(stmt, params)}
 
 
 def get_source_state(session: Session, source: str, query_key: str) -> SourceState | None:
