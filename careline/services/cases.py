@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from careline.db import insert_rows
 from careline.models import AuditEvent, Brand, Mention, Note, Reply, Status, utcnow
 from careline.services.customer_counts import key_filter
 from careline.services.priority import OPEN_STATUSES, score_mention
@@ -124,7 +125,8 @@ def attach(session: Session, new_ids: Sequence[int], *, window: float | None = N
         events.append(_join(rows[m_id], rows[anchor_id], states, touched))
     # one executemany each, not an ORM flush per row (a busy author's batch is thousands of joins)
     store_plain(session, touched.values(), _WRITTEN)
-    session.execute(AuditEvent.__table__.insert(), events)  # type: ignore[attr-defined]
+    stmt, params = insert_rows(session, AuditEvent, events)  # arrays on PostgreSQL (careline/db.py)
+    session.connection().execute(stmt, params)
     return len(events)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 from sqlmodel import Session, col, select
 
 from careline.db import dialect_insert as _insert
+from careline.db import insert_rows
 from careline.models import Author, AuthorBrand, Brand, Customer, CustomerIdentity, Mention, utcnow
 from careline.services.customer_keys import handle_key
 from careline.services.priority import OPEN_STATUSES
@@ -102,7 +103,7 @@ def after_ingest(session: Session, new_rows: Sequence[Mapping[str, Any]], now: d
                 .values(external_id=sa.bindparam("ext")), [{"aid": a, "ext": wanted[a]} for a in sorted(missing)])
     values = [{"author_id": ids[(p, h)], "brand_id": b, "mention_count": n, "praise_count": 0, "complaint_count": 0,
                "last_seen_at": last} for (p, h, b), (n, last) in sorted(per.items()) if (p, h) in ids]
-    stmt = _insert(session, AuthorBrand)
+    stmt, params = insert_rows(session, AuthorBrand, values)
     ex = stmt.excluded
     ab = _t(AuthorBrand)
     session.connection().execute(stmt.on_conflict_do_update(
@@ -110,7 +111,7 @@ def after_ingest(session: Session, new_rows: Sequence[Mapping[str, Any]], now: d
         set_={"mention_count": ab.c.mention_count + ex.mention_count,
               "last_seen_at": sa.case((ab.c.last_seen_at.is_(None), ex.last_seen_at),
                                       (ex.last_seen_at > ab.c.last_seen_at, ex.last_seen_at),
-                                      else_=ab.c.last_seen_at)}), values)
+                                      else_=ab.c.last_seen_at)}), params)
     refresh_authors(session, ids.values(), INGEST_COUNTS)
 
 
