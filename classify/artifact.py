@@ -112,8 +112,8 @@ def pack_delta(tuned: dict[str, np.ndarray], base: dict[str, np.ndarray]) -> dic
         if name.startswith(HEAD_PREFIX):
             out[name] = w
             continue
-        if name in FROZEN or name not in base:
-            continue
+        if name not in base or (name in FROZEN and np.array_equal(w, base[name])):
+            continue  # a frozen tensor that no training moved is taken from the base (unpack_delta)
         d = w - base[name]
         if d.ndim == 2:
             scale = np.abs(d).max(axis=1, keepdims=True) / 127.0

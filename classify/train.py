@@ -85,6 +85,9 @@ class TrainSettings:
     multilingual_repeat: int = 1
     brand_repeat: int = 0  # times the brand sample's train part is seen per epoch (0: not used)
     replay: float = 1.0  # share of the English sentiment and GoEmotions examples kept (X-CI always whole)
+    # also fine-tune the word embeddings (frozen before: the uncased English vocabulary's sub-words for
+    # other languages never moved); the delta then carries them too (classify.artifact.pack_delta)
+    train_embeddings: bool = False
     revision: int = 3  # written into the artefact's config
 
 
@@ -244,10 +247,12 @@ def train(data: Path, output: Path | None, settings: TrainSettings, *, base_dir:
         n_layers = model.backbone.config.num_hidden_layers
     else:
         model = build_model(base_dir, start).to(device)
-        model.embeddings.word_embeddings.weight.requires_grad_(False)  # frozen: keeps the shipped delta small
+        # frozen unless asked: keeps the shipped delta small
+        model.embeddings.word_embeddings.weight.requires_grad_(settings.train_embeddings)
         n_layers = len(model.encoder.layer)
     model.fused = True
-    no_decay = ("bias", "LayerNorm")
+    # trained word embeddings get no weight decay: a row no training text uses stays as it was
+    no_decay = ("bias", "LayerNorm") + (("word_embeddings",) if settings.train_embeddings else ())
 
     def depth(name: str) -> int:  # 0 = embeddings, k + 1 = encoder layer k (the teacher's sit under backbone.)
         name = name.removeprefix("backbone.")

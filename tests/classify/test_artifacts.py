@@ -23,6 +23,16 @@ def test_delta_roundtrip() -> None:
     assert np.abs(out["a.weight"] - tuned["a.weight"]).max() < 0.01 * 4 / 127
     np.testing.assert_allclose(out["a.bias"], tuned["a.bias"], atol=1e-7)
     np.testing.assert_array_equal(out["heads.intent.weight"], tuned["heads.intent.weight"])
+    # a run that trained the word embeddings (TrainSettings.train_embeddings) ships them: rows it moved
+    # come back within the int8 step, rows no text used come back exactly
+    emb = "embeddings.word_embeddings.weight"
+    tuned[emb] = base[emb].copy()
+    tuned[emb][2] += 0.05
+    packed = pack_delta(tuned, base)
+    assert packed[f"{emb}.q"].dtype == np.int8
+    out = unpack_delta(packed, base)
+    assert np.abs(out[emb][2] - tuned[emb][2]).max() < 0.05 / 127
+    np.testing.assert_array_equal(out[emb][[0, 1, 3]], base[emb][[0, 1, 3]])
 
 
 def test_metrics() -> None:
