@@ -25,7 +25,14 @@ GRAPH_VERSION = 2
 # ORT's fused residual-add + LayerNorm kernel ran slower on our small batches than the plain Add and
 # LayerNormalization it replaces (the whole int8 model ran ~25% faster per core without it, on a
 # Xeon with AVX-512). fp32 outputs are bit-identical either way; int8 ones move within the noise of
-# dynamic quantisation (99.7% same labels, the same agreement with fp32).
+# dynamic quantisation (99.7% same labels, the same agreement with fp32). Re-measured on a 2-core AMD
+# EPYC (Zen 4, AVX-512 VNNI, no AMX; benchmarks/classify_ceiling.py's method, one thread, same batches):
+# with the fusion 8-18% slower. Also measured there and not kept, int8 per CPU-second against this graph
+# (~390 texts): onnxruntime.transformers.optimizer's fused Attention quantised to QAttention -6%, its
+# MultiHeadAttention fed by the quantised Q/K/V MatMuls -3%, fp32 Attention (Q/K/V unquantised) -35%,
+# FastGelu -3%, batches of 8/32/64 instead of 16 within +-5% noise, one session with 2 intra-op threads
+# instead of two single-threaded ones -10% (-50% with spinning). The weight MatMuls alone (int8, same
+# shapes) run at ~560 texts per CPU-second, so what is left outside them is at most ~30% of the time.
 UNFUSED = ["SkipLayerNormFusion"]
 
 
