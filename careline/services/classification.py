@@ -78,27 +78,34 @@ def apply_labels(
         if m.author_handle:
             _count_change(deltas, (m.platform, m.author_handle, m.brand_id or 0), None if first_time else old_intent,
                           m.corrected_intent or m.intent)
+    # routing's changes ride on this UPDATE (one row version, not two; services/routing_run.route)
+    routed = _route(session, [m for m, first in zip(mentions, firsts, strict=True) if first], "classified")
     if updates:
+        for values in updates if routed is not None and routed.changes else ():
+            values.update(routed.changes.get(values["id"], {}))  # type: ignore[union-attr]
         session.execute(sa.update(Mention), updates)
         embeddings.store(session, ((m.id, lab.embedding) for m, lab in zip(mentions, labels, strict=True)
                                    if m.id is not None), version)
+    if routed is not None:
+        customer_counts.status_changed(session, routed.reopened)
     _apply_author_deltas(session, deltas)
-    _route(session, [m for m, first in zip(mentions, firsts, strict=True) if first], "classified")
 
 
-def _route(session: Session, mentions: Sequence[Mention], trigger: str) -> None:
-    """Routing rules (services/routing.py) after labels; a failure there never costs the labels."""
+def _route(session: Session, mentions: Sequence[Mention], trigger: str) -> Any:
+    """Routing rules (services/routing.py) once labels are set on the rows; a failure there never costs
+    the labels. On first labels the changes come back unwritten (RouteResult.changes) for the labels'
+    UPDATE to carry."""
     from careline.services import routing_run
 
     if not mentions:
-        return
+        return None
     try:
         if trigger == "corrected":
-            routing_run.reroute_after_correction(session, mentions[0])
-        else:
-            routing_run.route(session, mentions, trigger=trigger)
+            return routing_run.reroute_after_correction(session, mentions[0])
+        return routing_run.route(session, mentions, trigger=trigger, write=False)
     except Exception:  # noqa: BLE001 - per-rule failures are handled inside; this is the last guard
         log.exception("routing failed for %d mention(s); their labels are stored", len(mentions))
+        return None
 
 
 def _reply_needed(text: str, intent: str | None) -> dict[str, Any]:

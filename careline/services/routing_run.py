@@ -19,7 +19,7 @@ from typing import Any
 from sqlmodel import Session
 
 from careline.models import AuditEvent, Mention, Team, utcnow
-from careline.services import assign_notify, priority, routing, rows, teams
+from careline.services import assign_notify, customer_counts, priority, routing, rows, teams
 
 log = logging.getLogger(__name__)
 _ROUTED = ("team_id", "assignee", "status", "tags", "priority_boost", "priority", "updated_at")
@@ -32,6 +32,9 @@ class RouteResult:
     failed_rules: int = 0
     unplaced: list[int] = field(default_factory=list)  # team action found nobody available under the cap
     assigned: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)  # agent -> (id, platform, text)
+    # with write=False: the columns to write ({id: {column: value}}) and the rows whose open status moved
+    changes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    reopened: list[Mention] = field(default_factory=list)
 
 
 class _Roster:
@@ -73,8 +76,14 @@ class _Roster:
 
 
 def route(session: Session, mentions: Sequence[Mention], *, trigger: str = "classified",
-          rules: list[routing.Compiled] | None = None) -> RouteResult:
-    """Apply the rules in order to each mention; audited per action. The caller commits."""
+          rules: list[routing.Compiled] | None = None, write: bool = True) -> RouteResult:
+    """Apply the rules in order to each mention; audited per action. The caller commits.
+
+    write=False: the changed columns come back in `result.changes` (the rows marked clean) for the caller
+    to write in the UPDATE it makes anyway, and it passes `result.reopened` to
+    customer_counts.status_changed after writing. Classification does this on first labels: on
+    PostgreSQL a second UPDATE of a row is a second row version in every mention index (no HOT update:
+    priority is indexed), which was most of a routing pass (benchmarks/care_workflow.py)."""
     result = RouteResult()
     if not mentions:
         return result
@@ -116,7 +125,12 @@ def route(session: Session, mentions: Sequence[Mention], *, trigger: str = "clas
             m.updated_at = now
             m.priority = priority.score_mention(m, now)
             changed.append(m)
-    rows.store_columns(session, changed, _ROUTED)
+    result.changes, result.reopened = rows.take_changes(changed, _ROUTED)
+    if write:
+        rows.store_changes(session, result.changes)
+        customer_counts.status_changed(session, result.reopened)
+    else:  # every routed row carries all routed columns: the labels' UPDATE stays a few key sets, not 16
+        result.changes = {m.id: {k: getattr(m, k) for k in _ROUTED} for m in changed if m.id in result.changes}
     if events:
         session.execute(AuditEvent.__table__.insert(), events)  # type: ignore[attr-defined]
     for agent, items in result.assigned.items():  # as a person's assignment does, once the caller commits

@@ -26,20 +26,35 @@ from careline.services.priority import OPEN_STATUSES
 
 
 def store_columns(session: Session, rows: Sequence[Mention], columns: Sequence[str]) -> None:
-    if not rows:
-        return
+    changes, reopened = take_changes(rows, columns)
+    store_changes(session, changes)
+    customer_counts.status_changed(session, reopened)
+
+
+def take_changes(rows: Sequence[Mention], columns: Sequence[str]) -> tuple[dict[int, dict[str, Any]], list[Mention]]:
+    """What was set on these rows since they were loaded ({id: {column: value}}, only what differs), the
+    rows marked clean for those columns (so no flush writes them), and those whose status moved in or out
+    of the open statuses (the caller passes them to customer_counts.status_changed once it has written).
+    For a caller that writes the changes itself, in a statement it makes anyway (classification)."""
     reopened = [m for m in rows if customer_counts.opens_or_closes(m)] if "status" in columns else []
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    changes: dict[int, dict[str, Any]] = {}
     for m in rows:
         state = instance_state(m)  # the values as loaded, for what was set since (cheaper than get_history)
         before, now = state.committed_state, state.dict
-        changed = tuple(k for k in columns if k in before and before[k] != now.get(k))
-        if changed:
-            groups.setdefault(changed, []).append({"_id": m.id, **{k: getattr(m, k) for k in changed}})
-        for key in changed:  # clean first: executing would otherwise autoflush these rows one UPDATE each
-            set_committed_value(m, key, getattr(m, key))
+        changed = {k: getattr(m, k) for k in columns if k in before and before[k] != now.get(k)}
+        if changed and m.id is not None:
+            changes[m.id] = changed
+        for key, value in changed.items():  # clean first: executing would otherwise autoflush these rows one UPDATE each
+            set_committed_value(m, key, value)
+    return changes, reopened
+
+
+def store_changes(session: Session, changes: dict[int, dict[str, Any]]) -> None:
+    """Write take_changes' result: one statement per set of changed columns."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for mid, changed in changes.items():
+        groups.setdefault(tuple(changed), []).append({"_id": mid, **changed})
     _update(session, groups)
-    customer_counts.status_changed(session, reopened)
 
 
 def _update(session: Session, groups: dict[tuple[str, ...], list[dict[str, Any]]]) -> None:

@@ -92,3 +92,41 @@ def test_rule_assignment_notifies_the_agent_once_after_commit(session: Session, 
     session.rollback()  # the assignment never happened: nobody is told it did
     time.sleep(0.5)
     assert len(ana_hook) == 1
+
+
+def test_first_labels_and_routing_write_each_row_once(any_engine: Engine) -> None:
+    """Routing's changes ride on the labels' UPDATE: on PostgreSQL a second UPDATE is a second row
+    version in every mention index, so a routed row must be written once, with labels and routing both."""
+    import sqlalchemy as sa
+
+    with Session(any_engine, expire_on_commit=False) as session:
+        brand = Brand(name="Acme Air", keywords=["acme air"])
+        session.add(brand)
+        session.commit()
+        users.create_user(session, "ana", "password-1", role="agent")
+        routing.save_rule(session, "admin", "bags", {"keywords": ["bag"]}, [{"tag": "baggage"}, {"priority": 10}])
+        routing.save_rule(session, "admin", "complaints to ana", {"intent": ["complaint"]}, [{"assign": "ana"}])
+        result = ingest(session, [make_raw(text=f"Acme Air lost my bag {n}", author_handle=f"p{n}",
+                                           created_at=RECENT) for n in range(5)], brand_id=brand.id)
+        rows = list(session.exec(select(Mention).where(Mention.id.in_(result.new_ids))))  # type: ignore[union-attr]
+        written: list[int] = []
+
+        def count(_conn, _cursor, statement: str, params, _context, executemany: bool) -> None:  # type: ignore[no-untyped-def]
+            if statement.lstrip().upper().startswith("UPDATE MENTION "):
+                written.append(len(params) if executemany else 1)
+
+        sa.event.listen(any_engine, "before_cursor_execute", count)
+        try:
+            apply_labels(session, rows, [Labels("negative", "complaint", {"negative": 0.9}, {"complaint": 0.9}, "en")
+                                         for _ in rows], "test", 0.55)
+            session.commit()
+        finally:
+            sa.event.remove(any_engine, "before_cursor_execute", count)
+        assert sum(written) == len(rows)  # one write per row, not labels then routing
+        session.expire_all()
+        for m in session.exec(select(Mention).where(Mention.id.in_(result.new_ids))):  # type: ignore[union-attr]
+            assert (m.intent, m.assignee, m.status, m.tags, m.priority_boost) == ("complaint", "ana", "assigned",
+                                                                                 ["baggage"], 10)
+        routed = session.exec(select(sa.func.count()).select_from(sa.text("audit_event"))
+                              .where(sa.text("action = 'route'"))).one()
+        assert routed == 3 * len(rows)  # tag, priority, assign: each action audited
