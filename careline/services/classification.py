@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput, NotFound
 from careline.models import Author, Mention, utcnow
-from careline.services import audit, customer_counts, embeddings, sla
+from careline.services import audit, customer_counts, embeddings, rows, sla
 from careline.services.priority import score_mention
 from classify.base import INTENTS, SENTIMENTS, Labels, review
 from classify.base import language_unsupported as language_unsupported  # re-exported: the dashboard asks here
@@ -78,8 +78,11 @@ def apply_labels(
         if m.author_handle:
             _count_change(deltas, (m.platform, m.author_handle, m.brand_id or 0), None if first_time else old_intent,
                           m.corrected_intent or m.intent)
-    # routing's changes ride on this UPDATE (one row version, not two; services/routing_run.route)
-    routed = _route(session, [m for m, first in zip(mentions, firsts, strict=True) if first], "classified")
+    # on PostgreSQL routing's changes ride on this UPDATE (one row version, not two; rows.one_write_per_row);
+    # on SQLite routing runs after it and writes its own changed columns, as before
+    fresh = [m for m, first in zip(mentions, firsts, strict=True) if first]
+    merge = rows.one_write_per_row(session)
+    routed = _route(session, fresh, "classified", write=False) if merge else None
     if updates:
         for values in updates if routed is not None and routed.changes else ():
             values.update(routed.changes.get(values["id"], {}))  # type: ignore[union-attr]
@@ -89,12 +92,14 @@ def apply_labels(
     if routed is not None:
         customer_counts.status_changed(session, routed.reopened)
     _apply_author_deltas(session, deltas)
+    if not merge:
+        _route(session, fresh, "classified")
 
 
-def _route(session: Session, mentions: Sequence[Mention], trigger: str) -> Any:
+def _route(session: Session, mentions: Sequence[Mention], trigger: str, write: bool = True) -> Any:
     """Routing rules (services/routing.py) once labels are set on the rows; a failure there never costs
-    the labels. On first labels the changes come back unwritten (RouteResult.changes) for the labels'
-    UPDATE to carry."""
+    the labels. On first labels on PostgreSQL the changes come back unwritten (RouteResult.changes) for
+    the labels' UPDATE to carry (services/rows.one_write_per_row)."""
     from careline.services import routing_run
 
     if not mentions:
@@ -102,7 +107,7 @@ def _route(session: Session, mentions: Sequence[Mention], trigger: str) -> Any:
     try:
         if trigger == "corrected":
             return routing_run.reroute_after_correction(session, mentions[0])
-        return routing_run.route(session, mentions, trigger=trigger, write=False)
+        return routing_run.route(session, mentions, trigger=trigger, write=write)
     except Exception:  # noqa: BLE001 - per-rule failures are handled inside; this is the last guard
         log.exception("routing failed for %d mention(s); their labels are stored", len(mentions))
         return None

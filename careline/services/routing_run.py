@@ -81,9 +81,9 @@ def route(session: Session, mentions: Sequence[Mention], *, trigger: str = "clas
 
     write=False: the changed columns come back in `result.changes` (the rows marked clean) for the caller
     to write in the UPDATE it makes anyway, and it passes `result.reopened` to
-    customer_counts.status_changed after writing. Classification does this on first labels: on
-    PostgreSQL a second UPDATE of a row is a second row version in every mention index (no HOT update:
-    priority is indexed), which was most of a routing pass (benchmarks/care_workflow.py)."""
+    customer_counts.status_changed after writing. Classification does this on first labels on PostgreSQL
+    (rows.one_write_per_row), where a second UPDATE of a row is a second row version in every mention
+    index (no HOT update: priority is indexed), which was most of a routing pass."""
     result = RouteResult()
     if not mentions:
         return result
@@ -129,6 +129,7 @@ def route(session: Session, mentions: Sequence[Mention], *, trigger: str = "clas
     if write:
         rows.store_changes(session, result.changes)
         customer_counts.status_changed(session, result.reopened)
+        result.changes, result.reopened = {}, []  # written: nothing left for the caller
     else:  # every routed row carries all routed columns: the labels' UPDATE stays a few key sets, not 16
         result.changes = {m.id: {k: getattr(m, k) for k in _ROUTED} for m in changed if m.id in result.changes}
     if events:
