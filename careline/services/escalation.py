@@ -53,9 +53,10 @@ def scan(session: Session, now: datetime | None = None) -> ScanResult:
     re-run after a kill), and as the claims, the mentions' changes and the audit commit together, a scan
     killed midway leaves nothing half-fired. Only claimed mentions are read (plain columns), changed and
     written (one statement per set of changed columns). Measured with benchmarks/care_workflow.py at 1M
-    (~14,000 steps due on ~7,000 mentions, load 3-6): first scan PostgreSQL 8.9 -> 3.4 s, SQLite 3.7 ->
-    2.1 s (with db.py's page cache); steady state 300 -> 150 ms and 270 -> 85 ms. What is left is the row
-    writes themselves (each changed row's priority indexes) and, on SQLite, the WAL checkpoint after commit.
+    (~13,900 steps due on ~6,900 mentions): first scan PostgreSQL 8.9 s (load 6) -> 4.0 s (load 2),
+    SQLite 3.7 s (load 6) -> 1.25 s (load 1, with db.py's page cache); steady state ~300 -> 124 ms and
+    ~270 -> 67 ms (docs/care.md §7). What is left is the row writes themselves (each changed row's index
+    entries) and, on SQLite, the WAL checkpoint after the commit.
     """
     from careline.services import sla, teams
 
