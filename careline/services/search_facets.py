@@ -12,14 +12,11 @@ When the facets say everything the filter says (`Facets.exact`), FTS5 counts the
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from careline.models import Status
 from careline.search_index import OPEN_STATUSES
+from careline.services.inbox_filter import InboxFilter
 from careline.services.search_query import ParsedQuery
-
-if TYPE_CHECKING:
-    from careline.services.inbox import InboxFilter
 
 ALL_STATUSES = tuple(s.value for s in Status)
 CLOSED_STATUSES = tuple(s for s in ALL_STATUSES if s not in OPEN_STATUSES)
@@ -69,8 +66,7 @@ def for_filter(f: InboxFilter, q: ParsedQuery) -> Facets:
 
 def _nothing_else(f: InboxFilter, q: ParsedQuery) -> bool:
     """The filter is only words, statuses, platforms and the brand choice the facets express."""
-    # type(f), not an import of inbox: inbox imports this module (import-linter's no-cycles contract)
-    bare = type(f)(text=f.text, statuses=f.statuses, platforms=f.platforms,
+    bare = InboxFilter(text=f.text, statuses=f.statuses, platforms=f.platforms,
                        include_competitors=f.include_competitors, me=f.me, include_deleted=f.include_deleted)
     fields_ok = all((x.field == "platform" and not x.negated) or x.field == "status" for x in q.filters)
     return bool(q.positive) and f == bare and fields_ok and bool(f.text)
