@@ -71,13 +71,7 @@ def seed_answered(session: Session, before: datetime) -> int:
         if m.id is None or m.id in done or m.platform == "hackernews":
             continue
         sent = m.created_at + timedelta(minutes=35 + 10 * used[topic])
-        handle = f"@{m.author_handle}" if m.author_handle else "Hi"
-        session.add(Reply(mention_id=m.id, platform=m.platform, text=ANSWERS[topic][1].format(author=handle),
-                          state=ReplyState.sent.value, idempotency_key=f"demo-history-{m.id}", created_by=ACTOR,
-                          created_at=sent, updated_at=sent, sent_at=sent, url=f"{m.url or ''}#demo-reply"))
-        m.status, m.first_response_at, m.updated_at = Status.resolved.value, sent, sent
-        m.resolved_at, m.priority = sent + timedelta(hours=3), 0.0  # resolved: closed mentions score 0
-        session.add(m)
+        _answer(session, m, ANSWERS[topic][1], sent, resolved=sent + timedelta(hours=3), updated=sent)
         added += 1
     session.flush()
     added += _past_weeks(session, own, before - timedelta(days=PAST_DAYS - 1), before - timedelta(days=STORM_DAYS - 1))
@@ -101,8 +95,6 @@ def _past_weeks(session: Session, own: list[int | None], before: datetime, storm
     """Answer and resolve the older own-brand complaints and questions the topic answers left, as a team
     would have; UNANSWERED ones stay open (the backlog a new team inherits), and so do baggage posts since
     `storm_since` (the storm the demo's inbox, search and escalation are about)."""
-    from careline.services.priority import score_mention
-
     intent = sa.func.coalesce(Mention.corrected_intent, Mention.intent)
     answered = select(Reply.mention_id).where(col(Reply.state) == ReplyState.sent.value)
     stmt = (select(Mention).where(col(Mention.brand_id).in_(own), Mention.created_at < before,
@@ -115,14 +107,22 @@ def _past_weeks(session: Session, own: list[int | None], before: datetime, storm
         if m.id is None or m.id % 10 in UNANSWERED or (m.created_at >= storm_since and ANSWERS[0][0].search(m.text)):
             continue
         sent = _reply_time(m)
-        handle = f"@{m.author_handle}" if m.author_handle else "Hi"
-        text = GENERIC[m.corrected_intent or m.intent or "complaint"].format(author=handle)
-        session.add(Reply(mention_id=m.id, platform=m.platform, text=text, state=ReplyState.sent.value,
-                          idempotency_key=f"demo-history-{m.id}", created_by=ACTOR, created_at=sent,
-                          updated_at=sent, sent_at=sent, url=f"{m.url or ''}#demo-reply"))
         resolved = sent + timedelta(hours=2 + m.id % 30)
-        m.status, m.first_response_at, m.resolved_at, m.updated_at = Status.resolved.value, sent, resolved, resolved
-        m.priority = score_mention(m)
-        session.add(m)
+        _answer(session, m, GENERIC[m.corrected_intent or m.intent or "complaint"], sent, resolved, updated=resolved)
         added += 1
     return added
+
+
+def _answer(session: Session, m: Mention, template: str, sent: datetime, resolved: datetime,
+            updated: datetime) -> None:
+    """The team's sent reply (`template` with the author's @handle) and the mention resolved after it."""
+    from careline.services.priority import score_mention
+
+    assert m.id is not None  # stored rows only (both callers skip the rest)
+    handle = f"@{m.author_handle}" if m.author_handle else "Hi"
+    session.add(Reply(mention_id=m.id, platform=m.platform, text=template.format(author=handle),
+                      state=ReplyState.sent.value, idempotency_key=f"demo-history-{m.id}", created_by=ACTOR,
+                      created_at=sent, updated_at=sent, sent_at=sent, url=f"{m.url or ''}#demo-reply"))
+    m.status, m.first_response_at, m.resolved_at, m.updated_at = Status.resolved.value, sent, resolved, updated
+    m.priority = score_mention(m)  # resolved: closed mentions score 0
+    session.add(m)
