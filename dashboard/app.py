@@ -61,7 +61,8 @@ def _home() -> None:
 
 
 home = st.Page(_home, title="Home", url_path="home", default=True, visibility="hidden")
-nav = st.navigation({"Careline": [home, *pages], "Saved views": views_nav.pages(user, inbox_page)})
+view_pages = views_nav.pages(user, inbox_page)
+nav = st.navigation({"Careline": [home, *pages], "Saved views": view_pages})
 with st.sidebar:
     st.text(f"Signed in as {user['display_name']} ({user['role']})")
     if user["role"] == "viewer":
@@ -73,5 +74,9 @@ with st.sidebar:
     if s2.button("Everywhere", key="sign_out_all", help="Sign out on every device and browser."):
         auth.sign_out(everywhere=True)
         st.rerun()
-auth.hand_off_cookie()
+# Home and the saved views only switch to the inbox, and a switch drops what the run drew: the cookie
+# hand-off's script would never reach the browser (a reload would sign the agent out). It waits, in the
+# session state, for the run that draws the inbox.
+if not any(nav is p for p in (home, *view_pages)):
+    auth.hand_off_cookie()
 nav.run()
