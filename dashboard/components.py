@@ -56,6 +56,12 @@ def one_line(text: str | None, limit: int = 160) -> str:
     return " ".join(clean(text).split())[:limit] + ("…" if len(" ".join(clean(text).split())) > limit else "")
 
 
+def ref(row_id: int | None) -> str:
+    """A row reference for a table cell ("#123", or "" for none). A column mixing numbers and "" made Arrow
+    fail to convert it (Streamlit logged a traceback for every Alerts and Audit table with an empty cell)."""
+    return f"#{row_id}" if row_id else ""
+
+
 def md_escape(text: str | None, limit: int = 200) -> str:
     """Every Markdown-significant character backslash-escaped, for the rare label that must be Markdown."""
     return _MD_SPECIAL.sub(r"\\\1", one_line(text, limit))

@@ -10,7 +10,7 @@ from careline.models import Alert
 from careline.reports.alerts import acknowledge, list_alerts
 from careline.reports.weekly import export_range_bytes
 from dashboard import themes_panel
-from dashboard.components import act, can, current_user, db, md_escape, one_line, settings, when
+from dashboard.components import act, can, current_user, db, md_escape, one_line, ref, settings, when
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def show_alerts(limit: int = 20) -> None:
         st.text("No alerts. Volume and complaint spikes, and complaints from high-reach authors, show up here.")
         return
     st.dataframe([{"#": a.id, "When": when(a.created_at), "Kind": a.kind, "Message": one_line(a.message, 300),
-                   "Mention": a.mention_id or "", "Delivered": "yes" if a.delivered_at else
+                   "Mention": ref(a.mention_id), "Delivered": "yes" if a.delivered_at else
                    ("failed: " + one_line(a.delivery_error, 80) if a.delivery_error else "not yet"),
                    "Seen by": a.acknowledged_by or ""}
                   for a in alerts], hide_index=True, width="stretch")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 import streamlit as st
 
 from careline.services import audit
-from dashboard.components import can, db, one_line, require_user, settings, when
+from dashboard.components import can, db, one_line, ref, require_user, settings, when
 
 ANY = "(anyone)"
 ANY_ACTION = "(any action)"
@@ -38,7 +38,7 @@ with db() as session:
                           mention_id=int(mention) or None, since=since, until=until, limit=10_000)
 st.text(f"{len(events):,} event(s)" + (" (the newest 10,000)" if len(events) >= 10_000 else ""))
 st.dataframe([{"When": when(e.at), "Who": one_line(e.actor, 60), "Action": e.action,
-               "Mention": e.mention_id or "", "Reply": e.reply_id or "",
+               "Mention": ref(e.mention_id), "Reply": ref(e.reply_id),
                "Detail": one_line(", ".join(f"{k}={v}" for k, v in (e.detail or {}).items() if v is not None), 300)}
               for e in events[:1000]], hide_index=True, width="stretch")
 st.download_button("Download CSV", audit.to_csv(events), file_name=f"careline-audit-{today.isoformat()}.csv",

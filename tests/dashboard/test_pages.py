@@ -205,6 +205,7 @@ def test_trends_lists_alerts_acknowledges_and_exports(page, dash_db):
     at = page("trends", role="agent")
     alerts = next(d.value for d in at.dataframe if "Kind" in d.value.columns)
     assert list(alerts["Kind"]) == ["complaint_spike"]
+    assert list(alerts["Mention"]) == [""]  # no mention: an empty string cell, not a number/"" mix Arrow rejects
     at.button(key="ack_btn").click().run()
     with Session(dash_db) as s:
         assert s.exec(select(Alert)).one().acknowledged_by == "agent"
