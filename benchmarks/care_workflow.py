@@ -6,9 +6,12 @@ refresh, the escalation scan, and routing-rule evaluation.
 
 Targets (issue 14): inbox first page p95 ≤ 100 ms (service layer, SQLite and PostgreSQL); escalation scan
 ≤ 1 s; rule evaluation ≥ 5,000 mentions/s. The scan and the refresh WRITE to the database (steps fired,
-priorities): run this against a benchmark copy, never a real one. The first scan fires every step due
+priorities): run this against a benchmark copy, never a real one. The first scan fires the steps due
 (the seed's last hours are a storm of fresh open mentions); later scans find nothing new (steady state).
-Rule evaluation runs five typical rules where they run, in classification.apply_labels, over the newest
+A scan fires at most escalation.MAX_STEPS steps, most overdue first: the first run's line is one scan,
+the next the whole backlog drained by scans in a row at the same time, each resuming where the last
+stopped, as escalation.run does (with the slowest scan, which must stay inside the target too). Rule
+evaluation runs five typical rules where they run, in classification.apply_labels, over the newest
 50,000 stored mentions (taken as new, unassigned and unlabelled, with the labels they had) in batches of
 1,000 after one warm-up batch: round robin, tags, priority, status, audit rows and customer counts are
 written, riding on the labels' UPDATE. Its rate is n / (time with the rules - time without them) on the
@@ -36,6 +39,7 @@ from careline.db import make_engine, migrate  # noqa: E402
 from careline.models import Mention, RoutingRule, Team, TeamMember, User  # noqa: E402
 from careline.services import classification, escalation, inbox, priority, routing, routing_run  # noqa: E402,F401 (classification: loaded in the worker, not a scan's cost)
 from careline.services.inbox import InboxFilter  # noqa: E402
+from careline.settings import get_settings  # noqa: E402,F401 (the scheduler reads its settings at start, not a scan's cost)
 from classify.base import Labels  # noqa: E402
 
 RULES = [
@@ -160,10 +164,22 @@ def main() -> None:
         t0 = time.perf_counter()
         first = escalation.scan(session, now)
         cold = (time.perf_counter() - t0) * 1000
-        print(f"{'escalation scan, first run (fires what is due)':<60} {cold:>8.1f}ms {'':>10} {1000:>8g}ms"
-              f"{'' if cold <= 1000 else ' MISSED'}   {first.mentions:,} mentions, {len(first.fired):,} steps, "
-              f"{len(first.notices)} notice(s)")
+        print(f"{'escalation scan, first run (fires what is due, up to its limit)':<60} {cold:>8.1f}ms {'':>10} "
+              f"{1000:>8g}ms{'' if cold <= 1000 else ' MISSED'}   {first.mentions:,} mentions, "
+              f"{len(first.fired):,} steps, {len(first.notices)} notice(s){', more due' if first.more else ''}")
         failed += cold > 1000
+        scans, slowest, steps, mentions = 1, cold, len(first.fired), {m for m, _ in first.fired}
+        more, after = first.more, first.through
+        while more:  # the rest of the backlog, as escalation.run drains it: scan again at once, same now
+            t1 = time.perf_counter()
+            part = escalation.scan(session, now, after=after)
+            slowest = max(slowest, (time.perf_counter() - t1) * 1000)
+            scans, steps, more, after = scans + 1, steps + len(part.fired), part.more, part.through
+            mentions |= {m for m, _ in part.fired}
+        drained = (time.perf_counter() - t0) * 1000
+        print(f"{'  whole backlog drained (scans in a row, as escalation.run)':<60} {drained:>8.1f}ms {'':>10} "
+              f"{'':>10}   {scans} scan(s), slowest {slowest:.0f} ms, {len(mentions):,} mentions, {steps:,} steps")
+        failed += slowest > 1000
         tick = [now]
 
         def next_scan() -> object:

@@ -7,23 +7,23 @@ relative to the deadline have come (negative = before it) for an open, unanswere
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
-from careline.db import dialect_insert
+from careline.db import dialect_insert, is_postgres
 from careline.models import Alert, AuditEvent, Escalation, Mention
 from careline.models_base import UTCDateTime
-from careline.services import mention_brands, priority
+from careline.services import mention_brands, priority, sla, teams
+from careline.services.delivery import chat_safe, deliver_pending
 from careline.services.escalation_steps import Step
 from careline.services.rows import PlainRow, load_plain, store_plain
-
-if TYPE_CHECKING:
-    from careline.services.sla import Policy
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,14 @@ log = logging.getLogger(__name__)
 
 LOOKBACK = timedelta(days=1)  # a deadline missed longer ago than this (plus the last step) is not escalated
 ACTOR = "escalation"
-# what a fired step reads and writes: the scoring inputs (priority.SCORE_COLUMNS), the team, and the text
-# for the notice; the JSON columns stay unread (reading whole ORM rows was a third of a first scan)
-_READ = ("id", *priority.SCORE_COLUMNS, "priority", "assignee", "team_id", "brand_id", "text")
+# steps one scan fires at most, most overdue first; what is left is the next call's (run() calls again at
+# once). Sized so a scan stays well inside its 1 s target where writes cost most (PostgreSQL, non-HOT
+# row versions on a seed with no locality): docs/care.md §7
+MAX_STEPS = 3_000
+# what a fired step reads and writes: the scoring inputs (priority.SCORE_COLUMNS), the team, the text for
+# the notice, and updated_at (read so that store_plain sees it change: the live desk's stamp); the JSON
+# columns stay unread (reading whole ORM rows was a third of a first scan)
+_READ = ("id", *priority.SCORE_COLUMNS, "priority", "assignee", "team_id", "brand_id", "text", "updated_at")
 _WRITTEN = ("assignee", "status", "priority_boost", "priority", "updated_at")
 
 
@@ -42,84 +47,130 @@ class ScanResult:
     mentions: int = 0  # mentions with a step fired by this scan
     fired: list[tuple[int, int]] = field(default_factory=list)  # (mention id, step index)
     notices: list[Alert] = field(default_factory=list)
+    more: bool = False  # stopped at its limit: steps may still be due, scan again (run() does, at once)
+    through: datetime | None = None  # deadline of the last step claimed: where a scan again at once resumes
 
 
-def scan(session: Session, now: datetime | None = None) -> ScanResult:
-    """Fire every due escalation step once, audited; one grouped notice per team. Commits.
+def scan(session: Session, now: datetime | None = None, *, limit: int = MAX_STEPS,
+         after: datetime | None = None) -> ScanResult:
+    """Fire the due escalation steps once each, most overdue first, at most `limit` of them, audited; one
+    grouped notice per team. Commits.
 
-    Set-based: each (policy, step) is one INSERT ... SELECT into the fired-steps table that picks the open,
-    unanswered mentions whose deadline has come that far and that have not fired the step, ON CONFLICT DO
-    NOTHING, RETURNING what it inserted. The unique key decides who fires a step (a second scheduler, a
-    re-run after a kill), and as the claims, the mentions' changes and the audit commit together, a scan
-    killed midway leaves nothing half-fired. Only claimed mentions are read (plain columns), changed and
-    written (one statement per set of changed columns). Measured with benchmarks/care_workflow.py at 1M
-    (~13,900 steps due on ~6,900 mentions): first scan PostgreSQL 8.9 s (load 6) -> 4.0 s (load 2),
-    SQLite 3.7 s (load 6) -> 1.25 s (load 1, with db.py's page cache); steady state ~300 -> 124 ms and
-    ~270 -> 67 ms (docs/care.md §7). What is left is the row writes themselves (each changed row's index
-    entries) and, on SQLite, the WAL checkpoint after the commit.
+    Set-based: one INSERT ... SELECT into the fired-steps table claims the due (mention, step) pairs of
+    every policy and step (open, unanswered, deadline come that far, not fired yet), in deadline order up to
+    `limit`, ON CONFLICT DO NOTHING, RETURNING what it inserted. The unique key decides who fires a step (a
+    second scheduler, a re-run after a kill), and as the claims, the mentions' changes and the audit commit
+    together, a scan killed midway leaves nothing half-fired. Only claimed mentions are read (plain
+    columns), rescored and written (one statement per set of changed columns). A backlog larger than
+    `limit` is drained by further scans (`more`), each its own transaction; run() repeats them at once at
+    the same `now`, passing `after=through` (every due step with an earlier deadline is fired by then, so
+    the next scan does not re-read them), and a later scan of the same `now` adds to that scan's notices
+    instead of sending new ones.
+    Measured with benchmarks/care_workflow.py at 1M (docs/care.md §7 has the figures and history).
     """
-    from careline.services import sla, teams
-
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     pb = sla.book(session)
-    policies: list[tuple[Policy, sa.ColumnElement[bool]]] = [(p, col(Mention.brand_id) == b) for b, p in pb.by_brand.items()]
+    pairs = _claim(session, pb, now, limit, after)
+    result = ScanResult(more=len(pairs) >= limit)
+    if not pairs:
+        return result
+    claimed: dict[int, list[int]] = {}
+    for mid, index in pairs:
+        claimed.setdefault(mid, []).append(index)
+    result.mentions = len(claimed)
+    loaded = load_plain(session, claimed, _READ)
+    team_cache: dict[int, Any] = {}
+    groups: dict[int | None, list[tuple[PlainRow, Step, int]]] = {}
+    events: list[tuple[int, dict[str, Any]]] = []
+    for m in sorted(loaded.values(), key=lambda r: (r.respond_by, r.id)):  # most overdue first
+        steps = pb.for_brand(m.brand_id).escalation  # the policy the claim took the step from
+        for index in sorted(claimed[m.id]):
+            step = steps[index]
+            done = _apply(session, m, step, team_cache)
+            result.fired.append((m.id, index))
+            if step.notify:
+                groups.setdefault(m.team_id, []).append((m, step, index))
+            events.append((m.id, {"step": index, "at_minutes": step.at, **done}))
+        m.updated_at = now
+        m.priority = priority.score_mention(m, now)
+    result.through = max((r.respond_by for r in loaded.values()), default=None)
+    store_plain(session, sorted(loaded.values(), key=lambda r: r.id), _WRITTEN)  # id order: heap pages in turn
+    _audit(session, now, events)
+    for team_id, items in groups.items():
+        result.notices.append(_notice(session, team_id, items, now, team_cache))
+    session.commit()
+    log.info("escalation: %d step(s) fired on %d mention(s), %d notice(s)%s", len(result.fired), result.mentions,
+             len(result.notices), "; more are due" if result.more else "")
+    return result
+
+
+def _claim(session: Session, pb: sla.PolicyBook, now: datetime, limit: int,
+           after: datetime | None) -> list[tuple[int, int]]:
+    """Insert the fired-step rows of the `limit` most overdue due (mention, step) pairs of every policy in
+    one statement; returns those inserted.
+
+    One branch per (policy, step, open status): the (status, respond_by) index read in deadline order,
+    with its anti-join on the unique key, stopping at `limit` rows, so a scan reads about the pairs it
+    claims and not the whole backlog each time (a backlog of 6,500 mentions was read in full by each of
+    the scans draining it). The sort of the branches' rows before the LIMIT also means PostgreSQL tests
+    "not fired yet" before it inserts the first row: a nested loop over a table its statistics call empty
+    re-read every row the statement had inserted so far (0.25 s at 6,500)."""
+    policies: list[tuple[sla.Policy, sa.ColumnElement[bool]]] = [(p, col(Mention.brand_id) == b) for b, p in pb.by_brand.items()]
     others = sa.or_(col(Mention.brand_id).is_(None), col(Mention.brand_id).not_in(list(pb.by_brand))) if pb.by_brand else sa.true()
     policies.append((pb.default, others))
     last = max((s.at for p, _ in policies for s in p.escalation), default=0)
     low = now - LOOKBACK - timedelta(minutes=max(last, 0))
-    claimed: dict[int, list[tuple[int, Step]]] = {}
+    since = col(Mention.respond_by) >= after if after is not None else sa.true()
+    branches = []
     for policy, brands in policies:
         for index, step in enumerate(policy.escalation):
-            for mid in _claim(session, brands, index, step, now, low):
-                claimed.setdefault(mid, []).append((index, step))
-    result = ScanResult(mentions=len(claimed))
-    if not claimed:
-        return result
-    loaded = load_plain(session, claimed, _READ)
-    team_cache: dict[int, Any] = {}
-    groups: dict[int | None, list[tuple[PlainRow, Step, int]]] = {}
-    events: list[dict[str, Any]] = []
-    for m in sorted(loaded.values(), key=lambda r: (r.respond_by, r.id)):  # most overdue first
-        for index, step in sorted(claimed[m.id], key=lambda c: c[0]):
-            done = _apply(session, m, step, team_cache, teams)
-            result.fired.append((m.id, index))
-            if step.notify:
-                groups.setdefault(m.team_id, []).append((m, step, index))
-            events.append({"at": now, "actor": ACTOR, "action": "escalate", "mention_id": m.id, "reply_id": None,
-                           "detail": {"step": index, "at_minutes": step.at, **done}})
-        m.updated_at = now
-        m.priority = priority.score_mention(m, now)
-    store_plain(session, sorted(loaded.values(), key=lambda r: r.id), _WRITTEN)  # id order: heap pages in turn
-    session.execute(AuditEvent.__table__.insert(), events)  # type: ignore[attr-defined]
-    for team_id, items in groups.items():
-        result.notices.append(_notice(session, team_id, items, now, team_cache, teams))
-    session.commit()
-    log.info("escalation: %d step(s) fired on %d mention(s), %d notice(s)", len(result.fired), result.mentions,
-             len(result.notices))
-    return result
+            done = sa.exists().where(col(Escalation.mention_id) == col(Mention.id), col(Escalation.step) == index)
+            for status in priority.OPEN_STATUSES:
+                first = (sa.select(col(Mention.id).label("mention_id"), sa.literal(index, sa.Integer).label("step"),
+                                   sa.literal(step.as_json(), sa.JSON).label("actions"),
+                                   col(Mention.respond_by).label("due"))
+                         .where(col(Mention.status) == status, col(Mention.first_response_at).is_(None))
+                         .where(col(Mention.respond_by) <= now - timedelta(minutes=step.at), col(Mention.respond_by) > low)
+                         .where(since, mention_brands.own_brand_clause(), brands, ~done)
+                         .order_by(col(Mention.respond_by), col(Mention.id)).limit(limit).subquery())
+                branches.append(sa.select(*first.c))
+    if not branches:
+        return []
+    due = sa.union_all(*branches).subquery("due")
+    pick = (sa.select(due.c.mention_id, due.c.step, sa.literal(now, UTCDateTime()), due.c.actions)
+            .order_by(due.c.due, due.c.mention_id, due.c.step).limit(limit))
+    stmt = (dialect_insert(session, Escalation).from_select(["mention_id", "step", "fired_at", "actions"], pick)
+            .on_conflict_do_nothing(index_elements=["mention_id", "step"])
+            .returning(col(Escalation.mention_id), col(Escalation.step)))
+    return [(mid, index) for mid, index in session.execute(stmt)]
 
 
-def _claim(session: Session, brands: sa.ColumnElement[bool], index: int, step: Step, now: datetime,
-           low: datetime) -> list[int]:
-    """Insert the fired-step rows of one step for every mention it is due on; returns those inserted."""
-    done = sa.exists().where(col(Escalation.mention_id) == col(Mention.id), col(Escalation.step) == index)
-    due = (
-        sa.select(col(Mention.id), sa.literal(index, sa.Integer), sa.literal(now, UTCDateTime()),
-                  sa.literal(step.as_json(), sa.JSON))
-        .where(col(Mention.status).in_(priority.OPEN_STATUSES), col(Mention.first_response_at).is_(None))
-        .where(col(Mention.respond_by) <= now - timedelta(minutes=step.at), col(Mention.respond_by) > low)
-        .where(mention_brands.own_brand_clause(), brands, ~done)
-    )
-    stmt = (dialect_insert(session, Escalation).from_select(["mention_id", "step", "fired_at", "actions"], due)
-            .on_conflict_do_nothing(index_elements=["mention_id", "step"]).returning(col(Escalation.mention_id)))
-    return list(session.execute(stmt).scalars())
+def _audit(session: Session, now: datetime, events: list[tuple[int, dict[str, Any]]]) -> None:
+    """The scan's audit rows, (mention id, what the step did) each, all at `now` by ACTOR: one INSERT ...
+    SELECT over the elements of a single JSON array of the rows (json_each on SQLite,
+    json_array_elements on PostgreSQL). An executemany processed every row's parameters in Python, and
+    insert_rows' arrays adapted six values per row: 12,800 rows took 136-207 ms CPU on SQLite (~40 ms
+    this way) and ~440 ms on PostgreSQL (~15 ms per 4,000 this way), on this 2-core machine at load 3-4."""
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    payload = sa.bindparam("rows", json.dumps(events), type_=sa.Text)
+    mention_id: sa.ColumnElement[Any]
+    detail: sa.ColumnElement[Any]
+    if is_postgres(session):
+        rows = sa.func.json_array_elements(sa.cast(payload, postgresql.JSON)).table_valued("value").alias("fired")
+        mention_id, detail = sa.cast(rows.c.value.op("->>")(0), sa.Integer), rows.c.value.op("->")(1)
+    else:
+        rows = sa.func.json_each(payload).table_valued("value").alias("fired")
+        mention_id, detail = sa.func.json_extract(rows.c.value, "$[0]"), sa.func.json_extract(rows.c.value, "$[1]")
+    pick = sa.select(sa.literal(now, table.c.at.type), sa.literal(ACTOR), sa.literal("escalate"), mention_id,
+                     detail).select_from(rows)
+    session.connection().execute(sa.insert(table).from_select(["at", "actor", "action", "mention_id", "detail"], pick))
 
 
-def _apply(session: Session, m: PlainRow, step: Step, team_cache: dict[int, Any], teams: Any) -> dict[str, Any]:
+def _apply(session: Session, m: PlainRow, step: Step, team_cache: dict[int, Any]) -> dict[str, Any]:
     """One step's changes on the row (the caller rescores it once for all its steps); what it did, audited."""
     done: dict[str, Any] = {}
     if step.reassign == "lead" and m.team_id is not None:
-        team = team_cache.setdefault(m.team_id, teams.get_team(session, m.team_id))
+        team = _team(session, m.team_id, team_cache)
         if team is not None and team.lead and team.lead != m.assignee:
             done["reassigned"] = {"from": m.assignee, "to": team.lead}
             m.assignee = team.lead
@@ -131,49 +182,83 @@ def _apply(session: Session, m: PlainRow, step: Step, team_cache: dict[int, Any]
     return done
 
 
-def _notice(session: Session, team_id: int | None, items: list[tuple[PlainRow, Step, int]], now: datetime,
-            team_cache: dict[int, Any], teams: Any) -> Alert:
-    """One notification for a team's escalations of this scan, however many (a storm is one message)."""
-    from careline.services import sla
-    from careline.services.delivery import chat_safe
+def _team(session: Session, team_id: int, team_cache: dict[int, Any]) -> Any:
+    if team_id not in team_cache:
+        team_cache[team_id] = teams.get_team(session, team_id)
+    return team_cache[team_id]
 
-    latest: dict[int, tuple[PlainRow, Step, int]] = {m.id: (m, s, i) for m, s, i in items}
-    items = list(latest.values())  # two steps due at once for a mention: one line for it
-    team = team_cache.get(team_id) if team_id is not None else None
-    if team_id is not None and team is None:
-        team = team_cache.setdefault(team_id, teams.get_team(session, team_id))
+
+def _notice(session: Session, team_id: int | None, items: list[tuple[PlainRow, Step, int]], now: datetime,
+            team_cache: dict[int, Any]) -> Alert:
+    """One notification for a team's escalations of this scan, however many (a storm is one message). A
+    further scan at the same `now` (run() draining a backlog) adds its mentions to that notice while it
+    is unsent, so a backlog drained in several scans is still one message per team."""
+    latest: dict[int, tuple[PlainRow, Step, int]] = {m.id: (m, s, i) for m, s, i in items}  # most overdue first
+    team = _team(session, team_id, team_cache) if team_id is not None else None
     members = teams.member_names(session, team_id) if team_id is not None else []
-    recipients = sorted({*(m.assignee for m, _, _ in items if m.assignee), *members,
-                         *([team.lead] if team is not None and team.lead else [])})
-    breached = sum(1 for m, _, _ in items if m.respond_by is not None and m.respond_by <= now)
+    key = f"escalation:{team_id or 0}:{now.isoformat(timespec='seconds')}"
+    alert = session.exec(select(Alert).where(Alert.dedup_key == key)).first()
+    if alert is not None and alert.delivered_at is not None:  # already sent: this is a new message
+        alert, key = None, f"{key}:{next(iter(latest))}"
+    before: dict[str, Any] = dict(alert.detail or {}) if alert is not None else {}
+    ids: list[int] = list(before.get("mention_ids", []))
+    steps: list[int] = list(before.get("steps", []))
+    position = {mid: n for n, mid in enumerate(ids)}
+    breached = int(before.get("breached", 0))
+    for m, _step, index in latest.values():
+        if m.id in position:  # its other step fired in the earlier scan: still one line for it
+            steps[position[m.id]] = index
+            continue
+        position[m.id] = len(ids)
+        ids.append(m.id)
+        steps.append(index)
+        breached += m.respond_by is not None and m.respond_by <= now
+    recipients = sorted({*before.get("recipients", []), *(m.assignee for m, _, _ in latest.values() if m.assignee),
+                         *members, *([team.lead] if team is not None and team.lead else [])})
     who = team.name if team is not None else "unrouted mentions"
-    first = items[0][0]
-    if len(items) == 1:
-        message = (f"Escalation ({who}): mention #{first.id} is {sla.due_text(first, now) or 'due'} — "
-                   f"\"{chat_safe(first.text, 120)}\"")
+    if alert is None:
+        first = next(iter(latest.values()))[0]
+        alert = Alert(kind="escalation", brand_id=first.brand_id, mention_id=first.id, dedup_key=key, message="",
+                      detail={}, created_at=now)
+        session.add(alert)
+        example = first.text
+    else:  # the earlier scan's example stays: it was the most overdue
+        example = session.exec(select(Mention.text).where(Mention.id == alert.mention_id)).first() or ""
+    if len(ids) == 1:
+        only = latest[ids[0]][0]
+        message = (f"Escalation ({who}): mention #{only.id} is {sla.due_text(only, now) or 'due'} — "
+                   f"\"{chat_safe(only.text, 120)}\"")
     else:
-        message = (f"Escalation ({who}): {len(items)} mentions near or past their response target "
-                   f"({breached} breached), e.g. #{first.id} \"{chat_safe(first.text, 80)}\"")
+        message = (f"Escalation ({who}): {len(ids)} mentions near or past their response target "
+                   f"({breached} breached), e.g. #{alert.mention_id} \"{chat_safe(example, 80)}\"")
     if recipients:
         message += " · for " + ", ".join(recipients)
-    alert = Alert(kind="escalation", brand_id=first.brand_id, mention_id=first.id,
-                  dedup_key=f"escalation:{team_id or 0}:{now.isoformat(timespec='seconds')}", message=message,
-                  detail={"mention_ids": [m.id for m, _, _ in items], "steps": [i for _, _, i in items],
-                          "recipients": recipients, "team_id": team_id, "breached": breached}, created_at=now)
-    session.add(alert)
+    alert.message = message
+    alert.detail = {"mention_ids": ids, "steps": steps, "recipients": recipients, "team_id": team_id,
+                    "breached": breached}
     return alert
 
 
-def run(settings: Any, engine: Any, now: datetime | None = None, notifier: Any = None) -> ScanResult:
-    """The scheduler's job: scan, then hand new notices to apprise (careline.services.delivery)."""
-    from careline.services.delivery import deliver_pending
-
+def run(settings: Any, engine: Any, now: datetime | None = None, notifier: Any = None, *,
+        limit: int = MAX_STEPS) -> ScanResult:
+    """The scheduler's job: scan until nothing more is due (a backlog over MAX_STEPS takes a few scans in a
+    row, each its own transaction, all at the same `now` so their notices merge), then hand new notices to
+    apprise (careline.services.delivery)."""
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    total, after = ScanResult(), None
     with Session(engine, expire_on_commit=False) as session:
-        result = scan(session, now)
+        while True:
+            part = scan(session, now, limit=limit, after=after)
+            after = part.through
+            total.fired += part.fired
+            total.notices += [a for a in part.notices if all(a is not b for b in total.notices)]
+            if not part.more:
+                break
+        total.mentions = len({mid for mid, _ in total.fired})
         urls = [u.get_secret_value() for u in settings.alert_urls]
-        if result.notices and urls:
-            deliver_pending(session, urls, now or datetime.now(timezone.utc), notifier=notifier)
-    return result
+        if total.notices and urls:
+            deliver_pending(session, urls, now, notifier=notifier)
+    return total
 
 
 def notices_for(session: Session, username: str, limit: int = 20, since_hours: int = 48,

@@ -119,9 +119,12 @@ def load_plain(session: Session, ids: Iterable[int], columns: Sequence[str]) -> 
     wanted = sorted(set(ids))
     cols = [table.c[c] for c in dict.fromkeys(("id", *columns))]
     out: dict[int, PlainRow] = {}
+    names = [c.name for c in cols]
     for start in range(0, len(wanted), 500):
         stmt = sa.select(*cols).where(table.c.id.in_(wanted[start:start + 500]))
-        out.update((r["id"], PlainRow(dict(r))) for r in session.connection().execute(stmt).mappings())
+        # plain tuples zipped with the names once: a RowMapping per row built its key view each time
+        # (a fifth of reading 6,500 escalated rows)
+        out.update((r[0], PlainRow(dict(zip(names, r)))) for r in session.connection().execute(stmt))
     return out
 
 

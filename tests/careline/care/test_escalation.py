@@ -113,3 +113,65 @@ def test_a_scan_killed_midway_fires_each_step_once_on_the_rerun(any_engine: Engi
         assert sorted((e.mention_id, e.detail["step"]) for e in audited) == sorted(rerun.fired)
         raised = session.exec(select(Mention.priority_boost).where(Mention.id == storm[0].id)).one()
         assert raised == 30  # both steps' points once (10 + 20), not twice
+
+
+def test_a_backlog_over_the_limit_drains_most_overdue_first_into_one_notice(any_engine: Engine) -> None:
+    with Session(any_engine, expire_on_commit=False) as session:
+        ours, _rival, team_id = _setup(session)
+        storm = [_mention(session, ours, team_id, NOW - timedelta(minutes=n + 1), n) for n in range(40)]
+        first = escalation.scan(session, NOW, limit=31)  # 15 mentions' two steps and the 16th's first
+        assert first.more and len(first.fired) == 31 and first.mentions == 16
+        most_overdue = {m.id for m in storm[24:]}  # due NOW - 25..40 min
+        assert {mid for mid, _ in first.fired} == most_overdue
+        assert first.through == storm[24].respond_by
+        fired, after, scans = list(first.fired), first.through, 1
+        while True:
+            part = escalation.scan(session, NOW, limit=31, after=after)
+            fired, after, scans = fired + part.fired, part.through, scans + 1
+            if not part.more:
+                break
+        assert scans == 3 and sorted(fired) == sorted((m.id, step) for m in storm for step in (0, 1))
+        assert escalation.scan(session, NOW + timedelta(minutes=1)).fired == []  # nothing left behind
+        alerts = session.exec(select(Alert).where(Alert.kind == "escalation")).all()
+        assert len(alerts) == 1  # the three scans of one backlog: one notice for the team
+        assert sorted(alerts[0].detail["mention_ids"]) == sorted(m.id for m in storm)  # the split one once
+        assert alerts[0].mention_id == storm[39].id and "40 mentions" in alerts[0].message
+        assert "40 breached" in alerts[0].message
+        audited = session.exec(select(AuditEvent).where(AuditEvent.action == "escalate")).all()
+        assert sorted((e.mention_id, e.detail["step"]) for e in audited) == sorted(fired)
+
+
+def test_run_drains_a_backlog_in_scans_and_sends_one_message(any_engine: Engine) -> None:
+    with Session(any_engine, expire_on_commit=False) as session:
+        ours, _rival, team_id = _setup(session)
+        for n in range(25):
+            _mention(session, ours, team_id, NOW - timedelta(minutes=n + 1), n)
+    from careline.settings import Settings
+
+    settings = Settings(alert_urls=["json://localhost/hook"], _env_file=None)  # type: ignore[call-arg]
+    sent: list[tuple[str, str, str]] = []
+    result = escalation.run(settings, any_engine, NOW, notifier=lambda u, t, b: sent.append((u, t, b)) or True,
+                            limit=20)
+    assert len(result.fired) == 50 and result.mentions == 25 and len(result.notices) == 1
+    assert len(sent) == 1 and "25 mentions" in sent[0][2]
+
+
+def test_an_escalation_reaches_the_live_desk_and_the_inbox_order(any_engine: Engine) -> None:
+    from careline.services import inbox, live
+    from careline.services.inbox_filter import InboxFilter
+
+    with Session(any_engine, expire_on_commit=False) as session:
+        ours, _rival, team_id = _setup(session)
+        late = _mention(session, ours, team_id, NOW + timedelta(minutes=20), 1)
+        twin = _mention(session, ours, team_id, NOW + timedelta(minutes=40), 2)  # same score, not due yet
+        for m in (late, twin):
+            m.updated_at = NOW - timedelta(hours=1)
+            session.add(m)
+        session.commit()
+        before = live.stamp(session)
+        assert escalation.scan(session, NOW).fired == [(late.id, 0)]
+        session.refresh(late)
+        assert late.updated_at == NOW and late.priority == priority.score_mention(late, NOW)
+        assert live.stamp(session) != before  # the desk redraws
+        page = [m.id for m in inbox.list_inbox(session, InboxFilter(), page=1, page_size=10).items]
+        assert page.index(late.id) < page.index(twin.id)  # the raise is in the inbox order
