@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timezone
 from pathlib import Path
 from typing import Any, cast
 
@@ -93,6 +95,91 @@ def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> tup
     names = list(rows[0])
     picks, params = unnest_columns(session, model.__table__, names, rows)
     return postgresql.insert(model).from_select(names, sa.select(*picks)), params
+
+
+def write_rows(session: Session, stmt: Any, params: Any) -> list[Any]:
+    """Execute a write built with insert_rows (or an UPDATE with named binds) for its rows; returns its
+    RETURNING rows. SQLite goes through sqlite_write, PostgreSQL through SQLAlchemy (one array per column)."""
+    if is_postgres(session):
+        result = session.connection().execute(stmt, params)
+        return list(result.all()) if result.returns_rows else []
+    return sqlite_write(session, stmt, params)
+
+
+def sqlite_write(session: Session, stmt: Any, rows: list[dict[str, Any]]) -> list[Any]:
+    """SQLite: execute a write for many rows with the same keys through the driver; returns the rows of
+    its RETURNING clause, if any. An INSERT (with any ON CONFLICT and RETURNING) becomes multi-row VALUES
+    statements; anything else (an UPDATE with bind parameters named like the row keys) one executemany.
+
+    The statement is compiled once per call and the values converted as the bind types would (a UTC
+    timestamp as SQLAlchemy's SQLite text, JSON by the engine's serializer, anything else by its type's
+    bind processor) column by column: SQLAlchemy's per-parameter processing was about half the CPU of
+    ingest's mention insert (17 indexes and the search trigger included) and most of its author and
+    customer upserts (benchmarks/ingest_throughput.py, figures in docs/collectors.md). A column with a
+    default must be in the rows: SQLAlchemy's defaults are not applied here."""
+    if not rows:
+        return []
+    conn = session.connection()
+    keys = list(rows[0])
+    if isinstance(stmt, sa.Insert):
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=keys)
+        group = _VALUES.search(compiled.string)
+        assert group is not None, compiled.string
+        width = group.group(1).count("?")
+        names = list(compiled.positiontup or [])
+        if set(names[:width]) != set(keys):
+            raise ValueError(f"the rows must set exactly the statement's columns: {names[:width]} vs {keys}")
+        extra = [_convert(session, compiled.binds[n].type, [compiled.binds[n].effective_value])[0]
+                 for n in names[width:]]
+        columns = [_convert(session, compiled.binds[n].type, [r[n] for r in rows]) for n in names[:width]]
+        out: list[Any] = []
+        per = max(1, (32_000 - len(extra)) // width)  # SQLite allows 32,766 parameters a statement
+        for start in range(0, len(rows), per):
+            n = min(per, len(rows) - start)
+            flat: list[Any] = [None] * (n * width)
+            for j, values in enumerate(columns):
+                flat[j::width] = values[start:start + n]
+            sql = compiled.string[:group.start(1) - 1] + ", ".join([f"({group.group(1)})"] * n) + \
+                compiled.string[group.end(1) + 1:]
+            result = conn.exec_driver_sql(sql, tuple(flat + extra))
+            if result.returns_rows:
+                out.extend(result.all())
+        return out
+    compiled = stmt.compile(dialect=conn.dialect)
+    names = list(compiled.positiontup or [])
+    converted = {n: _convert(session, compiled.binds[n].type, [r[n] for r in rows] if n in rows[0]
+                             else [compiled.binds[n].effective_value] * len(rows)) for n in dict.fromkeys(names)}
+    conn.exec_driver_sql(compiled.string, list(zip(*(converted[n] for n in names))))
+    return []
+
+
+_EMPTY_JSON = {list: "[]", dict: "{}"}
+_VALUES = re.compile(r"VALUES \((\?(?:, \?)*)\)")
+
+
+def _convert(session: Session, type_: Any, values: list[Any]) -> list[Any]:
+    """Values as a bind of this type sends them to SQLite."""
+    from careline.models_base import UTCDateTime
+
+    if isinstance(type_, UTCDateTime):
+        return [_sqlite_utc_text(v) for v in values]
+    if isinstance(type_, sa.JSON):  # empty lists and dicts (most of a new mention's JSON) need no encoder
+        dump = getattr(session.get_bind().dialect, "_json_serializer", None) or json.dumps
+        return [dump(v) if v or v.__class__ not in _EMPTY_JSON else _EMPTY_JSON[v.__class__] for v in values]
+    process = type_._cached_bind_processor(session.get_bind().dialect)
+    return values if process is None else [process(v) for v in values]
+
+
+def _sqlite_utc_text(value: Any) -> str | None:
+    """A timestamp as UTCDateTime stores it on SQLite: naive UTC in SQLAlchemy's DATETIME text format
+    ("2026-11-01 09:30:00.000000", which isoformat with microseconds writes for any year from 1)."""
+    if value is None:
+        return None
+    if value.tzinfo is timezone.utc:  # the usual case: cut the "+00:00" rather than convert
+        return value.isoformat(" ", "microseconds")[:-6]  # type: ignore[no-any-return]
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")  # type: ignore[no-any-return]
 
 
 def unnest_columns(session: Session, table: sa.Table, names: list[str], rows: list[dict[str, Any]],

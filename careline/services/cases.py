@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from careline.db import insert_rows
-from careline.models import AuditEvent, Brand, Mention, Note, Reply, Status, utcnow
+from careline.db import insert_rows, write_rows
+from careline.models import AuditEvent, Mention, Note, Reply, Status, utcnow
 from careline.services.customer_counts import key_filter
 from careline.services.priority import OPEN_STATUSES, score_mention
 from careline.services.rows import PlainRow, load_plain, store_plain
@@ -35,54 +36,108 @@ def window_hours() -> float:
     return float(get_settings().case_window_hours)
 
 
-def attach(session: Session, new_ids: Sequence[int], *, window: float | None = None,
-           fresh: Mapping[int, Mapping[str, Any]] | None = None) -> int:
-    """Join newly stored mentions to open (or reopen resolved) cases; returns how many joined. No commit.
+@dataclass
+class Plan:
+    """What a batch of new posts does to cases, decided before the posts are stored (services/ingest.py),
+    so each new row is written once, with its case.
 
-    `fresh`: the values ingest has just inserted, by id (services/ingest.py): those rows are not read back
-    (reading them was a third of this pass; measured in benchmarks/ingest_throughput.py).
+    `changes`: per new post id, the columns to store it with (case_id; assignee, status and priority when
+    it goes to the case's owner). `stored`: rows already in the database that change (a post that gets its
+    first follow-up takes its own id as case_id; what waited on the customer is closed), written by
+    `store`. `events`: one audit event per post that joins. `open_authors`: per stored case joined, the
+    (platform, handle) of its stored open own-brand posts, for customer_counts (an open count counts a case
+    once per customer)."""
 
-    Set-based over the batch: candidates are read as plain columns in two indexed queries (same threads;
-    same authors within the window; plain INs, as a row-value IN makes SQLite scan the table) and matched
-    through dicts and a sorted list per author (O(n log n) however prolific an author is); the state of
-    every case the batch touches (open? owner? what waits on the customer?) is read in two queries for the
-    whole batch, and the rows that change are read and written as plain columns, never ORM objects.
-    Before this, three queries and an autoflush per case made ingest 345 mentions/s on
-    benchmarks/ingest_throughput.py (20k posts by 5k authors within 72 h, one brand).
+    changes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    stored: dict[int, PlainRow] = field(default_factory=dict)
+    events: list[dict[str, object]] = field(default_factory=list)
+    open_authors: dict[int, set[tuple[str, str]]] = field(default_factory=dict)
+
+    def store(self, session: Session) -> int:
+        """Write the stored rows that change and the audit events (once the new posts are stored)."""
+        store_plain(session, self.stored.values(), _WRITTEN)  # one executemany per set of columns
+        if self.events:
+            stmt, params = insert_rows(session, AuditEvent, self.events)  # arrays on PostgreSQL (careline/db.py)
+            write_rows(session, stmt, params)
+        return len(self.events)
+
+
+def plan(session: Session, new: Mapping[int, Mapping[str, Any]], *, competitors: Collection[int],
+         window: float | None = None, now: datetime | None = None) -> Plan:
+    """Which case each new post joins, before any of them is stored. `new`: the rows ingest is about to
+    insert, by the id each will get (careline/services/ingest.py allocates them first). No writes.
+
+    Candidates are the batch itself plus the stored posts of the same threads and of the same authors
+    within the window, read as plain columns in two indexed queries (plain INs: a row-value IN makes
+    SQLite scan the table) and matched through dicts and a sorted list per author (O(n log n) however
+    prolific an author is). The stored state of every case the batch joins (open? owner? what waits on
+    the customer?) is read in one query per 500 cases. A case started by a post of this batch is open and
+    has no owner yet. Deciding before the insert spares the second write of every joining row (its
+    case_id, status and priority) that attaching after it cost: measured with benchmarks/ingest_throughput.py
+    (15,000 of its 20,000 posts join a case), SQLite first ingest 2,470 -> 3,058 mentions per CPU-second
+    (medians) with the other session-6 changes; this step is still ~90 µs a post of the ~330 (load ~3).
     """
-    if not new_ids:
-        return 0
+    out = Plan()
     window_td = timedelta(hours=window_hours() if window is None else window)
-    competitors = set(session.exec(select(Brand.id).where(col(Brand.competitor).is_(True))))
-    fresh = fresh or {}
-    conn: Any = session.connection()  # Core results: the ORM's result processing was a tenth of this pass
-    new = [_fresh_post(i, fresh[i]) for i in set(new_ids) if i in fresh]
-    for chunk in _id_chunks(sorted(set(new_ids) - set(fresh))):
-        new += [_Post(*r) for r in conn.execute(sa.select(*_POST_COLUMNS).where(col(Mention.id).in_(chunk)))]
-    new = [m for m in new if m.brand_id not in competitors]
-    if not new:
-        return 0
-    new.sort(key=_order)
-    threads = sorted({(m.platform, m.thread_id) for m in new if m.thread_id})
-    authors = sorted({(m.platform, m.author_handle) for m in new if m.author_handle and m.brand_id is not None})
-    earliest = min(m.created_at for m in new) - window_td
+    mine = sorted((_Post(i, r["platform"], r.get("thread_id"), r.get("author_handle"), r.get("brand_id"),
+                         r["created_at"], r.get("case_id")) for i, r in new.items()
+                   if r.get("brand_id") not in competitors), key=_order)
+    if not mine:
+        return out
     first_in_thread: dict[tuple[str, str], _Post] = {}
     by_author: dict[tuple[str, str, int], list[_Post]] = {}
-    posts: dict[int, _Post] = {m.id: m for m in new}  # one object per row, so matching sees one case_id
+    for m in mine:  # the batch's own posts are candidates for its later ones
+        if m.thread_id:
+            first_in_thread.setdefault((m.platform, m.thread_id), m)  # `mine` is in order: the first stays
+        if m.author_handle and m.brand_id is not None:
+            by_author.setdefault((m.platform, m.author_handle, m.brand_id), []).append(m)
+    _stored_candidates(session, mine, window_td, competitors, first_in_thread, by_author)
+    joins: list[tuple[_Post, _Post, int]] = []  # (post, the post it follows, case)
+    for m in mine:
+        root = _match(m, first_in_thread, by_author, window_td)
+        if root is None:
+            continue
+        case_id = root.case_id or root.id
+        if root.case_id is None:  # its first follow-up: the post becomes its case's first post
+            if root.id in new:
+                out.changes.setdefault(root.id, {})["case_id"] = case_id
+            else:
+                out.stored[root.id] = PlainRow({"id": root.id, "case_id": None})
+                out.stored[root.id].case_id = case_id
+            root.case_id = case_id
+        m.case_id = case_id  # a later post of the batch that follows this one joins the same case
+        joins.append((m, root, case_id))
+    if not joins:
+        return out
+    states = _states(session, sorted({c for *_, c in joins if c not in new}), out, competitors)
+    states.update((c, _CaseState(open=True, owner=None, waiting=[])) for *_, c in joins if c in new)
+    for m, root, case_id in joins:
+        out.events.append(_join(m, root, case_id, new[m.id], states, out, now or utcnow()))
+    return out
+
+
+def _stored_candidates(session: Session, mine: list[_Post], window: timedelta, competitors: Collection[int],
+                       first_in_thread: dict[tuple[str, str], _Post],
+                       by_author: dict[tuple[str, str, int], list[_Post]]) -> None:
+    """Add the stored posts of the batch's threads (the first of each) and of its authors within the window."""
+    conn: Any = session.connection()  # Core results: the ORM's result processing was a tenth of this pass
+    threads = sorted({(m.platform, m.thread_id) for m in mine if m.thread_id})
+    authors = sorted({(m.platform, m.author_handle) for m in mine if m.author_handle and m.brand_id is not None})
+    earliest = mine[0].created_at - window
+    stored: dict[int, _Post] = {}  # one object per row, so matching sees one case_id
     for pairs in _chunks(threads):
         wanted = set(pairs)
         # `platform || ''`: without planner statistics SQLite would walk the (platform, status, ...) index
         stmt = sa.select(*_POST_COLUMNS).where(col(Mention.thread_id).in_(sorted({t for _, t in pairs})),
                                                col(Mention.platform).concat("").in_(sorted({p for p, _ in pairs})))
         for r in conn.execute(stmt):
-            if (r.platform, r.thread_id) not in wanted:
+            if (r.platform, r.thread_id) not in wanted or r.brand_id in competitors:
                 continue
-            k = posts.setdefault(r.id, _Post(*r))
-            if k.brand_id in competitors or k.thread_id is None:
-                continue
-            key = (k.platform, k.thread_id)
+            k = stored.setdefault(r.id, _Post(*r))
+            key = (k.platform, k.thread_id or "")
             if key not in first_in_thread or _order(k) < _order(first_in_thread[key]):
                 first_in_thread[key] = k
+    touched: set[tuple[str, str, int]] = set()
     for pairs in _chunks(authors):
         wanted = set(pairs)
         stmt = sa.select(*_POST_COLUMNS).where(
@@ -91,43 +146,12 @@ def attach(session: Session, new_ids: Sequence[int], *, window: float | None = N
         for r in conn.execute(stmt):
             if (r.platform, r.author_handle) not in wanted:
                 continue
-            k = posts.setdefault(r.id, _Post(*r))
-            by_author.setdefault((k.platform, k.author_handle or "", k.brand_id or 0), []).append(k)
-    for group in by_author.values():
-        group.sort(key=_order)
-    # which case each post joins, in batch order (a post that joined a case carries it to the next one)
-    stored_case = {i: p.case_id for i, p in posts.items()}  # matching below moves case_id in memory
-    joins: list[tuple[int, int, int]] = []  # (post, anchor, case)
-    first_joiner: dict[int, int] = {}  # case -> the post whose arrival reads the case's stored state
-    for m in new:
-        root = _match(m, first_in_thread, by_author, window_td)
-        if root is None:
-            continue
-        case_id = root.case_id or root.id
-        root.case_id = m.case_id = case_id
-        joins.append((m.id, root.id, case_id))
-        first_joiner.setdefault(case_id, m.id)
-    if not joins:
-        return 0
-    # the rows joining reads: the batch's own from `fresh`; an earlier anchor needs only the columns its
-    # candidate query read (its case_id as stored); anything else is read in full
-    wanted_rows = {i for j in joins for i in j[:2]}
-    rows = {i: PlainRow({c: i if c == "id" else fresh[i].get(c) for c in _STATE_COLUMNS})
-            for i in wanted_rows if i in fresh}
-    anchors = {j[1] for j in joins} - set(rows)
-    rows.update((i, PlainRow({**{c: getattr(posts[i], c) for c in _POST_NAMES}, "case_id": stored_case[i]}))
-                for i in anchors if i in posts)
-    rows.update(load_plain(session, wanted_rows - set(rows), _STATE_COLUMNS))
-    states = _states(session, first_joiner, rows)  # adds the waiting rows: one object per row
-    touched: dict[int, PlainRow] = {}
-    events: list[dict[str, object]] = []
-    for m_id, anchor_id, _case in joins:
-        events.append(_join(rows[m_id], rows[anchor_id], states, touched))
-    # one executemany each, not an ORM flush per row (a busy author's batch is thousands of joins)
-    store_plain(session, touched.values(), _WRITTEN)
-    stmt, params = insert_rows(session, AuditEvent, events)  # arrays on PostgreSQL (careline/db.py)
-    session.connection().execute(stmt, params)
-    return len(events)
+            k = stored.setdefault(r.id, _Post(*r))
+            group = (k.platform, k.author_handle or "", k.brand_id or 0)
+            by_author.setdefault(group, []).append(k)
+            touched.add(group)
+    for group in touched:
+        by_author[group].sort(key=_order)
 
 
 _POST_COLUMNS = (col(Mention.id), col(Mention.platform), col(Mention.thread_id), col(Mention.author_handle),
@@ -146,11 +170,6 @@ class _Post:
     brand_id: int | None
     created_at: datetime
     case_id: int | None
-
-
-def _fresh_post(mention_id: int, values: Mapping[str, Any]) -> _Post:
-    got: list[Any] = [values.get(c) for c in _POST_NAMES[1:]]
-    return _Post(mention_id, *got)
 
 
 def _order(m: _Post | Mention) -> tuple[datetime, int]:
@@ -180,7 +199,7 @@ def _match(m: _Post, first_in_thread: dict[tuple[str, str], _Post],
     return None
 
 
-# what joining, scoring and writing a row read: the JSON columns and the text stay unread (most of the cost)
+# what scoring and closing a waiting row read: the JSON columns and the text stay unread (most of the cost)
 _STATE_COLUMNS = (
     "id", "platform", "thread_id", "author_handle", "brand_id", "created_at", "case_id", "assignee", "status",
     "priority", "resolved_at", "first_response_at", "respond_by", "intent", "sentiment", "corrected_intent",
@@ -195,73 +214,71 @@ class _CaseState:
     waiting: list[PlainRow]
 
 
-def _states(session: Session, first_joiner: dict[int, int], rows: dict[int, PlainRow]) -> dict[int, _CaseState]:
-    """Per case: whether anything in it is open, its owner (latest assignee) and what waits on the customer,
-    as stored before the batch, leaving out the post that joins it first (two queries for the batch)."""
+def _states(session: Session, case_ids: list[int], out: Plan, competitors: Collection[int]) -> dict[int, _CaseState]:
+    """Per stored case: whether anything in it is open, its owner (latest assignee) and what waits on the
+    customer, as stored before the batch; notes the authors of its open posts in `out.open_authors`. Two
+    queries per 500 cases: the open posts grouped by case and author (a case's posts are mostly open, and
+    reading each one was a fifth of deciding cases), then the few assigned or waiting rows."""
     open_: set[int] = set()
     owners: dict[int, tuple[datetime, int, str]] = {}
     waiting: dict[int, list[PlainRow]] = {}
-    cols = (col(Mention.id), col(Mention.case_id), col(Mention.status), col(Mention.assignee),
-            col(Mention.updated_at))
-    for chunk in _id_chunks(sorted(first_joiner)):
-        in_case = sa.or_(col(Mention.case_id).in_(chunk), col(Mention.id).in_(chunk))
+    m = Mention.__table__  # type: ignore[attr-defined]
+    case_key = sa.func.coalesce(m.c.case_id, m.c.id)  # a case's first post may still have no case_id
+    conn: Any = session.connection()
+    for chunk in _id_chunks(case_ids):
         wanted = set(chunk)
-
-        def cases_of(mid: int, case_id: int | None, wanted: set[int] = wanted) -> list[int]:
-            return [c for c in {mid, case_id} if c in wanted and first_joiner[c] != mid]
-
-        relevant = sa.or_(col(Mention.status).in_((*OPEN_STATUSES, Status.waiting.value)),
-                          col(Mention.assignee).is_not(None))
-        wait_ids: dict[int, int | None] = {}  # row -> its stored case_id
-        conn: Any = session.connection()
-        for mid, case_id, status, assignee, updated in conn.execute(
-                sa.select(*cols).where(in_case, relevant)):
-            for c in cases_of(mid, case_id):
-                if status in OPEN_STATUSES:
-                    open_.add(c)
-                if assignee is not None and (c not in owners or (updated, mid) > owners[c][:2]):
-                    owners[c] = (updated, mid, assignee)
-                if status == Status.waiting.value:
-                    wait_ids[mid] = case_id
+        in_case = sa.or_(m.c.case_id.in_(chunk), m.c.id.in_(chunk))
+        for c, platform, handle, brand_id in conn.execute(
+                sa.select(case_key, m.c.platform, m.c.author_handle, m.c.brand_id)
+                .where(in_case, m.c.status.concat("").in_(OPEN_STATUSES))  # `|| ''`: not the inbox index
+                .group_by(case_key, m.c.platform, m.c.author_handle, m.c.brand_id)):
+            if c in wanted:
+                open_.add(c)
+                if handle and brand_id not in competitors:
+                    out.open_authors.setdefault(c, set()).add((platform, handle))
+        wait_ids: dict[int, int] = {}  # row -> its case
+        for mid, c, status, assignee, updated in conn.execute(
+                sa.select(m.c.id, case_key, m.c.status, m.c.assignee, m.c.updated_at)
+                .where(in_case, sa.or_(m.c.status == Status.waiting.value, m.c.assignee.is_not(None)))):
+            if c not in wanted:
+                continue
+            if assignee is not None and (c not in owners or (updated, mid) > owners[c][:2]):
+                owners[c] = (updated, mid, assignee)
+            if status == Status.waiting.value:
+                wait_ids[mid] = c
+        rows = out.stored
         for i, full in load_plain(session, [i for i in wait_ids if i not in rows or rows[i].partial],
                                   _STATE_COLUMNS).items():
-            if i in rows:  # an anchor read with a few columns: complete that object (one object per row)
+            if i in rows:  # an anchor read with its case_id only: complete that object (one object per row)
                 rows[i].complete(full)
             else:
                 rows[i] = full
-        for mid, case_id in wait_ids.items():
-            for c in cases_of(mid, case_id):
-                waiting.setdefault(c, []).append(rows[mid])
+        for mid, c in wait_ids.items():
+            waiting.setdefault(c, []).append(rows[mid])
     return {c: _CaseState(open=c in open_, owner=owners[c][2] if c in owners else None, waiting=waiting.get(c, []))
-            for c in first_joiner}
+            for c in case_ids}
 
 
-def _join(m: PlainRow, anchor: PlainRow, states: dict[int, _CaseState],
-          touched: dict[int, PlainRow]) -> dict[str, object]:
-    """Put `m` in the anchor's case (in memory; the caller writes the rows); returns its audit event."""
-    case_id = anchor.case_id or anchor.id
-    assert case_id is not None
-    if anchor.case_id is None:
-        anchor.case_id = case_id
-        touched[anchor.id or 0] = anchor
+def _join(m: _Post, root: _Post, case_id: int, row: Mapping[str, Any], states: dict[int, _CaseState], out: Plan,
+          now: datetime) -> dict[str, object]:
+    """Put new post `m` in the case (in `out.changes`; closing what waited goes to `out.stored`); returns
+    its audit event."""
     state = states[case_id]
-    now = utcnow()
-    m.case_id = case_id
-    if state.owner and m.assignee is None:
-        m.assignee, m.status = state.owner, Status.assigned.value
+    change = out.changes.setdefault(m.id, {})
+    change["case_id"] = case_id
+    if state.owner and row.get("assignee") is None:
+        change["assignee"], change["status"] = state.owner, Status.assigned.value
+        change["priority"] = score_mention(SimpleNamespace(**{**row, **change}), now)
     for x in state.waiting:  # the customer answered: what waited on them continues in this post
         x.status = Status.replied.value if x.first_response_at else Status.resolved.value
         x.resolved_at = now if x.status == Status.resolved.value else x.resolved_at
         x.priority = score_mention(x, now)
-        touched[x.id or 0] = x
-    m.priority = score_mention(m, now)
-    touched[m.id or 0] = m
-    # what this post changes for the next one of the batch in the same case
-    states[case_id] = _CaseState(open=state.open or m.status in OPEN_STATUSES, owner=m.assignee or state.owner,
-                                 waiting=[])
+        out.stored[x.id] = x
+    # what this post changes for the next one of the batch in the same case (a new post is open)
+    states[case_id] = _CaseState(open=True, owner=change.get("assignee") or state.owner, waiting=[])
     return {"at": now, "actor": ACTOR, "action": "case_join" if state.open else "case_reopen", "mention_id": m.id,
             "reply_id": None, "detail": {"case_id": case_id, "owner": state.owner,
-                                         "via": "thread" if anchor.thread_id and anchor.thread_id == m.thread_id
+                                         "via": "thread" if root.thread_id and root.thread_id == m.thread_id
                                          else "author"}}
 
 

@@ -7,11 +7,13 @@ out of the open statuses refreshes its customer's open count here, whichever ser
 Every author gets a customer the first time it is stored (one-to-one; linking merges them later). Counts
 live per (author, brand) in `author_brand`; a customer's counts are recomputed from its identities' rows
 for the brands that are not competitors, so a merge, a split or a correction can never make them drift.
-All of it is set-based: a few statements per ingest chunk, whatever its size.
+Ingest is the exception: it adds what its batch brings (after_ingest), which a recount would give too
+(tested), because recounting the open cases of every customer in a batch was a sixth of a first ingest.
+All of it is set-based: a few statements per ingest batch, whatever its size.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +23,7 @@ from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 from sqlmodel import Session, col, select
 
 from careline.db import dialect_insert as _insert
-from careline.db import insert_rows
+from careline.db import insert_rows, is_postgres, unnest_columns, write_rows
 from careline.models import Author, AuthorBrand, Brand, Customer, CustomerIdentity, Mention, utcnow
 from careline.services.customer_keys import handle_key
 from careline.services.priority import OPEN_STATUSES
@@ -69,9 +71,18 @@ def ensure_customers(session: Session, keys: Iterable[Key], now: datetime | None
 
 
 def after_ingest(session: Session, new_rows: Sequence[Mapping[str, Any]], now: datetime,
-                 known: Mapping[Key, int] | None = None) -> None:
-    """Customers, per-brand counts and refreshed customer counts for one chunk of newly stored mentions
-    (`known`: the author ids by (platform, handle) when the caller has them, saving a lookup)."""
+                 known: Mapping[Key, int] | None = None, *, competitors: Collection[int] = (),
+                 open_authors: Mapping[int, Iterable[Key]] | None = None) -> None:
+    """Customers, per-brand counts and customer counts for newly stored mentions (`known`: the author ids
+    by (platform, handle) when the caller has them, saving a lookup).
+
+    The customer counts move by what the batch adds instead of being recounted (a recount's open count is
+    a correlated count over every open post of the customer, most of this step): mentions and the last
+    contact from the rows themselves; the open count by the cases the batch opens for each customer,
+    where `open_authors` names, per stored case the batch joins, the authors of its stored open own-brand
+    posts (services/cases.py Plan), so a case a customer already had open is not counted twice. The rows
+    must carry their final status and case_id. Every other change still recounts (refresh), and
+    tests/careline/test_customers.py checks the two agree."""
     per: dict[tuple[str, str, int], list[Any]] = {}
     ext_ids: dict[Key, str] = {}
     for row in new_rows:
@@ -88,44 +99,115 @@ def after_ingest(session: Session, new_rows: Sequence[Mapping[str, Any]], now: d
     if not per:
         return
     keys = {(p, h) for p, h, _ in per}
-    ensure_customers(session, keys, now)
-    _key_handles(session, keys)
     ids = {k: known[k] for k in keys if k in known} if known is not None else {}
     if len(ids) < len(keys):
         ids.update(author_ids(session, keys - set(ids)))
-    if ext_ids:  # only identities that have none yet: an UPDATE per known author was most of this step
-        ci = _t(CustomerIdentity)
-        wanted = {ids[k]: e for k, e in ext_ids.items() if k in ids}
-        missing = _ids_where(session, ci.c.author_id, ci.c.author_id, wanted, ci.c.external_id.is_(None))
-        if missing:
-            session.connection().execute(
-                sa.update(ci).where(ci.c.author_id == sa.bindparam("aid"), ci.c.external_id.is_(None))
-                .values(external_id=sa.bindparam("ext")), [{"aid": a, "ext": wanted[a]} for a in sorted(missing)])
+    idents = _identities(session, ids.values())
+    lonely = {k for k in keys if k in ids and ids[k] not in idents}
+    if lonely:  # new authors: a customer each (the rest of a busy source's batch is known already)
+        ensure_customers(session, lonely, now)
+        idents.update(_identities(session, [ids[k] for k in lonely]))
+    _complete_identities(session, idents.values(), {ids[k]: e for k, e in ext_ids.items() if k in ids})
     values = [{"author_id": ids[(p, h)], "brand_id": b, "mention_count": n, "praise_count": 0, "complaint_count": 0,
                "last_seen_at": last} for (p, h, b), (n, last) in sorted(per.items()) if (p, h) in ids]
     stmt, params = insert_rows(session, AuthorBrand, values)
     ex = stmt.excluded
     ab = _t(AuthorBrand)
-    session.connection().execute(stmt.on_conflict_do_update(
+    write_rows(session, stmt.on_conflict_do_update(
         index_elements=["author_id", "brand_id"],
         set_={"mention_count": ab.c.mention_count + ex.mention_count,
               "last_seen_at": sa.case((ab.c.last_seen_at.is_(None), ex.last_seen_at),
                                       (ex.last_seen_at > ab.c.last_seen_at, ex.last_seen_at),
                                       else_=ab.c.last_seen_at)}), params)
-    refresh_authors(session, ids.values(), INGEST_COUNTS)
+    customer_of = {k: idents[ids[k]].customer_id for k in keys if k in ids and ids[k] in idents}
+    _add_counts(session, new_rows, customer_of, set(competitors), open_authors or {}, now)
 
 
-def _key_handles(session: Session, keys: Iterable[Key]) -> None:
-    """New identities get their handle key now, so they can be found by handle before the link job runs."""
+def _identities(session: Session, author_ids_: Iterable[int]) -> dict[int, Any]:
+    """The identity rows of these authors, by author id (one query per 500)."""
     ci = _t(CustomerIdentity)
-    keys = set(keys)
-    todo = [(i, p, h) for i, p, h in session.connection().execute(
-        sa.select(ci.c.id, ci.c.platform, ci.c.handle).where(key_filter(ci.c.platform, ci.c.handle, keys),
-                                                              ci.c.handle_key.is_(None))) if (p, h) in keys]
-    if todo:  # the few new ones: an UPDATE per author of the chunk was most of this step
+    ids = sorted(set(author_ids_))
+    out: dict[int, Any] = {}
+    for start in range(0, len(ids), 500):
+        out.update((r.author_id, r) for r in session.connection().execute(
+            sa.select(ci.c.id, ci.c.author_id, ci.c.customer_id, ci.c.platform, ci.c.handle, ci.c.external_id,
+                      ci.c.handle_key).where(ci.c.author_id.in_(ids[start:start + 500]))))
+    return out
+
+
+def _complete_identities(session: Session, idents: Iterable[Any], ext_ids: Mapping[int, str]) -> None:
+    """Identities without a handle key get it now, so they can be found by handle before the link job runs;
+    those without an external id get the one the post carried (only those: an UPDATE per known author was
+    most of this step)."""
+    ci = _t(CustomerIdentity)
+    idents = list(idents)
+    keyless = [{"iid": r.id, "hk": handle_key(r.platform, r.handle)} for r in idents if r.handle_key is None]
+    if keyless:
         session.connection().execute(
-            sa.update(ci).where(ci.c.id == sa.bindparam("iid")).values(handle_key=sa.bindparam("hk")),
-            [{"iid": i, "hk": handle_key(p, h)} for i, p, h in todo])
+            sa.update(ci).where(ci.c.id == sa.bindparam("iid")).values(handle_key=sa.bindparam("hk")), keyless)
+    missing = [{"iid": r.id, "ext": ext_ids[r.author_id]} for r in idents
+               if r.external_id is None and r.author_id in ext_ids]
+    if missing:
+        session.connection().execute(
+            sa.update(ci).where(ci.c.id == sa.bindparam("iid"), ci.c.external_id.is_(None))
+            .values(external_id=sa.bindparam("ext")), missing)
+
+
+def _add_counts(session: Session, new_rows: Sequence[Mapping[str, Any]], customer_of: Mapping[Key, int],
+                competitors: set[int], open_authors: Mapping[int, Iterable[Key]], now: datetime) -> None:
+    """customer.mention_count, open_count and last_contact_at moved by the new rows, as a recount would
+    move them (count_columns): own-brand mentions, the distinct open cases (coalesce(case_id, id)) a
+    customer did not have open yet, the latest post of any brand."""
+    stored_authors = {a for group in open_authors.values() for a in group}
+    owner = dict(customer_of)
+    if stored_authors - set(owner):  # another author's open post in a case this batch joins (a thread)
+        ci = _t(CustomerIdentity)
+        wanted = stored_authors - set(owner)
+        owner.update(((p, h), c) for p, h, c in session.connection().execute(
+            sa.select(ci.c.platform, ci.c.handle, ci.c.customer_id).where(
+                key_filter(ci.c.platform, ci.c.handle, wanted))) if (p, h) in wanted)
+    counted = {(owner[a], case) for case, group in open_authors.items() for a in group if a in owner}
+    delta: dict[int, list[Any]] = {}  # customer -> [mentions, open cases, last contact]
+    for row in new_rows:
+        key = (row["platform"], row.get("author_handle"))
+        if key not in customer_of:
+            continue
+        cid = customer_of[key]  # type: ignore[index]
+        d = delta.setdefault(cid, [0, 0, row["created_at"]])
+        d[2] = max(d[2], row["created_at"])
+        if row.get("brand_id") in competitors:
+            continue
+        d[0] += 1
+        case = row.get("case_id") or row["id"]
+        if row["status"] in OPEN_STATUSES and (cid, case) not in counted:
+            counted.add((cid, case))
+            d[1] += 1
+    if delta:
+        _increment(session, [{"cid": c, "dm": m, "do": o, "last": t} for c, (m, o, t) in sorted(delta.items())], now)
+
+
+def _increment(session: Session, deltas: list[dict[str, Any]], now: datetime) -> None:
+    """One statement for all the customers: each count plus its delta, the later last contact."""
+    c = _t(Customer)
+    params: Any
+    for d in deltas:
+        d["now"] = now
+    if is_postgres(session):  # one array per column (careline/db.py), not a statement per customer
+        picks, params = unnest_columns(session, c, ["cid", "dm", "do", "last", "now"], deltas,
+                                       types={"cid": sa.Integer(), "dm": sa.Integer(), "do": sa.Integer(),
+                                              "last": c.c.last_contact_at.type, "now": c.c.updated_at.type})
+        v = sa.select(*picks).subquery("d")
+        where, dm, do, last, at = c.c.id == v.c.cid, v.c.dm, v.c.do, v.c.last, v.c.now
+    else:  # one executemany through the driver (careline/db.py sqlite_write)
+        params = deltas
+        where, dm, do = c.c.id == sa.bindparam("cid"), sa.bindparam("dm"), sa.bindparam("do")
+        last = sa.bindparam("last", type_=c.c.last_contact_at.type)
+        at = sa.bindparam("now", type_=c.c.updated_at.type)
+    stmt = sa.update(c).where(where).values(
+        mention_count=c.c.mention_count + dm, open_count=c.c.open_count + do, updated_at=at,
+        last_contact_at=sa.case((c.c.last_contact_at.is_(None), last), (last > c.c.last_contact_at, last),
+                                else_=c.c.last_contact_at))
+    write_rows(session, stmt, params)
 
 
 def _ids_where(session: Session, out_col: Any, in_col: Any, values: Iterable[Any], *where: Any) -> set[Any]:
@@ -234,10 +316,6 @@ def count_columns(competitors: Sequence[int]) -> dict[str, Any]:
             m.join(ci, sa.and_(m.c.platform == ci.c.platform, m.c.author_handle == ci.c.handle))).where(
             ci.c.customer_id == c.c.id, m.c.status.concat("").in_(OPEN_STATUSES), own_m).scalar_subquery(),
     }
-
-
-# what new posts can change: praise and complaint counts move only with labels (apply_intent_deltas)
-INGEST_COUNTS = ("mention_count", "open_count", "last_contact_at")
 
 
 def refresh(session: Session, customer_ids: Iterable[int], only: Sequence[str] | None = None) -> None:

@@ -5,34 +5,29 @@ keeps both or neither: nothing is lost and at most one page is fetched again.
 """
 from __future__ import annotations
 
-import json
 import logging
-import math
-import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from careline.db import dialect_insert as _insert
-from careline.db import insert_rows
+from careline.db import insert_rows, write_rows
 from careline.models import Author, Mention, SourceState, utcnow
 from careline.services import customer_counts, customer_links, customer_privacy, mention_brands, sla
-from careline.services.priority import score_mention
-from collectors.base import RateLimit, RawMention, normalise_language
+from careline.services.customer_counts import key_filter
+from careline.services.ingest_rows import MAX_TEXT_CHARS, clean_text, prepare, validate
+from collectors.base import RateLimit, RawMention
+
+__all__ = ["MAX_TEXT_CHARS", "IngestResult", "clean_text", "get_source_state", "ingest", "save_source_state",
+           "validate"]
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT_CHARS = 200_000  # well above any platform's limit; beyond this a payload is not a post
 _CHUNK = 500
-# Bounded text columns and their widths, read from the model so a new column is covered without a list
-# here: SQLite ignores widths, PostgreSQL fails the whole statement (every row of the page) on one.
-# The identity columns (platform, external_id) are never cut: an item whose id does not fit is skipped.
-_WIDTHS = {c.name: c.type.length for c in Mention.__table__.columns  # type: ignore[attr-defined]
-           if getattr(c.type, "length", None) and c.name not in ("platform", "external_id")}
 
 
 @dataclass
@@ -41,103 +36,6 @@ class IngestResult:
     new: int = 0
     new_ids: list[int] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-
-
-def clean_text(text: str | None) -> str:
-    """Keep the text as posted, minus what no database can store (NUL, lone surrogates)."""
-    if text is None:
-        return ""
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
-    return unicodedata.normalize("NFC", text)
-
-
-def validate(raw: RawMention) -> str | None:
-    """A reason to skip this item, or None when it can be stored."""
-    if not isinstance(raw, RawMention):
-        return f"not a mention ({type(raw).__name__})"
-    if not raw.platform or not raw.external_id:
-        return "missing platform or external id"
-    if not isinstance(raw.platform, str) or len(raw.platform) > 20:
-        return f"platform name {str(raw.platform)[:40]!r} is not one Careline knows"
-    if len(raw.external_id) > 200:
-        return f"external id longer than 200 characters ({raw.platform})"
-    if raw.text is not None and not isinstance(raw.text, str):
-        return f"{raw.platform}:{raw.external_id} text is a {type(raw.text).__name__}, not text"
-    if raw.text is not None and len(raw.text) > MAX_TEXT_CHARS:
-        return f"{raw.platform}:{raw.external_id} text is {len(raw.text):,} characters (limit {MAX_TEXT_CHARS:,})"
-    if not isinstance(raw.created_at, datetime):
-        return f"{raw.platform}:{raw.external_id} has no valid timestamp"
-    return None
-
-
-def _row(raw: RawMention, brand_id: int | None, now: datetime, policies: sla.PolicyBook) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "platform": raw.platform,
-        "external_id": str(raw.external_id),
-        "brand_id": brand_id,
-        "url": raw.url,
-        "author_handle": (raw.author_handle or None) and clean_text(raw.author_handle)[:200],
-        "author_name": raw.author_name and clean_text(raw.author_name),
-        "author_followers": raw.author_followers,
-        "author_external_id": raw.author_id,
-        "text": clean_text(raw.text),
-        "language": normalise_language(raw.language),
-        "created_at": raw.created_at.astimezone(timezone.utc),
-        "collected_at": now,
-        "parent_id": raw.parent_id,
-        "thread_id": raw.thread_id,
-        "raw": _raw_payload(raw.raw),
-        "status": "new",
-        "tags": [],
-        "sentiment_scores": {},
-        "intent_scores": {},
-        "needs_review": False,
-        "updated_at": now,
-        "priority_boost": 0.0,
-    }
-    for name, width in _WIDTHS.items():  # never let one over-long field fail the batch
-        value = row.get(name)
-        if isinstance(value, str) and len(value) > width:
-            row[name] = value[:width]
-    row["respond_by"] = policies.respond_by(brand_id, raw.platform, None, row["created_at"])
-    row["priority"] = score_mention(_Obj(row), now)
-    return row
-
-
-class _Obj:
-    def __init__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d)
-
-
-def _raw_payload(value: Any) -> Any:
-    """The payload as JSON can store it. Most payloads already are plain JSON (the fast, C-only check);
-    the column's serializer escapes NUL and lone surrogates itself, so only other types need work."""
-    try:
-        json.dumps(value, allow_nan=False)
-        return value
-    except (TypeError, ValueError):
-        return _jsonable(value)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, str):
-        return clean_text(value)
-    if value is None or isinstance(value, (int, float, bool)):
-        return value
-    return str(value)
 
 
 def ingest(
@@ -151,26 +49,32 @@ def ingest(
     rate_limit: RateLimit | None = None,
     commit: bool = True,
 ) -> IngestResult:
-    """Store new mentions, ignore ones already stored, and move the cursor in the same transaction."""
+    """Store new mentions, ignore ones already stored, and move the cursor in the same transaction.
+
+    Stored ones are found first (one indexed query per 500), so only new posts are prepared; each new
+    post's case is decided before the insert (services/cases.py plan), so every row is written once with
+    its case, and authors, customers and their counts follow from the rows as inserted. Measured with
+    benchmarks/ingest_throughput.py (20,000 posts, one brand, medians of 3-6 runs at load 1.9-4.4), per
+    CPU-second: first ingest SQLite 2,470 -> 3,058/s, PostgreSQL (client) 2,422 -> 2,554/s; re-ingest
+    9,706 -> 52,254/s and 7,200 -> 28,291/s (docs/collectors.md says where the rest goes)."""
     result = IngestResult(seen=len(mentions))
     now = utcnow()
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
     profiles: dict[tuple[str, str], RawMention] = {}  # authors whose profile links came with the post
     mentions, erased = customer_privacy.skip_erased(session, mentions)
     result.skipped.extend(erased)
-    policies = sla.book(session) if mentions else None
     brands: dict[tuple[str, str], list[int]] = {}  # every brand each post belongs to, primary first
     attr = mention_brands.attribution(session)
     attr = attr if attr.ids else None
+    valid: dict[tuple[str, str], RawMention] = {}
     for raw in mentions:
         reason = validate(raw)
         if reason is None:
             try:
                 key = (raw.platform, str(raw.external_id))
-                if key not in rows:
+                if key not in valid:
                     ids = attr.brands_for(raw.text, raw.author_handle, brand_id) if attr else []
                     brands[key] = ids or ([brand_id] if brand_id is not None else [])
-                    rows[key] = _row(raw, brands[key][0] if brands[key] else None, now, policies)  # type: ignore[arg-type]
+                    valid[key] = raw
                 if raw.author_handle and (raw.author_url or raw.author_links):
                     profiles[(raw.platform, clean_text(raw.author_handle)[:200])] = raw
                 continue
@@ -179,21 +83,34 @@ def ingest(
         result.skipped.append(reason)
         log.warning("skipped mention: %s", reason)
 
-    values = list(rows.values())
-    all_inserted: list[tuple[int, str, str]] = []
-    fresh: dict[int, dict[str, Any]] = {}  # what was inserted, by id: cases need not read it back
-    for start in range(0, len(values), _CHUNK):
-        inserted = _insert_chunk(session, values[start : start + _CHUNK], result)
-        all_inserted.extend((r[0], r[1], r[3]) for r in inserted)
-        result.new_ids.extend(r[0] for r in inserted)
-        fresh.update((r[0], rows[(r[1], r[3])]) for r in inserted)
-        authors = _roll_up_authors(session, inserted, rows, now)
-        customer_counts.after_ingest(session, [rows[(r[1], r[3])] for r in inserted], now, authors)
-        customer_links.store_profiles(session, profiles, {(r[1], r[2]) for r in inserted if r[2]})
-    if attr is not None:
-        mention_brands.record(session, attr, brands, all_inserted)
+    _begin(session)  # the write lock first: ids are allocated and cases decided from what is stored now
+    stored = _stored(session, list(valid))
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    policies = sla.book(session) if len(stored) < len(valid) else None
+    for key, raw in valid.items():
+        if key in stored:
+            continue
+        try:
+            rows[key] = prepare(raw, brands[key][0] if brands[key] else None, now, policies)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001
+            reason = f"{raw.platform}:{raw.external_id} could not be prepared ({type(exc).__name__}: {exc})"
+            result.skipped.append(reason)
+            log.warning("skipped mention: %s", reason)
+    competitors = attr.competitors if attr else frozenset()
+    inserted, plan = _store(session, rows, stored, result, competitors)
+    result.new_ids = list(inserted)
     result.new = len(result.new_ids)
-    _attach_cases(session, result.new_ids, fresh)
+    if inserted:
+        values = list(inserted.values())
+        authors = _roll_up_authors(session, values, now)
+        customer_counts.after_ingest(session, values, now, authors, competitors=competitors,
+                                     open_authors=plan.open_authors)
+        customer_links.store_profiles(session, profiles, {(r["platform"], r["author_handle"]) for r in values
+                                                          if r["author_handle"]})
+        _store_cases(session, plan)
+    if attr is not None:
+        mention_brands.record(session, attr, brands, [(i, r["platform"], r["external_id"]) for i, r in inserted.items()],
+                              stored=stored)
 
     if source is not None and query_key is not None:
         save_source_state(session, source, query_key, cursor=cursor, rate_limit=rate_limit, healthy=True)
@@ -202,25 +119,111 @@ def ingest(
     return result
 
 
-def _insert_statement(session: Session) -> Any:
-    return (
-        _insert(session, Mention)
-        .on_conflict_do_nothing(index_elements=["platform", "external_id"])
-        .returning(Mention.id, Mention.platform, Mention.author_handle, Mention.external_id)
-    )
-
-
-def _begin_for_savepoint(session: Session) -> None:
-    """pysqlite only BEGINs before a DML statement; a SAVEPOINT issued first would be the outermost one,
-    and releasing it would commit the page early. Open the real transaction first."""
+def _begin(session: Session) -> None:
+    """Open the transaction. SQLite: BEGIN IMMEDIATE, the write lock now (waiting up to the busy timeout)
+    rather than at the first write, since the ids and cases are decided from what is stored: a deferred
+    transaction that read first could not write after another writer's commit (SQLITE_BUSY_SNAPSHOT).
+    It also keeps a savepoint from being the outermost transaction (pysqlite only BEGINs before a DML
+    statement, and releasing that savepoint would commit the page early)."""
     conn = session.connection()
     if conn.dialect.name == "sqlite":
         dbapi = conn.connection.dbapi_connection
         if dbapi is not None and not dbapi.in_transaction:
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _insert_chunk(session: Session, chunk: list[dict[str, Any]], result: IngestResult) -> list[Any]:
+def _stored(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int | None]]:
+    """(id, brand_id) of the posts already stored, by (platform, external_id): one indexed query per 500."""
+    out: dict[tuple[str, str], tuple[int, int | None]] = {}
+    conn = session.connection()
+    m = Mention.__table__  # type: ignore[attr-defined]
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        wanted = set(chunk)
+        stmt = sa.select(m.c.id, m.c.platform, m.c.external_id, m.c.brand_id).where(
+            key_filter(m.c.platform, m.c.external_id, chunk))
+        out.update(((p, e), (i, b)) for i, p, e, b in conn.execute(stmt) if (p, e) in wanted)
+    return out
+
+
+def _store(session: Session, rows: dict[tuple[str, str], dict[str, Any]],
+           stored: dict[tuple[str, str], tuple[int, int | None]], result: IngestResult,
+           competitors: Collection[int]) -> tuple[dict[int, dict[str, Any]], Any]:
+    """Insert the new rows with ids allocated first and their cases decided (cases.plan); returns the rows
+    as inserted, by id, and the plan. All or nothing in a savepoint: if a row is refused (its reason goes
+    to `result.skipped`) or was stored meanwhile by another writer (PostgreSQL), a case decided from it
+    would be wrong, so the savepoint is rolled back and the rest planned and inserted again."""
+    from careline.services import cases
+
+    pending = dict(rows)
+    while True:
+        by_id = dict(zip(_allocate_ids(session, len(pending)), pending.values()))
+        try:
+            with session.begin_nested():  # reads only; a savepoint so a failed query leaves the page usable
+                plan = cases.plan(session, by_id, competitors=competitors)
+        except sa.exc.OperationalError:
+            raise
+        except Exception:  # noqa: BLE001 - a failure deciding cases never costs the mentions
+            log.exception("deciding the cases of %d new mention(s) failed; they are stored without a case",
+                          len(by_id))
+            plan = cases.Plan()
+        values = {i: {**r, "id": i, **plan.changes.get(i, {})} for i, r in by_id.items()}
+        if not values:
+            return {}, plan
+        chunks = list(values.values())
+        savepoint = session.begin_nested()
+        try:
+            got: set[int] = set()
+            for start in range(0, len(chunks), _CHUNK):
+                got.update(_insert_chunk(session, chunks[start:start + _CHUNK], result))
+        except BaseException:
+            savepoint.rollback()
+            raise
+        if len(got) == len(values):
+            savepoint.commit()
+            return values, plan
+        savepoint.rollback()
+        lost = {(r["platform"], r["external_id"]) for i, r in values.items() if i not in got}
+        stored.update(_stored(session, list(lost)))  # stored meanwhile; the others were refused
+        pending = {k: r for k, r in pending.items() if k not in lost}
+
+
+def _allocate_ids(session: Session, n: int) -> list[int]:
+    """Ids for `n` new mentions, ascending (the order of the batch). SQLite: after the largest, under the
+    write lock _begin took; PostgreSQL: from the id sequence (unique however many writers)."""
+    if n == 0:
+        return []
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        return sorted(conn.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('mention', 'id')) FROM generate_series(1, %(n)s)",
+            {"n": n}).scalars())
+    top = conn.exec_driver_sql("SELECT max(id) FROM mention").scalar() or 0
+    return list(range(top + 1, top + 1 + n))
+
+
+def _store_cases(session: Session, plan: Any) -> None:
+    """Write what the new posts changed in stored cases and the audit events, in a savepoint: a failure
+    there is logged and the mentions are stored anyway, never lost to it."""
+    try:
+        with session.begin_nested():
+            plan.store(session)
+    except sa.exc.OperationalError:
+        raise
+    except Exception:  # noqa: BLE001
+        log.exception("updating the cases %d new mention(s) joined failed; they are stored with their case",
+                      len(plan.events))
+
+
+def _insert_statement(session: Session) -> Any:
+    return (
+        _insert(session, Mention)
+        .on_conflict_do_nothing(index_elements=["platform", "external_id"])
+        .returning(Mention.id)
+    )
+
+
+def _insert_chunk(session: Session, chunk: list[dict[str, Any]], result: IngestResult) -> list[int]:
     """One multi-row INSERT in a savepoint; if the database refuses it (a value it cannot store), the rows
     go one by one, so the refused row is skipped with its reason and the rest of the page is stored.
 
@@ -228,7 +231,6 @@ def _insert_chunk(session: Session, chunk: list[dict[str, Any]], result: IngestR
     of rows with the same fields set, dozens per page) and no per-row ORM work. A lock or a lost
     connection (OperationalError) is not a row's fault and propagates: the caller rolls the page back.
     """
-    _begin_for_savepoint(session)
     try:
         with session.begin_nested():
             return _insert_many(session, chunk)
@@ -237,11 +239,11 @@ def _insert_chunk(session: Session, chunk: list[dict[str, Any]], result: IngestR
     except sa.exc.DBAPIError as exc:
         log.warning("a batch of %d mentions was refused (%s); storing them one by one", len(chunk),
                     str(exc.orig).splitlines()[0] if exc.orig else exc)
-    inserted: list[Any] = []
+    inserted: list[int] = []
     for row in chunk:
         try:
             with session.begin_nested():
-                inserted.extend(session.connection().execute(_insert_statement(session), [row]).all())
+                inserted.extend(session.connection().execute(_insert_statement(session), [row]).scalars())
         except sa.exc.OperationalError:
             raise
         except sa.exc.DBAPIError as exc:
@@ -252,43 +254,26 @@ def _insert_chunk(session: Session, chunk: list[dict[str, Any]], result: IngestR
     return inserted
 
 
-def _insert_many(session: Session, chunk: list[dict[str, Any]]) -> list[Any]:
+def _insert_many(session: Session, chunk: list[dict[str, Any]]) -> list[int]:
     """The chunk in one statement (one array per column on PostgreSQL: careline/db.py insert_rows)."""
     stmt, params = insert_rows(session, Mention, chunk)
-    stmt = (stmt.on_conflict_do_nothing(index_elements=["platform", "external_id"])
-            .returning(Mention.id, Mention.platform, Mention.author_handle, Mention.external_id))
-    return list(session.connection().execute(stmt, params).all())
+    stmt = stmt.on_conflict_do_nothing(index_elements=["platform", "external_id"]).returning(Mention.id)
+    return [r[0] for r in write_rows(session, stmt, params)]  # SQLite: through the driver (careline/db.py)
 
 
-def _attach_cases(session: Session, new_ids: list[int], fresh: dict[int, dict[str, Any]]) -> None:
-    """Follow-ups join their case (services/cases.py) in a savepoint: a failure there is logged and the
-    mentions are stored anyway, never lost to it."""
-    from careline.services import cases
-
-    if not new_ids:
-        return
-    try:
-        with session.begin_nested():
-            cases.attach(session, new_ids, fresh=fresh)
-    except Exception:  # noqa: BLE001
-        log.exception("joining %d new mention(s) to cases failed; they are stored without a case", len(new_ids))
-
-
-def _roll_up_authors(
-    session: Session, inserted: Sequence[Any], rows: dict[tuple[str, str], dict[str, Any]], now: datetime
-) -> dict[tuple[str, str], int]:
+def _roll_up_authors(session: Session, rows: Sequence[dict[str, Any]], now: datetime) -> dict[tuple[str, str], int]:
     """Upsert the authors of newly stored mentions; returns their ids by (platform, handle)."""
     counts: dict[tuple[str, str], int] = {}
-    for _id, platform, handle, *_ in inserted:
-        if handle:
-            counts[(platform, handle)] = counts.get((platform, handle), 0) + 1
+    latest: dict[tuple[str, str], dict[str, Any]] = {}  # the batch's last post of the author: name, followers
+    seen: dict[tuple[str, str], datetime] = {}  # its newest post (customer_counts adds the same instant)
+    for row in rows:
+        if row["author_handle"]:
+            key = (row["platform"], row["author_handle"])
+            counts[key] = counts.get(key, 0) + 1
+            latest[key] = row
+            seen[key] = max(seen.get(key, row["created_at"]), row["created_at"])
     if not counts:
         return {}
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in rows.values():
-        key = (row["platform"], row["author_handle"])
-        if key in counts:
-            latest[key] = row
     values = [
         {
             "platform": p,
@@ -299,7 +284,7 @@ def _roll_up_authors(
             "praise_count": 0,
             "complaint_count": 0,
             "first_seen_at": now,
-            "last_seen_at": latest[(p, h)]["created_at"],
+            "last_seen_at": seen[(p, h)],
         }
         for (p, h), n in sorted(counts.items())
     ]
@@ -318,7 +303,7 @@ def _roll_up_authors(
             ),
         },
     ).returning(Author.id, Author.platform, Author.handle)
-    return {(p, h): i for i, p, h in session.connection().execute(stmt, params)}
+    return {(p, h): i for i, p, h in write_rows(session, stmt, params)}
 
 
 def get_source_state(session: Session, source: str, query_key: str) -> SourceState | None:

@@ -18,7 +18,7 @@ or handles the text names, after each brand's exclusions, plus the brand whose q
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,9 +70,12 @@ def attribution(session: Session) -> Attribution:
 
 
 def record(session: Session, attr: Attribution, brands: dict[tuple[str, str], list[int]],
-           inserted: Iterable[tuple[int, str, str]]) -> None:
+           inserted: Iterable[tuple[int, str, str]],
+           stored: Mapping[tuple[str, str], tuple[int, int | None]] | None = None) -> None:
     """Store the other brands of new mentions, and attribute already stored ones to the brands this batch
-    found them for (a second brand's query catching the same post), with the own-brand-first rule."""
+    found them for (a second brand's query catching the same post), with the own-brand-first rule.
+    `stored`: (id, primary brand) of the batch's already stored posts, when the caller has read them
+    (ingest does; reading them again here was a fifth of a re-ingest)."""
     links: list[dict[str, int]] = []
     new_keys: set[tuple[str, str]] = set()
     for mention_id, platform, external_id in inserted:
@@ -81,9 +84,14 @@ def record(session: Session, attr: Attribution, brands: dict[tuple[str, str], li
     seen = [k for k, ids in brands.items() if k not in new_keys and ids]
     for start in range(0, len(seen), 500):
         chunk = seen[start:start + 500]
-        cond = sa.tuple_(col(Mention.platform), col(Mention.external_id)).in_(chunk)
-        for mid, platform, external_id, primary in session.execute(
-                select(Mention.id, Mention.platform, Mention.external_id, Mention.brand_id).where(cond)):
+        if stored is not None:
+            found: Iterable[tuple[int, str, str, int | None]] = [(*stored[k][:1], *k, stored[k][1]) for k in chunk
+                                                                  if k in stored]
+        else:
+            cond = sa.tuple_(col(Mention.platform), col(Mention.external_id)).in_(chunk)
+            found = session.execute(select(Mention.id, Mention.platform, Mention.external_id, Mention.brand_id)
+                                    .where(cond)).tuples()
+        for mid, platform, external_id, primary in found:
             wanted = brands[(platform, external_id)]
             best, before = wanted[0], primary
             if primary is None or (primary in attr.competitors and best not in attr.competitors):

@@ -54,3 +54,27 @@ def test_store_columns_writes_json_and_times_for_many_rows(any_engine) -> None:
         assert [m.tags for m in back if m] == [[], ["vip", "t1"], ["vip", "t2"]]
         assert all(m is not None and m.first_response_at == when for m in back)
         assert [m.priority for m in back if m] == [12.5, 13.5, 14.5]
+
+
+def test_sqlite_write_stores_the_text_sqlalchemy_would(engine) -> None:
+    """careline/db.py sqlite_write converts values itself: the stored text (timestamps, JSON, booleans)
+    must be byte for byte what SQLAlchemy's own insert writes, or string comparisons on dates would break."""
+    from datetime import datetime, timezone
+
+    import sqlalchemy as sa
+
+    from careline.db import sqlite_write
+    from careline.models import AuditEvent
+
+    t = AuditEvent.__table__  # type: ignore[attr-defined]
+    values = [{"at": when, "actor": "t", "action": "a", "mention_id": None, "reply_id": None, "detail": detail}
+              for when, detail in [(datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc), {}),
+                                   (datetime(999, 1, 2, 3, 4, 5, 6), {"x": [1, "é", None], "nul": "a\x00b"}),
+                                   (utc(2026, 1, 1).astimezone(timezone(timedelta(hours=5))), [])]]
+    with Session(engine) as s:
+        s.connection().execute(sa.insert(t), values)
+        sqlite_write(s, sa.insert(t), values)
+        s.execute(sa.update(t).where(t.c.id <= 3).values(actor="same"))
+        s.execute(sa.update(t).where(t.c.id > 3).values(actor="same"))
+        raw = s.connection().exec_driver_sql("SELECT at, detail, actor FROM audit_event ORDER BY id").all()
+    assert raw[:3] == raw[3:] and raw[0][0] == "2026-03-29 01:30:00.000000"

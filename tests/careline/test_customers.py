@@ -1,6 +1,8 @@
 """Customers above authors: one per author on ingest, counts kept in one place, backfill of old databases."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
@@ -104,3 +106,48 @@ def test_full_recount_matches_maintained_counts(session: Session) -> None:
     session.expire_all()
     assert {c.id: (c.mention_count, c.complaint_count) for c in session.exec(select(Customer))} == before
     assert sum(a.mention_count for a in session.exec(select(Author))) == 9
+
+
+def _counts(session: Session) -> dict[int | None, tuple[int, int, object]]:
+    session.expire_all()
+    return {c.id: (c.mention_count, c.open_count, c.last_contact_at) for c in session.exec(select(Customer))}
+
+
+def _recounted(session: Session) -> dict[int | None, tuple[int, int, object]]:
+    customer_counts.refresh_everyone(session)
+    session.flush()
+    return _counts(session)
+
+
+def test_counts_ingest_adds_match_a_full_recount(any_engine) -> None:
+    """Ingest adds to the counts instead of recounting: after threads shared by two authors, a competitor's
+    post, a reopened case, an answer to a waiting post and a merged customer, a recount changes nothing."""
+    t0 = datetime(2026, 11, 3, 9, tzinfo=timezone.utc)
+    with Session(any_engine, expire_on_commit=False) as s:
+        own, rival = brands(s)
+        first = ingest(s, [make_raw(author_handle="sam", thread_id="s1", created_at=t0),
+                           make_raw(platform="bluesky", author_handle="sam.bsky.social", thread_id="b1", created_at=t0),
+                           make_raw(author_handle="ida", thread_id="i1", created_at=t0)], brand_id=own.id)
+        sam, bsky = customers.for_author(s, "x", "sam"), customers.for_author(s, "bluesky", "sam.bsky.social")
+        assert sam is not None and bsky is not None
+        customers.merge(s, sam.id or 0, bsky.id or 0, "kim", "admin")
+        triage.set_status(s, first.new_ids[2], "waiting", "kim")
+        batches = [
+            [make_raw(author_handle="lee", thread_id="s1", created_at=t0 + timedelta(hours=1)),  # another author's case
+             make_raw(author_handle="sam", thread_id="s9", created_at=t0 + timedelta(hours=2)),  # sam's case, by author
+             make_raw(platform="bluesky", author_handle="sam.bsky.social", thread_id="b1",
+                      created_at=t0 + timedelta(hours=2))],
+            [make_raw(author_handle="sam", text="Rival Air lost it too", created_at=t0 + timedelta(hours=3))],
+            [make_raw(author_handle="ida", thread_id="i1", created_at=t0 + timedelta(hours=4)),  # answers the wait
+             make_raw(author_handle="new1", thread_id="n1", created_at=t0 + timedelta(hours=4)),
+             make_raw(author_handle="new2", thread_id="n1", created_at=t0 + timedelta(hours=5))],
+        ]
+        for i, batch in enumerate(batches):
+            ingest(s, batch, brand_id=rival.id if i == 1 else own.id)
+            assert _counts(s) == _recounted(s), f"after batch {i}"
+        for mid in first.new_ids[:1]:
+            triage.set_status(s, mid, "resolved", "kim")
+        ingest(s, [make_raw(author_handle="sam", thread_id="s1", created_at=t0 + timedelta(days=4))], brand_id=own.id)
+        assert _counts(s) == _recounted(s)
+        s.refresh(sam)
+        assert (sam.mention_count, sam.open_count) == (5, 2)  # s1 (reopened) and sam's case with the bluesky posts

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 
 import pytest
 from sqlmodel import Session, func, select
 
+from careline.db import create_all
 from careline.models import Author, Mention, SourceState
 from careline.services.ingest import MAX_TEXT_CHARS, ingest
 from tests.conftest import make_raw
+from tests.factories import make_brand
 
 
 def _count(session: Session) -> int:
@@ -80,3 +83,54 @@ def test_raw_payload_of_any_shape_is_stored_as_json(any_engine) -> None:
         assert first is not None and first.raw["when"].startswith("2026-01-01") and first.raw["nan"] is None
         assert first.raw["3"] == ["a", "b"]
         assert second is not None and second.raw == {"plain": [1, 2, {"x": None}]}
+
+
+def test_a_refused_post_leaves_no_case_pointing_at_it(any_engine) -> None:
+    """Cases are decided before the insert: when the database refuses the post a follow-up would join
+    (PostgreSQL refuses a follower count beyond its integer), the rest is planned again without it."""
+    root = make_raw(thread_id="tr", author_handle="rae")
+    root.author_followers = 2**40  # set after construction, which would clamp it
+    follow = make_raw(thread_id="tr", author_handle="rae")
+    with Session(any_engine) as s:
+        brand = make_brand(s, "Acme Air")
+        result = ingest(s, [root, follow, make_raw()], brand_id=brand.id)
+        stored = {m.external_id: m for m in s.exec(select(Mention))}
+        if any_engine.dialect.name == "postgresql":
+            assert result.new == 2 and "refused by the database" in result.skipped[0]
+            assert root.external_id not in stored and stored[follow.external_id].case_id is None
+        else:  # SQLite stores any integer
+            assert stored[follow.external_id].case_id == stored[root.external_id].id
+        assert result.new_ids == [stored[k].id for k in stored]  # in the batch's order
+
+
+def test_reingest_of_a_mixed_batch_adds_only_the_new_posts(any_engine) -> None:
+    raws = [make_raw(author_handle="mo", thread_id=f"m{i}") for i in range(3)]
+    with Session(any_engine) as s:
+        brand = make_brand(s, "Acme Air")
+        ingest(s, raws[:2], brand_id=brand.id)
+        again = ingest(s, raws, brand_id=brand.id)
+        assert again.new == 1 and _count(s) == 3
+        assert s.exec(select(Author).where(Author.handle == "mo")).one().mention_count == 3
+
+
+@pytest.mark.postgres
+def test_a_writer_that_stored_the_same_posts_first_is_joined_not_duplicated(pg_engine) -> None:
+    """PostgreSQL: a second ingest that planned posts another writer was storing waits for it, finds them
+    stored, and plans again: no duplicate, and its follow-up joins the case the first writer stored."""
+    create_all(pg_engine)
+    root = make_raw(thread_id="tw", author_handle="wen")
+    follow = make_raw(thread_id="tw", author_handle="wen")
+    with Session(pg_engine) as a, Session(pg_engine) as b:
+        brand = make_brand(a, "Acme Air")
+        first = ingest(a, [root], brand_id=brand.id, commit=False)  # stored, not committed yet
+        done: list[object] = []
+        worker = threading.Thread(target=lambda: done.append(ingest(b, [root, follow], brand_id=brand.id)))
+        worker.start()
+        worker.join(1.0)  # b blocks on a's uncommitted row
+        a.commit()
+        worker.join(30)
+        assert not worker.is_alive() and done
+        second = done[0]
+        assert second.new == 1  # type: ignore[attr-defined]
+        rows = {m.external_id: m for m in a.exec(select(Mention))}
+        assert len(rows) == 2 and rows[follow.external_id].case_id == first.new_ids[0]

@@ -7,9 +7,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from careline.models import AuditEvent, Brand, Mention
-from careline.services import cases, replies, triage, users
+from careline.services import cases, customer_counts, customers, replies, triage, users
 from careline.services.ingest import ingest
 from tests.conftest import make_raw
+from tests.factories import make_brand
 
 T0 = datetime(2026, 11, 3, 9, tzinfo=timezone.utc)
 
@@ -77,7 +78,6 @@ def test_competitor_posts_form_no_case(session: Session) -> None:
     assert second.case_id is None
 
 
-
 def _case_outcome(session: Session, batched: bool) -> list[tuple[object, ...]]:
     """Two open cases with owners, one waiting on the customer, then six follow-ups by three authors (in one
     batch or one post at a time; handles, threads and the brand differ between the two runs)."""
@@ -107,7 +107,7 @@ def _case_outcome(session: Session, batched: bool) -> list[tuple[object, ...]]:
 
 
 def test_a_batch_joins_cases_as_one_post_at_a_time_would(any_engine: Engine) -> None:
-    """attach() reads every case's state once per batch: the outcome must match one-post batches."""
+    """plan() reads every case's state once per batch: the outcome must match one-post batches."""
     with Session(any_engine, expire_on_commit=False) as session:
         users.create_user(session, "ana", "password-1")
         users.create_user(session, "bo", "password-1")
@@ -118,3 +118,52 @@ def test_a_batch_joins_cases_as_one_post_at_a_time_would(any_engine: Engine) -> 
     assert {p[0] for p in posts} == {0, 1, 2}  # every follow-up found its case
     assert posts[2][1] == "resolved" and posts[3][2] == "ana" and posts[4][2] == "bo"  # waiting closed; owners
     assert len(batched) == 9 + 6  # one audit event per join
+
+
+def _case_events(session: Session, ids: list[int]) -> list[tuple[str, int, int, str]]:
+    rows = session.exec(select(AuditEvent).where(AuditEvent.actor == cases.ACTOR,
+                                                 AuditEvent.mention_id.in_(ids))  # type: ignore[union-attr]
+                        .order_by(AuditEvent.id)).all()
+    return [(e.action, e.mention_id, e.detail["case_id"], e.detail["via"]) for e in rows]  # type: ignore[misc]
+
+
+def test_two_posts_of_a_new_thread_in_one_batch_form_one_case(any_engine: Engine) -> None:
+    """Cases are decided before the batch is stored: a post can follow one that is not stored yet (listed
+    after it in the batch, too), and the first post of the thread takes its own id as the case."""
+    with Session(any_engine, expire_on_commit=False) as session:
+        brand = make_brand(session, "Acme Air")
+        later = make_raw(text="Acme Air still nothing", thread_id="t9", author_handle="bo9",
+                         created_at=T0 + timedelta(hours=1))
+        first = make_raw(text="Acme Air lost my bag", thread_id="t9", author_handle="ana9", created_at=T0)
+        res = ingest(session, [later, first], brand_id=brand.id)
+        b, a = (session.get(Mention, i) for i in res.new_ids)  # new_ids in the batch's order
+        assert a is not None and b is not None and b.external_id == later.external_id
+        assert a.case_id == a.id and b.case_id == a.id
+        assert _case_events(session, res.new_ids) == [("case_join", b.id, a.id, "thread")]
+        # a third post next batch joins the same case, by author within the window
+        third = ingest(session, [make_raw(text="Acme Air hello?", thread_id="t10", author_handle="bo9",
+                                          created_at=T0 + timedelta(hours=2))], brand_id=brand.id)
+        assert session.get(Mention, third.new_ids[0]).case_id == a.id  # type: ignore[union-attr]
+
+
+def test_a_follow_up_in_the_same_batch_as_the_reopen_goes_to_the_owner(any_engine: Engine) -> None:
+    with Session(any_engine, expire_on_commit=False) as session:
+        brand = make_brand(session, "Acme Air")
+        users.create_user(session, "ana", "password-1")
+        root = _one(session, brand, text="Acme Air lost my bag", thread_id="r1", author_handle="kim", created_at=T0)
+        triage.assign(session, root.id, "ana", "ana")
+        triage.set_status(session, root.id, "resolved", "ana")
+        customer = customers.for_author(session, "x", "kim")
+        assert customer is not None and customer.open_count == 0
+        batch = [make_raw(text=f"Acme Air again {i}", thread_id="r1", author_handle="kim",
+                          created_at=T0 + timedelta(days=4, hours=i)) for i in range(2)]
+        res = ingest(session, batch, brand_id=brand.id)
+        posts = [session.get(Mention, i) for i in res.new_ids]
+        assert [(p.case_id, p.assignee, p.status) for p in posts] == [(root.id, "ana", "assigned")] * 2  # type: ignore[union-attr]
+        assert [e[0] for e in _case_events(session, res.new_ids)] == ["case_reopen", "case_join"]
+        session.refresh(customer)
+        assert customer.open_count == 1  # one case, reopened, counted once
+        customer_counts.refresh_everyone(session)
+        session.commit()
+        session.refresh(customer)
+        assert customer.open_count == 1 and customer.mention_count == 3

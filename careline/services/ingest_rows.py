@@ -1,0 +1,123 @@
+"""Preparing collected items for ingest (services/ingest.py): what makes an item unstorable, and the row
+a storable one becomes (text as posted minus what no database can store, bounded fields cut to width,
+a JSON-safe payload, the first-response deadline and the priority).
+"""
+from __future__ import annotations
+
+import json
+import math
+import unicodedata
+from datetime import datetime, timezone
+from typing import Any
+
+from careline.models import Mention
+from careline.services import sla
+from careline.services.priority import score_mention
+from collectors.base import RawMention, normalise_language
+
+MAX_TEXT_CHARS = 200_000  # well above any platform's limit; beyond this a payload is not a post
+# Bounded text columns and their widths, read from the model so a new column is covered without a list
+# here: SQLite ignores widths, PostgreSQL fails the whole statement (every row of the page) on one.
+# The identity columns (platform, external_id) are never cut: an item whose id does not fit is skipped.
+_WIDTHS = {c.name: c.type.length for c in Mention.__table__.columns  # type: ignore[attr-defined]
+           if getattr(c.type, "length", None) and c.name not in ("platform", "external_id")}
+
+
+def clean_text(text: str | None) -> str:
+    """Keep the text as posted, minus what no database can store (NUL, lone surrogates)."""
+    if text is None:
+        return ""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return unicodedata.normalize("NFC", text)
+
+
+def validate(raw: RawMention) -> str | None:
+    """A reason to skip this item, or None when it can be stored."""
+    if not isinstance(raw, RawMention):
+        return f"not a mention ({type(raw).__name__})"
+    if not raw.platform or not raw.external_id:
+        return "missing platform or external id"
+    if not isinstance(raw.platform, str) or len(raw.platform) > 20:
+        return f"platform name {str(raw.platform)[:40]!r} is not one Careline knows"
+    if len(raw.external_id) > 200:
+        return f"external id longer than 200 characters ({raw.platform})"
+    if raw.text is not None and not isinstance(raw.text, str):
+        return f"{raw.platform}:{raw.external_id} text is a {type(raw.text).__name__}, not text"
+    if raw.text is not None and len(raw.text) > MAX_TEXT_CHARS:
+        return f"{raw.platform}:{raw.external_id} text is {len(raw.text):,} characters (limit {MAX_TEXT_CHARS:,})"
+    if not isinstance(raw.created_at, datetime):
+        return f"{raw.platform}:{raw.external_id} has no valid timestamp"
+    return None
+
+
+def prepare(raw: RawMention, brand_id: int | None, now: datetime, policies: sla.PolicyBook) -> dict[str, Any]:
+    """The mention row to insert for a valid item (ingest allocates its id and decides its case)."""
+    row: dict[str, Any] = {
+        "platform": raw.platform,
+        "external_id": str(raw.external_id),
+        "brand_id": brand_id,
+        "url": raw.url,
+        "author_handle": (raw.author_handle or None) and clean_text(raw.author_handle)[:200],
+        "author_name": raw.author_name and clean_text(raw.author_name),
+        "author_followers": raw.author_followers,
+        "author_external_id": raw.author_id,
+        "text": clean_text(raw.text),
+        "language": normalise_language(raw.language),
+        "created_at": raw.created_at.astimezone(timezone.utc),
+        "collected_at": now,
+        "parent_id": raw.parent_id,
+        "thread_id": raw.thread_id,
+        "raw": _raw_payload(raw.raw),
+        "status": "new",
+        "tags": [],
+        "sentiment_scores": {},
+        "intent_scores": {},
+        "needs_review": False,
+        "updated_at": now,
+        "priority_boost": 0.0,
+        "case_id": None,  # services/cases.py plan decides it, and the owner, before the insert
+        "assignee": None,
+    }
+    for name, width in _WIDTHS.items():  # never let one over-long field fail the batch
+        value = row.get(name)
+        if isinstance(value, str) and len(value) > width:
+            row[name] = value[:width]
+    row["respond_by"] = policies.respond_by(brand_id, raw.platform, None, row["created_at"])
+    row["priority"] = score_mention(_Obj(row), now)
+    return row
+
+
+class _Obj:
+    def __init__(self, d: dict[str, Any]) -> None:
+        self.__dict__.update(d)
+
+
+def _raw_payload(value: Any) -> Any:
+    """The payload as JSON can store it. Most payloads already are plain JSON (the fast, C-only check);
+    the column's serializer escapes NUL and lone surrogates itself, so only other types need work."""
+    try:
+        json.dumps(value, allow_nan=False)
+        return value
+    except (TypeError, ValueError):
+        return _jsonable(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        return clean_text(value)
+    if value is None or isinstance(value, (int, float, bool)):
+        return value
+    return str(value)
