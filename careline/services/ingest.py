@@ -55,8 +55,8 @@ def ingest(
     post's case is decided before the insert (services/cases.py plan), so every row is written once with
     its case, and authors, customers and their counts follow from the rows as inserted. Measured with
     benchmarks/ingest_throughput.py (20,000 posts, one brand, medians of 3-6 runs at load 1.9-4.4), per
-    CPU-second: first ingest SQLite 2,470 -> 3,058/s, PostgreSQL (client) 2,422 -> 2,554/s; re-ingest
-    9,706 -> 52,254/s and 7,200 -> 28,291/s (docs/collectors.md says where the rest goes)."""
+    CPU-second: first ingest SQLite 2,470 -> 3,058/s, PostgreSQL (client) 2,442 -> 2,554/s; re-ingest
+    9,706 -> 52,254/s and 6,986 -> 28,291/s (docs/collectors.md says where the rest goes)."""
     result = IngestResult(seen=len(mentions))
     now = utcnow()
     profiles: dict[tuple[str, str], RawMention] = {}  # authors whose profile links came with the post
