@@ -43,10 +43,15 @@ class ArtifactConfig:
     # Configs written before it lack the key and read as False, the input their model was trained on.
     emoji_words: bool = False
     train: dict = field(default_factory=dict)
+    # the multilingual late-fusion model (classify/fusion.py) beside the weights: {"file", "version", the
+    # blend weights and the figures they were chosen on}; empty (configs before it) means no fusion
+    fusion: dict = field(default_factory=dict)
 
     @property
     def version(self) -> str:
-        return f"{self.name}-{self.revision}"
+        """careline-minilm-3, or careline-minilm-3+ml1 with a fusion model: labels stay traceable to both."""
+        suffix = f"+{self.fusion['version']}" if self.fusion.get("version") else ""
+        return f"{self.name}-{self.revision}{suffix}"
 
     def save(self, directory: Path) -> None:
         (directory / CONFIG_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")

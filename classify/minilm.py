@@ -61,7 +61,7 @@ class CarelineMiniLM:
 
     def __init__(self, artifact_dir: Path = DEFAULT_DIR, *, backend: str = "onnx-int8",
                  cache_dir: Path | None = None, max_batch: int = 16, detect_language: bool = True,
-                 threads: int | None = None, device: str | None = None) -> None:
+                 threads: int | None = None, device: str | None = None, fusion: bool = True) -> None:
         if backend not in BACKENDS:
             raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.config = ArtifactConfig.load(artifact_dir)
@@ -71,6 +71,13 @@ class CarelineMiniLM:
         self.tokenizer = Tokenizer(base_dir / "tokenizer.json", self.config.max_len)
         self.max_batch = max_batch
         self.detect_language = detect_language
+        # the n-gram late fusion for non-English posts (classify/fusion.py), when the artefact has one;
+        # it keys on the detected language, so it is off without language detection
+        self.fusion = None
+        if fusion and detect_language and self.config.fusion.get("file"):
+            from classify.fusion import load as load_fusion
+
+            self.fusion = load_fusion(artifact_dir / self.config.fusion["file"])
         if backend == "torch":
             from classify.onnx import TorchRunner
 
@@ -78,13 +85,15 @@ class CarelineMiniLM:
         else:
             self.runner = self._onnx_runner(artifact_dir, base_dir, backend, cache_dir or default_cache_dir(), threads)
         self.backend = backend
-        self.version = f"{self.config.version}+{backend}"
+        # careline-minilm-3+ml1+onnx-int8 with the fusion, careline-minilm-3+onnx-int8 without it
+        stem = self.config.version if self.fusion else f"{self.config.name}-{self.config.revision}"
+        self.version = f"{stem}+{backend}"
 
     def _onnx_runner(self, artifact_dir: Path, base_dir: Path, backend: str, cache: Path,
                      threads: int | None):  # type: ignore[no-untyped-def]
         from classify.onnx import GRAPH_VERSION, OnnxRunner, build
 
-        directory = cache / f"{self.config.version}-{_artifact_key(artifact_dir)}-g{GRAPH_VERSION}"
+        directory = cache / f"{self.config.name}-{self.config.revision}-{_artifact_key(artifact_dir)}-g{GRAPH_VERSION}"
         path = directory / ("model.int8.onnx" if backend == "onnx-int8" else "model.fp32.onnx")
         if not path.is_file():
             logger.info("building the %s model into %s (first use)", backend, directory)
@@ -139,6 +148,8 @@ class CarelineMiniLM:
         finish = self._start(texts)
         languages = detect_many(texts) if self.detect_language else [None] * len(texts)
         s, i, e = finish()
+        if self.fusion is not None:
+            s = self.fusion.apply(texts, languages, s)
         out = []
         validated = self.config.validated_languages
         for k, language in enumerate(languages):

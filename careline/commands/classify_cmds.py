@@ -228,8 +228,9 @@ def evaluate_cmd(
     try:
         if model in ("careline-minilm", str(DEFAULT_DIR)) or (Path(model) / "delta.safetensors").is_file():
             art = DEFAULT_DIR if model == "careline-minilm" else Path(model)
-            models: list[tuple[str, Classifier]] = [("fp32", CarelineMiniLM(art, backend="onnx-fp32", detect_language=False)),
-                      ("int8", CarelineMiniLM(art, backend="onnx-int8", detect_language=False))]
+            # with language detection: the multilingual fusion (classify/fusion.py) keys on it
+            models: list[tuple[str, Classifier]] = [("fp32", CarelineMiniLM(art, backend="onnx-fp32")),
+                                                     ("int8", CarelineMiniLM(art, backend="onnx-int8"))]
             training, in_training = load_training_metrics(art), True
         else:
             models, training, in_training = [(model, load_classifier(model))], None, False

@@ -27,13 +27,13 @@ def test_warm_load_under_five_seconds(int8: CarelineMiniLM, model_cache: Path) -
     t0 = time.perf_counter()
     clf = CarelineMiniLM(backend="onnx-int8", cache_dir=model_cache)
     assert time.perf_counter() - t0 < 5
-    assert clf.version == "careline-minilm-3+onnx-int8"
+    assert clf.version == "careline-minilm-3+ml1+onnx-int8"
 
 
 def test_load_classifier_default_name(model_cache: Path, int8: CarelineMiniLM) -> None:
     clf = load_classifier("careline-minilm", cache_dir=model_cache)
     assert isinstance(clf, Classifier)
-    assert clf.version.startswith("careline-minilm-3+onnx-int8")
+    assert clf.version.startswith("careline-minilm-3+ml1+onnx-int8")
 
 
 def test_labels_are_sensible(int8: CarelineMiniLM) -> None:
