@@ -24,9 +24,10 @@ def plain(model_cache: Path, build_seconds: float) -> CarelineMiniLM:
     return CarelineMiniLM(backend="onnx-int8", cache_dir=model_cache, fusion=False)
 
 
-def test_a_spanish_complaint_is_negative_and_not_flagged(int8: CarelineMiniLM, plain: CarelineMiniLM) -> None:
+def test_a_spanish_complaint_is_blended_and_negative(int8: CarelineMiniLM, plain: CarelineMiniLM) -> None:
     (es,) = int8.classify([SPANISH])
-    assert (es.language, es.sentiment, es.needs_review) == ("es", "negative", False)
+    # still flagged: Spanish validation macro-F1 with the fusion is 55.8 fp32 but 54.7 int8 (MODEL_CARD.md)
+    assert (es.language, es.sentiment, es.needs_review) == ("es", "negative", True)
     (before,) = plain.classify([SPANISH])
     # the blend moved the probabilities, by the shipped weight, towards the n-gram model's
     w = int8.fusion.blend["es"] if int8.fusion else 0.0
@@ -52,7 +53,7 @@ def test_fusion_on_and_off(int8: CarelineMiniLM, plain: CarelineMiniLM, model_ca
 
 def test_apply_leaves_other_rows_bit_for_bit() -> None:
     model = CharNgramFusion("t1", np.zeros((3, 2 ** 4), np.float16), np.array([2.0, 0.0, 0.0], np.float32),
-                            {"es": 0.5, "en": 0.0}, {"analyzer": "char_wb", "ngram_min": 2, "ngram_max": 3, "bits": 4})
+                            {"es": 0.5, "en": 0.0}, {"analyzer": "crc32-char_wb", "ngram_min": 2, "ngram_max": 3, "bits": 4})
     s = np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8], [0.3, 0.3, 0.4]], np.float32)
     out = model.apply(["hola", "hello", "hallo"], ["es", "en", None], s)
     assert np.array_equal(out[1:], s[1:]) and out[0, 0] > s[0, 0]
@@ -63,7 +64,7 @@ def test_apply_leaves_other_rows_bit_for_bit() -> None:
 def test_save_load_round_trip_keeps_a_fortran_ordered_matrix(tmp_path: Path) -> None:
     weights = np.asfortranarray(np.arange(3 * 16, dtype=np.float16).reshape(3, 16))  # as scikit-learn may hand it
     model = CharNgramFusion("t1", weights, np.zeros(3, np.float32), {"es": 0.4},
-                            {"analyzer": "char_wb", "ngram_min": 2, "ngram_max": 5, "bits": 4})
+                            {"analyzer": "crc32-char_wb", "ngram_min": 2, "ngram_max": 5, "bits": 4})
     save(tmp_path / "f.safetensors", model)
     back = load(tmp_path / "f.safetensors")
     assert np.array_equal(back.weights, weights) and back.blend == {"es": 0.4} and back.version == "t1"
@@ -96,7 +97,7 @@ def test_corrupt_fusion_file_is_one_clear_sentence(artifact: Path, model_cache: 
         path.write_bytes(b"not a safetensors file")
     else:
         save(path, CharNgramFusion("ml1", np.zeros((3, 8), np.float16), np.zeros(3, np.float32), {"es": 0.5},
-                                   {"analyzer": "char_wb", "ngram_min": 2, "ngram_max": 5, "bits": 18}))
+                                   {"analyzer": "crc32-char_wb", "ngram_min": 2, "ngram_max": 5, "bits": 18}))
     with pytest.raises(ModelError, match="multilingual fusion model .* is corrupt") as err:
         CarelineMiniLM(artifact, cache_dir=model_cache)
     assert _one_sentence(str(err.value))

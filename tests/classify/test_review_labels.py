@@ -25,10 +25,10 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _tiny_model(tmp_path_factory.mktemp("tiny-es"), {0: "NEG", 1: "NEU", 2: "POS"})
 
 
-def test_arabic_is_flagged_with_the_reason_and_still_labelled(int8) -> None:  # type: ignore[no-untyped-def]
+def test_spanish_and_arabic_are_flagged_with_the_reason_and_still_labelled(int8) -> None:  # type: ignore[no-untyped-def]
     es, ar, en, emoji = int8.classify([SPANISH, ARABIC, ENGLISH, EMOJI])
-    # Spanish is validated since the n-gram fusion (ml1, MODEL_CARD.md): labelled, not flagged
-    assert (es.language, es.needs_review, es.review_reason) == ("es", False, None)
+    # Spanish with the n-gram fusion: 55.8 fp32 but 54.7 int8 on validation, short of 55 in one build
+    assert (es.language, es.needs_review, es.review_reason) == ("es", True, "language not supported by the model (es)")
     assert es.sentiment == "negative" and es.intent
     assert abs(sum(es.sentiment_scores.values()) - 1) < 1e-3 and es.embedding is not None
     assert (ar.language, ar.needs_review, ar.review_reason) == ("ar", True, "language not supported by the model (ar)")
@@ -45,9 +45,9 @@ def test_a_validated_language_is_labelled_without_the_flag(int8) -> None:  # typ
 
 
 def test_validated_languages_live_in_the_artifact_config(int8) -> None:  # type: ignore[no-untyped-def]
-    # revision 3 + ml1: the Latin-script languages reached a validation macro-F1 >= 0.55 in fp32 and
-    # int8 (MODEL_CARD.md); Arabic and Hindi stay flagged (their intents come from an English vocabulary)
-    assert int8.config.validated_languages == ["en", "de", "es", "fr", "it", "pt"]
+    # revision 3 + ml1: de/fr/it/pt reached a validation macro-F1 >= 0.55 in fp32 and int8 (MODEL_CARD.md);
+    # Spanish did not in int8; Arabic and Hindi stay flagged (their intents come from an English vocabulary)
+    assert int8.config.validated_languages == ["en", "de", "fr", "it", "pt"]
     assert language_reason("en-GB", ["en"]) is None
     assert language_reason("pt", ["en"]) == "language not supported by the model (pt)"
     assert language_reason(None, ["en"]) is None  # too little text to judge: not flagged
@@ -97,7 +97,8 @@ def test_jsonl_lines_carry_needs_review_and_reason(tmp_path: Path, model_cache: 
     assert cmds.classify_file_cmd(input=src, output=out, model="careline-minilm", low_confidence=0.0) == 4
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [(r["needs_review"], r["review_reason"]) for r in rows] == [
-        (False, None), (True, "language not supported by the model (ar)"), (False, None), (False, None)]
+        (True, "language not supported by the model (es)"), (True, "language not supported by the model (ar)"),
+        (False, None), (False, None)]
     assert all(r["sentiment"] and r["intent"] for r in rows)
 
 
@@ -111,5 +112,5 @@ def test_the_demo_has_other_languages_that_show_the_flag(int8) -> None:  # type:
     labels = int8.classify([r.text for r in posts])
     assert {lab.language for lab in labels} == {"es", "de", "ar"}
     flagged = {lab.language for lab in labels if lab.needs_review and is_language_reason(lab.review_reason)}
-    assert flagged == {"ar"}  # German (revision 3) and Spanish (ml1 fusion) are validated: labelled, not flagged
+    assert flagged == {"es", "ar"}  # German is validated (revision 3, and with the ml1 fusion): labelled, not flagged
     assert all(lab.sentiment == "negative" for lab in labels if lab.language == "de")
