@@ -1,7 +1,7 @@
 """Throughput, memory and load time of `careline classify` on 10,000 tweet-length texts.
 
     python benchmarks/classify_throughput.py [--texts 10000] [--baseline-sample 200] [--data ../shared/data]
-                                             [--target 1000] [--speedup 10]
+                                             [--target 1000] [--speedup 10] [--model careline-minilm|DIR]
 
 Measured in one run:
   * end to end: the real `careline classify --input F --output O` command in a child process (start-up,
@@ -116,6 +116,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--target", type=float, default=1000.0, help="end-to-end texts/s (issue #19)")
     ap.add_argument("--speedup", type=float, default=10.0, help="times the naive baseline (issue #19)")
+    ap.add_argument("--model", default="careline-minilm",
+                    help="the model to time: careline-minilm or an artefact folder (e.g. a copy without its fusion)")
     a = ap.parse_args()
     data = a.data if a.data.is_dir() else None
     texts = texts_for(a.texts, data)
@@ -124,11 +126,11 @@ def main() -> None:
     infile.write_text("\n".join(texts) + "\n", encoding="utf-8")
     cache = work / "cache"
     env = {**os.environ, "CARELINE_MODEL_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "CARELINE_MODEL": "careline-minilm"}
+           "CARELINE_MODEL": a.model}
     py = sys.executable
     load0 = os.getloadavg()[0]
     probe = ("import time; t=time.perf_counter(); from classify import load_classifier; "
-             "c=load_classifier('careline-minilm'); print(time.perf_counter()-t)")
+             f"c=load_classifier({a.model!r}); print(time.perf_counter()-t)")
     build = float(run_child([py, "-c", probe], env)[3].strip().splitlines()[-1])
     warm = min(float(run_child([py, "-c", probe], env)[3].strip().splitlines()[-1]) for _ in range(2))
     careline = str(Path(py).with_name("careline"))

@@ -84,6 +84,8 @@ def fit(data: Path, model_dir: Path, *, check: bool = True) -> dict:
     x = featurise(texts, FEATURES)
     oof = np.zeros((len(rows), 3), np.float32)
     strata = np.char.add(langs, y.astype(str))
+    if np.unique(strata, return_counts=True)[1].min() < FOLDS:  # a toy data set: stratify by label alone
+        strata = y
     for k, (tr, te) in enumerate(StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(texts, strata)):
         oof[te] = _fit(x[tr], y[tr]).predict_proba(x[te])
         logger.info("fold %d/%d fitted", k + 1, FOLDS)
@@ -113,7 +115,7 @@ def validate(data: Path, model_dir: Path) -> dict:
     scores = {}
     for backend in ("onnx-fp32", "onnx-int8"):
         clf = CarelineMiniLM(model_dir, backend=backend, threads=1)
-        scores[backend] = finetune.language_scores(lambda t: _probs(clf.classify(t)), data)
+        scores[backend] = finetune.language_scores(lambda t, c=clf: _probs(c.classify(t)), data)  # type: ignore[misc]
     both = {k: min(scores["onnx-fp32"][k], scores["onnx-int8"][k]) for k in multilingual.POOLED}
     config = ArtifactConfig.load(model_dir)
     config.validated_languages = finetune.validated_languages(both)

@@ -76,7 +76,8 @@ def render(results: list[Scores]) -> list[str]:
     if any(s.languages for s in results):
         langs = [k for k in results[0].languages if k != "pooled"]
         lines += ["", "## Sentiment per language (XLM-T validation splits, macro F1)", "",
-                  f"A language counts as validated (no `needs_review`) from {_pct(finetune.VALIDATED_F1)} on; "
+                  f"A Latin-script language counts as validated (no `needs_review`) from {_pct(finetune.VALIDATED_F1)} on "
+                  "in both builds (classify/fusion_train.py); "
                   "target: es/fr/de/it/pt pooled ≥ 55.0. The English split is a subset of TweetEval validation.", "",
                   "| model | " + " | ".join(langs) + " | es/fr/de/it/pt pooled |", "|---" * (len(langs) + 2) + "|"]
         for s in results:

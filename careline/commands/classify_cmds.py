@@ -176,10 +176,26 @@ def train_cmd(
 
         result, _metrics = train_all(folder, target, chain, cv=cv, distil=distil, teacher_epochs=epochs or 2,
                                      corrections=corrections, run=run)
+    _fit_fusion(folder, target)
     final = result["final"]
     console.print(f"Model written to {target}: TweetEval val macro recall "
                   f"{100 * final['tweeteval_val_macro_recall']:.1f}. Run `careline evaluate` for the full report; "
                   f"use it with CARELINE_MODEL={target}, then `careline classify --all` to relabel stored mentions.")
+
+
+def _fit_fusion(folder: Path, target: Path) -> None:
+    """The recipe's last step: the multilingual n-gram fusion (classify/fusion_train.py, ~4 minutes on one
+    core) into the new artefact, when the data folder has the multilingual tweets."""
+    from classify import multilingual
+    from classify.fusion_train import fit
+
+    if not multilingual.available(folder):
+        console.print("[yellow]No multilingual-sentiment/ in the data folder: the model has no multilingual fusion.[/]")
+        return
+    with console.status("fitting the multilingual fusion (about 4 minutes on one core)"):
+        report = fit(folder, target)
+    console.print(f"Multilingual fusion: blend weight {report['weight']:.2f}, validation es/fr/de/it/pt pooled "
+                  f"{100 * report['validation']['scores']['onnx-int8']['pooled']:.1f} (int8).")
 
 
 def training_target(data_dir: Path, output: Path | None, replace_existing: bool, shipped: Path) -> Path:

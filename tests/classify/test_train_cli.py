@@ -103,6 +103,8 @@ def test_train_runs_the_shipped_recipe_and_reuses_finished_stages(toy: Path, tmp
     assert config.revision == SHIPPED[-1].revision and config.emoji_words
     assert config.train["settings"]["init"].startswith(str(tmp_path / "cache" / "training" / "revision-2-"))
     assert config.train["settings"]["languages"] == "all" and "multilingual_val_macro_f1" in config.train["scores_at_training"]
+    # the recipe's last step: the multilingual fusion, loaded with the model (its version carries +ml1)
+    assert config.fusion["version"] == "ml1" and (out / "fusion.safetensors").is_file()
     labels = CarelineMiniLM(out, cache_dir=tmp_path / "onnx").classify(["love this", "awful"])
     assert [lab.sentiment in ("negative", "neutral", "positive") for lab in labels] == [True, True]
     # a second run with the same settings reuses the finished revision-2 stage and trains only the last
