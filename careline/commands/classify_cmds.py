@@ -184,7 +184,7 @@ def train_cmd(
 
 
 def _fit_fusion(folder: Path, target: Path) -> None:
-    """The recipe's last step: the multilingual n-gram fusion (classify/fusion_train.py, ~4 minutes on one
+    """The recipe's last step: the multilingual n-gram fusion (classify/fusion_train.py, ~3 minutes on one
     core) into the new artefact, when the data folder has the multilingual tweets."""
     from classify import multilingual
     from classify.fusion_train import fit
@@ -192,7 +192,7 @@ def _fit_fusion(folder: Path, target: Path) -> None:
     if not multilingual.available(folder):
         console.print("[yellow]No multilingual-sentiment/ in the data folder: the model has no multilingual fusion.[/]")
         return
-    with console.status("fitting the multilingual fusion (about 4 minutes on one core)"):
+    with console.status("fitting the multilingual fusion (about 3 minutes on one core)"):
         report = fit(folder, target)
     console.print(f"Multilingual fusion: blend weight {report['weight']:.2f}, validation es/fr/de/it/pt pooled "
                   f"{100 * report['validation']['scores']['onnx-int8']['pooled']:.1f} (int8).")
