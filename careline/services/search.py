@@ -63,8 +63,8 @@ def fts5_match(expr_param: str, facets: Facets | None) -> str:
     return f"({expr_param} || {_COMPETITORS})" if facets is not None and facets.own_brands_only else expr_param
 
 
-def tsquery_expr(terms: Sequence[Term], handles: Sequence[str] = ()) -> str:
-    """The same as a PostgreSQL tsquery (phrases with <->, prefixes with :*)."""
+def tsquery_expr(terms: Sequence[Term], handles: Sequence[str] = (), negatives: Sequence[Term] = ()) -> str:
+    """The same as a PostgreSQL tsquery (phrases with <->, prefixes with :*, exclusions with !)."""
     def one(words: Sequence[str], prefix: bool) -> str:
         lexemes = [f"'{w}'" for w in words]
         if prefix:
@@ -72,6 +72,7 @@ def tsquery_expr(terms: Sequence[Term], handles: Sequence[str] = ()) -> str:
         return "(" + " <-> ".join(lexemes) + ")"
 
     parts = [one(t.words, t.prefix) for t in terms] + [one(tokens(h), False) for h in handles if tokens(h)]
+    parts += ["!" + one(t.words, t.prefix) for t in negatives]
     return " & ".join(parts)
 
 
@@ -99,13 +100,15 @@ def _match_sqlite(el: TextMatch, compiler, **kw) -> str:  # type: ignore[no-unty
 
 @compiles(TextMatch, "postgresql")
 def _match_pg(el: TextMatch, compiler, **kw) -> str:  # type: ignore[no-untyped-def]
-    def one(terms: Sequence[Term], handles: Sequence[str] = ()) -> str:
-        param = compiler.process(sa.bindparam(None, tsquery_expr(terms, handles), unique=True), **kw)
-        return f"mention.{PG_COLUMN} @@ to_tsquery('simple', {param})"
-
-    if el.negate:
-        return f"NOT ({one(el.terms, el.handles)})"
-    return " AND ".join([one(el.terms, el.handles)] + [f"NOT ({one([t])})" for t in el.negatives])
+    # The exclusions go into the same tsquery ('flight' & !'delayed'): GIN reads both words' lists and hands
+    # the heap only the rows without the excluded word, where `AND NOT (vector @@ 'delayed')` checked every
+    # 'flight' row's vector in the heap. At 1,000,000 mentions, open inbox, `flight -delayed platform:x`:
+    # count to 1,001 read 4,936 heap pages instead of 5,296, 67 ms warm instead of 240-450 (EXPLAIN ANALYZE).
+    # The vector is never NULL (built from coalesced text), so both forms keep the same rows.
+    param = compiler.process(sa.bindparam(None, tsquery_expr(el.terms, el.handles, () if el.negate else el.negatives),
+                                          unique=True), **kw)
+    match = f"mention.{PG_COLUMN} @@ to_tsquery('simple', {param})"
+    return f"NOT ({match})" if el.negate else match
 
 
 class Relevance(ColumnElement[float]):
