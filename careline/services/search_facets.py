@@ -1,8 +1,9 @@
-"""The inbox filters a SQLite full-text match can apply itself: open/closed, platform and our brands.
+"""The inbox filters a SQLite full-text match can apply itself: open/closed, platform, our brands, handles.
 
-The FTS5 index carries three filter columns beside the text (careline/search_index.py FACETS), so a
-search in the open inbox asks FTS5 for `"refund" AND state:open NOT brand_id:(competitors)` and gets the
-few thousand rows the inbox can show, instead of every "refund" ever written to intersect in SQL. The SQL
+The FTS5 index carries filter columns beside the text (careline/search_index.py FACETS), so a search in
+the open inbox asks FTS5 for `"refund" AND state:("open1")` (open, of our own brand 1) and gets the few
+thousand rows the inbox can show, instead of every "refund" ever written to intersect in SQL; `from:` is
+the handle's own token. The SQL
 conditions stay (they are the definition; the facets only narrow), so the results are the same with or
 without them, and the same as PostgreSQL's, which does not use them.
 
@@ -65,8 +66,8 @@ def for_filter(f: InboxFilter, q: ParsedQuery) -> Facets:
 
 
 def _nothing_else(f: InboxFilter, q: ParsedQuery) -> bool:
-    """The filter is only words, statuses, platforms and the brand choice the facets express."""
+    """The filter is only words, handles, statuses, platforms and the brand choice the facets express."""
     bare = InboxFilter(text=f.text, statuses=f.statuses, platforms=f.platforms,
                        include_competitors=f.include_competitors, me=f.me, include_deleted=f.include_deleted)
-    fields_ok = all((x.field == "platform" and not x.negated) or x.field == "status" for x in q.filters)
-    return bool(q.positive) and f == bare and fields_ok and bool(f.text)
+    fields_ok = all((x.field in ("platform", "from") and not x.negated) or x.field == "status" for x in q.filters)
+    return bool(q.positive or q.values("from")) and f == bare and fields_ok and bool(f.text)

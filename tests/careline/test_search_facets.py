@@ -2,6 +2,8 @@
 narrow without changing what a search finds: the same mentions and counts on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from sqlmodel import Session
 
@@ -78,7 +80,8 @@ def test_exact_facets_only_when_they_say_everything() -> None:
     assert exact("refund") and exact("refund -spam platform:x") and exact("refund", statuses=[])
     assert exact("refund status:open") and exact("refund", platforms=["x"], include_competitors=True)
     assert not exact("refund", statuses=["new"])  # the index knows open/closed, not which open status
-    assert not exact("refund status:resolved") and not exact("refund tag:vip") and not exact("from:sam_12")
+    assert not exact("refund status:resolved") and not exact("refund tag:vip") and not exact("-from:sam_12")
+    assert exact("from:sam_12") and exact("refund from:@Sam_12")  # the handle's own token is exact
     assert not exact("refund", sentiments=["negative"]) and not exact("-spam")
     facets = search_facets.for_filter(InboxFilter(text="refund brand:acme"), search_query.parse("refund brand:acme"))
     assert not facets.own_brands_only and facets.states == ("open",)
@@ -100,5 +103,35 @@ def test_migrate_rebuilds_an_index_without_the_facets(tmp_path) -> None:
     migrate(engine)
     with engine.connect() as conn:
         cols = [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(mention_fts)")]
-    assert cols == ["text", "author_handle", "author_name", "state", "platform", "brand_id"]
+    assert cols == ["text", "author_handle", "author_name", "state", "platform", "brand_id", "handle"]
     assert _open(engine, "bag") == (["kate_1", "leo_7", "maria_3", "sam_12"], 4)
+
+
+def _fts_ids(engine, expr: str) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return len(conn.exec_driver_sql("SELECT rowid FROM mention_fts WHERE mention_fts MATCH ?", (expr,)).all())
+
+
+def test_migration_0020_writes_the_state_with_the_brand_and_goes_back(tmp_path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from careline import db
+    from careline.db import make_engine, migrate
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate(engine)
+    _load(engine)
+    assert (_fts_ids(engine, 'state : "open1"'), _fts_ids(engine, 'state : "open2"')) == (4, 1)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0019_search_facets")
+    assert (_fts_ids(engine, 'state : "open"'), _fts_ids(engine, 'state : "open1"')) == (5, 0)  # 0019's form
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE mention SET status = 'resolved' WHERE author_handle = 'sam_12'")  # its triggers
+    assert _fts_ids(engine, 'state : "open"') == 4
+    migrate(engine)  # 0020 again: rebuilt from the rows
+    assert (_fts_ids(engine, 'state : "open1"'), _fts_ids(engine, 'state : "closed1"')) == (3, 1)
+    assert _open(engine, "bag") == (["kate_1", "leo_7", "maria_3"], 3)
