@@ -17,8 +17,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 from sqlmodel import Session, col, select
 
-from careline.models import Brand, Mention
 from careline import search_index
+from careline.models import Brand, Mention
 from careline.search_index import COLUMNS, FTS_TABLE, PG_COLUMN
 from careline.services.search_facets import Facets
 from careline.services.search_query import FieldFilter, ParsedQuery, Term, tokens
