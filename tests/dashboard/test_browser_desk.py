@@ -86,6 +86,7 @@ def test_reload_and_new_tab_keep_the_agent_signed_in_and_sign_out_ends_it(desk, 
         tab = ctx.new_page()
         tab.goto(base + "/trends")
         expect(tab.get_by_role("heading", name="Trends")).to_be_visible(timeout=30_000)
+        settled(page)  # the first tab may be mid-rerun (live refresh) after the others loaded: click a drawn page
         page.get_by_role("button", name="Sign out").click()
         expect(page.get_by_label("Username")).to_be_visible(timeout=20_000)
         tab.reload()  # the other tab shared the session: it is over there too
