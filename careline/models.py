@@ -99,6 +99,10 @@ class Mention(SQLModel, table=True):
         # Deleted by the author (migration 0017): only those rows, so the inbox leaves them out cheaply.
         sa.Index("ix_mention_deleted", "deleted_at", sqlite_where=sa.text("deleted_at IS NOT NULL"),
                  postgresql_where=sa.text("deleted_at IS NOT NULL")),
+        # A case's posts (migration 0021): only rows in a case, so SQLite's statistics see how few share
+        # one (a full index counts the NULLs of every post without a case as one value and scanned instead).
+        sa.Index("ix_mention_case_id", "case_id", sqlite_where=sa.text("case_id IS NOT NULL"),
+                 postgresql_where=sa.text("case_id IS NOT NULL")),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     platform: str = Field(max_length=20)
@@ -154,7 +158,7 @@ class Mention(SQLModel, table=True):
     respond_by: Optional[datetime] = ts()  # first-response deadline under the brand's SLA policy
     priority_boost: float = 0.0  # raised/lowered by routing rules and escalation, part of the priority
     team_id: Optional[int] = Field(default=None, index=True)
-    case_id: Optional[int] = Field(default=None, index=True)  # id of the case's first mention
+    case_id: Optional[int] = None  # id of the case's first mention (ix_mention_case_id above)
     resolved_at: Optional[datetime] = ts()
 
 
