@@ -11,7 +11,9 @@ Markdown table; exits 1 if either rate per CPU-second is under --target (10,000 
 
 Session 6, main -> cases decided before the insert (medians of 3-6 interleaved runs, load 1.9-4.4, per
 CPU-second): SQLite first ingest 2,470 -> 3,058/s, re-ingest 9,706 -> 52,254/s; PostgreSQL (client CPU)
-first 2,442 -> 2,554/s, re-ingest 6,986 -> 28,291/s. Ranges and where the rest goes: docs/collectors.md.
+first 2,442 -> 2,554/s, re-ingest 6,986 -> 28,291/s. Session 7, into a copy of the 1M database
+(--url), main -> migration 0021 (ix_mention_case_id partial): SQLite first ingest 599-706 -> 3,916-4,390/s
+(load 1.6-2.8), PostgreSQL no change beyond the spread. Ranges and where the rest goes: docs/collectors.md.
 """
 from __future__ import annotations
 
