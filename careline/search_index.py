@@ -6,7 +6,8 @@ correction, an erase, a script with plain SQL) updates the index in the same tra
 Beside the text it indexes four filters (FACETS below). The update trigger fires only when an
 indexed value really changes, so classification, assignment and priority writes cost nothing extra.
 PostgreSQL: a stored generated `tsvector` column with a GIN index: the database computes it on every
-write, so nothing can forget it.
+write, so nothing can forget it. A second, partial GIN index holds the open mentions only (PG_OPEN_INDEX
+below): the inbox searches them.
 
 Both use the same word rules: lower-cased runs of letters and digits (`unicode61` without diacritic
 folding, and PostgreSQL's `simple` configuration: no stemming, no stop words), so a query finds the same
@@ -29,6 +30,7 @@ FTS_TABLE = "mention_fts"
 CONTENT_VIEW = "mention_fts_content"
 PG_COLUMN = "search_vector"
 PG_INDEX = "ix_mention_search"
+PG_OPEN_INDEX = "ix_mention_search_open"
 TRIGGERS = ("mention_fts_ai", "mention_fts_ad", "mention_fts_au")
 COLUMNS = ("text", "author_handle", "author_name")  # what a search's words are looked for in
 # SQLite only: what the inbox filters on beside the words, as index columns, so FTS5 applies them while
@@ -101,9 +103,19 @@ SQLITE_TRIGGERS = (
 )
 PG_VECTOR = ("to_tsvector('simple'::regconfig, coalesce(text, '') || ' ' || coalesce(author_handle, '') || ' ' "
              "|| coalesce(author_name, ''))")
+# The open inbox's words (migration 0021). The inbox asks for `status IN ('new', 'assigned')` beside the
+# words, which implies this predicate, so the planner reads this index alone; with only the whole-table
+# index it ANDed the word's list with the 69,770 open rows of a status index. At 1,000,000 mentions, a fresh
+# copy with the OS cache dropped, EXPLAIN (ANALYZE, BUFFERS) of the open-inbox count of "refund": the bitmap
+# from 6 index pages in 1.7 ms (4,056 rows) instead of 302 pages and a BitmapAnd of 56,629 and 69,770 rows
+# in 119 ms; the count 175 -> 31 ms. 7.2 MB. A status change to resolved or ignored leaves it (the new row
+# version is not indexed here), so it stays about the size of the open inbox.
+PG_OPEN_PREDICATE = f"status IN {OPEN_STATUSES!r}"  # our constants: "status IN ('new', 'assigned')"
+PG_OPEN_DDL = f"CREATE INDEX IF NOT EXISTS {PG_OPEN_INDEX} ON mention USING gin ({PG_COLUMN}) WHERE {PG_OPEN_PREDICATE}"
 POSTGRES = (
     f"ALTER TABLE mention ADD COLUMN IF NOT EXISTS {PG_COLUMN} tsvector GENERATED ALWAYS AS ({PG_VECTOR}) STORED",
     f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON mention USING gin ({PG_COLUMN})",
+    PG_OPEN_DDL,
 )
 
 
@@ -159,6 +171,7 @@ def drop(conn: sa.Connection) -> None:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {FTS_TABLE}")
         conn.exec_driver_sql(f"DROP VIEW IF EXISTS {CONTENT_VIEW}")
     elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_OPEN_INDEX}")
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_INDEX}")
         conn.exec_driver_sql(f"ALTER TABLE mention DROP COLUMN IF EXISTS {PG_COLUMN}")
 
@@ -187,7 +200,7 @@ def include_name(name: str | None, type_: str, _parent: Any = None) -> bool:
     if type_ == "column":
         return name != PG_COLUMN
     if type_ == "index":
-        return name != PG_INDEX
+        return name not in (PG_INDEX, PG_OPEN_INDEX)
     return True
 
 

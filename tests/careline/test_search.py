@@ -185,3 +185,38 @@ def test_migrate_puts_back_an_index_a_table_rebuild_dropped(tmp_path) -> None:
     with Session(engine) as s:
         ingest(s, [make_raw(author_handle="bo_2", text="lost bag again")])
     assert _found(engine, "again") == ["bo_2"]
+
+
+@pytest.mark.postgres
+def test_postgres_open_inbox_search_reads_the_open_index_which_follows_status(pg_engine) -> None:
+    """The open inbox's condition is what the partial index's predicate needs (migration 0021), and a mention
+    leaves it when resolved. (Six rows: the planner would read them whole, or through any index.)"""
+    from careline import search_index
+    from careline.db import migrate
+
+    migrate(pg_engine)
+    ids = _load(pg_engine)
+    statements: list[tuple[str, object]] = []
+
+    def keep(_conn, _cur, statement, params, _ctx, _many) -> None:  # type: ignore[no-untyped-def]
+        statements.append((statement, params))
+
+    sa.event.listen(pg_engine, "before_cursor_execute", keep)
+    with Session(pg_engine) as s:
+        found = inbox_search.search(s, "bag", everywhere=False)
+    sa.event.remove(pg_engine, "before_cursor_execute", keep)
+    assert sorted(m.author_handle or "" for m in found.items) == ["maria_3", "nina_5", "omar_9", "sam_12"]
+    counted = next((st, p) for st, p in statements if st.startswith("SELECT count(*)"))
+    with pg_engine.connect() as conn:  # the other indexes dropped (rolled back): the open one or none fits
+        for name in conn.exec_driver_sql("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                                         "WHERE i.indrelid = 'mention'::regclass AND NOT i.indisunique "
+                                         "AND c.relname <> %s", (search_index.PG_OPEN_INDEX,)).scalars().all():
+            conn.exec_driver_sql(f'DROP INDEX "{name}"')
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + counted[0], counted[1]))  # type: ignore[arg-type]
+        conn.rollback()
+    assert search_index.PG_OPEN_INDEX in plan, plan
+    with Session(pg_engine) as s:
+        triage.set_status(s, ids["sam_12"], "resolved", "agent")
+    assert _found(pg_engine, "bag", everywhere=False) == ["maria_3", "nina_5", "omar_9"]
+    assert _found(pg_engine, "bag") == ["maria_3", "nina_5", "omar_9", "sam_12"]  # every status: still found
