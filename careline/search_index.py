@@ -103,7 +103,7 @@ SQLITE_TRIGGERS = (
 )
 PG_VECTOR = ("to_tsvector('simple'::regconfig, coalesce(text, '') || ' ' || coalesce(author_handle, '') || ' ' "
              "|| coalesce(author_name, ''))")
-# The open inbox's words (migration 0021). The inbox asks for `status IN ('new', 'assigned')` beside the
+# The open inbox's words (migration 0022). The inbox asks for `status IN ('new', 'assigned')` beside the
 # words, which implies this predicate, so the planner reads this index alone; with only the whole-table
 # index it ANDed the word's list with the 69,770 open rows of a status index. At 1,000,000 mentions, a fresh
 # copy with the OS cache dropped, EXPLAIN (ANALYZE, BUFFERS) of the open-inbox count of "refund": the bitmap

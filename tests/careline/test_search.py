@@ -189,7 +189,7 @@ def test_migrate_puts_back_an_index_a_table_rebuild_dropped(tmp_path) -> None:
 
 @pytest.mark.postgres
 def test_postgres_open_inbox_search_reads_the_open_index_which_follows_status(pg_engine) -> None:
-    """The open inbox's condition is what the partial index's predicate needs (migration 0021), and a mention
+    """The open inbox's condition is what the partial index's predicate needs (migration 0022), and a mention
     leaves it when resolved. (Six rows: the planner would read them whole, or through any index.)"""
     from careline import search_index
     from careline.db import migrate

@@ -1,7 +1,7 @@
 """search: PostgreSQL's open inbox gets its own partial GIN index over the search vector
 
-Revision ID: 0021_search_open_index
-Revises: 0020_search_state_brand
+Revision ID: 0022_search_open_index
+Revises: 0021_mention_case_partial_index
 
 PostgreSQL (careline/search_index.py PG_OPEN_INDEX): `ix_mention_search_open`, the search vector of the
 open mentions only (status new or assigned), which the open inbox's searches read instead of ANDing the
@@ -13,8 +13,8 @@ from alembic import op
 
 from careline import search_index
 
-revision = "0021_search_open_index"
-down_revision = "0020_search_state_brand"
+revision = "0022_search_open_index"
+down_revision = "0021_mention_case_partial_index"
 branch_labels = None
 depends_on = None
 
