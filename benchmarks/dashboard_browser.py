@@ -7,6 +7,14 @@ Starts `careline serve --no-scheduler` on a free port, signs in as agent and tim
 moment Streamlit has finished drawing: the inbox's first page after sign-in, a filter change
 (a text search), the next page, and the Trends page at its default range (the last 30 days). Without
 --database-url it loads the offline demo into a temporary directory.
+
+`--search-repeats N` then times typing → table N times (the queries in `--queries`, in turn, so every
+search changes the result), measured inside the page: from the Enter key's keydown to the frame after the
+table's element stopped being stale (Streamlit marks every element of the previous run `data-stale` until
+the new run sends it again), and to the frame after the whole run is drawn (no stale element left). The
+running icon cannot be that marker: Streamlit shows it only after 500 ms of running.
+
+    python benchmarks/dashboard_browser.py --database-url sqlite:///var/bench/m1.db --search-repeats 12 --skip-trends
 """
 from __future__ import annotations
 
@@ -56,10 +64,68 @@ def _inbox_drawn(page) -> float:  # type: ignore[no-untyped-def]
     return _drawn(page, page.locator("[data-testid='stDataFrame']").first)
 
 
+# Installed before each timed search; resolves with (ms to the table drawn, ms to the whole run drawn).
+_MEASURE_JS = """() => { window.__carelineDrawn = new Promise((resolve, reject) => {
+  let t0 = null, sawStale = false, table = null;
+  const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now()))));
+  const grid = () => document.querySelector("[data-testid='stMain'] [data-testid='stDataFrame']");
+  const check = () => {
+    if (t0 === null) return;
+    const anyStale = document.querySelector("[data-testid='stMain'] [data-stale='true']");
+    if (anyStale) sawStale = true;
+    const g = grid(), box = g && g.closest("[data-testid='stElementContainer']");
+    if (table === null && sawStale && box && box.getAttribute('data-stale') !== 'true') {
+      table = frame();
+    }
+    if (sawStale && !anyStale) {
+      obs.disconnect();
+      const end = frame();
+      Promise.all([table || end, end]).then(([a, b]) => resolve([a - t0, b - t0]));
+    }
+  };
+  const obs = new MutationObserver(check);
+  obs.observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-stale']});
+  document.addEventListener('keydown', e => { if (e.key === 'Enter' && t0 === null) t0 = performance.now(); },
+                            {capture: true, once: true});
+  setTimeout(() => reject(new Error('no redraw within 60 s')), 60000);
+}); }"""
+
+
+def _search_repeats(page, queries: list[str], repeats: int) -> None:  # type: ignore[no-untyped-def]
+    """Type each query and press Enter; print the in-page typing → table / → run drawn times, then a summary."""
+    import statistics
+
+    box = page.get_by_role("textbox", name="Search mentions")
+    tables, runs = [], []
+    for i in range(repeats):
+        settled(page)
+        query = queries[i % len(queries)]
+        if query == box.input_value():  # the same text again would not rerun anything
+            query = queries[(i + 1) % len(queries)]
+        box.fill(query)
+        page.evaluate(_MEASURE_JS)  # leaves a pending promise in the page, awaited below
+        box.press("Enter")
+        table_ms, run_ms = page.evaluate("() => window.__carelineDrawn")
+        tables.append(table_ms)
+        runs.append(run_ms)
+        print(f"search {query!r:<24} typing → table {table_ms:>6.0f} ms   → run drawn {run_ms:>6.0f} ms", flush=True)
+    if repeats:
+        def p95(xs: list[float]) -> float:
+            return sorted(xs)[max(0, round(0.95 * len(xs)) - 1)]
+        print(f"typing → table: median {statistics.median(tables):.0f} ms, p95 {p95(tables):.0f}, "
+              f"min {min(tables):.0f}, max {max(tables):.0f} (n={repeats}); run drawn: median "
+              f"{statistics.median(runs):.0f}, p95 {p95(runs):.0f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="an already seeded database (default: a fresh demo)")
     parser.add_argument("--screenshot", type=Path, help="save the inbox (top of the page, a mention open below) to this PNG")
+    parser.add_argument("--search-repeats", type=int, default=0,
+                        help="time typing → table this many times after the single-shot timings")
+    parser.add_argument("--queries", default='refund,pram,"lost bag",refun*',
+                        help="comma-separated searches for --search-repeats, used in turn")
+    parser.add_argument("--skip-trends", action="store_true", help="leave out the Trends and page-switch timings")
     args = parser.parse_args()
     from playwright.sync_api import expect
 
@@ -102,6 +168,7 @@ def main() -> None:
                    lambda: changed(before))
             before = summary.inner_text()
             _timed("filter: search 'refund' → table updated", search_refund, lambda: changed(before))
+            _search_repeats(page, args.queries.split(","), args.search_repeats)
             if args.screenshot:
                 page.goto(base)  # a new browser session: sign in again, with default filters
                 sign_in(page, base)
@@ -113,7 +180,7 @@ def main() -> None:
                 args.screenshot.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(args.screenshot))
                 print(f"saved {args.screenshot}")
-            for visit in ("first", "second"):
+            for visit in () if args.skip_trends else ("first", "second"):
                 _timed(f"Trends page (default 30 days), {visit} time → drawn",
                        lambda: page.get_by_role("link", name="Trends").click(),
                        lambda: (page.get_by_role("heading", name="Share of voice").wait_for(timeout=60_000),

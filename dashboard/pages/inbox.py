@@ -25,7 +25,7 @@ from careline.services import (
 from careline.services import live as live_changes
 from careline.services.inbox import InboxFilter
 from careline.settings import PLATFORMS as ALL_PLATFORMS
-from dashboard import detail, export_panel, live, themes_panel, views_nav
+from dashboard import detail, export_panel, lagging, live, themes_panel, views_nav
 from dashboard.components import act, can, clean, db, one_line, placeholder_notice, require_user, settings
 
 PAGE_SIZE = 50
@@ -42,13 +42,11 @@ st.text("Mentions of your brands that may need an answer, most urgent first. "
         "Pick one (click a row, or use 'Open a mention') to read it in full, reply, assign or correct it.")
 
 
-@st.cache_data(ttl=30, show_spinner=False)
 def _header() -> dict[str, int]:
     with db() as session:
         return stats.workload(session)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
 def _choices() -> tuple[dict[int, str], list[str], list[str]]:
     with db() as session:
         names = {b.id: b.name + (" (competitor)" if b.competitor else "") for b in inbox.brands(session)}
@@ -70,7 +68,7 @@ SEARCH_HELP = ('Words: all must appear (text, author handle or name). "lost bag"
                "(open, all) · intent:complaint · sentiment:negative · lang:en · assignee:me (none)")
 
 
-counts = _header()
+counts = lagging.value(_header, ttl=30)  # counted behind the page, never waited for (dashboard/lagging.py)
 with db() as session:
     escalated = escalation.notices_for(session, user["username"], limit=3)
 for notice_row in escalated:  # the dashboard side of escalation notices (apprise carries the same text)
@@ -82,7 +80,7 @@ m2.metric("All mentions", f"{counts['mentions']:,}")
 m3.metric("Waiting for the classifier", f"{counts['unclassified']:,}")
 m4.metric("Replies queued", f"{counts['queued']:,}")
 
-brand_names, languages, people = _choices()
+brand_names, languages, people = lagging.value(_choices, ttl=60)
 views_nav.apply_pending(user, {"f_brand": list(brand_names), "f_platform": PLATFORMS, "f_sentiment": SENTIMENTS,
                                "f_intent": INTENTS, "f_status": STATUSES, "f_lang": languages,
                                "f_tags": _tag_names(), "f_assignee": people}, SORTS)
@@ -141,11 +139,11 @@ flt = InboxFilter(brand_ids=brand_ids, platforms=platforms, sentiments=sentiment
                   statuses=statuses, assignee=assignee, languages=langs, since=since, until=until,
                   text=text.strip() or None, needs_review=True if review != "All" else None,
                   tags=tag_pick, me=user["username"], mention_ids=theme_options.get(theme),
-                  overdue=overdue)
+                  overdue=overdue, reply_needed={"Any": None, "Yes": True}.get(replying, False))
 searching = bool(query and query.positive)
 # what the person chose (not the computed times, which move with the clock): a new choice goes to page 1
 signature = repr((text, brand_ids, platforms, sentiments, intents, statuses, who, langs, period, review,
-                  st.session_state.get("f_dates"), tag_pick, sort, everywhere, theme, overdue))
+                  st.session_state.get("f_dates"), tag_pick, sort, everywhere, theme, overdue, replying))
 views_nav.save_panel(user, text.strip(), views_nav.current_filters({
     "who": who, "period": period, "brand_ids": brand_ids, "platforms": platforms, "sentiments": sentiments,
     "intents": intents, "statuses": statuses, "langs": langs, "tags": tag_pick, "overdue": overdue,

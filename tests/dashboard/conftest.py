@@ -100,7 +100,10 @@ def page(dash_db: Engine) -> Callable[..., AppTest]:
     def _open(name: str, role: str = "admin", run: bool = True) -> AppTest:
         import streamlit as st
 
+        from dashboard import lagging
+
         st.cache_data.clear()
+        lagging.clear()
         at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=30)
         at.session_state["user"] = {"username": role, "role": role, "display_name": role.title()}
         if run:

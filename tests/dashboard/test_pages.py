@@ -57,6 +57,22 @@ def test_inbox_lists_by_priority_and_filters_change_rows(page):
     assert len(at.dataframe[0].value) == 1
 
 
+def test_needs_a_reply_filter_changes_rows(page, dash_db):
+    """The "Needs a reply" choice reaches the listing (it was drawn but never applied before session 7)."""
+    with Session(dash_db) as s:
+        open_ids = [m.id for m in s.exec(select(Mention).where(Mention.status.in_(["new", "assigned"])))]
+        for m in s.exec(select(Mention)):
+            m.reply_needed = m.id != open_ids[0]
+            s.add(m)
+        s.commit()
+    at = page("inbox")
+    everyone = len(at.dataframe[0].value)
+    at.selectbox(key="f_reply_needed").select("No (jokes, news, spam, links, thanks)").run()
+    assert list(at.dataframe[0].value["#"]) == [open_ids[0]]
+    at.selectbox(key="f_reply_needed").select("Yes").run()
+    assert len(at.dataframe[0].value) == everyone - 1 and open_ids[0] not in list(at.dataframe[0].value["#"])
+
+
 def test_open_mention_assign_note_status_and_history(page, dash_db):
     mid = mention_id(dash_db, "Acme Air lost my bag")
     at = page("inbox", role="agent")
