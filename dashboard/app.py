@@ -68,12 +68,11 @@ with st.sidebar:
     if user["role"] == "viewer":
         st.info("Read-only access: you can look and export, not reply or change anything.")
     s1, s2 = st.columns(2)
-    if s1.button("Sign out", key="sign_out", help="Ends this browser's session, in every tab."):
-        auth.sign_out()
-        st.rerun()
-    if s2.button("Everywhere", key="sign_out_all", help="Sign out on every device and browser."):
-        auth.sign_out(everywhere=True)
-        st.rerun()
+    # Callbacks: the session ends before the next run starts, not when a run gets down to these lines (one
+    # run instead of two, and nothing between the click and the sign-out for a busy server to interrupt).
+    s1.button("Sign out", key="sign_out", help="Ends this browser's session, in every tab.", on_click=auth.sign_out)
+    s2.button("Everywhere", key="sign_out_all", help="Sign out on every device and browser.",
+              on_click=auth.sign_out, kwargs={"everywhere": True})
 # Home and the saved views only switch to the inbox, and a switch drops what the run drew: the cookie
 # hand-off's script would never reach the browser (a reload would sign the agent out). It waits, in the
 # session state, for the run that draws the inbox.
