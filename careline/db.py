@@ -256,15 +256,31 @@ def create_all(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
 
 
+def _alembic_config() -> Any:
+    """Alembic's config for careline/migrations; each command sets the connection it runs on."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.attributes["connection"] = None
+    return cfg
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to `revision` with Alembic (a reversal; `migrate` brings it forward again)."""
+    from alembic import command
+
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` with Alembic."""
     from alembic import command
-    from alembic.config import Config
 
-    here = Path(__file__).parent
-    cfg = Config()
-    cfg.set_main_option("script_location", str(here / "migrations"))
-    cfg.attributes["connection"] = None
+    cfg = _alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
