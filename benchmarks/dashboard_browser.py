@@ -170,7 +170,11 @@ def main() -> None:
             _timed("filter: search 'refund' → table updated", search_refund, lambda: changed(before))
             _search_repeats(page, args.queries.split(","), args.search_repeats)
             if args.screenshot:
-                page.goto(base)  # a new browser session: sign in again, with default filters
+                # Sign out first: a reload keeps the agent signed in (the session cookie), and the screenshot
+                # wants the default filters of a new sign-in, not this run's searches.
+                settled(page)
+                page.get_by_role("button", name="Sign out").click()
+                expect(page.get_by_label("Username")).to_be_visible(timeout=30_000)
                 sign_in(page, base)
                 expect(table).to_be_visible(timeout=60_000)
                 pick_option(page, "Open a mention", 1)
