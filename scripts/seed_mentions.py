@@ -176,7 +176,7 @@ def _drop_indexes(conn: sa.Connection) -> list[str]:
         rows = list(conn.exec_driver_sql(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'mention' AND schemaname = current_schema() "
             "AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'mention'::regclass) "
-            f"AND indexname <> '{search_index.PG_INDEX}'"))
+            f"AND indexname NOT IN ('{search_index.PG_INDEX}', '{search_index.PG_OPEN_INDEX}')"))  # install() makes them
     for name, _ in rows:
         conn.exec_driver_sql(f'DROP INDEX "{name}"')
     search_index.drop(conn)  # triggers and table (SQLite), generated column and GIN index (PostgreSQL)
@@ -186,9 +186,11 @@ def _drop_indexes(conn: sa.Connection) -> list[str]:
 def _restore_indexes(conn: sa.Connection, ddl: list[str]) -> None:
     from careline import search_index
 
+    # the search index first: on PostgreSQL adding the generated column rewrites the table, so the other
+    # indexes are built once, over the final heap
+    search_index.install(conn, rebuild=True)  # SQLite re-reads every row; PostgreSQL fills the column
     for statement in ddl:
         conn.exec_driver_sql(statement)
-    search_index.install(conn, rebuild=True)  # SQLite re-reads every row; PostgreSQL fills the column
 
 
 def seed(url: str, count: int, seed_value: int = 7, now: datetime | None = None) -> float:

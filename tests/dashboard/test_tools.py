@@ -72,3 +72,45 @@ def test_seeded_database_has_every_index_and_a_full_text_index_in_step(tmp_path:
     fresh.dispose()
     seeded.dispose()
     assert found and found == sum("bag" in re.split(r"[^\w]+|_", t.lower()) for t in texts)
+
+
+@pytest.mark.postgres
+def test_seeded_postgres_database_has_every_index(monkeypatch: pytest.MonkeyPatch):
+    """On PostgreSQL the open-inbox GIN (0022) indexes the generated search column, which the seeder drops
+    with the full-text index: it must build the column back before the indexes that need it."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from careline.db import migrate
+    from tests.conftest import POSTGRES_URL
+
+    if not POSTGRES_URL:
+        pytest.fail("CARELINE_TEST_POSTGRES_URL is not set; run the suite with `make test` (it starts PostgreSQL)")
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    sys.modules.pop("seed_mentions", None)
+    import seed_mentions
+
+    seeded, fresh = (f"t_{uuid.uuid4().hex[:10]}" for _ in range(2))
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        for schema in (seeded, fresh):
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        seed_mentions.seed(f"{POSTGRES_URL}?options=-csearch_path%3D{seeded}", 300, seed_value=5)
+        engine = sa.create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={fresh}"})
+        migrate(engine)
+        engine.dispose()
+        query = sa.text("SELECT indexname, replace(indexdef, :schema || '.', '') FROM pg_indexes "
+                        "WHERE schemaname = :schema AND tablename = 'mention' ORDER BY indexname")
+        with admin.connect() as conn:
+            made = {schema: list(conn.execute(query, {"schema": schema})) for schema in (seeded, fresh)}
+            found = conn.execute(sa.text(f'SELECT count(*) FROM "{seeded}".mention '
+                                         "WHERE search_vector @@ plainto_tsquery('simple', 'bag')")).scalar()
+    finally:
+        with admin.begin() as conn:
+            for schema in (seeded, fresh):
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+    assert made[seeded] == made[fresh] and any(name == "ix_mention_search_open" for name, _ in made[seeded])
+    assert found is not None and found > 0
