@@ -1,7 +1,14 @@
 """The ingest path as collectors call it (upsert, authors, customers and counts, cases, the full-text index):
 first ingest and re-ingest.
 
-    python benchmarks/ingest_throughput.py [--mentions 20000] [--batch 500] [--url sqlite:///...] [--no-brand]
+    python benchmarks/ingest_throughput.py [--mentions 20000] [--page 100] [--url sqlite:///...] [--no-brand]
+        [--direct --batch 500]
+
+By default the mentions go through a collector run as the scheduler makes it (services/collection.py
+`collect` with X's read budget): pages of --page posts (100, the most X, Reddit and Bluesky return), each
+page ingested and committed with its cursor, the run's counters and the budget's reads. `--direct` calls
+`ingest` in batches of --batch instead, as this benchmark did up to session 7 (its figures were measured
+that way: 500 a batch, one commit each, no run record).
 
 The mentions belong to one brand (as every collected post does), so follow-ups join cases: 20,000 posts
 by 5,000 authors within 39 hours, most of them follow-ups. `--no-brand` stores them without a brand (no
@@ -29,12 +36,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session, col, func, select  # noqa: E402
 
 from careline.db import create_all, make_engine  # noqa: E402
 from careline.models import Brand, Mention  # noqa: E402
+from careline.services.budgets import Budget  # noqa: E402
+from careline.services.collection import collect  # noqa: E402
 from careline.services.ingest import ingest  # noqa: E402
-from collectors.base import RawMention  # noqa: E402
+from collectors.base import Batch, Query, RawMention  # noqa: E402
 
 TEXTS = ["{b} lost my bag in Lisbon and nobody answers", "Thanks {b}, smooth flight and a lovely crew!",
          "Does {b} allow a guitar as cabin luggage?", "¿{b} perdió mi maleta? 😡", "Booked {b} to Oslo for May"]
@@ -55,7 +65,33 @@ def synthetic(n: int, seed: int = 1) -> list[RawMention]:
     return out
 
 
-def run(url: str, mentions: list[RawMention], batch: int, brand: bool = True) -> tuple[list[tuple[float, float]], int, int]:
+class Replay:
+    """A source that returns the mentions in pages, as a collector's fetch would (nothing parsed here:
+    benchmarks/ingest_parse.py measures that)."""
+
+    name = "x"
+
+    def __init__(self, mentions: list[RawMention], page: int) -> None:
+        self.mentions, self.page = mentions, page
+
+    def fetch(self, query: Query, cursor: str | None) -> Batch:
+        start = int(cursor or 0) % len(self.mentions)  # a finished run's cursor points past the end: start over
+        chunk = self.mentions[start:start + self.page]
+        end = start + len(chunk)
+        return Batch(mentions=chunk, cursor=str(end), has_more=end < len(self.mentions), reads=len(chunk))
+
+
+def _collect(engine: Engine, mentions: list[RawMention], page: int) -> int:
+    """One collector run over every page (services/collection.py), as `careline worker` makes it for X."""
+    budget = Budget("x")  # the settings' defaults: reads counted, no cap
+    summary = collect(engine, Replay(mentions, page), max_pages=-(-len(mentions) // page), brand="Acme Air",
+                      budget=budget)
+    assert not summary.errors, summary.errors
+    return summary.new
+
+
+def run(url: str, mentions: list[RawMention], batch: int, brand: bool = True, page: int = 100,
+        direct: bool = False) -> tuple[list[tuple[float, float]], int, int]:
     """((wall rate, CPU rate) for first ingest and re-ingest, new rows each time)."""
     engine = make_engine(url)
     create_all(engine)
@@ -68,16 +104,21 @@ def run(url: str, mentions: list[RawMention], batch: int, brand: bool = True) ->
                 session.add(row)
                 session.commit()
             brand_id = row.id
+    if not direct and not brand:
+        raise SystemExit("--no-brand needs --direct (a collector run reads a brand's query)")
     rates = []
     new_counts = []
     for _ in range(2):
         t0, c0 = time.perf_counter(), time.process_time()
         new = 0
-        with Session(engine) as session:
-            for i in range(0, len(mentions), batch):
-                res = ingest(session, mentions[i:i + batch], brand_id=brand_id, source="x", query_key="x:bench",
-                             cursor=str(i))
-                new += res.new
+        if not direct:
+            new = _collect(engine, mentions, page)
+        else:
+            with Session(engine) as session:
+                for i in range(0, len(mentions), batch):
+                    res = ingest(session, mentions[i:i + batch], brand_id=brand_id, source="x", query_key="x:bench",
+                                 cursor=str(i))
+                    new += res.new
         rates.append((len(mentions) / (time.perf_counter() - t0), len(mentions) / (time.process_time() - c0)))
         new_counts.append(new)
     with Session(engine) as session:
@@ -91,7 +132,9 @@ def run(url: str, mentions: list[RawMention], batch: int, brand: bool = True) ->
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mentions", type=int, default=20_000)
-    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--page", type=int, default=100, help="posts per page of the collector run")
+    ap.add_argument("--direct", action="store_true", help="call ingest directly in batches of --batch")
+    ap.add_argument("--batch", type=int, default=500, help="with --direct: posts per ingest call")
     ap.add_argument("--url", default=None, help="database URL (default: a temporary SQLite file)")
     ap.add_argument("--target", type=float, default=10_000.0)
     ap.add_argument("--no-brand", action="store_true", help="store the mentions without a brand (no cases)")
@@ -102,12 +145,14 @@ def main() -> int:
         url = args.url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         if args.url:
             args.repeat = 1  # one given database: a second run would find every mention already stored
-        runs = [run(url.replace(".db", f"{i}.db"), mentions, args.batch, not args.no_brand) for i in range(args.repeat)]
+        runs = [run(url.replace(".db", f"{i}.db"), mentions, args.batch, not args.no_brand, args.page, args.direct)
+                for i in range(args.repeat)]
         first = (max(r[0][0][0] for r in runs), max(r[0][0][1] for r in runs))
         again = (max(r[0][1][0] for r in runs), max(r[0][1][1] for r in runs))
         new1, new2 = runs[0][1], max(r[2] for r in runs)
     print(f"| ingest on {url.split(':')[0]} ({args.mentions:,} mentions, {'no brand' if args.no_brand else 'one brand'}, "
-          f"batches of {args.batch}, best of {args.repeat}) "
+          f"{f'direct, batches of {args.batch}' if args.direct else f'collector run, pages of {args.page}'}, "
+          f"best of {args.repeat}) "
           "| mentions/s (wall) | mentions per CPU-second | new rows |")
     print("|---|---:|---:|---:|")
     print(f"| first ingest | {first[0]:,.0f} | {first[1]:,.0f} | {new1:,} |")
