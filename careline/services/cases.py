@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from careline.db import insert_rows, write_rows
+from careline.db import in_values, insert_rows, write_rows
 from careline.models import AuditEvent, Mention, Note, Reply, Status, utcnow
 from careline.services.customer_counts import key_filter
 from careline.services.priority import OPEN_STATUSES, score_mention
@@ -57,7 +57,7 @@ class Plan:
         """Write the stored rows that change and the audit events (once the new posts are stored)."""
         store_plain(session, self.stored.values(), _WRITTEN)  # one executemany per set of columns
         if self.events:
-            stmt, params = insert_rows(session, AuditEvent, self.events)  # arrays on PostgreSQL (careline/db.py)
+            stmt, params = insert_rows(session, AuditEvent, self.events)  # one JSON recordset on PostgreSQL (careline/db.py)
             write_rows(session, stmt, params)
         return len(self.events)
 
@@ -128,7 +128,7 @@ def _stored_candidates(session: Session, mine: list[_Post], window: timedelta, c
     for pairs in _chunks(threads):
         wanted = set(pairs)
         # `platform || ''`: without planner statistics SQLite would walk the (platform, status, ...) index
-        stmt = sa.select(*_POST_COLUMNS).where(col(Mention.thread_id).in_(sorted({t for _, t in pairs})),
+        stmt = sa.select(*_POST_COLUMNS).where(in_values(conn, col(Mention.thread_id), sorted({t for _, t in pairs})),
                                                col(Mention.platform).concat("").in_(sorted({p for p, _ in pairs})))
         for r in conn.execute(stmt):
             if (r.platform, r.thread_id) not in wanted or r.brand_id in competitors:
@@ -141,7 +141,7 @@ def _stored_candidates(session: Session, mine: list[_Post], window: timedelta, c
     for pairs in _chunks(authors):
         wanted = set(pairs)
         stmt = sa.select(*_POST_COLUMNS).where(
-            key_filter(col(Mention.platform), col(Mention.author_handle), pairs),
+            key_filter(col(Mention.platform), col(Mention.author_handle), pairs, conn),
             col(Mention.created_at) >= earliest, col(Mention.brand_id).is_not(None))
         for r in conn.execute(stmt):
             if (r.platform, r.author_handle) not in wanted:
@@ -227,7 +227,7 @@ def _states(session: Session, case_ids: list[int], out: Plan, competitors: Colle
     conn: Any = session.connection()
     for chunk in _id_chunks(case_ids):
         wanted = set(chunk)
-        in_case = sa.or_(m.c.case_id.in_(chunk), m.c.id.in_(chunk))
+        in_case = sa.or_(in_values(conn, m.c.case_id, chunk), in_values(conn, m.c.id, chunk))
         for c, platform, handle, brand_id in conn.execute(
                 sa.select(case_key, m.c.platform, m.c.author_handle, m.c.brand_id)
                 .where(in_case, m.c.status.concat("").in_(OPEN_STATUSES))  # `|| ''`: not the inbox index

@@ -23,7 +23,7 @@ from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 from sqlmodel import Session, col, select
 
 from careline.db import dialect_insert as _insert
-from careline.db import insert_rows, is_postgres, unnest_columns, write_rows
+from careline.db import in_values, insert_rows, is_postgres, recordset_columns, write_rows
 from careline.models import Author, AuthorBrand, Brand, Customer, CustomerIdentity, Mention, utcnow
 from careline.services.customer_keys import handle_key
 from careline.services.priority import OPEN_STATUSES
@@ -35,11 +35,16 @@ def _t(model: Any) -> sa.Table:
     return model.__table__  # type: ignore[no-any-return]
 
 
-def key_filter(platform_col: Any, handle_col: Any, keys: Iterable[tuple[Any, Any]]) -> Any:
+def key_filter(platform_col: Any, handle_col: Any, keys: Iterable[tuple[Any, Any]],
+               session: Session | sa.Connection | None = None) -> Any:
     """(platform, handle) in keys as two plain INs: SQLite scans the whole table for a row-value IN, but
-    uses the (platform, handle) index for this. It may match a few extra pairs; callers filter or don't mind."""
+    uses the (platform, handle) index for this. It may match a few extra pairs; callers filter or don't mind.
+    With `session`, each list is one parameter on PostgreSQL (careline/db.py in_values)."""
     keys = list(keys)
-    return sa.and_(platform_col.in_(sorted({p for p, _ in keys})), handle_col.in_(sorted({h for _, h in keys})))
+    platforms, handles = sorted({p for p, _ in keys}), sorted({h for _, h in keys})
+    if session is None:
+        return sa.and_(platform_col.in_(platforms), handle_col.in_(handles))
+    return sa.and_(in_values(session, platform_col, platforms), in_values(session, handle_col, handles))
 
 
 def competitor_ids(session: Session) -> list[int]:
@@ -53,7 +58,7 @@ def ensure_customers(session: Session, keys: Iterable[Key], now: datetime | None
         return
     now = now or utcnow()
     a, c, ci = _t(Author), _t(Customer), _t(CustomerIdentity)
-    in_keys = key_filter(a.c.platform, a.c.handle, keys)  # extra pairs are authors that need a customer anyway
+    in_keys = key_filter(a.c.platform, a.c.handle, keys, session)  # extra pairs are authors that need a customer anyway
     lonely = ~sa.exists().where(ci.c.author_id == a.c.id)
     at = sa.literal(now, c.c.created_at.type)
     pick = sa.select(a.c.id, sa.func.substr(sa.func.coalesce(a.c.display_name, a.c.handle), 1, 200), at, at,
@@ -131,7 +136,7 @@ def _identities(session: Session, author_ids_: Iterable[int]) -> dict[int, Any]:
     for start in range(0, len(ids), 500):
         out.update((r.author_id, r) for r in session.connection().execute(
             sa.select(ci.c.id, ci.c.author_id, ci.c.customer_id, ci.c.platform, ci.c.handle, ci.c.external_id,
-                      ci.c.handle_key).where(ci.c.author_id.in_(ids[start:start + 500]))))
+                      ci.c.handle_key).where(in_values(session, ci.c.author_id, ids[start:start + 500]))))
     return out
 
 
@@ -165,7 +170,7 @@ def _add_counts(session: Session, new_rows: Sequence[Mapping[str, Any]], custome
         wanted = stored_authors - set(owner)
         owner.update(((p, h), c) for p, h, c in session.connection().execute(
             sa.select(ci.c.platform, ci.c.handle, ci.c.customer_id).where(
-                key_filter(ci.c.platform, ci.c.handle, wanted))) if (p, h) in wanted)
+                key_filter(ci.c.platform, ci.c.handle, wanted, session))) if (p, h) in wanted)
     counted = {(owner[a], case) for case, group in open_authors.items() for a in group if a in owner}
     delta: dict[int, list[Any]] = {}  # customer -> [mentions, open cases, last contact]
     for row in new_rows:
@@ -192,8 +197,8 @@ def _increment(session: Session, deltas: list[dict[str, Any]], now: datetime) ->
     params: Any
     for d in deltas:
         d["now"] = now
-    if is_postgres(session):  # one array per column (careline/db.py), not a statement per customer
-        picks, params = unnest_columns(session, c, ["cid", "dm", "do", "last", "now"], deltas,
+    if is_postgres(session):  # one JSON recordset (careline/db.py), not a statement per customer
+        picks, params = recordset_columns(session, c, ["cid", "dm", "do", "last", "now"], deltas,
                                        types={"cid": sa.Integer(), "dm": sa.Integer(), "do": sa.Integer(),
                                               "last": c.c.last_contact_at.type, "now": c.c.updated_at.type})
         v = sa.select(*picks).subquery("d")
@@ -216,7 +221,7 @@ def _ids_where(session: Session, out_col: Any, in_col: Any, values: Iterable[Any
     found: set[Any] = set()
     for start in range(0, len(values), 500):
         found.update(session.connection().execute(
-            sa.select(out_col).where(in_col.in_(values[start:start + 500]), *where)).scalars())
+            sa.select(out_col).where(in_values(session, in_col, values[start:start + 500]), *where)).scalars())
     return found
 
 
@@ -228,7 +233,7 @@ def author_ids(session: Session, keys: Iterable[Key]) -> dict[Key, int]:
         chunk = keys[start:start + 500]
         wanted = set(chunk)
         rows = session.connection().execute(
-            sa.select(a.c.platform, a.c.handle, a.c.id).where(key_filter(a.c.platform, a.c.handle, chunk)))
+            sa.select(a.c.platform, a.c.handle, a.c.id).where(key_filter(a.c.platform, a.c.handle, chunk, session)))
         out.update({(p, h): i for p, h, i in rows if (p, h) in wanted})
     return out
 

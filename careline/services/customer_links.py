@@ -83,7 +83,7 @@ def store_profiles(session: Session, profiles: Mapping[tuple[str, str], RawMenti
         return
     ci, il = _t(CustomerIdentity), _t(IdentityLink)
     rows = [r for r in session.connection().execute(sa.select(ci.c.id, ci.c.platform, ci.c.handle, ci.c.profile_url).where(
-        key_filter(ci.c.platform, ci.c.handle, wanted))) if (r[1], r[2]) in profiles]
+        key_filter(ci.c.platform, ci.c.handle, wanted, session))) if (r[1], r[2]) in profiles]
     have: dict[int, set[str]] = {}
     for iid, key in session.connection().execute(
             sa.select(il.c.identity_id, il.c.url_key).where(il.c.identity_id.in_([r[0] for r in rows]))):

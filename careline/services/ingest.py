@@ -141,7 +141,7 @@ def _stored(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str
         chunk = keys[start:start + 500]
         wanted = set(chunk)
         stmt = sa.select(m.c.id, m.c.platform, m.c.external_id, m.c.brand_id).where(
-            key_filter(m.c.platform, m.c.external_id, chunk))
+            key_filter(m.c.platform, m.c.external_id, chunk, conn))
         out.update(((p, e), (i, b)) for i, p, e, b in conn.execute(stmt) if (p, e) in wanted)
     return out
 
@@ -255,7 +255,7 @@ def _insert_chunk(session: Session, chunk: list[dict[str, Any]], result: IngestR
 
 
 def _insert_many(session: Session, chunk: list[dict[str, Any]]) -> list[int]:
-    """The chunk in one statement (one array per column on PostgreSQL: careline/db.py insert_rows)."""
+    """The chunk in one statement (one JSON recordset on PostgreSQL: careline/db.py insert_rows)."""
     stmt, params = insert_rows(session, Mention, chunk)
     stmt = stmt.on_conflict_do_nothing(index_elements=["platform", "external_id"]).returning(Mention.id)
     return [r[0] for r in write_rows(session, stmt, params)]  # SQLite: through the driver (careline/db.py)

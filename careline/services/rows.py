@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
-from careline.db import unnest_columns
+from careline.db import in_values, recordset_columns
 from careline.models import Mention
 from careline.services import customer_counts
 from careline.services.priority import OPEN_STATUSES
@@ -73,7 +73,7 @@ def _update(session: Session, groups: dict[tuple[str, ...], list[dict[str, Any]]
     for changed, values in groups.items():
         if postgres:
             for start in range(0, len(values), 1000):
-                stmt, params = _from_arrays(session, table, changed, values[start:start + 1000])
+                stmt, params = _from_recordset(session, table, changed, values[start:start + 1000])
                 session.connection().execute(stmt, params)
             continue
         stmt = sa.update(table).where(table.c.id == sa.bindparam("_id")).values({k: sa.bindparam(k) for k in changed})
@@ -121,7 +121,7 @@ def load_plain(session: Session, ids: Iterable[int], columns: Sequence[str]) -> 
     out: dict[int, PlainRow] = {}
     names = [c.name for c in cols]
     for start in range(0, len(wanted), 500):
-        stmt = sa.select(*cols).where(table.c.id.in_(wanted[start:start + 500]))
+        stmt = sa.select(*cols).where(in_values(session, table.c.id, wanted[start:start + 500]))
         # plain tuples zipped with the names once: a RowMapping per row built its key view each time
         # (a fifth of reading 6,500 escalated rows)
         out.update((r[0], PlainRow(dict(zip(names, r)))) for r in session.connection().execute(stmt))
@@ -148,13 +148,14 @@ def store_plain(session: Session, rows: Iterable[PlainRow], columns: Sequence[st
     customer_counts.status_changed(session, reopened)  # type: ignore[arg-type]
 
 
-def _from_arrays(session: Session, table: sa.Table, changed: Sequence[str],
-                 values: Sequence[dict[str, Any]]) -> tuple[sa.Update, dict[str, list[Any]]]:
-    """PostgreSQL: one UPDATE ... FROM (SELECT unnest(...)) per 1,000 rows. Each row update there costs the
-    server its index entries anyway; a statement per row added ~1.5-2x on top (measured 557-920 → 199-444
-    µs a row at 100k, load 8-11). Arrays, not a VALUES list: the statement text is the same for any number
-    of rows, so neither SQLAlchemy nor psycopg compiles or parses it again (a VALUES list of 500 rows was
-    re-parsed by psycopg every time: most of the client's CPU of a case pass at ingest)."""
-    picks, params = unnest_columns(session, table, ["_id", *changed], list(values), types={"_id": sa.Integer()})
+def _from_recordset(session: Session, table: sa.Table, changed: Sequence[str],
+                 values: Sequence[dict[str, Any]]) -> tuple[sa.Update, dict[str, str]]:
+    """PostgreSQL: one UPDATE ... FROM (a JSON recordset: careline/db.py recordset_columns) per 1,000 rows.
+    Each row update there costs the server its index entries anyway; a statement per row added ~1.5-2x on
+    top (measured 557-920 → 199-444 µs a row at 100k, load 8-11). One document, not a VALUES list: the
+    statement text is the same for any number of rows, so neither SQLAlchemy nor psycopg compiles or
+    parses it again (a VALUES list of 500 rows was re-parsed by psycopg every time: most of the client's
+    CPU of a case pass at ingest)."""
+    picks, params = recordset_columns(session, table, ["_id", *changed], list(values), types={"_id": sa.Integer()})
     v = sa.select(*picks).subquery("routed")
     return sa.update(table).where(table.c.id == v.c._id).values({k: v.c[k] for k in changed}), params
