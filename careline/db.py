@@ -179,7 +179,7 @@ def _convert(session: Session, type_: Any, values: list[Any]) -> list[Any]:
     from careline.models_base import UTCDateTime
 
     if isinstance(type_, UTCDateTime):
-        return [_sqlite_utc_text(v) for v in values]
+        return _each_once(_sqlite_utc_text, values)
     if isinstance(type_, sa.JSON):  # empty lists and dicts (most of a new mention's JSON) need no encoder
         dump = getattr(session.get_bind().dialect, "_json_serializer", None) or json.dumps
         return [dump(v) if v or v.__class__ not in _EMPTY_JSON else _EMPTY_JSON[v.__class__] for v in values]
@@ -221,7 +221,38 @@ def recordset_columns(session: Session, table: sa.Table, names: list[str], rows:
         if isinstance(c.type, sa.JSON):
             pick = sa.func.coalesce(pick, sa.cast(sa.literal_column("'null'"), c.type), type_=c.type)
         picks.append(pick.label(c.name))
-    return picks, {doc.key: json.dumps(rows, default=_json_default)}
+    return picks, {doc.key: json.dumps(rows, default=_Once(_json_default))}
+
+
+class _Once:
+    """`convert` applied once per distinct object within one call (a JSON document's `default`): ingest's
+    rows share a few timestamps (the batch's `now` is every row's collected_at and updated_at, every
+    author's first_seen_at, every audit event's at), and formatting each timestamp was a twentieth of
+    ingest's client CPU (py-spy --gil at 1M, both databases). 100 mention rows: 2.4 -> 1.6 ms to dump.
+    Keyed by id(): valid only while the values are alive, i.e. within one call."""
+
+    def __init__(self, convert: Any) -> None:
+        self.convert = convert
+        self.done: dict[int, Any] = {}
+
+    def __call__(self, value: Any) -> Any:
+        key = id(value)
+        if key not in self.done:
+            self.done[key] = self.convert(value)
+        return self.done[key]
+
+
+def _each_once(convert: Any, values: list[Any]) -> list[Any]:
+    """`convert` of each value of a column, reusing the last result while the same object repeats (a
+    column of the batch's `now`: 100 timestamps 232 -> 9 µs; distinct ones 234 -> 242)."""
+    out: list[Any] = []
+    last: Any = _Once
+    text: Any = None
+    for v in values:
+        if v is not last:
+            text, last = convert(v), v
+        out.append(text)
+    return out
 
 
 def _json_default(value: Any) -> str:
