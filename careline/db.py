@@ -128,26 +128,26 @@ def sqlite_write(session: Session, stmt: Any, rows: list[dict[str, Any]]) -> lis
     its RETURNING clause, if any. An INSERT (with any ON CONFLICT and RETURNING) becomes multi-row VALUES
     statements; anything else (an UPDATE with bind parameters named like the row keys) one executemany.
 
-    The statement is compiled once per call and the values converted as the bind types would (a UTC
-    timestamp as SQLAlchemy's SQLite text, JSON by the engine's serializer, anything else by its type's
-    bind processor) column by column: SQLAlchemy's per-parameter processing was about half the CPU of
-    ingest's mention insert (17 indexes and the search trigger included) and most of its author and
-    customer upserts (benchmarks/ingest_throughput.py, figures in docs/collectors.md). A column with a
-    default must be in the rows: SQLAlchemy's defaults are not applied here."""
+    The statement is compiled once per shape (cached by SQLAlchemy's cache key, as its own execute would;
+    compiling the mention insert took ~1 ms, ten µs a mention at a page of 100) and the values converted as
+    the bind types would (a UTC timestamp as SQLAlchemy's SQLite text, JSON by the engine's serializer,
+    anything else by its type's bind processor) column by column: SQLAlchemy's per-parameter processing
+    was about half the CPU of ingest's mention insert (17 indexes and the search trigger included) and most
+    of its author and customer upserts (benchmarks/ingest_throughput.py, figures in docs/collectors.md). A
+    column with a default must be in the rows: SQLAlchemy's defaults are not applied here."""
     if not rows:
         return []
     conn = session.connection()
     keys = list(rows[0])
+    compiled, current = _compiled(conn, stmt, keys)
     if isinstance(stmt, sa.Insert):
-        compiled = stmt.compile(dialect=conn.dialect, column_keys=keys)
         group = _VALUES.search(compiled.string)
         assert group is not None, compiled.string
         width = group.group(1).count("?")
         names = list(compiled.positiontup or [])
         if set(names[:width]) != set(keys):
             raise ValueError(f"the rows must set exactly the statement's columns: {names[:width]} vs {keys}")
-        extra = [_convert(session, compiled.binds[n].type, [compiled.binds[n].effective_value])[0]
-                 for n in names[width:]]
+        extra = [_convert(session, compiled.binds[n].type, [current[n]])[0] for n in names[width:]]
         columns = [_convert(session, compiled.binds[n].type, [r[n] for r in rows]) for n in names[:width]]
         out: list[Any] = []
         per = max(1, (32_000 - len(extra)) // width)  # SQLite allows 32,766 parameters a statement
@@ -162,12 +162,34 @@ def sqlite_write(session: Session, stmt: Any, rows: list[dict[str, Any]]) -> lis
             if result.returns_rows:
                 out.extend(result.all())
         return out
-    compiled = stmt.compile(dialect=conn.dialect)
     names = list(compiled.positiontup or [])
     converted = {n: _convert(session, compiled.binds[n].type, [r[n] for r in rows] if n in rows[0]
-                             else [compiled.binds[n].effective_value] * len(rows)) for n in dict.fromkeys(names)}
+                             else [current[n]] * len(rows)) for n in dict.fromkeys(names)}
     conn.exec_driver_sql(compiled.string, list(zip(*(converted[n] for n in names))))
     return []
+
+
+_COMPILED: dict[Any, Any] = {}
+
+
+def _compiled(conn: sa.Connection, stmt: Any, keys: list[str]) -> tuple[Any, dict[str, Any]]:
+    """(the compiled statement, this statement's own bound values by name): one compile per statement shape
+    and set of row keys, found by SQLAlchemy's cache key (the values bound in a statement are not part of
+    its key, so they are read from this statement's, not the cached one's)."""
+    insert = isinstance(stmt, sa.Insert)
+    cache_key = stmt._generate_cache_key()
+    slot = None if cache_key is None else (conn.dialect.name, cache_key.key, tuple(keys) if insert else None)
+    compiled = _COMPILED.get(slot) if slot is not None else None
+    if compiled is None:
+        compiled = stmt.compile(dialect=conn.dialect, cache_key=cache_key, **({"column_keys": keys} if insert else {}))
+        if slot is not None:
+            if len(_COMPILED) >= 200:  # a handful of shapes in practice; never unbounded
+                _COMPILED.clear()
+            _COMPILED[slot] = compiled
+    if cache_key is None:
+        return compiled, {n: b.effective_value for n, b in compiled.binds.items()}
+    values = compiled.construct_params(extracted_parameters=cache_key.bindparams, _check=False)
+    return compiled, values
 
 
 _EMPTY_JSON = {list: "[]", dict: "{}"}
@@ -210,18 +232,31 @@ def recordset_columns(session: Session, table: sa.Table, names: list[str], rows:
     fifth of ingest's client CPU (docs/collectors.md). Timestamps go as ISO 8601 with their offset (naive
     ones as UTC, as UTCDateTime binds them); a JSON column's value is embedded as it is, so it is stored
     as the default serializer would write it, and None as JSON null, as the column's own bind would (the
-    recordset gives SQL NULL for a JSON null, hence the coalesce)."""
+    recordset gives SQL NULL for a JSON null, hence the coalesce). PostgreSQL refuses a NUL escape
+    (\\u0000) anywhere in the document, even inside a JSON column's value, so a document with one carries
+    its JSON columns as JSON text instead (cast back, as the column's own bind sends them)."""
     cols = [sa.column(name, (types or {}).get(name) or table.c[name].type) for name in names]
+    default = _Once(_json_default)
+    text = json.dumps(rows, default=default)
+    nul = "\\u0000" in text  # the recordset refuses a NUL escape anywhere, even inside a JSON value
+    json_cols = [c.name for c in cols if isinstance(c.type, sa.JSON)] if nul else []
+    if json_cols:  # those values as JSON text inside the document, cast back (as the column's bind would)
+        text = json.dumps([{**r, **{n: json.dumps(r[n], default=default) for n in json_cols}} for r in rows],
+                          default=default)
+        cols = [sa.column(c.name, sa.Text) if c.name in json_cols else c for c in cols]
     doc = sa.bindparam(f"_rows_{table.name}", type_=sa.Text)
     records = sa.func.json_to_recordset(sa.cast(doc, postgresql.JSON)).table_valued(*cols).render_derived(
         name=f"_rows_{table.name}", with_types=True)
     picks: list[Any] = []
     for c in cols:
         pick: Any = records.c[c.name]
-        if isinstance(c.type, sa.JSON):
-            pick = sa.func.coalesce(pick, sa.cast(sa.literal_column("'null'"), c.type), type_=c.type)
+        type_ = (types or {}).get(c.name) or table.c[c.name].type
+        if c.name in json_cols:
+            pick = sa.cast(pick, type_)
+        elif isinstance(type_, sa.JSON):
+            pick = sa.func.coalesce(pick, sa.cast(sa.literal_column("'null'"), type_), type_=type_)
         picks.append(pick.label(c.name))
-    return picks, {doc.key: json.dumps(rows, default=_Once(_json_default))}
+    return picks, {doc.key: text}
 
 
 class _Once:

@@ -1,5 +1,5 @@
 """The one-statement-per-batch writes (careline/db.py insert_rows, services/rows.py) store exactly what
-the row-by-row forms would, on SQLite and on PostgreSQL (arrays and unnest there)."""
+the row-by-row forms would, on SQLite and on PostgreSQL (one JSON document and json_to_recordset there)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -78,3 +78,71 @@ def test_sqlite_write_stores_the_text_sqlalchemy_would(engine) -> None:
         s.execute(sa.update(t).where(t.c.id > 3).values(actor="same"))
         raw = s.connection().exec_driver_sql("SELECT at, detail, actor FROM audit_event ORDER BY id").all()
     assert raw[:3] == raw[3:] and raw[0][0] == "2026-03-29 01:30:00.000000"
+
+
+def test_insert_rows_stores_what_the_row_by_row_insert_would(any_engine) -> None:
+    """careline/db.py insert_rows (a JSON recordset on PostgreSQL): timestamps with any offset or none (UTC,
+    as UTCDateTime binds it), JSON values with NUL and odd text, and None in a JSON column as JSON null,
+    the same as SQLAlchemy's own insert of the same rows."""
+    from datetime import datetime, timezone
+
+    import sqlalchemy as sa
+
+    from careline.db import insert_rows, write_rows
+    from careline.models import AuditEvent
+
+    t = AuditEvent.__table__  # type: ignore[attr-defined]
+    values = [{"at": when, "actor": actor, "action": "a", "mention_id": None, "reply_id": None, "detail": detail}
+              for when, actor, detail in [
+                  (datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc), ODD[3], {}),
+                  (datetime(2026, 1, 2, 3, 4, 5, 6), ODD[1], {"x": [1, "é", None], "nul": "a\x00b", "q": ODD[3]}),
+                  (utc(2026, 1, 1).astimezone(timezone(timedelta(hours=5))), ODD[6], None)]]
+    with Session(any_engine) as s:
+        s.connection().execute(sa.insert(t), values)
+        stmt, params = insert_rows(s, AuditEvent, values)
+        write_rows(s, stmt, params)
+        got = s.connection().execute(sa.select(t.c.at, t.c.actor, t.c.detail, t.c.detail.is_(None))
+                                     .order_by(t.c.id)).all()
+    assert got[:3] == got[3:]
+    assert got[1][0] == datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
+    assert got[2][2] is None and got[2][3] is False  # JSON null, not SQL NULL
+    assert got[1][2]["nul"] == "a\x00b"
+
+
+def test_in_values_matches_exactly_the_values(any_engine) -> None:
+    """careline/db.py in_values (one JSON text on PostgreSQL) finds the rows whose value is in the list,
+    whatever the text, under an OR too, and none for an empty list."""
+    import sqlalchemy as sa
+
+    from careline.db import in_values
+
+    with Session(any_engine) as s:
+        ids = ingest(s, [make_raw(author_handle=h) for h in ODD + ["plain"]]).new_ids
+        s.commit()
+        m = Mention.__table__  # type: ignore[attr-defined]
+
+        def handles(clause: object) -> set[str]:
+            return set(s.connection().execute(sa.select(m.c.author_handle).where(clause)).scalars())
+
+        # ingest stores "" as no handle; the rest are stored as they are
+        assert handles(in_values(s, m.c.author_handle, ODD)) == set(ODD[1:])
+        assert handles(in_values(s, m.c.author_handle, [])) == set()
+        assert handles(sa.or_(in_values(s, m.c.id, ids[-1:]), in_values(s, m.c.author_handle, ODD[3:4]))) == \
+            {"plain", ODD[3]}
+
+
+def test_sqlite_write_reuses_a_compiled_statement_with_its_own_values(engine) -> None:
+    """sqlite_write compiles a statement shape once: a second statement of the same shape with other bound
+    values must write its own values, not the first one's."""
+    import sqlalchemy as sa
+
+    from careline.db import sqlite_write
+
+    with Session(engine) as s:
+        ids = ingest(s, [make_raw() for _ in range(4)]).new_ids
+        t = Mention.__table__  # type: ignore[attr-defined]
+        for tag, chosen in (("first", ids[:2]), ("second", ids[2:])):
+            stmt = sa.update(t).where(t.c.id == sa.bindparam("mid")).values(status=sa.literal(tag), priority=sa.bindparam("p"))
+            sqlite_write(s, stmt, [{"mid": i, "p": 1.5} for i in chosen])
+        got = dict(s.connection().execute(sa.select(t.c.id, t.c.status).where(t.c.id.in_(ids))).all())
+    assert [got[i] for i in ids] == ["first", "first", "second", "second"]
