@@ -106,6 +106,9 @@ def run(url: str, mentions: list[RawMention], batch: int, brand: bool = True, pa
             brand_id = row.id
     if not direct and not brand:
         raise SystemExit("--no-brand needs --direct (a collector run reads a brand's query)")
+    with Session(engine) as session:
+        before = session.exec(select(func.count()).select_from(Mention)).one()
+    print(f"{url.split('?')[0]}: {before:,} mentions stored before the first ingest")
     rates = []
     new_counts = []
     for _ in range(2):
@@ -145,8 +148,10 @@ def main() -> int:
         url = args.url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         if args.url:
             args.repeat = 1  # one given database: a second run would find every mention already stored
-        runs = [run(url.replace(".db", f"{i}.db"), mentions, args.batch, not args.no_brand, args.page, args.direct)
-                for i in range(args.repeat)]
+        # a database of its own per repeat only when this script made them: a given --url is used as it is
+        # (up to session 8 a given sqlite:///copy.db was silently replaced by a new, empty copy0.db)
+        urls = [url] if args.url else [url.replace("bench.db", f"bench{i}.db") for i in range(args.repeat)]
+        runs = [run(u, mentions, args.batch, not args.no_brand, args.page, args.direct) for u in urls]
         first = (max(r[0][0][0] for r in runs), max(r[0][0][1] for r in runs))
         again = (max(r[0][1][0] for r in runs), max(r[0][1][1] for r in runs))
         new1, new2 = runs[0][1], max(r[2] for r in runs)
