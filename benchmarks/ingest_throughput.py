@@ -122,6 +122,9 @@ def run(url: str, mentions: list[RawMention], batch: int, brand: bool = True, pa
                     res = ingest(session, mentions[i:i + batch], brand_id=brand_id, source="x", query_key="x:bench",
                                  cursor=str(i))
                     new += res.new
+        if engine.dialect.name == "sqlite":  # the WAL pages written so far copied into the database, as the
+            with engine.connect() as conn:  # next automatic checkpoint would: that work belongs to this run
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
         rates.append((len(mentions) / (time.perf_counter() - t0), len(mentions) / (time.process_time() - c0)))
         new_counts.append(new)
     with Session(engine) as session:
