@@ -20,7 +20,10 @@ Session 6, main -> cases decided before the insert (medians of 3-6 interleaved r
 CPU-second): SQLite first ingest 2,470 -> 3,058/s, re-ingest 9,706 -> 52,254/s; PostgreSQL (client CPU)
 first 2,442 -> 2,554/s, re-ingest 6,986 -> 28,291/s. Session 7, into a copy of the 1M database
 (--url), main -> migration 0021 (ix_mention_case_id partial): SQLite first ingest 599-706 -> 3,916-4,390/s
-(load 1.6-2.8), PostgreSQL no change beyond the spread. Ranges and where the rest goes: docs/collectors.md.
+(load 1.6-2.8), PostgreSQL no change beyond the spread (those SQLite copies may have been empty: see
+below). Session 8, a collector run into a copy of the 1M database, main -> JSON documents on PostgreSQL:
+PostgreSQL first ingest 1,518-1,527 -> 1,840-2,115/s (client CPU), SQLite 2,024-2,144 -> 2,027-2,096/s.
+Ranges, loads and where the rest goes: docs/collectors.md.
 """
 from __future__ import annotations
 
