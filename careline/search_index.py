@@ -6,8 +6,8 @@ correction, an erase, a script with plain SQL) updates the index in the same tra
 Beside the text it indexes four filters (FACETS below). The update trigger fires only when an
 indexed value really changes, so classification, assignment and priority writes cost nothing extra.
 PostgreSQL: a stored generated `tsvector` column with a GIN index: the database computes it on every
-write, so nothing can forget it. A second, partial GIN index holds the open mentions only (PG_OPEN_INDEX
-below): the inbox searches them.
+write, so nothing can forget it. A second, partial GIN index holds the open mentions only, with their
+brand (PG_OPEN_INDEX below): the inbox searches them.
 
 Both use the same word rules: lower-cased runs of letters and digits (`unicode61` without diacritic
 folding, and PostgreSQL's `simple` configuration: no stemming, no stop words), so a query finds the same
@@ -30,7 +30,8 @@ FTS_TABLE = "mention_fts"
 CONTENT_VIEW = "mention_fts_content"
 PG_COLUMN = "search_vector"
 PG_INDEX = "ix_mention_search"
-PG_OPEN_INDEX = "ix_mention_search_open"
+PG_OPEN_INDEX = "ix_mention_search_open_brand"  # migration 0023
+PG_OPEN_INDEX_0022 = "ix_mention_search_open"  # the words only; replaced by 0023
 TRIGGERS = ("mention_fts_ai", "mention_fts_ad", "mention_fts_au")
 COLUMNS = ("text", "author_handle", "author_name")  # what a search's words are looked for in
 # SQLite only: what the inbox filters on beside the words, as index columns, so FTS5 applies them while
@@ -103,15 +104,51 @@ SQLITE_TRIGGERS = (
 )
 PG_VECTOR = ("to_tsvector('simple'::regconfig, coalesce(text, '') || ' ' || coalesce(author_handle, '') || ' ' "
              "|| coalesce(author_name, ''))")
-# The open inbox's words (migration 0022). The inbox asks for `status IN ('new', 'assigned')` beside the
-# words, which implies this predicate, so the planner reads this index alone; with only the whole-table
-# index it ANDed the word's list with the 69,770 open rows of a status index. At 1,000,000 mentions, a fresh
-# copy with the OS cache dropped, EXPLAIN (ANALYZE, BUFFERS) of the open-inbox count of "refund": the bitmap
-# from 6 index pages in 1.7 ms (4,056 rows) instead of 302 pages and a BitmapAnd of 56,629 and 69,770 rows
-# in 119 ms; the count 175 -> 31 ms. 7.2 MB. A status change to resolved or ignored leaves it (the new row
-# version is not indexed here), so it stays about the size of the open inbox.
+# The open inbox's words and each open mention's primary brand and platform (migration 0023; 0022's index
+# had the words only). The inbox asks for `status IN ('new', 'assigned')` beside the words, which implies
+# the predicate, so the planner reads this index alone instead of ANDing the word's whole-table list with a
+# status index (0022: at 1,000,000 mentions, cold, the "refund" bitmap from 6 index pages in 1.7 ms instead
+# of 302 pages and a 119 ms BitmapAnd). The brand and the platform are one extra lexeme each, 'brand 2'
+# ('brand ' without a brand) and 'platform x': the words' lexemes are letters and digits only, so no word
+# can be one. A query ANDs "one of our brands" (read from the brand table when the statement runs, so
+# marking a brand a competitor needs no re-indexing) and the platforms asked for (services/search.py).
+# Why: a condition the index cannot apply is checked after reading the row's heap page, one random page
+# per candidate. Two in five open mentions are competitors': the open-inbox count of "refund" to 1,001
+# read 1,649 heap pages (4,056 candidates, 673 dropped) and reads 1,015 with the brand (2,429 candidates,
+# none dropped); `flight -delayed platform:x` read 2,182 with the brand alone (1,238 dropped for platform).
+# A status change to resolved or ignored leaves it (the new row version is not indexed here), so it stays
+# about the size of the open inbox. brand_id and platform are indexed elsewhere already, so this index
+# makes no update less HOT than 0022's did.
 PG_OPEN_PREDICATE = f"status IN {OPEN_STATUSES!r}"  # our constants: "status IN ('new', 'assigned')"
-PG_OPEN_DDL = f"CREATE INDEX IF NOT EXISTS {PG_OPEN_INDEX} ON mention USING gin ({PG_COLUMN}) WHERE {PG_OPEN_PREDICATE}"
+BRAND_LEXEME, PLATFORM_LEXEME = "brand ", "platform "  # + the id / name; the space: never a word's lexeme
+
+
+def pg_open_vector(prefix: str = "") -> str:
+    """The open index's expression (`prefix`: "mention." in a query, so no joined table's column is meant)."""
+    return (f"({prefix}{PG_COLUMN} || array_to_tsvector(ARRAY['{BRAND_LEXEME}' || "
+            f"coalesce({prefix}brand_id::text, ''), '{PLATFORM_LEXEME}' || {prefix}platform]))")
+
+
+def pg_own_brands_tsquery() -> str:
+    """SQL giving a tsquery for "the primary brand is one of ours, or none" over the open index's brand
+    lexemes (`'brand 1' | 'brand '`), read from the brand table when the statement runs. Never NULL."""
+    return (f"(SELECT string_agg(quote_literal('{BRAND_LEXEME}' || b.id), ' | ')::tsquery FROM "
+            "(SELECT id::text AS id FROM brand WHERE competitor IS NOT true UNION ALL SELECT '') AS b)")
+
+
+def pg_platforms_tsquery(groups: tuple[tuple[str, ...], ...]) -> str:
+    """tsquery text for "each group: one of these platforms" over the open index's platform lexemes
+    (`('platform x' | 'platform reddit') & ...`); '' for no groups. In a quoted lexeme a quote is doubled
+    and a backslash escaped, so any platform name stays one lexeme."""
+    def lexeme(name: str) -> str:
+        return "'" + (PLATFORM_LEXEME + name).replace("\\", "\\\\").replace("'", "''") + "'"
+
+    return " & ".join("(" + " | ".join(lexeme(p) for p in group) + ")" for group in groups if group)
+
+
+PG_OPEN_VECTOR = pg_open_vector()
+PG_OPEN_DDL = (f"CREATE INDEX IF NOT EXISTS {PG_OPEN_INDEX} ON mention USING gin ({PG_OPEN_VECTOR}) "
+               f"WHERE {PG_OPEN_PREDICATE}")
 POSTGRES = (
     f"ALTER TABLE mention ADD COLUMN IF NOT EXISTS {PG_COLUMN} tsvector GENERATED ALWAYS AS ({PG_VECTOR}) STORED",
     f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON mention USING gin ({PG_COLUMN})",
@@ -119,8 +156,10 @@ POSTGRES = (
 )
 
 
-def install(conn: sa.Connection, rebuild: bool = False) -> None:
-    """Create the index objects if missing; `rebuild` re-reads every stored mention into the SQLite index."""
+def install(conn: sa.Connection, rebuild: bool = False, open_index: bool = True) -> None:
+    """Create the index objects if missing; `rebuild` re-reads every stored mention into the SQLite index.
+    `open_index=False` (migration 0004, before the brand column existed): PostgreSQL's whole-table index
+    only, the open one is 0022's and 0023's."""
     if conn.dialect.name == "sqlite":
         existed = _sqlite_has_table(conn)
         conn.exec_driver_sql(SQLITE_VIEW)
@@ -130,7 +169,7 @@ def install(conn: sa.Connection, rebuild: bool = False) -> None:
         if rebuild or not existed:
             rebuild_index(conn)
     elif conn.dialect.name == "postgresql":
-        for ddl in POSTGRES:
+        for ddl in POSTGRES if open_index else POSTGRES[:2]:
             conn.exec_driver_sql(ddl)  # a generated column is filled for existing rows by the ALTER itself
     else:
         log.warning("No full-text index for the %s dialect: search will find nothing", conn.dialect.name)
@@ -172,6 +211,7 @@ def drop(conn: sa.Connection) -> None:
         conn.exec_driver_sql(f"DROP VIEW IF EXISTS {CONTENT_VIEW}")
     elif conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_OPEN_INDEX}")
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_OPEN_INDEX_0022}")
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_INDEX}")
         conn.exec_driver_sql(f"ALTER TABLE mention DROP COLUMN IF EXISTS {PG_COLUMN}")
 
@@ -200,7 +240,7 @@ def include_name(name: str | None, type_: str, _parent: Any = None) -> bool:
     if type_ == "column":
         return name != PG_COLUMN
     if type_ == "index":
-        return name not in (PG_INDEX, PG_OPEN_INDEX)
+        return name not in (PG_INDEX, PG_OPEN_INDEX, PG_OPEN_INDEX_0022)
     return True
 
 

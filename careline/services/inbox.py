@@ -5,6 +5,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from careline.models import Brand, Mention, utcnow
@@ -100,11 +101,24 @@ ORDERS = ("inbox", "relevance", "newest", "oldest")
 
 
 def list_inbox(session: Session, f: InboxFilter | None = None, page: int = 1, page_size: int = 50,
-               order: str = "inbox") -> Page:
-    """One page in `order`: the inbox order (priority, then newest), search relevance, newest or oldest."""
+               order: str = "inbox", floor: Floor | None = None) -> Page:
+    """One page in `order`: the inbox order (priority, then newest), search relevance, newest or oldest.
+    `floor` (from `count_with_floor`, same filter and order): look only at or above it; the page is the
+    same, and it is looked for again without the floor when fewer rows than a page are found above it."""
     f = f or InboxFilter()
     page, page_size = max(1, page), max(1, min(page_size, 500))
+    if floor is not None and floor.order == order:
+        found = _list(session, f, page, page_size, order, floor)
+        if len(found.items) == page_size and found.has_next:  # enough above the floor: it did not matter
+            return found
+    return _list(session, f, page, page_size, order, None)
+
+
+def _list(session: Session, f: InboxFilter, page: int, page_size: int, order: str, floor: Floor | None) -> Page:
     stmt = apply_filter(select(Mention), f)
+    if floor is not None:
+        key, descending = FLOOR_KEYS[order]
+        stmt = stmt.where(key >= floor.value if descending else key <= floor.value)
     keys: list[Any] = [col(Mention.priority).desc(), col(Mention.created_at).desc(), col(Mention.id).desc()]
     if order == "newest":
         keys = [col(Mention.created_at).desc(), col(Mention.id).desc()]
@@ -148,6 +162,41 @@ def count(session: Session, f: InboxFilter | None = None, cap: int | None = COUN
         n = _capped(session, everything, None if cap is None else cap + gone)
         return n - gone if cap is None else min(cap, n - gone)
     return _capped(session, f, cap)
+
+
+@dataclass(frozen=True)
+class Floor:
+    """A value of `order`'s first sort key that at least `need` matching rows reach (see count_with_floor)."""
+
+    order: str
+    value: Any
+
+
+# the first sort key of each order a floor can serve, and whether it sorts descending
+FLOOR_KEYS: dict[str, tuple[Any, bool]] = {"inbox": (col(Mention.priority), True),
+                                           "newest": (col(Mention.created_at), True),
+                                           "oldest": (col(Mention.created_at), False)}
+
+
+def count_with_floor(session: Session, f: InboxFilter, cap: int, order: str, need: int) -> tuple[int, Floor | None]:
+    """`count(f, cap)` and, on PostgreSQL, from the rows that count read anyway, the `need`-th best value of
+    the order's first key among them: the first `need` rows of the listing all reach it, since the counted
+    rows are some of the matches. (None: fewer than `need` counted, another order, or a count that reads
+    no rows.)
+
+    Why: PostgreSQL found a search's page by walking the priority index backwards and reading each row's heap
+    page, one at a time, to test the words: at 1,000,000 mentions, cold, the open-inbox "refund" page read
+    535 heap pages in 47 ms of I/O to keep 51 of 572. With `priority >= floor` it ANDs the words' bitmap
+    with that index's range and reads the 126 rows above the floor, prefetched: 12 ms (EXPLAIN ANALYZE,
+    fresh copy, OS cache dropped; the count's 1,001 heap pages were read either way)."""
+    if order not in FLOOR_KEYS or session.get_bind().dialect.name != "postgresql" or not f.text:
+        return count(session, f, cap), None  # (a search never hides deleted posts: the plain count below)
+    key, descending = FLOOR_KEYS[order]
+    rows = apply_filter(select(Mention.id, key.label("key")), f).limit(cap).subquery()
+    best = postgresql.array_agg(postgresql.aggregate_order_by(rows.c.key, rows.c.key.desc() if descending
+                                                              else rows.c.key.asc()))[need]
+    n, value = session.execute(select(sa.func.count(), best).select_from(rows)).one()
+    return int(n), (Floor(order, value) if value is not None else None)
 
 
 def _capped(session: Session, f: InboxFilter, cap: int | None, *where: sa.ColumnElement[bool]) -> int:

@@ -77,13 +77,13 @@ def listing(session: Session, f: InboxFilter, page: int = 1, page_size: int = 50
     "lost bag" ones are rarer in it, 720 ms to find a page that way against ~70 ms as planned.)"""
     postgres = session.get_bind().dialect.name == "postgresql"
     with _planner(session, SEARCH_SETTINGS if postgres and f.text else {}):
-        total, capped = capped_count(session, f, exact=exact_total)
+        total, capped, floor = _counted(session, f, exact_total, order, need=max(1, page) * page_size + 1)
         q = parse(f.text or "")
-        if (capped or total > inbox.COUNT_CAP) and postgres and any(
+        if floor is None and (capped or total > inbox.COUNT_CAP) and postgres and any(
                 len(t.words) > 1 for t in q.positive) and not search_facets.statuses_of(f, q):
             with _planner(session, IN_INDEX_ORDER):
                 return list_inbox(session, f, page=page, page_size=page_size, order=order), total, capped
-        return list_inbox(session, f, page=page, page_size=page_size, order=order), total, capped
+        return list_inbox(session, f, page=page, page_size=page_size, order=order, floor=floor), total, capped
 
 
 # PostgreSQL, a search's statements: a word in a sixth of the mentions ("flight", 174,051 at 1,000,000) has
@@ -115,10 +115,18 @@ def _planner(session: Session, values: dict[str, str]) -> Iterator[None]:
 
 def capped_count(session: Session, f: InboxFilter, exact: bool = False) -> tuple[int, bool]:
     """(total, capped): the count up to COUNT_CAP, and whether more match (never capped when `exact`)."""
+    total, capped, _floor = _counted(session, f, exact)
+    return total, capped
+
+
+def _counted(session: Session, f: InboxFilter, exact: bool, order: str = "", need: int = 0
+             ) -> tuple[int, bool, inbox.Floor | None]:
+    """capped_count's (total, capped) and, where the count can tell one, a floor for the first `need` rows
+    of `order` (inbox.count_with_floor)."""
     if exact:
-        return count(session, f, cap=None), False
-    n = count(session, f, cap=inbox.COUNT_CAP + 1)
-    return min(n, inbox.COUNT_CAP), n > inbox.COUNT_CAP
+        return count(session, f, cap=None), False, None
+    n, floor = inbox.count_with_floor(session, f, inbox.COUNT_CAP + 1, order, need)
+    return min(n, inbox.COUNT_CAP), n > inbox.COUNT_CAP, floor
 
 
 def filter_for(text: str, *, base: InboxFilter | None = None, everywhere: bool = True,

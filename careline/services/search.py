@@ -116,7 +116,19 @@ def _match_pg(el: TextMatch, compiler, **kw) -> str:  # type: ignore[no-untyped-
     # The vector is never NULL (built from coalesced text), so both forms keep the same rows.
     param = compiler.process(sa.bindparam(None, tsquery_expr(el.terms, el.handles, () if el.negate else el.negatives),
                                           unique=True), **kw)
-    match = f"mention.{PG_COLUMN} @@ to_tsquery('simple', {param})"
+    query = f"to_tsquery('simple', {param})"
+    facets = None if el.negate else el.facets
+    if facets is not None and facets.states == ("open",):
+        # open mentions only: the open index's expression (its words are the vector's, positions and all, so
+        # the same rows match), with the inbox's "our brands" and the platforms asked for as its brand and
+        # platform lexemes, so the other mentions are left out in the index rather than after reading their
+        # heap pages (careline/search_index.py PG_OPEN_INDEX; the SQL conditions on both still apply)
+        if facets.own_brands_only:
+            query = f"({query} && {search_index.pg_own_brands_tsquery()})"
+        if platforms := search_index.pg_platforms_tsquery(facets.platforms):
+            query = f"({query} && CAST({compiler.process(sa.bindparam(None, platforms, unique=True), **kw)} AS tsquery))"
+        return f"{search_index.pg_open_vector('mention.')} @@ {query}"
+    match = f"mention.{PG_COLUMN} @@ {query}"
     return f"NOT ({match})" if el.negate else match
 
 

@@ -18,7 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    search_index.install(op.get_bind(), rebuild=True)
+    # not the open-inbox index: migrations 0022 and 0023 make it, 0023's on a column 0012 adds
+    search_index.install(op.get_bind(), rebuild=True, open_index=False)
 
 
 def downgrade() -> None:

@@ -3,7 +3,7 @@
 Revision ID: 0022_search_open_index
 Revises: 0021_mention_case_partial_index
 
-PostgreSQL (careline/search_index.py PG_OPEN_INDEX): `ix_mention_search_open`, the search vector of the
+PostgreSQL: `ix_mention_search_open`, the search vector of the
 open mentions only (status new or assigned), which the open inbox's searches read instead of ANDing the
 whole-table index with a status index. Built in about 2 s at 1,000,000 mentions (69,770 open), 7.2 MB;
 writes to the mention table wait for it meanwhile (a plain CREATE INDEX). SQLite: nothing changes (its
@@ -12,6 +12,10 @@ FTS5 index carries the open/closed state as a column since 0019).
 from alembic import op
 
 from careline import search_index
+
+# 0022's index as it was made (search_index.PG_OPEN_DDL is 0023's since; a migration keeps what it did)
+DDL = (f"CREATE INDEX IF NOT EXISTS {search_index.PG_OPEN_INDEX_0022} ON mention USING gin (search_vector) "
+       f"WHERE {search_index.PG_OPEN_PREDICATE}")
 
 revision = "0022_search_open_index"
 down_revision = "0021_mention_case_partial_index"
@@ -22,10 +26,10 @@ depends_on = None
 def upgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(search_index.PG_OPEN_DDL)
+        conn.exec_driver_sql(DDL)
 
 
 def downgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {search_index.PG_OPEN_INDEX}")
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {search_index.PG_OPEN_INDEX_0022}")
