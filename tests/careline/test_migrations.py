@@ -56,3 +56,57 @@ def test_0021_case_lookups_search_the_partial_index_where_most_posts_have_no_cas
     assert "SCAN mention" in _case_plan(engine)  # the full index: its NULLs made every case look huge
     migrate(engine)
     assert "SCAN mention" not in _case_plan(engine)
+
+
+def _search_indexes(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'mention' "
+                                        "AND schemaname = current_schema() AND indexname LIKE 'ix_mention_search%%'")
+                   .scalars())
+
+
+def test_0023_open_index_gains_brand_and_platform_and_goes_back_postgres(pg_engine: Engine) -> None:
+    """0023 replaces 0022's open-inbox GIN (words only) with words + brand + platform lexemes, and the
+    downgrade puts 0022's back; an open-inbox search finds the same at either revision."""
+    from sqlmodel import Session
+
+    from careline import db
+    from careline.models import Brand
+    from careline.services import inbox_search
+    from careline.services.ingest import ingest
+    from tests.conftest import make_raw
+
+    migrate(pg_engine)
+    assert _search_indexes(pg_engine) == {search_index.PG_INDEX, search_index.PG_OPEN_INDEX}
+    with Session(pg_engine) as s:
+        s.add_all([Brand(name="Acme Air", keywords=["acme"]), Brand(name="Skyhop", keywords=["skyhop"], competitor=True)])
+        s.commit()
+        ingest(s, [make_raw(platform="x", author_handle="ann_1", text="lost bag"),
+                   make_raw(platform="reddit", author_handle="bo_2", text="bag gone")], brand_id=1)
+        ingest(s, [make_raw(platform="x", author_handle="rival_1", text="Skyhop bag")], brand_id=2)
+
+    def found(query: str) -> list[str]:
+        with Session(pg_engine) as s:
+            return sorted(m.author_handle or "" for m in inbox_search.search(s, query, everywhere=False).items)
+
+    assert (found("bag"), found("bag platform:x")) == (["ann_1", "bo_2"], ["ann_1"])
+    db.downgrade(pg_engine, "0022_search_open_index")
+    assert _search_indexes(pg_engine) == {search_index.PG_INDEX, search_index.PG_OPEN_INDEX_0022}
+    assert (found("bag"), found("bag platform:x")) == (["ann_1", "bo_2"], ["ann_1"])
+    db.downgrade(pg_engine, "0021_mention_case_partial_index")
+    assert _search_indexes(pg_engine) == {search_index.PG_INDEX}
+    migrate(pg_engine)
+    assert _search_indexes(pg_engine) == {search_index.PG_INDEX, search_index.PG_OPEN_INDEX}
+    assert (found("bag"), found("bag platform:x")) == (["ann_1", "bo_2"], ["ann_1"])
+
+
+def test_0023_changes_nothing_on_sqlite(tmp_path) -> None:
+    from careline import db
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate(engine)
+    db.downgrade(engine, "0022_search_open_index")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0022_search_open_index"
+    migrate(engine)
+    assert _diff(engine) == []

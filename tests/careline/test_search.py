@@ -220,3 +220,37 @@ def test_postgres_open_inbox_search_reads_the_open_index_which_follows_status(pg
         triage.set_status(s, ids["sam_12"], "resolved", "agent")
     assert _found(pg_engine, "bag", everywhere=False) == ["maria_3", "nina_5", "omar_9"]
     assert _found(pg_engine, "bag") == ["maria_3", "nina_5", "omar_9", "sam_12"]  # every status: still found
+
+
+@pytest.mark.parametrize("order", ["inbox", "newest", "oldest"])
+def test_a_page_found_above_the_counts_floor_is_the_page_without_it(any_engine, monkeypatch, order) -> None:
+    """PostgreSQL looks for a search's page at or above the floor the count read (inbox.count_with_floor):
+    every page, in each order a floor serves, is the one the plain listing gives, ties included; SQLite
+    takes no floor. A floor above every row (as after a concurrent change) falls back to the plain page."""
+    from datetime import timedelta
+
+    from careline.models import utcnow
+
+    with Session(any_engine) as s:
+        s.add(Brand(name="Acme Air", keywords=["acme"]))
+        s.commit()
+        ids = ingest(s, [make_raw(author_handle=f"p_{i}", text=f"bag number {i}") for i in range(14)],
+                     brand_id=1).new_ids
+    with any_engine.begin() as conn:  # priorities with ties, and times out of id order
+        for i, mid in enumerate(ids):
+            conn.execute(sa.update(Mention.__table__).where(Mention.__table__.c.id == mid).values(
+                priority=float((i * 7) % 5), created_at=utcnow() - timedelta(hours=(i * 5) % 9)))
+    monkeypatch.setattr(inbox, "COUNT_CAP", 8)  # the count reads 9 rows: a floor for pages 1 and 2 of 3
+    f = InboxFilter(text="bag")
+    with Session(any_engine) as s:
+        n, floor = inbox.count_with_floor(s, f, inbox.COUNT_CAP + 1, order, need=4)
+        assert n == 9 and (floor is not None) == (any_engine.dialect.name == "postgresql")
+        for page in (1, 2, 3, 5):
+            plain = list_inbox(s, f, page=page, page_size=3, order=order)
+            found, total, capped = inbox_search.listing(s, f, page=page, page_size=3, order=order)
+            assert (total, capped) == (8, True)
+            assert ([m.id for m in found.items], found.has_next) == ([m.id for m in plain.items], plain.has_next)
+        high = max(m.priority for m in list_inbox(s, f, page_size=20).items) + 1
+        if order == "inbox":
+            above_all = list_inbox(s, f, page_size=3, order=order, floor=inbox.Floor(order, high))
+            assert [m.id for m in above_all.items] == [m.id for m in list_inbox(s, f, page_size=3).items]

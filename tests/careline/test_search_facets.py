@@ -2,6 +2,7 @@
 narrow without changing what a search finds: the same mentions and counts on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
@@ -126,3 +127,51 @@ def test_migration_0020_writes_the_state_with_the_brand_and_goes_back(tmp_path) 
     migrate(engine)  # 0020 again: rebuilt from the rows
     assert (_fts_ids(engine, 'state : "open1"'), _fts_ids(engine, 'state : "closed1"')) == (3, 1)
     assert _open(engine, "bag") == (["kate_1", "leo_7", "maria_3"], 3)
+
+
+def test_platform_names_with_quotes_are_one_facet_on_both_databases(any_engine) -> None:
+    """PostgreSQL's open index holds the platform as one lexeme, quoted in the query: a name with a quote or
+    a backslash still finds its own mentions and no other's."""
+    with Session(any_engine) as s:
+        s.add(Brand(name="Acme Air", keywords=["acme"]))
+        s.commit()
+        ingest(s, [make_raw(platform="o'neil\\x", author_handle="odd_1", text="bag here"),
+                   make_raw(platform="x", author_handle="sam_12", text="bag there")], brand_id=1)
+    assert _open(any_engine, "bag", platforms=["o'neil\\x"]) == (["odd_1"], 1)
+    assert _open(any_engine, "bag", platforms=["x", "o'neil\\x"]) == (["odd_1", "sam_12"], 2)
+
+
+@pytest.mark.postgres
+def test_postgres_open_index_leaves_competitors_and_other_platforms_out(pg_engine) -> None:
+    """The open-inbox count's bitmap holds only our brands' mentions on the platforms asked for (migration
+    0023): the competitor's "bag" is not a candidate whose heap page is read to drop it."""
+    from careline import search_index
+    from careline.db import migrate
+
+    migrate(pg_engine)
+    _load(pg_engine)
+    statements: list[tuple[str, object]] = []
+
+    def keep(_conn, _cur, statement, params, _ctx, _many) -> None:  # type: ignore[no-untyped-def]
+        statements.append((statement, params))
+
+    for query, expected in (("bag", 4), ("bag platform:x", 2)):
+        statements.clear()
+        sa.event.listen(pg_engine, "before_cursor_execute", keep)
+        with Session(pg_engine) as s:
+            assert inbox_search.search(s, query, everywhere=False).total == expected
+        sa.event.remove(pg_engine, "before_cursor_execute", keep)
+        counted = next((st, p) for st, p in statements if st.startswith("SELECT count(*)"))
+        with pg_engine.connect() as conn:  # the other indexes dropped (rolled back): five rows fit any of them
+            for name in conn.exec_driver_sql(
+                    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = "
+                    "'mention'::regclass AND NOT i.indisunique AND c.relname <> %s",
+                    (search_index.PG_OPEN_INDEX,)).scalars().all():
+                conn.exec_driver_sql(f'DROP INDEX "{name}"')
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            conn.exec_driver_sql("ALTER TABLE mention DROP CONSTRAINT uq_mention_platform_external_id")
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF) " + counted[0],
+                                                                counted[1]))  # type: ignore[arg-type]
+            conn.rollback()
+        assert f"Bitmap Index Scan on {search_index.PG_OPEN_INDEX} (actual" in plan, plan
+        assert f"rows={expected} loops=1)\n" in plan.split(search_index.PG_OPEN_INDEX)[1].split("Index Cond")[0], plan

@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import Session, func, select
 from typer.testing import CliRunner
 
+from careline import search_index
 from careline.db import make_engine
 from careline.models import Author, Mention, User
 from careline.services import inbox, users
@@ -112,5 +113,5 @@ def test_seeded_postgres_database_has_every_index(monkeypatch: pytest.MonkeyPatc
             for schema in (seeded, fresh):
                 conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
-    assert made[seeded] == made[fresh] and any(name == "ix_mention_search_open" for name, _ in made[seeded])
+    assert made[seeded] == made[fresh] and any(name == search_index.PG_OPEN_INDEX for name, _ in made[seeded])
     assert found is not None and found > 0
