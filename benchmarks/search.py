@@ -257,7 +257,9 @@ def disk(url: str) -> dict[str, object]:
             index = sum(int(n) for name, n in rows if name.startswith("mention_fts"))
         else:
             total = int(conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar() or 0)
-            gin = int(conn.execute(sa.text("SELECT pg_relation_size('ix_mention_search')")).scalar() or 0)
+            gin = int(conn.execute(sa.text(  # the whole-table GIN and the open inbox's (0022's or 0023's)
+                "SELECT coalesce(sum(pg_relation_size(c.oid)), 0) FROM pg_class c WHERE c.relname IN "
+                "('ix_mention_search', 'ix_mention_search_open', 'ix_mention_search_open_brand')")).scalar() or 0)
             column = int(conn.execute(sa.text("SELECT SUM(pg_column_size(search_vector)) FROM mention")).scalar() or 0)
             index = gin + column
     engine.dispose()
