@@ -79,10 +79,10 @@ def listing(session: Session, f: InboxFilter, page: int = 1, page_size: int = 50
     with _planner(session, SEARCH_SETTINGS if postgres and f.text else {}):
         total, capped, floor = _counted(session, f, exact_total, order, need=max(1, page) * page_size + 1)
         q = parse(f.text or "")
-        if floor is None and (capped or total > inbox.COUNT_CAP) and postgres and any(
+        if (capped or total > inbox.COUNT_CAP) and postgres and any(
                 len(t.words) > 1 for t in q.positive) and not search_facets.statuses_of(f, q):
-            with _planner(session, IN_INDEX_ORDER):
-                return list_inbox(session, f, page=page, page_size=page_size, order=order), total, capped
+            with _planner(session, IN_INDEX_ORDER):  # (a floor only ends that walk sooner)
+                return list_inbox(session, f, page=page, page_size=page_size, order=order, floor=floor), total, capped
         return list_inbox(session, f, page=page, page_size=page_size, order=order, floor=floor), total, capped
 
 
