@@ -86,7 +86,7 @@ def apply_labels(
     if updates:
         for values in updates if routed is not None and routed.changes else ():
             values.update(routed.changes.get(values["id"], {}))  # type: ignore[union-attr]
-        session.execute(sa.update(Mention), updates)
+        rows.store_changes(session, {values.pop("id"): values for values in updates})
         embeddings.store(session, ((m.id, lab.embedding) for m, lab in zip(mentions, labels, strict=True)
                                    if m.id is not None), version)
     if routed is not None:

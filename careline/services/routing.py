@@ -276,9 +276,15 @@ def delete_rule(session: Session, actor: str, rule_id: int) -> None:
 def compiled_rules(session: Session, ctx: Context | None = None) -> list[Compiled]:
     """The enabled rules, compiled once per batch; a stored rule that no longer compiles (its team was
     renamed, say) is logged and left out rather than stopping classification."""
+    return rules_and_context(session, ctx)[0]
+
+
+def rules_and_context(session: Session, ctx: Context | None = None) -> tuple[list[Compiled], Context | None]:
+    """compiled_rules and the Context they were compiled in (None when no rule is enabled), for a run that
+    needs both: loading it twice was three more round trips a batch."""
     stored = list_rules(session, enabled_only=True)
     if not stored:
-        return []  # no rules: no need to load brands, teams and people for every classified batch
+        return [], None  # no rules: no need to load brands, teams and people for every classified batch
     ctx = ctx or Context.load(session)
     out = []
     for rule in stored:
@@ -286,7 +292,7 @@ def compiled_rules(session: Session, ctx: Context | None = None) -> list[Compile
             out.append(compile_rule(rule.conditions, rule.actions, ctx, rule))
         except InvalidInput as exc:
             log.error("routing rule %r is skipped: %s", rule.name, exc)
-    return out
+    return out, ctx
 
 
 def previous_boost(session: Session, mention_id: int) -> float:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlmodel import Session
 
 from careline.models import AuditEvent, Mention, Team, utcnow
-from careline.services import assign_notify, customer_counts, priority, routing, rows, teams
+from careline.services import assign_notify, audit, customer_counts, priority, routing, rows, teams
 
 log = logging.getLogger(__name__)
 _ROUTED = ("team_id", "assignee", "status", "tags", "priority_boost", "priority", "updated_at")
@@ -87,17 +87,19 @@ def route(session: Session, mentions: Sequence[Mention], *, trigger: str = "clas
     result = RouteResult()
     if not mentions:
         return result
-    rules = routing.compiled_rules(session) if rules is None else rules
+    ctx = None
+    if rules is None:
+        rules, ctx = routing.rules_and_context(session)
     if not rules:
         return result
-    ctx = routing.Context.load(session)
+    ctx = ctx or routing.Context.load(session)
     roster = _Roster(session)
     for rule in rules:
         for kind, value in rule.actions:
             if kind == "team":
                 roster.load(ctx.teams[value.lower()])
     now = utcnow()
-    events: list[dict[str, Any]] = []
+    events: list[tuple[int | None, dict[str, Any]]] = []
     changed: list[Mention] = []
     for m in mentions:
         touched = False
@@ -111,10 +113,8 @@ def route(session: Session, mentions: Sequence[Mention], *, trigger: str = "clas
                     if done is not None:
                         touched = True
                         result.actions += 1
-                        events.append({"at": now, "actor": routing.ACTOR, "action": "route", "mention_id": m.id,
-                                       "reply_id": None,
-                                       "detail": {"rule": rule.name, "rule_id": rule.rule_id,
-                                                  "trigger": trigger, **done}})
+                        events.append((m.id, {"rule": rule.name, "rule_id": rule.rule_id, "trigger": trigger,
+                                              **done}))
             except Exception:  # noqa: BLE001 - one broken rule must not cost the mention its labels
                 result.failed_rules += 1
                 log.exception("routing rule %r failed on mention %s; skipped", rule.name, m.id)
@@ -132,8 +132,7 @@ def route(session: Session, mentions: Sequence[Mention], *, trigger: str = "clas
         result.changes, result.reopened = {}, []  # written: nothing left for the caller
     else:  # every routed row carries all routed columns: the labels' UPDATE stays a few key sets, not 16
         result.changes = {m.id: {k: getattr(m, k) for k in _ROUTED} for m in changed if m.id in result.changes}
-    if events:
-        session.execute(AuditEvent.__table__.insert(), events)  # type: ignore[attr-defined]
+    audit.record_many(session, now, routing.ACTOR, "route", events)
     for agent, items in result.assigned.items():  # as a person's assignment does, once the caller commits
         assign_notify.after_commit(session, agent, routing.ACTOR, items)
     return result

@@ -63,7 +63,7 @@ def store_changes(session: Session, changes: dict[int, dict[str, Any]]) -> None:
     """Write take_changes' result: one statement per set of changed columns."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for mid, changed in changes.items():
-        groups.setdefault(tuple(changed), []).append({"_id": mid, **changed})
+        groups.setdefault(tuple(sorted(changed)), []).append({"_id": mid, **changed})
     _update(session, groups)
 
 
