@@ -37,8 +37,10 @@ def count_pending(session: Session) -> int:
 def apply_labels(
     session: Session, mentions: Sequence[Mention], labels: Sequence[Labels], version: str, low_confidence: float
 ) -> None:
-    """Write labels onto rows (one bulk UPDATE by primary key), replace their embeddings and update author
-    rollups; caller commits. The one place labels are stored, so re-classification replaces both."""
+    """Write labels onto rows (one UPDATE per set of columns, rows.store_changes: the ORM's bulk UPDATE split
+    a batch of 1,000 into ~465-660 statements on PostgreSQL, by runs of rows with the same keys), replace
+    their embeddings and update author rollups; caller commits. The one place labels are stored, so
+    re-classification replaces both."""
     now = utcnow()
     updates: list[dict[str, Any]] = []
     deltas: dict[tuple[str, str, int], list[int]] = {}
