@@ -112,12 +112,11 @@ def test_first_labels_and_routing_write_each_row_once(any_engine: Engine) -> Non
         rows = list(session.exec(select(Mention).where(Mention.id.in_(result.new_ids))))  # type: ignore[union-attr]
         written: list[int] = []
 
-        def count(_conn, _cursor, statement: str, params, _context, executemany: bool) -> None:  # type: ignore[no-untyped-def]
-            if statement.lstrip().upper().startswith("UPDATE MENTION "):  # rows.py's arrays: a row per element
-                ids = params.get("_id") if isinstance(params, dict) else None
-                written.append(len(params) if executemany else len(ids) if isinstance(ids, list) else 1)
+        def count(_conn, cursor, statement: str, params, _context, executemany: bool) -> None:  # type: ignore[no-untyped-def]
+            if statement.lstrip().upper().startswith("UPDATE MENTION "):  # rows.py's one statement: rows it updated
+                written.append(len(params) if executemany else cursor.rowcount)
 
-        sa.event.listen(any_engine, "before_cursor_execute", count)
+        sa.event.listen(any_engine, "after_cursor_execute", count)
         try:
             before = datetime.now(timezone.utc)
             apply_labels(session, rows, [Labels("negative", "complaint", {"negative": 0.9}, {"complaint": 0.9}, "en")
@@ -125,7 +124,7 @@ def test_first_labels_and_routing_write_each_row_once(any_engine: Engine) -> Non
             session.commit()
             after = datetime.now(timezone.utc)
         finally:
-            sa.event.remove(any_engine, "before_cursor_execute", count)
+            sa.event.remove(any_engine, "after_cursor_execute", count)
         # PostgreSQL: one write per row (a second is a second row version in every index); SQLite keeps
         # routing's own UPDATE of the changed columns (cheaper there: services/rows.one_write_per_row)
         assert sum(written) == len(rows) * (1 if any_engine.dialect.name == "postgresql" else 2)
