@@ -7,20 +7,18 @@ relative to the deadline have come (negative = before it) for an open, unanswere
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
-from careline.db import dialect_insert, is_postgres
-from careline.models import Alert, AuditEvent, Escalation, Mention
+from careline.db import dialect_insert
+from careline.models import Alert, Escalation, Mention
 from careline.models_base import UTCDateTime
-from careline.services import mention_brands, priority, sla, teams
+from careline.services import audit, mention_brands, priority, sla, teams
 from careline.services.delivery import chat_safe, deliver_pending
 from careline.services.escalation_steps import Step
 from careline.services.rows import PlainRow, load_plain, store_plain
@@ -151,24 +149,9 @@ def _claim(session: Session, pb: sla.PolicyBook, now: datetime, limit: int,
 
 
 def _audit(session: Session, now: datetime, events: list[tuple[int, dict[str, Any]]]) -> None:
-    """The scan's audit rows, (mention id, what the step did) each, all at `now` by ACTOR: one INSERT ...
-    SELECT over the elements of a single JSON array of the rows (json_each on SQLite,
-    json_array_elements on PostgreSQL). An executemany processed every row's parameters in Python, and
-    insert_rows' arrays adapted six values per row: 12,800 rows took 136-207 ms CPU on SQLite (~40 ms
-    this way) and ~440 ms on PostgreSQL (~15 ms per 4,000 this way), on this 2-core machine at load 3-4."""
-    table = AuditEvent.__table__  # type: ignore[attr-defined]
-    payload = sa.bindparam("rows", json.dumps(events), type_=sa.Text)
-    mention_id: sa.ColumnElement[Any]
-    detail: sa.ColumnElement[Any]
-    if is_postgres(session):
-        rows = sa.func.json_array_elements(sa.cast(payload, postgresql.JSON)).table_valued("value").alias("fired")
-        mention_id, detail = sa.cast(rows.c.value.op("->>")(0), sa.Integer), rows.c.value.op("->")(1)
-    else:
-        rows = sa.func.json_each(payload).table_valued("value").alias("fired")
-        mention_id, detail = sa.func.json_extract(rows.c.value, "$[0]"), sa.func.json_extract(rows.c.value, "$[1]")
-    pick = sa.select(sa.literal(now, table.c.at.type), sa.literal(ACTOR), sa.literal("escalate"), mention_id,
-                     detail).select_from(rows)
-    session.connection().execute(sa.insert(table).from_select(["at", "actor", "action", "mention_id", "detail"], pick))
+    """The scan's audit rows, (mention id, what the step did) each, all at `now` by ACTOR, in one statement
+    (audit.record_many: 12,800 rows as an executemany took 136-207 ms CPU on SQLite, ~40 ms this way)."""
+    audit.record_many(session, now, ACTOR, "escalate", events)
 
 
 def _apply(session: Session, m: PlainRow, step: Step, team_cache: dict[int, Any]) -> dict[str, Any]:
