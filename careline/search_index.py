@@ -149,6 +149,9 @@ def pg_platforms_tsquery(groups: tuple[tuple[str, ...], ...]) -> str:
 PG_OPEN_VECTOR = pg_open_vector()
 PG_OPEN_DDL = (f"CREATE INDEX IF NOT EXISTS {PG_OPEN_INDEX} ON mention USING gin ({PG_OPEN_VECTOR}) "
                f"WHERE {PG_OPEN_PREDICATE}")
+# 0022's index as it was made: migration 0022 creates it, 0023's downgrade puts it back
+PG_OPEN_DDL_0022 = (f"CREATE INDEX IF NOT EXISTS {PG_OPEN_INDEX_0022} ON mention USING gin ({PG_COLUMN}) "
+                    f"WHERE {PG_OPEN_PREDICATE}")
 POSTGRES = (
     f"ALTER TABLE mention ADD COLUMN IF NOT EXISTS {PG_COLUMN} tsvector GENERATED ALWAYS AS ({PG_VECTOR}) STORED",
     f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON mention USING gin ({PG_COLUMN})",

@@ -149,7 +149,7 @@ def store_plain(session: Session, rows: Iterable[PlainRow], columns: Sequence[st
 
 
 def _from_recordset(session: Session, table: sa.Table, changed: Sequence[str],
-                 values: Sequence[dict[str, Any]]) -> tuple[sa.Update, dict[str, str]]:
+                    values: Sequence[dict[str, Any]]) -> tuple[sa.Update, dict[str, str]]:
     """PostgreSQL: one UPDATE ... FROM (a JSON recordset: careline/db.py recordset_columns) per 1,000 rows.
     Each row update there costs the server its index entries anyway; a statement per row added ~1.5-2x on
     top (measured 557-920 → 199-444 µs a row at 100k, load 8-11). One document, not a VALUES list: the

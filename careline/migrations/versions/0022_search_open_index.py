@@ -13,10 +13,6 @@ from alembic import op
 
 from careline import search_index
 
-# 0022's index as it was made (search_index.PG_OPEN_DDL is 0023's since; a migration keeps what it did)
-DDL = (f"CREATE INDEX IF NOT EXISTS {search_index.PG_OPEN_INDEX_0022} ON mention USING gin (search_vector) "
-       f"WHERE {search_index.PG_OPEN_PREDICATE}")
-
 revision = "0022_search_open_index"
 down_revision = "0021_mention_case_partial_index"
 branch_labels = None
@@ -26,7 +22,7 @@ depends_on = None
 def upgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(DDL)
+        conn.exec_driver_sql(search_index.PG_OPEN_DDL_0022)  # not PG_OPEN_DDL: that is 0023's since
 
 
 def downgrade() -> None:

@@ -19,10 +19,6 @@ down_revision = "0022_search_open_index"
 branch_labels = None
 depends_on = None
 
-# 0022's index, put back by the downgrade
-OLD_DDL = (f"CREATE INDEX IF NOT EXISTS {search_index.PG_OPEN_INDEX_0022} ON mention USING gin (search_vector) "
-           f"WHERE {search_index.PG_OPEN_PREDICATE}")
-
 
 def upgrade() -> None:
     conn = op.get_bind()
@@ -34,5 +30,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(OLD_DDL)
+        conn.exec_driver_sql(search_index.PG_OPEN_DDL_0022)
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {search_index.PG_OPEN_INDEX}")
