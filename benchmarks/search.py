@@ -247,6 +247,7 @@ def evicted(url: str, samples: int) -> list[dict[str, object]]:
 def disk(url: str) -> dict[str, object]:
     import sqlalchemy as sa
 
+    from careline import search_index
     from careline.db import make_engine
 
     engine = make_engine(url)
@@ -258,8 +259,9 @@ def disk(url: str) -> dict[str, object]:
         else:
             total = int(conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar() or 0)
             gin = int(conn.execute(sa.text(  # the whole-table GIN and the open inbox's (0022's or 0023's)
-                "SELECT coalesce(sum(pg_relation_size(c.oid)), 0) FROM pg_class c WHERE c.relname IN "
-                "('ix_mention_search', 'ix_mention_search_open', 'ix_mention_search_open_brand')")).scalar() or 0)
+                "SELECT coalesce(sum(pg_relation_size(c.oid)), 0) FROM pg_class c WHERE c.relname IN :names"
+            ).bindparams(sa.bindparam("names", expanding=True)), {"names": [
+                search_index.PG_INDEX, search_index.PG_OPEN_INDEX_0022, search_index.PG_OPEN_INDEX]}).scalar() or 0)
             column = int(conn.execute(sa.text("SELECT SUM(pg_column_size(search_vector)) FROM mention")).scalar() or 0)
             index = gin + column
     engine.dispose()
