@@ -9,8 +9,9 @@ Targets (issue 14): inbox first page p95 ≤ 100 ms (service layer, SQLite and P
 priorities): run this against a benchmark copy, never a real one. The first scan fires the steps due
 (the seed's last hours are a storm of fresh open mentions); later scans find nothing new (steady state).
 A scan fires at most escalation.MAX_STEPS steps, most overdue first: the first run's line is one scan,
-the next the whole backlog drained by scans in a row at the same time, each resuming where the last
-stopped, as escalation.run does (with the slowest scan, which must stay inside the target too). Rule
+the next the whole backlog drained by escalation.run, the scheduler's job (scans in a row at the same
+time, each resuming where the last stopped, then on SQLite one WAL checkpoint), timed whole, with the
+time of its scans alone, the slowest and the checkpoint. Rule
 evaluation runs five typical rules where they run, in classification.apply_labels, over the newest
 50,000 stored mentions (made new, unassigned, untagged and unlabelled in the database before each timed
 pass, untimed, as a freshly ingested mention is, with the labels they had) in batches of 1,000 after one
@@ -44,7 +45,7 @@ from careline.db import make_engine, migrate  # noqa: E402
 from careline.models import Mention, RoutingRule, Team, TeamMember, User  # noqa: E402
 from careline.services import classification, escalation, inbox, priority, routing, routing_run  # noqa: E402,F401 (classification: loaded in the worker, not a scan's cost)
 from careline.services.inbox import InboxFilter  # noqa: E402
-from careline.settings import get_settings  # noqa: E402,F401 (the scheduler reads its settings at start, not a scan's cost)
+from careline.settings import get_settings  # noqa: E402 (the scheduler reads its settings at start, not a scan's cost)
 from classify.base import Labels  # noqa: E402
 
 RULES = [
@@ -185,25 +186,21 @@ def main() -> None:
                *timed(lambda: (inbox.list_inbox(session, InboxFilter(brand_ids=ours), page=1, page_size=50),
                                inbox.count(session, InboxFilter(brand_ids=ours))), args.repeat), 100)
         now = datetime.now(timezone.utc)
+        session.commit()
         t0 = time.perf_counter()
-        first = escalation.scan(session, now)
-        cold = (time.perf_counter() - t0) * 1000
+        drained = escalation.run(get_settings(), engine, now)  # the scheduler's job: scans in a row, one checkpoint
+        took = (time.perf_counter() - t0) * 1000
+        cold = drained.seconds[0] * 1000
         print(f"{'escalation scan, first run (fires what is due, up to its limit)':<60} {cold:>8.1f}ms {'':>10} "
-              f"{1000:>8g}ms{'' if cold <= 1000 else ' MISSED'}   {first.mentions:,} mentions, "
-              f"{len(first.fired):,} steps, {len(first.notices)} notice(s){', more due' if first.more else ''}")
+              f"{1000:>8g}ms{'' if cold <= 1000 else ' MISSED'}   limit {escalation.MAX_STEPS:,} steps"
+              f"{', more due' if len(drained.seconds) > 1 else ''}")
         failed += cold > 1000
-        scans, slowest, steps, mentions = 1, cold, len(first.fired), {m for m, _ in first.fired}
-        more, after = first.more, first.through
-        while more:  # the rest of the backlog, as escalation.run drains it: scan again at once, same now
-            t1 = time.perf_counter()
-            part = escalation.scan(session, now, after=after)
-            slowest = max(slowest, (time.perf_counter() - t1) * 1000)
-            scans, steps, more, after = scans + 1, steps + len(part.fired), part.more, part.through
-            mentions |= {m for m, _ in part.fired}
-        drained = (time.perf_counter() - t0) * 1000
-        print(f"{'  whole backlog drained (scans in a row, as escalation.run)':<60} {drained:>8.1f}ms {'':>10} "
-              f"{'':>10}   {scans} scan(s), slowest {slowest:.0f} ms, {len(mentions):,} mentions, {steps:,} steps")
-        failed += slowest > 1000
+        fired = sum(drained.seconds) * 1000
+        print(f"{'  whole backlog (escalation.run: scans in a row + checkpoint)':<60} {took:>8.1f}ms {'':>10} "
+              f"{1000:>8g}ms{'' if took <= 1000 else ' MISSED'}   {len(drained.seconds)} scan(s) {fired:.0f} ms, "
+              f"slowest {max(drained.seconds) * 1000:.0f} ms, WAL checkpoint {drained.checkpoint * 1000:.0f} ms, "
+              f"{drained.mentions:,} mentions, {len(drained.fired):,} steps")
+        failed += took > 1000
         tick = [now]
 
         def next_scan() -> object:

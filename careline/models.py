@@ -78,6 +78,11 @@ class Author(SQLModel, table=True):
     last_thanked_at: Optional[datetime] = ts()
 
 
+# the open statuses (services/priority.py OPEN_STATUSES) with no first response: what can still be due;
+# literals, so that a query's own literal WHERE proves it (with bound parameters SQLite would not use it)
+DUE_WHERE = "status IN ('new', 'assigned') AND first_response_at IS NULL"
+
+
 class Mention(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("platform", "external_id", name="uq_mention_platform_external_id"),
@@ -92,8 +97,11 @@ class Mention(SQLModel, table=True):
         sa.Index("ix_mention_priority", "priority", "created_at"),
         sa.Index("ix_mention_trends", "created_at", "brand_id", "platform", "sentiment", "corrected_sentiment",
                  "intent", "corrected_intent", "first_response_at"),
-        # Care workflow (migration 0003): deadline scans (escalation, urgency refresh, "Overdue") by status.
-        sa.Index("ix_mention_deadline", "status", "respond_by"),
+        # Care workflow (migration 0024, was 0003's (status, respond_by)): the open, unanswered mentions by
+        # deadline, with what the escalation claim tests, so it reads the index alone and in deadline order
+        # (escalation, urgency refresh, "Overdue"); services/priority.py due_clause() is its WHERE.
+        sa.Index("ix_mention_due", "respond_by", "id", "brand_id", "status", "first_response_at",
+                 sqlite_where=sa.text(DUE_WHERE), postgresql_where=sa.text(DUE_WHERE)),
         # Customers (migration 0015): one identity's posts newest first, read in index order (timeline).
         sa.Index("ix_mention_author_timeline", "author_handle", "platform", "created_at"),
         # Deleted by the author (migration 0017): only those rows, so the inbox leaves them out cheaply.

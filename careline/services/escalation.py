@@ -8,6 +8,9 @@ relative to the deadline have come (negative = before it) for an open, unanswere
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -15,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from careline.db import dialect_insert
+from careline.db import dialect_insert, is_postgres
 from careline.models import Alert, Escalation, Mention
 from careline.models_base import UTCDateTime
 from careline.services import audit, mention_brands, priority, sla, teams
@@ -48,6 +51,8 @@ class ScanResult:
     notices: list[Alert] = field(default_factory=list)
     more: bool = False  # stopped at its limit: steps may still be due, scan again (run() does, at once)
     through: datetime | None = None  # deadline of the last step claimed: where a scan again at once resumes
+    seconds: list[float] = field(default_factory=list)  # run(): each scan's time
+    checkpoint: float = 0.0  # run() on SQLite: the one WAL checkpoint after its scans, seconds
 
 
 def scan(session: Session, now: datetime | None = None, *, limit: int = MAX_STEPS,
@@ -112,31 +117,35 @@ def _claim(session: Session, pb: sla.PolicyBook, now: datetime, limit: int,
     """Insert the fired-step rows of the `limit` most overdue due (mention, step) pairs of every policy in
     one statement; returns those inserted.
 
-    One branch per (policy, step, open status): the (status, respond_by) index read in deadline order,
-    with its anti-join on the unique key, stopping at `limit` rows, so a scan reads about the pairs it
-    claims and not the whole backlog each time (a backlog of 6,500 mentions was read in full by each of
-    the scans draining it). The sort of the branches' rows before the LIMIT also means PostgreSQL tests
-    "not fired yet" before it inserts the first row: a nested loop over a table its statistics call empty
-    re-read every row the statement had inserted so far (0.25 s at 6,500)."""
+    One branch per (policy, step): the ix_mention_due index (open, unanswered, by deadline; migration 0024)
+    read alone, in deadline order, testing the brand from the index and "not fired yet" on the unique key
+    row by row, stopping at `limit` rows, so a scan reads about the pairs it claims and not the whole
+    backlog each time. The statuses are literals (priority.due_clause), or SQLite would not use the partial
+    index. On PostgreSQL "not fired yet" is kept a per-row test (OFFSET 0 stops the planner turning it into
+    an anti-join): its statistics called the fired-steps table empty and the open rows of the last day a
+    few hundred, so it hash-anti-joined and sorted every candidate of the window instead of stopping at the
+    limit. The sort of the branches' rows before the outer LIMIT means no branch re-reads a row the
+    statement has inserted."""
     policies: list[tuple[sla.Policy, sa.ColumnElement[bool]]] = [(p, col(Mention.brand_id) == b) for b, p in pb.by_brand.items()]
     others = sa.or_(col(Mention.brand_id).is_(None), col(Mention.brand_id).not_in(list(pb.by_brand))) if pb.by_brand else sa.true()
     policies.append((pb.default, others))
     last = max((s.at for p, _ in policies for s in p.escalation), default=0)
     low = now - LOOKBACK - timedelta(minutes=max(last, 0))
     since = col(Mention.respond_by) >= after if after is not None else sa.true()
+    postgres = is_postgres(session)
     branches = []
     for policy, brands in policies:
         for index, step in enumerate(policy.escalation):
-            done = sa.exists().where(col(Escalation.mention_id) == col(Mention.id), col(Escalation.step) == index)
-            for status in priority.OPEN_STATUSES:
-                first = (sa.select(col(Mention.id).label("mention_id"), sa.literal(index, sa.Integer).label("step"),
-                                   sa.literal(step.as_json(), sa.JSON).label("actions"),
-                                   col(Mention.respond_by).label("due"))
-                         .where(col(Mention.status) == status, col(Mention.first_response_at).is_(None))
-                         .where(col(Mention.respond_by) <= now - timedelta(minutes=step.at), col(Mention.respond_by) > low)
-                         .where(since, mention_brands.own_brand_clause(), brands, ~done)
-                         .order_by(col(Mention.respond_by), col(Mention.id)).limit(limit).subquery())
-                branches.append(sa.select(*first.c))
+            fired = sa.select(sa.literal(1)).where(col(Escalation.mention_id) == col(Mention.id), col(Escalation.step) == index)
+            done = (fired.offset(0) if postgres else fired).exists()
+            first = (sa.select(col(Mention.id).label("mention_id"), sa.literal(index, sa.Integer).label("step"),
+                               sa.literal(step.as_json(), sa.JSON).label("actions"),
+                               col(Mention.respond_by).label("due"))
+                     .where(priority.due_clause())
+                     .where(col(Mention.respond_by) <= now - timedelta(minutes=step.at), col(Mention.respond_by) > low)
+                     .where(since, mention_brands.own_brand_clause(), brands, ~done)
+                     .order_by(col(Mention.respond_by), col(Mention.id)).limit(limit).subquery())
+            branches.append(sa.select(*first.c))
     if not branches:
         return []
     due = sa.union_all(*branches).subquery("due")
@@ -231,22 +240,54 @@ def run(settings: Any, engine: Any, now: datetime | None = None, notifier: Any =
         limit: int = MAX_STEPS) -> ScanResult:
     """The scheduler's job: scan until nothing more is due (a backlog over MAX_STEPS takes a few scans in a
     row, each its own transaction, all at the same `now` so their notices merge), then hand new notices to
-    apprise (careline.services.delivery)."""
+    apprise (careline.services.delivery). The result's `seconds` holds each scan's time, `checkpoint` the
+    SQLite WAL checkpoint's (_one_checkpoint)."""
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     total, after = ScanResult(), None
-    with Session(engine, expire_on_commit=False) as session:
-        while True:
-            part = scan(session, now, limit=limit, after=after)
-            after = part.through
-            total.fired += part.fired
-            total.notices += [a for a in part.notices if all(a is not b for b in total.notices)]
-            if not part.more:
-                break
-        total.mentions = len({mid for mid, _ in total.fired})
-        urls = [u.get_secret_value() for u in settings.alert_urls]
-        if total.notices and urls:
-            deliver_pending(session, urls, now, notifier=notifier)
+    with engine.connect() as conn, _one_checkpoint(conn, total):
+        with Session(bind=conn, expire_on_commit=False) as session:
+            while True:
+                t0 = time.perf_counter()
+                part = scan(session, now, limit=limit, after=after)
+                total.seconds.append(time.perf_counter() - t0)
+                after = part.through
+                total.fired += part.fired
+                total.notices += [a for a in part.notices if all(a is not b for b in total.notices)]
+                if not part.more:
+                    break
+            total.mentions = len({mid for mid, _ in total.fired})
+            urls = [u.get_secret_value() for u in settings.alert_urls]
+            if total.notices and urls:
+                deliver_pending(session, urls, now, notifier=notifier)
+    if len(total.seconds) > 1:
+        log.info("escalation: %d step(s) in %d scans, %.0f ms (slowest %.0f ms), WAL checkpoint %.0f ms",
+                 len(total.fired), len(total.seconds), sum(total.seconds) * 1000, max(total.seconds) * 1000,
+                 total.checkpoint * 1000)
     return total
+
+
+@contextmanager
+def _one_checkpoint(conn: sa.Connection, result: ScanResult) -> Iterator[None]:
+    """SQLite: the WAL copied into the database once, after all of run()'s scans, instead of after each of
+    their commits (the automatic checkpoint of every commit past 1,000 WAL pages): the pages that several
+    scans write (the priority indexes, the fired-steps and audit tables) are copied once, and no scan's
+    commit waits for it. PASSIVE: readers and writers go on meanwhile. The run's one connection carries the
+    setting (a connection of its own), so nothing else changes. PostgreSQL: nothing."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    every = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+    conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+    conn.commit()
+    try:
+        yield
+    finally:
+        conn.rollback()
+        t0 = time.perf_counter()
+        conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={int(every or 1000)}")
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        conn.commit()
+        result.checkpoint = time.perf_counter() - t0
 
 
 def notices_for(session: Session, username: str, limit: int = 20, since_hours: int = 48,

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from careline.models import Brand, Mention, utcnow
 from careline.services import mention_brands, search, search_facets, search_query, tags
 from careline.services.inbox_filter import InboxFilter
-from careline.services.priority import OPEN_STATUSES
+from careline.services.priority import due_clause
 
 
 @dataclass
@@ -64,8 +64,7 @@ def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
     if f.tags:
         stmt = stmt.where(tags.any_tag(f.tags))
     if f.overdue:  # the same rule as sla.time_left: open, unanswered, past the deadline
-        stmt = stmt.where(col(Mention.respond_by) < utcnow(), col(Mention.first_response_at).is_(None),
-                          col(Mention.status).in_(OPEN_STATUSES))
+        stmt = stmt.where(col(Mention.respond_by) < utcnow(), due_clause())
     if f.needs_review is not None:
         stmt = stmt.where(Mention.needs_review == f.needs_review)
     if f.reply_needed is not None:

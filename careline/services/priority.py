@@ -8,7 +8,7 @@ The time part is a step function of the deadline (respond_by, see services/sla.p
 changes at a few known instants: 4 h and 1 h before its deadline, at it, and a day after; and when the post
 passes the horizon (CARELINE_INBOX_HORIZON_DAYS, default 7), where it drops below every fresher post
 (still found by filters). `refresh_due` rescores only rows that crossed such an instant since its last run,
-found through the (status, respond_by) and created_at indexes: measured in benchmarks/care_scan.py.
+found through the ix_mention_due and created_at indexes: measured in benchmarks/care_scan.py.
 Age is the tie-breaker in the inbox order (newest first among equals) and is shown in the explanation.
 """
 from __future__ import annotations
@@ -193,20 +193,33 @@ def rescore(session: Session, mention_ids: list[int], now: datetime | None = Non
     return changed
 
 
+def due_clause() -> sa.ColumnElement[bool]:
+    """Open and unanswered: a mention that can still be due (the time part moves, escalation can fire).
+    The WHERE of the ix_mention_due index (models.DUE_WHERE), with the statuses as literals: SQLite only
+    uses a partial index when the query's own terms prove its WHERE, which bound parameters do not."""
+    from careline.models import Mention
+
+    statuses = [sa.literal_column(f"'{s}'") for s in OPEN_STATUSES]
+    return sa.and_(col(Mention.status).in_(statuses), col(Mention.first_response_at).is_(None))
+
+
 def _crossed(since: datetime, now: datetime, horizon: float) -> list[sa.ColumnElement[bool]]:
     """Where open rows' time part may have changed in (since, now]: a deadline step or the horizon passed.
 
-    One range per instant, each queried on its own so each walks an index ((status, respond_by) or
-    created_at); an OR of them would make SQLite scan.
+    One range per instant, each queried on its own so each walks an index (ix_mention_due, or created_at);
+    an OR of them would make SQLite scan. A deadline step only moves an unanswered row (deadline_points);
+    the horizon moves every open one.
     """
     from careline.models import Mention
 
     ranges = []
     for limit, _points, _label in DEADLINE_STEPS:
         shift = timedelta(minutes=limit)
-        ranges.append(sa.and_(col(Mention.respond_by) > since + shift, col(Mention.respond_by) <= now + shift))
+        ranges.append(sa.and_(due_clause(), col(Mention.respond_by) > since + shift,
+                              col(Mention.respond_by) <= now + shift))
     edge = timedelta(days=horizon)
-    ranges.append(sa.and_(col(Mention.created_at) > since - edge, col(Mention.created_at) <= now - edge))
+    ranges.append(sa.and_(col(Mention.status).in_(OPEN_STATUSES), col(Mention.created_at) > since - edge,
+                          col(Mention.created_at) <= now - edge))
     return ranges
 
 
@@ -227,7 +240,7 @@ def refresh_due(session: Session, now: datetime | None = None, *, full_after_day
         return 0
     found: set[int | None] = set()
     for where in _crossed(since, now, horizon_days()):
-        found.update(session.exec(select(col(Mention.id)).where(col(Mention.status).in_(OPEN_STATUSES), where)))
+        found.update(session.exec(select(col(Mention.id)).where(where)))
     ids = sorted(i for i in found if i is not None)
     changed = rescore(session, ids, now)
     app_settings.put(session, REFRESH_KEY, now.isoformat(), commit=False)
