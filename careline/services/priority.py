@@ -199,7 +199,7 @@ def due_clause() -> sa.ColumnElement[bool]:
     uses a partial index when the query's own terms prove its WHERE, which bound parameters do not."""
     from careline.models import Mention
 
-    statuses = [sa.literal_column(f"'{s}'") for s in OPEN_STATUSES]
+    statuses: list[sa.ColumnElement[str]] = [sa.literal_column(f"'{s}'") for s in OPEN_STATUSES]
     return sa.and_(col(Mention.status).in_(statuses), col(Mention.first_response_at).is_(None))
 
 

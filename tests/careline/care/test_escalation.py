@@ -154,6 +154,21 @@ def test_run_drains_a_backlog_in_scans_and_sends_one_message(any_engine: Engine)
                             limit=20)
     assert len(result.fired) == 50 and result.mentions == 25 and len(result.notices) == 1
     assert len(sent) == 1 and "25 mentions" in sent[0][2]
+    assert len(result.seconds) == 3  # 20 + 20 + 10 steps, each scan timed
+    if any_engine.dialect.name == "sqlite":  # the run's one checkpoint left the WAL copied into the database
+        with any_engine.connect() as conn:
+            busy, logged, copied = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+            assert busy == 0 and logged == copied
+
+
+def test_the_due_index_holds_what_the_scans_ask_for() -> None:
+    """The partial index's WHERE (models.DUE_WHERE) is due_clause() with the open statuses as literals: a
+    scan whose terms do not prove it would not use the index (SQLite), so both say the same."""
+    from careline.models import DUE_WHERE
+
+    rendered = str(priority.due_clause().compile(compile_kwargs={"literal_binds": True}))
+    assert rendered.replace("mention.", "") == DUE_WHERE
+    assert all(f"'{s}'" in DUE_WHERE for s in priority.OPEN_STATUSES)
 
 
 def test_an_escalation_reaches_the_live_desk_and_the_inbox_order(any_engine: Engine) -> None:
