@@ -152,15 +152,9 @@ def sign_in_form() -> None:
 def sign_out(everywhere: bool = False) -> None:
     """End this browser's session (every tab of it), or every session of this user on any device."""
     user = st.session_state.get("user")
-    sid = st.session_state.get("session_id")
-    with db() as session:
-        if user and everywhere:
-            sessions.end_all(session, user["username"])
-        elif sid is not None:
-            sessions.end(session, sid)
-        if user:
-            audit.record(session, user["username"], "sign_out", everywhere=everywhere)
-            session.commit()
+    if user:
+        with db() as session:
+            sessions.sign_out(session, user["username"], st.session_state.get("session_id"), everywhere=everywhere)
     for key in ("user", "session_id"):
         st.session_state.pop(key, None)
     st.session_state["_clear_cookie"] = True

@@ -152,6 +152,19 @@ def require_user() -> dict[str, str]:
     return user  # type: ignore[return-value]
 
 
+def live_user() -> dict[str, str] | None:
+    """For a `run_every` fragment's tick: the signed-in user as require_user re-reads it, or None when nobody
+    is signed in, and the fragment then draws nothing (and writes nothing: no presence beat for nobody).
+
+    Such a tick belongs to a page that is no longer on screen (the browser sent it just before it read the
+    sign-out's run): whatever it drew would land in that page's layout, which the browser no longer has.
+    dashboard/app.py's runs end normally so that Streamlit forgets such fragments; this is the second guard."""
+    if current_user() is None:
+        log.debug("a live fragment ticked with nobody signed in; it draws nothing")
+        return None
+    return require_user()
+
+
 def can(permission: str) -> bool:
     user = current_user()
     if not user:

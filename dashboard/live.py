@@ -21,7 +21,7 @@ from sqlmodel import Session
 from careline.services import live as changes
 from careline.services import presence
 from careline.services.inbox import InboxFilter
-from dashboard.components import db, md_escape, require_user, settings
+from dashboard.components import db, live_user, md_escape, settings
 
 log = logging.getLogger(__name__)
 EVERY = settings().live_refresh_seconds
@@ -36,7 +36,8 @@ def watch(name: str, probe: Callable[[Session], Any], *, hold: bool = False) -> 
 
 @st.fragment(run_every=EVERY)
 def _watcher(name: str, probe: Callable[[Session], Any], hold: bool) -> None:
-    require_user()  # each tick re-reads the user too: a revoked session ends here, unattended
+    if live_user() is None:  # each tick re-reads the user too: a revoked session ends here, unattended
+        return
     with db() as session:
         now = probe(session)
     if now == st.session_state.get(f"_live_{name}"):
@@ -69,6 +70,8 @@ def new_banner(flt: InboxFilter) -> int:
 @st.fragment(run_every=EVERY)
 def presence_bar(mention_id: int, username: str) -> None:
     """Beat for this person on this mention and show who else has it open (never blocks anything)."""
+    if live_user() is None:
+        return
     activity = "writing" if (st.session_state.get(f"reply_text_{mention_id}") or "").strip() else "viewing"
     ttl = settings().presence_ttl_seconds
     # A write only when the activity changed or a third of the TTL went by: on SQLite every write takes the
@@ -93,6 +96,8 @@ def presence_bar(mention_id: int, username: str) -> None:
 @st.fragment(run_every=EVERY)
 def writers_warning(mention_id: int, username: str) -> None:
     """In the composer: warn that a colleague is writing a reply to the same mention right now."""
+    if live_user() is None:
+        return
     with db() as session:
         writers = [h for h in presence.here(session, mention_id, settings().presence_ttl_seconds, exclude=username)
                    if h.activity == "writing"]

@@ -21,6 +21,7 @@ from itsdangerous import BadSignature, TimestampSigner
 from sqlmodel import Session, col, select, update
 
 from careline.models import User, UserSession, utcnow
+from careline.services import audit
 from careline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -140,11 +141,27 @@ def resume(session: Session, cookie: str | None, settings: Settings) -> tuple[Us
     return (row, user) if user is not None else None
 
 
-def end(session: Session, session_id: int) -> None:
-    """Sign out this browser (all its tabs share the session)."""
-    session.exec(update(UserSession).where(col(UserSession.id) == session_id,  # type: ignore[call-overload]
-                                           col(UserSession.revoked_at).is_(None)).values(revoked_at=utcnow()))
+def end(session: Session, session_id: int, *, commit: bool = True) -> int:
+    """End one session (a browser: all its tabs share it); returns 1 if it was still open, else 0."""
+    result = session.exec(update(UserSession).where(  # type: ignore[call-overload]
+        col(UserSession.id) == session_id, col(UserSession.revoked_at).is_(None)).values(revoked_at=utcnow()))
+    if commit:
+        session.commit()
+    return int(result.rowcount or 0)
+
+
+def sign_out(session: Session, username: str, session_id: int | None, *, everywhere: bool = False) -> int:
+    """A person signs out: this browser's session (or, `everywhere`, all of theirs) ends and the audit row is
+    written in the same transaction. Returns how many sessions were still open."""
+    if everywhere:
+        ended = end_all(session, username, commit=False)
+    else:
+        ended = end(session, session_id, commit=False) if session_id is not None else 0
+    audit.record(session, username, "sign_out", everywhere=everywhere, ended=ended)
     session.commit()
+    log.info("%s signed out (%s, %d session(s) ended)", username, "everywhere" if everywhere else "this browser",
+             ended)
+    return ended
 
 
 def end_all(session: Session, username: str, *, commit: bool = True) -> int:

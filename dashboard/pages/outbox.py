@@ -12,6 +12,7 @@ from dashboard.components import (
     can,
     clean,
     db,
+    live_user,
     md_escape,
     one_line,
     require_user,
@@ -36,7 +37,8 @@ limit = c2.selectbox("Show", [50, 200, 1000], key="ob_limit")
 
 @st.fragment(run_every=settings().live_refresh_seconds)
 def _outbox(states: list[str], limit: int) -> None:
-    require_user()
+    if live_user() is None:
+        return
     with db() as session:
         rows = replies.list_outbox(session, states=states or None, limit=limit)
     counts = {s: sum(1 for r in rows if r.state == s) for s in STATES}

@@ -77,6 +77,26 @@ def test_sign_out_everywhere_disable_remove_and_idle_end_sessions(desk: Session,
     assert {"user_disable", "user_enable", "user_remove"} <= set(actions)
 
 
+def test_sign_out_ends_the_session_and_audits_it_in_one_transaction(desk: Session, settings: Settings,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    a, cookie_a = _signed_in(desk, settings)
+    b, cookie_b = _signed_in(desk, settings)
+    c, cookie_c = _signed_in(desk, settings)
+    with caplog.at_level(logging.DEBUG):
+        assert sessions.sign_out(desk, "agent", a.id) == 1
+    assert not desk.dirty and not desk.new  # committed, the audit row with it
+    assert sessions.resume(desk, cookie_a, settings) is None  # a reload with the old cookie: signed out
+    assert sessions.resume(desk, cookie_b, settings) is not None
+    assert sessions.sign_out(desk, "agent", a.id) == 0  # a second click: nothing left to end, still audited
+    assert sessions.sign_out(desk, "agent", b.id, everywhere=True) == 2
+    assert sessions.resume(desk, cookie_b, settings) is None and sessions.resume(desk, cookie_c, settings) is None
+    rows = list(desk.exec(select(AuditEvent).where(AuditEvent.action == "sign_out").order_by(AuditEvent.id)))
+    assert [(r.actor, r.detail) for r in rows] == [("agent", {"everywhere": False, "ended": 1}),
+                                                  ("agent", {"everywhere": False, "ended": 0}),
+                                                  ("agent", {"everywhere": True, "ended": 2})]
+    assert not any(cookie.split(".")[0] in caplog.text for cookie in (cookie_a, cookie_b, cookie_c))
+
+
 def test_role_change_is_seen_by_an_open_session_and_the_last_admin_stays(desk: Session, settings: Settings) -> None:
     row, _ = _signed_in(desk, settings)
     users.set_role(desk, "agent", "viewer", "admin")
