@@ -4,7 +4,8 @@ Every run of this script ends by returning, never with st.stop(): Streamlit forg
 that was (the live desk's run_every ones) only when a full run finishes normally. A run stopped early keeps
 them, and a live tick that the browser sent just before it read the run (after Sign out, say) would then run
 the inbox's fragment over the sign-in page, whose tree has no place for it: the browser throws "Bad delta
-path index" and the page goes white. Streamlit drops a tick for a fragment it has forgotten.
+path index" and the page goes white. Streamlit drops a tick for a fragment it has forgotten. The pages end early with components.end_page(), not
+st.stop(), for the same reason (a page's st.stop() would end app.py's run too).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import streamlit as st
 
 from careline.services import users
 from dashboard import auth, views_nav, warmup
-from dashboard.components import check_database, refresh_user, settings
+from dashboard.components import app_pages, check_database, refresh_user, settings
 
 HERE = Path(__file__).resolve().parent
 PAGES = [  # (file, title, icon, url path, who sees it)
@@ -73,7 +74,8 @@ def _signed_in(user: dict[str, str]) -> None:
     # session state, for the run that draws the inbox.
     if not any(nav is p for p in (home, *view_pages)):
         auth.hand_off_cookie()
-    nav.run()
+    with app_pages():  # a page's end_page() ends it without st.stop()'s early end of the run
+        nav.run()
 
 
 def main() -> None:

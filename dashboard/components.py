@@ -11,8 +11,9 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import streamlit as st
@@ -150,6 +151,38 @@ def require_user() -> dict[str, str]:
         st.warning("Please sign in.")
         st.stop()
     return user  # type: ignore[return-value]
+
+
+class PageEnded(Exception):
+    """A page ended its run early through `end_page`; `app_pages` catches it."""
+
+
+_IN_APP: ContextVar[bool] = ContextVar("careline_in_app_pages", default=False)
+
+
+@contextmanager
+def app_pages() -> Iterator[None]:
+    """Around app.py's `nav.run()`: a page that calls `end_page` ends there and the run still finishes
+    normally, so Streamlit forgets the fragments of the page before (app.py's docstring says why that
+    matters: a late live tick of a forgotten fragment is dropped, one of a kept fragment blanks the page)."""
+    token = _IN_APP.set(True)
+    try:
+        yield
+    except PageEnded:
+        pass
+    finally:
+        _IN_APP.reset(token)
+
+
+def end_page() -> NoReturn:
+    """End this page's run here, after it has said why (st.info, st.warning). Use it instead of st.stop() at
+    a page's top level, never inside a fragment (Streamlit shows an exception raised there as an error): inside
+    the app it ends the page and lets the run finish normally (`app_pages`); a page run on its own (AppTest)
+    has no app around it and stops as st.stop() does."""
+    if _IN_APP.get():
+        raise PageEnded
+    st.stop()
+    raise PageEnded  # st.stop() outside a script run returns; never carry on past this line
 
 
 def live_user() -> dict[str, str] | None:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from careline.services import advocates, app_settings
 from careline.settings import PLATFORMS
-from dashboard.components import act, can, clean, db, one_line, require_user, safe_url, when
+from dashboard.components import act, can, clean, db, end_page, one_line, require_user, safe_url, when
 from dashboard.customer_panel import profile_link
 
 user = require_user()
@@ -27,7 +27,7 @@ with db() as session:
 
 if not ranked:
     st.info("No advocates yet: they appear once mentions of your brands are classified as praise.")
-    st.stop()
+    end_page()
 
 st.download_button("Export the list (CSV)", advocates.to_csv(ranked), file_name="careline-advocates.csv",
                    mime="text/csv", disabled=not can("export"), key="adv_export")

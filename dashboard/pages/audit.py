@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 import streamlit as st
 
 from careline.services import audit
-from dashboard.components import can, db, one_line, ref, require_user, settings, when
+from dashboard.components import can, db, end_page, one_line, ref, require_user, settings, when
 
 ANY = "(anyone)"
 ANY_ACTION = "(any action)"
@@ -16,7 +16,7 @@ user = require_user()
 st.title("Audit")
 if not can("users"):
     st.warning("Only admins can read the audit trail.")
-    st.stop()
+    end_page()
 st.text("Who did what, when: sign-ins and lockouts, triage, replies, settings and user changes.")
 
 with db() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from careline.services import customer_links, customer_privacy, customer_timeline, customers
-from dashboard.components import act, can, clean, db, one_line, require_user, when
+from dashboard.components import act, can, clean, db, end_page, one_line, require_user, when
 from dashboard.customer_panel import timeline_rows
 
 user = require_user()
@@ -62,7 +62,7 @@ with find_tab:
         options.insert(0, int(wanted))
     if not options:
         st.info("No customer matches.")
-        st.stop()
+        end_page()
     pick = st.selectbox("Open a customer", options, key="cust_pick",
                         index=options.index(int(wanted)) if wanted and wanted.isdigit() else 0,
                         format_func=lambda i: f"#{i} " + next((one_line(c.display_name, 60) for c in found if c.id == i), ""))

@@ -9,7 +9,7 @@ import streamlit as st
 from careline.services import app_settings, inbox, tags, trends
 from careline.settings import PLATFORMS
 from dashboard import care_trends, reports_panel, themes_panel
-from dashboard.components import clean, db, require_user, settings
+from dashboard.components import clean, db, end_page, require_user, settings
 
 user = require_user()
 st.title("Trends")
@@ -39,7 +39,7 @@ granularity = c4.radio("Per", ["day", "week"], key="tr_gran", horizontal=True)
 by = c5.radio("Split by", ["sentiment", "intent"], key="tr_by", horizontal=True)
 if not (isinstance(picked, (tuple, list)) and len(picked) == 2):
     st.info("Pick a start and an end date.")
-    st.stop()
+    end_page()
 first, last = picked[0], picked[1]
 since = datetime.combine(first, time.min, tzinfo=zone).astimezone(timezone.utc)
 until = datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone).astimezone(timezone.utc)
