@@ -33,7 +33,7 @@ from careline.db import rowcount
 from careline.models import CollectorRun, utcnow
 from careline.services import brands as brand_service
 from careline.services import budgets
-from careline.services.ingest import get_source_state, ingest, save_source_state
+from careline.services.ingest import Rules, get_source_state, ingest, save_source_state
 from collectors.base import (
     AccessDenied,
     AuthFailed,
@@ -218,6 +218,7 @@ def _collect_query(
     calls = _Calls()
     stop: _StopSource | None = None
     failure: dict[str, Any] | None = None
+    rules = Rules()  # brands and SLA policies: read on the first page, kept for the run's pages
     with Session(engine, expire_on_commit=False) as session:
         run = session.get(CollectorRun, run_id)  # type: ignore[assignment]
         try:
@@ -230,7 +231,8 @@ def _collect_query(
                 if budget is not None:  # counted in the page's transaction: exact however a run ends
                     budgets.record_reads(session, budget, batch.reads, batch.api_calls, now)
                 result = ingest(session, batch.mentions, brand_id=brand_id, source=source.name,
-                                query_key=query.key, cursor=batch.cursor, rate_limit=batch.rate_limit, commit=False)
+                                query_key=query.key, cursor=batch.cursor, rate_limit=batch.rate_limit, commit=False,
+                                rules=rules)
                 run.items_seen += result.seen
                 run.items_new += result.new
                 run.items_skipped += len(result.skipped) + len(batch.skipped)

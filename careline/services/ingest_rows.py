@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import math
 import unicodedata
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from sqlmodel import Session
+
 from careline.models import Mention
-from careline.services import sla
+from careline.services import mention_brands, sla
 from careline.services.priority import score_mention
 from collectors.base import RawMention, normalise_language
 
@@ -21,6 +24,27 @@ MAX_TEXT_CHARS = 200_000  # well above any platform's limit; beyond this a paylo
 # The identity columns (platform, external_id) are never cut: an item whose id does not fit is skipped.
 _WIDTHS = {c.name: c.type.length for c in Mention.__table__.columns  # type: ignore[attr-defined]
            if getattr(c.type, "length", None) and c.name not in ("platform", "external_id")}
+
+
+@dataclass
+class Rules:
+    """What ingest reads beside the posts: the brands' matching rules (None when there are no brands) and
+    the SLA policies, each read when first needed. A collector run keeps one for all its pages
+    (services/collection.py), so they are read once per run, not per page (three statements a page);
+    a change made during a run applies from the run after it. `ingest` without one reads them per call."""
+
+    _read: dict[str, Any] = field(default_factory=dict)
+
+    def attribution(self, session: Session) -> mention_brands.Attribution | None:
+        if "attr" not in self._read:
+            attr = mention_brands.attribution(session)
+            self._read["attr"] = attr if attr.ids else None
+        return self._read["attr"]  # type: ignore[no-any-return]
+
+    def policies(self, session: Session) -> sla.PolicyBook:
+        if "policies" not in self._read:
+            self._read["policies"] = sla.book(session)
+        return self._read["policies"]  # type: ignore[no-any-return]
 
 
 def clean_text(text: str | None) -> str:
