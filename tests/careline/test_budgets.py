@@ -118,3 +118,18 @@ def test_careline_sources_prints_the_x_budget(cli_env, monkeypatch: pytest.Monke
     result = runner.invoke(app, ["sources"])
     assert result.exit_code == 0, result.output
     assert "X budget: 9,000 post reads this month of 10,000 (90%), about 45.00 USD at 0.005 per post" in result.output
+
+
+def test_record_reads_counts_in_one_update_and_a_held_row_reads_the_new_count(any_engine: Engine) -> None:
+    budget = Budget("x", monthly_posts=100)
+    with Session(any_engine) as session:
+        assert budgets.exhausted(session, budget, NOW) is None  # no row this month: nothing used up
+        budgets.record_reads(session, budget, 60, 1, NOW)  # the month's first read makes the row
+        held = budgets.usage(session, "x", NOW)
+        budgets.record_reads(session, budget, 40, 1, NOW)
+        assert (held.reads, held.calls) == (100, 2)  # expired by the Core write, read again
+        session.commit()
+        message = budgets.exhausted(session, budget, NOW)
+        alerts = session.exec(select(Alert).where(Alert.kind == "x_budget")).all()
+    assert message is not None and message.startswith("The X budget for 2026-12 is used up: 100 of 100")
+    assert len(alerts) == 1 and "100 of its 100 post reads" in alerts[0].message  # the 80% share, crossed once

@@ -117,3 +117,37 @@ def test_paused_source_says_paused(engine) -> None:  # type: ignore[no-untyped-d
     summary = collect(engine, src)
     assert src.calls == 0 and summary.paused and summary.paused[0][2] == "plan upgrade"
     assert "paused until" in summary.line() and "plan upgrade" in summary.line() and "0 seen" not in summary.line()
+
+
+class PagedSource:
+    """Three pages of two posts each, with a cursor per page."""
+
+    name = "x"
+
+    def fetch(self, query: Query, cursor: str | None) -> Batch:
+        page = int(cursor or 0)
+        return Batch(mentions=[make_raw(external_id=f"p{page}-{i}", author_handle=f"a{i}") for i in range(2)],
+                     cursor=str(page + 1), has_more=page < 2)
+
+
+def test_a_run_reads_brands_and_sla_policies_once_and_moves_the_cursor_every_page(any_engine) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    add_brand(any_engine)  # the first page makes the SourceState (held by the page's session); the
+    seen: list[str] = []
+
+    def log_statement(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(" ".join(statement.split()))
+    sa.event.listen(any_engine, "before_cursor_execute", log_statement)
+    try:
+        summary = collect(any_engine, PagedSource())  # later pages move its cursor with one UPDATE each
+    finally:
+        sa.event.remove(any_engine, "before_cursor_execute", log_statement)
+    assert summary.errors == [] and summary.pages == 3 and summary.new == 6
+    assert sum("FROM sla_policy" in q for q in seen) == 1  # read on the first page, kept for the run
+    assert sum(q.startswith("SELECT brand.id, brand.name") for q in seen) <= 2  # queries_for + attribution
+    with Session(any_engine) as s:
+        states = s.exec(select(SourceState)).all()
+        runs = s.exec(select(CollectorRun)).all()
+    assert [(st.cursor, st.healthy) for st in states] == [("3", True)]
+    assert runs[-1].cursor_after == "3" and runs[-1].items_new == 6
