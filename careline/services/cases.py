@@ -10,6 +10,8 @@ on the customer are closed (the conversation continues in the new post). Competi
 from __future__ import annotations
 
 import bisect
+import functools
+import json
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,9 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from careline.db import in_values, insert_rows, write_rows
+from careline.db import in_param, insert_rows, write_rows
 from careline.models import AuditEvent, Mention, Note, Reply, Status, utcnow
-from careline.services.customer_counts import key_filter
 from careline.services.priority import OPEN_STATUSES, score_mention
 from careline.services.rows import PlainRow, load_plain, store_plain
 
@@ -125,12 +126,11 @@ def _stored_candidates(session: Session, mine: list[_Post], window: timedelta, c
     authors = sorted({(m.platform, m.author_handle) for m in mine if m.author_handle and m.brand_id is not None})
     earliest = mine[0].created_at - window
     stored: dict[int, _Post] = {}  # one object per row, so matching sees one case_id
+    of_threads, of_authors = _candidate_queries(conn.dialect.name)
     for pairs in _chunks(threads):
         wanted = set(pairs)
-        # `platform || ''`: without planner statistics SQLite would walk the (platform, status, ...) index
-        stmt = sa.select(*_POST_COLUMNS).where(in_values(conn, col(Mention.thread_id), sorted({t for _, t in pairs})),
-                                               col(Mention.platform).concat("").in_(sorted({p for p, _ in pairs})))
-        for r in conn.execute(stmt):
+        for r in conn.execute(of_threads, {"threads": json.dumps(sorted({t for _, t in pairs})),
+                                           "platforms": json.dumps(sorted({p for p, _ in pairs}))}):
             if (r.platform, r.thread_id) not in wanted or r.brand_id in competitors:
                 continue
             k = stored.setdefault(r.id, _Post(*r))
@@ -140,10 +140,8 @@ def _stored_candidates(session: Session, mine: list[_Post], window: timedelta, c
     touched: set[tuple[str, str, int]] = set()
     for pairs in _chunks(authors):
         wanted = set(pairs)
-        stmt = sa.select(*_POST_COLUMNS).where(
-            key_filter(col(Mention.platform), col(Mention.author_handle), pairs, conn),
-            col(Mention.created_at) >= earliest, col(Mention.brand_id).is_not(None))
-        for r in conn.execute(stmt):
+        for r in conn.execute(of_authors, {"platforms": json.dumps(sorted({p for p, _ in pairs})),
+                                           "handles": json.dumps(sorted({h for _, h in pairs})), "earliest": earliest}):
             if (r.platform, r.author_handle) not in wanted:
                 continue
             k = stored.setdefault(r.id, _Post(*r))
@@ -154,8 +152,22 @@ def _stored_candidates(session: Session, mine: list[_Post], window: timedelta, c
         by_author[group].sort(key=_order)
 
 
-_POST_COLUMNS = (col(Mention.id), col(Mention.platform), col(Mention.thread_id), col(Mention.author_handle),
-                 col(Mention.brand_id), col(Mention.created_at), col(Mention.case_id))
+@functools.cache
+def _candidate_queries(dialect: str) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The stored posts of threads and of authors since :earliest, each statement built once (building
+    them and their cache keys per batch was a third of reading the candidates)."""
+    m = Mention.__table__  # type: ignore[attr-defined]
+    columns = [m.c[n] for n in _POST_NAMES]
+    # `platform || ''`: without planner statistics SQLite would walk the (platform, status, ...) index
+    by_thread = sa.select(*columns).where(in_param(dialect, m.c.thread_id, "threads"),
+                                          in_param(dialect, m.c.platform.concat(""), "platforms"))
+    # (platform, handle) as two INs (customer_counts.key_filter says why); extra pairs are filtered
+    by_author = sa.select(*columns).where(
+        in_param(dialect, m.c.platform, "platforms"), in_param(dialect, m.c.author_handle, "handles"),
+        m.c.created_at >= sa.bindparam("earliest", type_=m.c.created_at.type), m.c.brand_id.is_not(None))
+    return by_thread, by_author
+
+
 _POST_NAMES = ("id", "platform", "thread_id", "author_handle", "brand_id", "created_at", "case_id")
 
 
@@ -222,24 +234,18 @@ def _states(session: Session, case_ids: list[int], out: Plan, competitors: Colle
     open_: set[int] = set()
     owners: dict[int, tuple[datetime, int, str]] = {}
     waiting: dict[int, list[PlainRow]] = {}
-    m = Mention.__table__  # type: ignore[attr-defined]
-    case_key = sa.func.coalesce(m.c.case_id, m.c.id)  # a case's first post may still have no case_id
     conn: Any = session.connection()
+    open_posts, assigned_or_waiting = _state_queries(conn.dialect.name)
     for chunk in _id_chunks(case_ids):
         wanted = set(chunk)
-        in_case = sa.or_(in_values(conn, m.c.case_id, chunk), in_values(conn, m.c.id, chunk))
-        for c, platform, handle, brand_id in conn.execute(
-                sa.select(case_key, m.c.platform, m.c.author_handle, m.c.brand_id)
-                .where(in_case, m.c.status.concat("").in_(OPEN_STATUSES))  # `|| ''`: not the inbox index
-                .group_by(case_key, m.c.platform, m.c.author_handle, m.c.brand_id)):
+        params = {"cases": json.dumps(chunk)}
+        for c, platform, handle, brand_id in conn.execute(open_posts, params):
             if c in wanted:
                 open_.add(c)
                 if handle and brand_id not in competitors:
                     out.open_authors.setdefault(c, set()).add((platform, handle))
         wait_ids: dict[int, int] = {}  # row -> its case
-        for mid, c, status, assignee, updated in conn.execute(
-                sa.select(m.c.id, case_key, m.c.status, m.c.assignee, m.c.updated_at)
-                .where(in_case, sa.or_(m.c.status == Status.waiting.value, m.c.assignee.is_not(None)))):
+        for mid, c, status, assignee, updated in conn.execute(assigned_or_waiting, params):
             if c not in wanted:
                 continue
             if assignee is not None and (c not in owners or (updated, mid) > owners[c][:2]):
@@ -257,6 +263,20 @@ def _states(session: Session, case_ids: list[int], out: Plan, competitors: Colle
             waiting.setdefault(c, []).append(rows[mid])
     return {c: _CaseState(open=c in open_, owner=owners[c][2] if c in owners else None, waiting=waiting.get(c, []))
             for c in case_ids}
+
+
+@functools.cache
+def _state_queries(dialect: str) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """_states' two statements over the cases in :cases (a JSON list), built once."""
+    m = Mention.__table__  # type: ignore[attr-defined]
+    case_key = sa.func.coalesce(m.c.case_id, m.c.id)  # a case's first post may still have no case_id
+    in_case = sa.or_(in_param(dialect, m.c.case_id, "cases"), in_param(dialect, m.c.id, "cases"))
+    open_posts = (sa.select(case_key, m.c.platform, m.c.author_handle, m.c.brand_id)
+                  .where(in_case, m.c.status.concat("").in_(OPEN_STATUSES))  # `|| ''`: not the inbox index
+                  .group_by(case_key, m.c.platform, m.c.author_handle, m.c.brand_id))
+    assigned_or_waiting = sa.select(m.c.id, case_key, m.c.status, m.c.assignee, m.c.updated_at).where(
+        in_case, sa.or_(m.c.status == Status.waiting.value, m.c.assignee.is_not(None)))
+    return open_posts, assigned_or_waiting
 
 
 def _join(m: _Post, root: _Post, case_id: int, row: Mapping[str, Any], states: dict[int, _CaseState], out: Plan,

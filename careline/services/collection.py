@@ -220,7 +220,6 @@ def _collect_query(
     failure: dict[str, Any] | None = None
     rules = Rules()  # brands and SLA policies: read on the first page, kept for the run's pages
     with Session(engine, expire_on_commit=False) as session:
-        run = session.get(CollectorRun, run_id)  # type: ignore[assignment]
         try:
             for page in range(max_pages):
                 over = budgets.exhausted(session, budget, now) if budget is not None else None
@@ -233,15 +232,12 @@ def _collect_query(
                 result = ingest(session, batch.mentions, brand_id=brand_id, source=source.name,
                                 query_key=query.key, cursor=batch.cursor, rate_limit=batch.rate_limit, commit=False,
                                 rules=rules)
-                run.items_seen += result.seen
-                run.items_new += result.new
-                run.items_skipped += len(result.skipped) + len(batch.skipped)
-                run.api_calls += calls.uncommitted
-                run.cursor_after = batch.cursor or cursor
-                if batch.rate_limit:
-                    run.rate_limit_remaining = batch.rate_limit.remaining
-                    run.rate_limit_reset_at = batch.rate_limit.reset_at
-                session.add(run)
+                left = batch.rate_limit
+                session.connection().execute(_count_page(left is not None), {
+                    "rid": run_id, "n_seen": result.seen, "n_new": result.new,
+                    "n_skipped": len(result.skipped) + len(batch.skipped), "n_calls": calls.uncommitted,
+                    "cur": batch.cursor or cursor,
+                    **({"rl_left": left.remaining, "rl_reset": left.reset_at} if left else {})})
                 session.commit()  # the batch, its cursor and the run counters together
                 calls.uncommitted = 0
                 summary.new_ids.extend(result.new_ids)
@@ -307,6 +303,21 @@ def _collect_query(
         log.warning("could not read back run %s's counters", run_id, exc_info=True)
     if stop is not None:
         raise stop
+
+
+@functools.cache
+def _count_page(rate_limit: bool) -> sa.Update:
+    """A committed page's counters on its run, built once (the ORM's flush of the run row, and building
+    the statement each page, were ~2% of a collector run's CPU at 1M)."""
+    t = CollectorRun.__table__  # type: ignore[attr-defined]
+    values = {"items_seen": t.c.items_seen + sa.bindparam("n_seen"), "items_new": t.c.items_new + sa.bindparam("n_new"),
+              "items_skipped": t.c.items_skipped + sa.bindparam("n_skipped"),
+              "api_calls": t.c.api_calls + sa.bindparam("n_calls"),
+              "cursor_after": sa.bindparam("cur", type_=t.c.cursor_after.type)}
+    if rate_limit:
+        values.update(rate_limit_remaining=sa.bindparam("rl_left", type_=t.c.rate_limit_remaining.type),
+                      rate_limit_reset_at=sa.bindparam("rl_reset", type_=t.c.rate_limit_reset_at.type))
+    return sa.update(t).where(t.c.id == sa.bindparam("rid")).values(**values)
 
 
 def _safe_rollback(session: Session) -> None:

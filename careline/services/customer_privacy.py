@@ -54,9 +54,12 @@ def id_hash(platform: str, value: str) -> str:
     return hashlib.sha256(f"{_SALT}{platform}:{value.strip().lstrip('@').lower()}".encode()).hexdigest()
 
 
+_ANY_TOMBSTONE = sa.select(col(ErasureTombstone.id)).limit(1)  # every page asks: built once, Core result
+
+
 def skip_erased(session: Session, mentions: Sequence[RawMention]) -> tuple[list[RawMention], list[str]]:
     """The mentions not written by an erased identity, and one reason per skipped one (no handle in it)."""
-    if not mentions or session.exec(select(ErasureTombstone.id).limit(1)).first() is None:
+    if not mentions or session.connection().execute(_ANY_TOMBSTONE).first() is None:
         return list(mentions), []
     hashes: dict[int, set[tuple[str, str]]] = {}
     for i, raw in enumerate(mentions):

@@ -5,6 +5,7 @@ keeps both or neither: nothing is lost and at most one page is fetched again.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Collection, Sequence
 from contextlib import nullcontext
@@ -19,8 +20,7 @@ from careline.db import dialect_insert as _insert
 from careline.db import insert_rows, rowcount, write_rows
 from careline.models import Author, Mention, SourceState, utcnow
 from careline.services import customer_counts, customer_links, customer_privacy, mention_brands
-from careline.services.customer_counts import key_filter
-from careline.services.ingest_rows import MAX_TEXT_CHARS, Rules, clean_text, prepare, validate
+from careline.services.ingest_rows import MAX_TEXT_CHARS, Rules, clean_text, prepare, stored_posts, validate
 from collectors.base import RateLimit, RawMention
 
 __all__ = ["MAX_TEXT_CHARS", "IngestResult", "Rules", "clean_text", "get_source_state", "ingest", "save_source_state",
@@ -86,7 +86,7 @@ def ingest(
         log.warning("skipped mention: %s", reason)
 
     _begin(session)  # the write lock first: ids are allocated and cases decided from what is stored now
-    stored = _stored(session, list(valid))
+    stored = stored_posts(session, list(valid))
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     policies = rules.policies(session) if len(stored) < len(valid) else None
     for key, raw in valid.items():
@@ -132,20 +132,6 @@ def _begin(session: Session) -> None:
         dbapi = conn.connection.dbapi_connection
         if dbapi is not None and not dbapi.in_transaction:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _stored(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int | None]]:
-    """(id, brand_id) of the posts already stored, by (platform, external_id): one indexed query per 500."""
-    out: dict[tuple[str, str], tuple[int, int | None]] = {}
-    conn = session.connection()
-    m = Mention.__table__  # type: ignore[attr-defined]
-    for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        wanted = set(chunk)
-        stmt = sa.select(m.c.id, m.c.platform, m.c.external_id, m.c.brand_id).where(
-            key_filter(m.c.platform, m.c.external_id, chunk, conn))
-        out.update(((p, e), (i, b)) for i, p, e, b in conn.execute(stmt) if (p, e) in wanted)
-    return out
 
 
 def _store(session: Session, rows: dict[tuple[str, str], dict[str, Any]],
@@ -198,7 +184,7 @@ def _store(session: Session, rows: dict[tuple[str, str], dict[str, Any]],
             return values, plan
         savepoint.rollback()
         lost = {(r["platform"], r["external_id"]) for i, r in values.items() if i not in got}
-        stored.update(_stored(session, list(lost)))  # stored meanwhile; the others were refused
+        stored.update(stored_posts(session, list(lost)))  # stored meanwhile; the others were refused
         pending = {k: r for k, r in pending.items() if k not in lost}
 
 
@@ -341,21 +327,34 @@ def _move_cursor(session: Session, source: str, query_key: str, cursor: str | No
     """save_source_state(cursor=, rate_limit=, healthy=True) as one UPDATE (the ORM's read and flush of the
     row were 6% of a first ingest's client CPU on PostgreSQL, every page); a query's first page makes the
     row through save_source_state. A SourceState the session holds is expired: it is stale now."""
-    t = SourceState.__table__  # type: ignore[attr-defined]
-    values: dict[str, Any] = {"healthy": True, "last_error": None, "updated_at": utcnow()}
+    params: dict[str, Any] = {"src": source, "key": query_key, "at": utcnow()}
     if cursor is not None:
-        values["cursor"] = cursor
+        params["cur"] = cursor
     if rate_limit is not None:
-        values.update(rate_limit_remaining=rate_limit.remaining, rate_limit_limit=rate_limit.limit,
-                      rate_limit_reset_at=rate_limit.reset_at)
-    stmt = sa.update(t).where(t.c.source == source, t.c.query_key == query_key).values(**values)
-    if rowcount(session.connection().execute(stmt)) == 0:
+        params.update(left=rate_limit.remaining, lim=rate_limit.limit, reset=rate_limit.reset_at)
+    stmt = _cursor_update(cursor is not None, rate_limit is not None)
+    if rowcount(session.connection().execute(stmt, params)) == 0:
         save_source_state(session, source, query_key, cursor=cursor, rate_limit=rate_limit, healthy=True)
         return
     for held in list(session.identity_map.values()):
         loaded = sa.inspect(held).dict  # what is loaded, without loading anything
         if isinstance(held, SourceState) and (loaded.get("source"), loaded.get("query_key")) == (source, query_key):
             session.expire(held)
+
+
+@functools.cache
+def _cursor_update(cursor: bool, rate_limit: bool) -> sa.Update:
+    """_move_cursor's UPDATE, built once per shape (building it each page was most of its client CPU)."""
+    t = SourceState.__table__  # type: ignore[attr-defined]
+    values: dict[str, Any] = {"healthy": True, "last_error": None,
+                              "updated_at": sa.bindparam("at", type_=t.c.updated_at.type)}
+    if cursor:
+        values["cursor"] = sa.bindparam("cur", type_=t.c.cursor.type)
+    if rate_limit:
+        values.update(rate_limit_remaining=sa.bindparam("left", type_=t.c.rate_limit_remaining.type),
+                      rate_limit_limit=sa.bindparam("lim", type_=t.c.rate_limit_limit.type),
+                      rate_limit_reset_at=sa.bindparam("reset", type_=t.c.rate_limit_reset_at.type))
+    return sa.update(t).where(t.c.source == sa.bindparam("src"), t.c.query_key == sa.bindparam("key")).values(**values)
 
 
 def get_source_state(session: Session, source: str, query_key: str) -> SourceState | None:

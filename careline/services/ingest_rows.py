@@ -1,18 +1,22 @@
-"""Preparing collected items for ingest (services/ingest.py): what makes an item unstorable, and the row
-a storable one becomes (text as posted minus what no database can store, bounded fields cut to width,
-a JSON-safe payload, the first-response deadline and the priority).
+"""Preparing collected items for ingest (services/ingest.py): what makes an item unstorable, which are
+stored already, and the row a storable one becomes (text as posted minus what no database can store,
+bounded fields cut to width, a JSON-safe payload, the first-response deadline and the priority).
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
+from careline.db import in_param
 from careline.models import Mention
 from careline.services import mention_brands, sla
 from careline.services.priority import score_mention
@@ -45,6 +49,28 @@ class Rules:
         if "policies" not in self._read:
             self._read["policies"] = sla.book(session)
         return self._read["policies"]  # type: ignore[no-any-return]
+
+
+def stored_posts(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int | None]]:
+    """(id, brand_id) of the posts already stored, by (platform, external_id): one indexed query per 500."""
+    out: dict[tuple[str, str], tuple[int, int | None]] = {}
+    conn = session.connection()
+    stmt = _stored_query(conn.dialect.name)
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        wanted = set(chunk)
+        params = {"platforms": json.dumps(sorted({p for p, _ in chunk})),
+                  "ids": json.dumps(sorted({e for _, e in chunk}))}
+        out.update(((p, e), (i, b)) for i, p, e, b in conn.execute(stmt, params) if (p, e) in wanted)
+    return out
+
+
+@functools.cache
+def _stored_query(dialect: str) -> sa.Select[Any]:
+    """stored_posts' statement, built once: (platform, external_id) as two INs (key_filter says why)."""
+    m = Mention.__table__  # type: ignore[attr-defined]
+    return sa.select(m.c.id, m.c.platform, m.c.external_id, m.c.brand_id).where(
+        in_param(dialect, m.c.platform, "platforms"), in_param(dialect, m.c.external_id, "ids"))
 
 
 def clean_text(text: str | None) -> str:
