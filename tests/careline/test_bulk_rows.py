@@ -131,6 +131,33 @@ def test_in_values_matches_exactly_the_values(any_engine) -> None:
             {"plain", ODD[3]}
 
 
+def test_in_param_statement_built_once_finds_each_executions_values(any_engine) -> None:
+    """careline/db.py in_param: one statement, built once, bound to a different JSON list each time, finds
+    that list's rows (the same name twice in one statement binds both); on SQLite it searches the index."""
+    import json
+
+    import sqlalchemy as sa
+
+    from careline.db import in_param
+
+    with Session(any_engine) as s:
+        ids = ingest(s, [make_raw(author_handle=h) for h in ODD + ["plain"]]).new_ids
+        s.commit()
+        m = Mention.__table__  # type: ignore[attr-defined]
+        dialect = s.get_bind().dialect.name
+        stmt = sa.select(m.c.author_handle).where(in_param(dialect, m.c.author_handle, "h"))
+        conn = s.connection()
+        assert set(conn.execute(stmt, {"h": json.dumps(ODD[3:5])}).scalars()) == set(ODD[3:5])
+        assert set(conn.execute(stmt, {"h": json.dumps(["plain"])}).scalars()) == {"plain"}
+        assert set(conn.execute(stmt, {"h": "[]"}).scalars()) == set()
+        twice = sa.select(m.c.id).where(sa.or_(in_param(dialect, m.c.id, "ids"), in_param(dialect, m.c.case_id, "ids")))
+        assert set(conn.execute(twice, {"ids": json.dumps(ids[:2])}).scalars()) == set(ids[:2])
+        if dialect == "sqlite":
+            plan = " ".join(r[3] for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + str(stmt.compile(conn)), (json.dumps(["plain"]),)))
+            assert "SEARCH mention USING" in plan and "SCAN mention" not in plan, plan
+
+
 def test_sqlite_write_reuses_a_compiled_statement_with_its_own_values(engine) -> None:
     """sqlite_write compiles a statement shape once: a second statement of the same shape with other bound
     values must write its own values, not the first one's."""
