@@ -9,7 +9,7 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from careline.models import Brand, Mention, utcnow
-from careline.services import mention_brands, search, search_facets, search_query, tags
+from careline.services import mention_brands, search, search_density, search_facets, search_query, tags
 from careline.services.inbox_filter import InboxFilter
 from careline.services.priority import due_clause
 
@@ -26,10 +26,11 @@ def _effective(column: str) -> sa.ColumnElement:
     return sa.func.coalesce(getattr(Mention, f"corrected_{column}"), getattr(Mention, column))
 
 
-def apply_filter(stmt: sa.Select, f: InboxFilter) -> sa.Select:
+def apply_filter(stmt: sa.Select, f: InboxFilter, probe: bool = False) -> sa.Select:
+    """`f` as conditions on `stmt` (`probe`: the search's words tested row by row, search.TextMatch)."""
     query = search_query.parse(f.text) if f.text else None
     if query is not None:
-        stmt = stmt.where(*search.conditions(query, f.me, search_facets.for_filter(f, query)))
+        stmt = stmt.where(*search.conditions(query, f.me, search_facets.for_filter(f, query), probe=probe))
     if f.brand_ids:  # a post belongs to every brand it names (services/mention_brands.py)
         stmt = stmt.where(mention_brands.brand_clause(f.brand_ids))
     elif not f.include_competitors and not (query and search.names_brand(query)):
@@ -100,21 +101,26 @@ ORDERS = ("inbox", "relevance", "newest", "oldest")
 
 
 def list_inbox(session: Session, f: InboxFilter | None = None, page: int = 1, page_size: int = 50,
-               order: str = "inbox", floor: Floor | None = None) -> Page:
+               order: str = "inbox", floor: Floor | None = None, walk: bool = False) -> Page:
     """One page in `order`: the inbox order (priority, then newest), search relevance, newest or oldest.
     `floor` (from `count_with_floor`, same filter and order): look only at or above it; the page is the
-    same, and it is looked for again without the floor when fewer rows than a page are found above it."""
+    same, and it is looked for again without the floor when fewer rows than a page are found above it.
+    `walk` (`Counted.common`): the search's words are common, so on SQLite each row the order's index
+    yields is tested against the full-text index rather than every match's id listed first (PostgreSQL's
+    walk is the caller's planner choice, services/inbox_search.py). The same page either way."""
     f = f or InboxFilter()
     page, page_size = max(1, page), max(1, min(page_size, 500))
     if floor is not None and floor.order == order:
-        found = _list(session, f, page, page_size, order, floor)
+        found = _list(session, f, page, page_size, order, floor, walk)
         if len(found.items) == page_size and found.has_next:  # enough above the floor: it did not matter
             return found
-    return _list(session, f, page, page_size, order, None)
+    return _list(session, f, page, page_size, order, None, walk)
 
 
-def _list(session: Session, f: InboxFilter, page: int, page_size: int, order: str, floor: Floor | None) -> Page:
-    stmt = apply_filter(select(Mention), f)
+def _list(session: Session, f: InboxFilter, page: int, page_size: int, order: str, floor: Floor | None,
+          walk: bool = False) -> Page:
+    probe = walk and session.get_bind().dialect.name == "sqlite"
+    stmt = apply_filter(select(Mention), f, probe=probe)
     if floor is not None:
         key, descending = FLOOR_KEYS[order]
         stmt = stmt.where(key >= floor.value if descending else key <= floor.value)
@@ -126,7 +132,7 @@ def _list(session: Session, f: InboxFilter, page: int, page_size: int, order: st
     elif order == "relevance" and f.text and (rank := search.relevance(search_query.parse(f.text))) is not None:
         keys = [rank.desc(), *keys]
     stmt = stmt.order_by(*keys)
-    few = _few_text_matches(session, f, FEW_ROWS_FOR_A_PAGE)
+    few = None if probe else _few_text_matches(session, f, FEW_ROWS_FOR_A_PAGE)
     if few is not None:
         stmt = stmt.where(col(Mention.id).in_(few))
     rows = list(session.exec(stmt.offset((page - 1) * page_size).limit(page_size + 1)))
@@ -177,25 +183,48 @@ FLOOR_KEYS: dict[str, tuple[Any, bool]] = {"inbox": (col(Mention.priority), True
                                            "oldest": (col(Mention.created_at), False)}
 
 
-def count_with_floor(session: Session, f: InboxFilter, cap: int, order: str, need: int) -> tuple[int, Floor | None]:
-    """`count(f, cap)` and, on PostgreSQL, from the rows that count read anyway, the `need`-th best value of
-    the order's first key among them: the first `need` rows of the listing all reach it, since the counted
-    rows are some of the matches. (None: fewer than `need` counted, another order, or a count that reads
-    no rows.)
+@dataclass(frozen=True)
+class Counted:
+    """A search's count up to a cap, with what it tells about finding the page (count_with_floor)."""
 
-    Why: PostgreSQL found a search's page by walking the priority index backwards and reading each row's heap
-    page, one at a time, to test the words: at 1,000,000 mentions, cold, the open-inbox "refund" page read
-    535 heap pages in 47 ms of I/O to keep 51 of 572. With `priority >= floor` it ANDs the words' bitmap
-    with that index's range and reads the 126 rows above the floor, prefetched: 12 ms (EXPLAIN ANALYZE,
-    fresh copy, OS cache dropped; the count's 1,001 heap pages were read either way)."""
-    if order not in FLOOR_KEYS or session.get_bind().dialect.name != "postgresql" or not f.text:
-        return count(session, f, cap), None  # (a search never hides deleted posts: the plain count below)
+    n: int
+    floor: Floor | None = None
+    common: bool = False  # the words are common: walk the order's index for the page (search_density)
+
+
+def count_with_floor(session: Session, f: InboxFilter, cap: int, order: str, need: int) -> Counted:
+    """`count(f, cap)` and, from the rows that count read anyway: on PostgreSQL, the `need`-th best value of
+    the order's first key among them (`floor`): the first `need` rows of the listing all reach it, since the
+    counted rows are some of the matches (None: fewer than `need` counted, another order, or a count that
+    reads no rows); and on either database whether the words are common (`common`, when `cap` is reached:
+    services/search_density.py), for which walking the order finds the page sooner.
+
+    Why the floor: PostgreSQL found a search's page by walking the priority index backwards and reading each
+    row's heap page, one at a time, to test the words: at 1,000,000 mentions, cold, the open-inbox "refund"
+    page read 535 heap pages in 47 ms of I/O to keep 51 of 572. With `priority >= floor` it ANDs the words'
+    bitmap with that index's range and reads the 126 rows above the floor, prefetched: 12 ms (EXPLAIN
+    ANALYZE, fresh copy, OS cache dropped; the count's 1,001 heap pages were read either way). For a word
+    in most open mentions the floor is reached by thousands, and the walk is the shorter read: `common`."""
+    if order not in FLOOR_KEYS or not f.text:
+        return Counted(count(session, f, cap))
+    q = search_query.parse(f.text)
+    facets = search_facets.for_filter(f, q)
+    judged = search_density.judged(q, facets)
+    if session.get_bind().dialect.name != "postgresql":
+        if not judged:
+            return Counted(count(session, f, cap))
+        n, density, rows = search.text_count_spread(session, q, cap, facets)
+        return Counted(n, common=n >= cap and search_density.common(density, rows))
     key, descending = FLOOR_KEYS[order]
-    rows = apply_filter(select(Mention.id, key.label("key")), f).limit(cap).subquery()
-    best = postgresql.array_agg(postgresql.aggregate_order_by(rows.c.key, rows.c.key.desc() if descending
-                                                              else rows.c.key.asc()))[need]
-    n, value = session.execute(select(sa.func.count(), best).select_from(rows)).one()
-    return int(n), (Floor(order, value) if value is not None else None)
+    found = apply_filter(select(Mention.id, key.label("key")), f).limit(cap).subquery()
+    best = postgresql.array_agg(postgresql.aggregate_order_by(found.c.key, found.c.key.desc() if descending
+                                                              else found.c.key.asc()))[need]
+    n, value = session.execute(select(sa.func.count(), best).select_from(found)).one()
+    floor = Floor(order, value) if value is not None else None
+    if n < cap or not judged or facets.states != ("open",):  # (every status: the planner walks already)
+        return Counted(int(n), floor)
+    stats = search_density.pg_open(session, q, facets)
+    return Counted(int(n), floor, stats is not None and search_density.common(*stats))
 
 
 def _capped(session: Session, f: InboxFilter, cap: int | None, *where: sa.ColumnElement[bool]) -> int:

@@ -69,21 +69,26 @@ def listing(session: Session, f: InboxFilter, page: int = 1, page_size: int = 50
             exact_total: bool = False) -> tuple[Page, int, bool]:
     """One inbox page for `f` with its total and whether the total is capped (the inbox page calls this).
 
-    The count comes first because it tells PostgreSQL's plan: it estimates a phrase from its words as if
-    they were independent ("lost bag": 1,786 expected, 28,408 at 1,000,000 mentions), so it gathered every
-    match and sorted them (24,000 heap pages, 150 ms warm, 2.9 s cold) where reading the priority index
-    finds the page in about 1,800 rows. So when over 1,000 of every status match a phrase, it is read in
-    the listing's order. (Not within a status choice: the order index holds every status, and the open
-    "lost bag" ones are rarer in it, 720 ms to find a page that way against ~70 ms as planned.)"""
+    The count comes first because it tells how to find the page. PostgreSQL: the floor (inbox.count_with_floor)
+    and, for words in a large share of the open inbox, the walk instead (services/search_density.py: `the`
+    read 1,455 buffers above its floor, 156 walking). And a phrase: the planner estimates it from its words
+    as if they were independent ("lost bag": 1,786 expected, 28,408 at 1,000,000 mentions), so it gathered
+    every match and sorted them (24,000 heap pages, 150 ms warm, 2.9 s cold) where reading the priority
+    index finds the page in about 1,800 rows. So when over 1,000 of every status match a phrase, it is read
+    in the listing's order. (Not within a status choice: the order index holds every status, and the open
+    "lost bag" ones are rarer in it, 720 ms to find a page that way against ~70 ms as planned.) SQLite walks
+    common words too, probing the full-text index row by row (inbox.list_inbox)."""
     postgres = session.get_bind().dialect.name == "postgresql"
     with _planner(session, SEARCH_SETTINGS if postgres and f.text else {}):
-        total, capped, floor = _counted(session, f, exact_total, order, need=max(1, page) * page_size + 1)
+        total, capped, counted = _counted(session, f, exact_total, order, need=max(1, page) * page_size + 1)
+        floor, walk = (counted.floor, counted.common) if counted else (None, False)
         q = parse(f.text or "")
-        if (capped or total > inbox.COUNT_CAP) and postgres and any(
-                len(t.words) > 1 for t in q.positive) and not search_facets.statuses_of(f, q):
-            with _planner(session, IN_INDEX_ORDER):  # (a floor only ends that walk sooner)
-                return list_inbox(session, f, page=page, page_size=page_size, order=order, floor=floor), total, capped
-        return list_inbox(session, f, page=page, page_size=page_size, order=order, floor=floor), total, capped
+        if postgres and (walk or ((capped or total > inbox.COUNT_CAP) and any(
+                len(t.words) > 1 for t in q.positive) and not search_facets.statuses_of(f, q))):
+            with _planner(session, IN_INDEX_ORDER):  # (a floor only ends that walk sooner, but not a common word's)
+                return list_inbox(session, f, page=page, page_size=page_size, order=order,
+                                  floor=None if walk else floor), total, capped
+        return list_inbox(session, f, page=page, page_size=page_size, order=order, floor=floor, walk=walk), total, capped
 
 
 # PostgreSQL, a search's statements: a word in a sixth of the mentions ("flight", 174,051 at 1,000,000) has
@@ -92,8 +97,9 @@ def listing(session: Session, f: InboxFilter, page: int = 1, page_size: int = 50
 # 4 MB and 1,638 at 8 MB (EXPLAIN ANALYZE at 1M). 16 MB leaves room; it is one bitmap per search.
 SEARCH_SETTINGS = {"work_mem": "16MB"}
 # no bitmap or sequential scan, so the planner reads the listing's order index (priority, created_at) and
-# stops at the page
-IN_INDEX_ORDER = {"enable_bitmapscan": "off", "enable_seqscan": "off"}
+# stops at the page. JIT off: a disabled scan the plan cannot avoid (the brand table's, for "our brands")
+# costs 10^10 in PostgreSQL 15, over jit_above_cost, and compiling took ~300-600 ms for a 0.4 ms walk
+IN_INDEX_ORDER = {"enable_bitmapscan": "off", "enable_seqscan": "off", "jit": "off"}
 
 
 @contextmanager
@@ -115,18 +121,18 @@ def _planner(session: Session, values: dict[str, str]) -> Iterator[None]:
 
 def capped_count(session: Session, f: InboxFilter, exact: bool = False) -> tuple[int, bool]:
     """(total, capped): the count up to COUNT_CAP, and whether more match (never capped when `exact`)."""
-    total, capped, _floor = _counted(session, f, exact)
+    total, capped, _counted_ = _counted(session, f, exact)
     return total, capped
 
 
 def _counted(session: Session, f: InboxFilter, exact: bool, order: str = "", need: int = 0
-             ) -> tuple[int, bool, inbox.Floor | None]:
-    """capped_count's (total, capped) and, where the count can tell one, a floor for the first `need` rows
-    of `order` (inbox.count_with_floor)."""
+             ) -> tuple[int, bool, inbox.Counted | None]:
+    """capped_count's (total, capped) and what the count tells about finding the first `need` rows of
+    `order` (inbox.count_with_floor; None for an exact count)."""
     if exact:
         return count(session, f, cap=None), False, None
-    n, floor = inbox.count_with_floor(session, f, inbox.COUNT_CAP + 1, order, need)
-    return min(n, inbox.COUNT_CAP), n > inbox.COUNT_CAP, floor
+    counted = inbox.count_with_floor(session, f, inbox.COUNT_CAP + 1, order, need)
+    return min(counted.n, inbox.COUNT_CAP), counted.n > inbox.COUNT_CAP, counted
 
 
 def filter_for(text: str, *, base: InboxFilter | None = None, everywhere: bool = True,

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from careline import search_index
 from careline.models import Brand, Mention
 from careline.search_index import COLUMNS, FTS_TABLE, PG_COLUMN
+from careline.services import search_density
 from careline.services.search_facets import Facets
 from careline.services.search_query import FieldFilter, ParsedQuery, Term, tokens
 from careline.services.tags import HasTag, normalise
@@ -87,15 +88,18 @@ def tsquery_expr(terms: Sequence[Term], handles: Sequence[str] = (), negatives: 
 
 class TextMatch(ColumnElement[bool]):
     """Mentions whose indexed text matches all of `terms` (and whose handle holds `handles`' words) and none
-    of `negatives`; `negate` turns it into "does not match `terms`". `facets` only narrow (SQLite)."""
+    of `negatives`; `negate` turns it into "does not match `terms`". `facets` only narrow (SQLite).
+    `probe` (SQLite): test each row the statement reads against the index, instead of listing every match's
+    id first: for common words, whose page a walk of the listing's order finds in a few rows
+    (services/search_density.py)."""
 
     type = sa.Boolean()
     inherit_cache = False
 
     def __init__(self, terms: Sequence[Term], handles: Sequence[str] = (), negate: bool = False,
-                 negatives: Sequence[Term] = (), facets: Facets | None = None) -> None:
+                 negatives: Sequence[Term] = (), facets: Facets | None = None, probe: bool = False) -> None:
         self.terms, self.handles, self.negate = tuple(terms), tuple(handles), negate
-        self.negatives, self.facets = tuple(negatives), facets
+        self.negatives, self.facets, self.probe = tuple(negatives), facets, probe
 
 
 @compiles(TextMatch, "sqlite")
@@ -103,6 +107,9 @@ def _match_sqlite(el: TextMatch, compiler, **kw) -> str:  # type: ignore[no-unty
     facets = None if el.negate else el.facets
     expr = fts5_expr(el.terms, el.handles, el.negatives, facets)
     param = compiler.process(sa.bindparam(None, expr, unique=True), **kw)
+    if el.probe and not el.negate:
+        return (f"EXISTS (SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH {fts5_match(param, facets)} "
+                f"AND {FTS_TABLE}.rowid = mention.id)")
     return (f"mention.id {'NOT ' if el.negate else ''}IN "
             f"(SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH {fts5_match(param, facets)})")
 
@@ -192,15 +199,17 @@ def _field_condition(f: FieldFilter, me: str | None) -> ColumnElement[bool] | No
     raise AssertionError(f"unhandled field {f.field}")  # the parser only lets FIELDS through
 
 
-def conditions(q: ParsedQuery, me: str | None = None, facets: Facets | None = None) -> list[ColumnElement[bool]]:
+def conditions(q: ParsedQuery, me: str | None = None, facets: Facets | None = None,
+               probe: bool = False) -> list[ColumnElement[bool]]:
     """Everything the query asks for, as SQL conditions to AND together (`facets`: what else the inbox
-    filters on, for the SQLite index to narrow by; the inbox's own conditions still apply)."""
+    filters on, for the SQLite index to narrow by; the inbox's own conditions still apply; `probe`: see
+    TextMatch)."""
     out: list[ColumnElement[bool]] = []
     handles = q.values("from")
     if q.positive or handles:
         # the handle's words narrow through the index; the exact (case-insensitive) handle check follows.
         # Exclusions go into the same match (one index read, not one per word).
-        out.append(TextMatch(q.positive, handles, negatives=q.negative, facets=facets))
+        out.append(TextMatch(q.positive, handles, negatives=q.negative, facets=facets, probe=probe))
     else:
         for term in q.negative:
             out.append(TextMatch([term], negate=True))
@@ -241,9 +250,7 @@ def text_count(session: Session, q: ParsedQuery, cap: int | None = None, facets:
     if not q.positive and not handles:
         return None
     if session.get_bind().dialect.name == "sqlite":
-        inner = (f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH "
-                 f"{fts5_match(':q', facets)}")
-        params: dict[str, object] = {"q": fts5_expr(q.positive, handles, q.negative, facets)}
+        inner, params = _fts_matches(q, handles, facets)
     else:
         if q.negative or facets is not None or not q.positive:
             return None
@@ -255,15 +262,30 @@ def text_count(session: Session, q: ParsedQuery, cap: int | None = None, facets:
     return int(session.execute(sa.text(f"SELECT count(*) FROM ({inner}) AS hits"), params).scalar_one())
 
 
+def _fts_matches(q: ParsedQuery, handles: Sequence[str], facets: Facets | None) -> tuple[str, dict[str, object]]:
+    """SQLite: the statement listing the ids the words, handles and facets match, in id order."""
+    return (f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH {fts5_match(':q', facets)}",
+            {"q": fts5_expr(q.positive, handles, q.negative, facets)})
+
+
+def text_count_spread(session: Session, q: ParsedQuery, cap: int, facets: Facets) -> tuple[int, float | None, int]:
+    """SQLite, `text_count` with `facets`, and from the same read: the share of mentions that match (from the
+    id span of the matches counted, search_density.from_span) and how many ids the mentions span."""
+    inner, params = _fts_matches(q, q.values("from"), facets)
+    n, first, last, rows = session.execute(sa.text(
+        f"SELECT count(*), min(rowid), max(rowid), (SELECT max(id) FROM mention) - (SELECT min(id) FROM mention) + 1 "
+        f"FROM ({inner} LIMIT :cap) AS hits"), {**params, "cap": cap}).one()
+    return int(n), search_density.from_span(int(n), first, last), int(rows or 0)
+
+
 def text_ids(session: Session, q: ParsedQuery, limit: int, facets: Facets | None = None) -> list[int] | None:
     """The ids the query's words (and from: handles) match on SQLite, narrowed by `facets`, or None when
     over `limit`."""
     handles = q.values("from")
     if not q.positive and not handles:
         return None
-    sql = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH {fts5_match(':q', facets)} LIMIT :n"
-    params = {"q": fts5_expr(q.positive, handles, q.negative, facets), "n": limit + 1}
-    ids = [int(r) for r in session.execute(sa.text(sql), params).scalars()]
+    sql, params = _fts_matches(q, handles, facets)
+    ids = [int(r) for r in session.execute(sa.text(f"{sql} LIMIT :n"), {**params, "n": limit + 1}).scalars()]
     return ids if len(ids) <= limit else None
 
 

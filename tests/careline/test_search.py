@@ -243,8 +243,8 @@ def test_a_page_found_above_the_counts_floor_is_the_page_without_it(any_engine, 
     monkeypatch.setattr(inbox, "COUNT_CAP", 8)  # the count reads 9 rows: a floor for pages 1 and 2 of 3
     f = InboxFilter(text="bag")
     with Session(any_engine) as s:
-        n, floor = inbox.count_with_floor(s, f, inbox.COUNT_CAP + 1, order, need=4)
-        assert n == 9 and (floor is not None) == (any_engine.dialect.name == "postgresql")
+        counted = inbox.count_with_floor(s, f, inbox.COUNT_CAP + 1, order, need=4)
+        assert counted.n == 9 and (counted.floor is not None) == (any_engine.dialect.name == "postgresql")
         for page in (1, 2, 3, 5):
             plain = list_inbox(s, f, page=page, page_size=3, order=order)
             found, total, capped = inbox_search.listing(s, f, page=page, page_size=3, order=order)

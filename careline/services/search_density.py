@@ -1,0 +1,104 @@
+"""Whether a search's words are common: then its page is found by walking the listing's order.
+
+A search's page (the best 50 in inbox order) is found one of two ways. **Walk** the order's index from the
+top and test each row's words: with a share `d` of the rows matching, that reads about `need / d` rows, one
+at a time. Or **gather** the matches first and keep the best: PostgreSQL reads the rows above the count's
+floor (inbox.count_with_floor), about `need * M / cap` of the `M = d * rows` matches, read ahead; SQLite
+lists every match's id from FTS5 (`id IN (SELECT rowid ...)`), `M` entries. The walk wins when the words
+are common, and both databases come to the same test, `d² * rows > COMMON`:
+
+- PostgreSQL: walk when `need / d < need * d * rows / cap`, i.e. `d² * rows > cap` (the count's 1,001).
+- SQLite: a walk's probe (FTS5 `MATCH ... AND rowid = ?`) cost ~8 µs warm a row and a listed id ~0.4 µs
+  (at 1,000,000 mentions, `the` over every status: the 613,000 listed ids 230 ms, the probed walk 1.5 ms;
+  `pram`, 1,760 probes, 13.5 ms): walk when `20 * need / d < d * rows`, for a page of 51 about `d² * rows >
+  1,000`.
+
+Measured at 1,000,000 mentions, PostgreSQL, the open inbox (41,788 of our open mentions), warm, buffers the
+page read: `the` (in three in five) 1,455 with the floor against 156 walking, `my` 788 / 194; `refund` (one in
+eighteen) 166 / 581, `flight -delayed platform:x` 220 / 624 (EXPLAIN ANALYZE; cold figures in the README).
+
+Where `d` comes from. PostgreSQL: the open index's column statistics (pg_stats' most common lexemes and
+their frequencies, gathered by ANALYZE/autovacuum): the words', the platforms' and our brands' lexemes
+multiplied (the planner's own independence assumption; a phrase counts as its words, so it is never
+thought commoner than they are), a lexeme not among the most common counted as absent: rare. No
+statistics, no walk. SQLite: the count's own result: it reads the first 1,001 matches in id order, so
+`1,001 / (their id span)` is the share of mentions that match (for the open inbox a lower bound: the span
+also holds closed mentions, so it walks only when sure). Every other filter (tags, labels, `from:`) makes
+the matches rarer than `d` says, so only a search of words, platforms, open/closed and our brands is
+judged; anything else keeps the gathering plan.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from careline.search_index import BRAND_LEXEME, PG_OPEN_INDEX, PLATFORM_LEXEME
+from careline.services.search_facets import Facets
+from careline.services.search_query import ParsedQuery, Term
+
+COMMON = 1_000  # d² * rows above this: walk (see above)
+
+
+def common(density: float | None, rows: float) -> bool:
+    """The one rule: whether walking the listing's order finds the page sooner than gathering the matches."""
+    return density is not None and density * density * rows > COMMON
+
+
+def from_span(counted: int, first_id: int | None, last_id: int | None) -> float | None:
+    """SQLite: the share of mentions matching, from `counted` matches read in id order between two ids."""
+    if not counted or first_id is None or last_id is None:
+        return None
+    return counted / (last_id - first_id + 1)
+
+
+def judged(q: ParsedQuery, facets: Facets) -> bool:
+    """Whether `d` can be told for this search: words, and only filters the index applies (see above)."""
+    return bool(q.positive) and facets.exact and not q.values("from")
+
+
+# the open index's statistics for some lexemes: (lexeme, frequency, one of our brands?) and its row count
+_PG_STATS = sa.text(
+    "SELECT e.lexeme, e.freq, e.lexeme IN (SELECT :brand || b.id FROM brand b WHERE b.competitor IS NOT true "
+    "UNION ALL SELECT :brand) AS own, (SELECT c.reltuples FROM pg_class c WHERE c.oid = to_regclass(:index)) "
+    "FROM pg_stats s CROSS JOIN LATERAL unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) "
+    "AS e(lexeme, freq) WHERE s.schemaname = current_schema() AND s.tablename = :index "
+    "AND (e.lexeme = ANY(CAST(:lexemes AS text[])) OR e.lexeme LIKE ANY(CAST(:prefixes AS text[])) OR starts_with(e.lexeme, :brand))")
+
+
+def pg_open(session: Session, q: ParsedQuery, facets: Facets) -> tuple[float, float] | None:
+    """PostgreSQL, the open inbox: (d, rows) from the open index's statistics, or None (none gathered)."""
+    words = {w for t in q.terms for w in t.words}
+    platforms = {PLATFORM_LEXEME + p for group in facets.platforms for p in group}
+    prefixes = [_like(t.words[-1]) + "%" for t in q.positive if t.prefix]
+    rows = session.execute(_PG_STATS, {"brand": BRAND_LEXEME, "index": PG_OPEN_INDEX, "lexemes": sorted(words | platforms),
+                                       "prefixes": prefixes}).all()
+    if not rows:
+        return None
+    freq = {lexeme: float(f) for lexeme, f, _own, _n in rows}
+    density = 1.0
+    for term in q.positive:
+        density *= _term_share(term, freq)
+    for term in q.negative:
+        density *= 1 - min(1.0, _term_share(term, freq))
+    for group in facets.platforms:
+        density *= min(1.0, sum(freq.get(PLATFORM_LEXEME + p, 0.0) for p in group))
+    if facets.own_brands_only:
+        density *= min(1.0, sum(float(f) for _lexeme, f, own, _n in rows if own))
+    return density, float(rows[0][3] or 0)
+
+
+def _term_share(term: Term, freq: dict[str, float]) -> float:
+    """A word's frequency; a phrase's, its words' product; a prefix's last word, its commonest completion
+    (a lower bound: a mention may hold several)."""
+    share = 1.0
+    for i, word in enumerate(term.words):
+        if term.prefix and i == len(term.words) - 1:
+            share *= max((f for lexeme, f in freq.items() if lexeme.startswith(word)), default=0.0)
+        else:
+            share *= freq.get(word, 0.0)
+    return share
+
+
+def _like(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
