@@ -37,6 +37,10 @@ QUERIES = [  # (label, query, everywhere, target ms)
     ("one word, open inbox", "refund", False, 100),
     ("one word, every status and date", "refund", True, 100),
     ("rare word, open inbox", "pram", False, 100),
+    ("common word, open inbox", "the", False, 100),  # in three in five: walked (services/search_density.py)
+    ("common word, open inbox", "my", False, 100),
+    ("common word, every status and date", "the", True, 100),
+    ("common word, every status and date", "flight", True, 100),
     ("phrase", '"lost bag"', False, 200),
     ("phrase, every status and date", '"lost bag"', True, 200),
     ("prefix", "refun*", False, 200),
