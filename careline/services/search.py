@@ -275,7 +275,28 @@ def text_count_spread(session: Session, q: ParsedQuery, cap: int, facets: Facets
     n, first, last, rows = session.execute(sa.text(
         f"SELECT count(*), min(rowid), max(rowid), (SELECT max(id) FROM mention) - (SELECT min(id) FROM mention) + 1 "
         f"FROM ({inner} LIMIT :cap) AS hits"), {**params, "cap": cap}).one()
-    return int(n), search_density.from_span(int(n), first, last), int(rows or 0)
+    n, rows, density = int(n), int(rows or 0), search_density.from_span(int(n), first, last)
+    if n < cap or not facets.states or density is None:
+        return n, density, rows
+    # open or closed only: the share among the mentions in that state (and platforms) in the same id span,
+    # counted only as far as could still make the words common
+    span = last - first + 1
+    bound = search_density.scope_bound(n, span, rows)
+    scope, scope_params = _scope_matches(facets)
+    in_scope = int(session.execute(sa.text(
+        f"SELECT count(*) FROM ({scope} AND rowid BETWEEN :first AND :last LIMIT :bound) AS hits"),
+        {**scope_params, "first": first, "last": last, "bound": bound}).scalar_one())
+    density, scope_rows = search_density.within_scope(n, in_scope, span, rows)
+    return n, density, int(scope_rows)
+
+
+def _scope_matches(facets: Facets) -> tuple[str, dict[str, object]]:
+    """SQLite: the statement listing the ids the state and platform facets alone match (no words)."""
+    states = f"'state : (' || {search_index.state_tokens_sql(facets.states, facets.own_brands_only)} || ')'"
+    if not facets.platforms:
+        return f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH {states}", {}
+    return (f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ({states} || ' AND ' || :platforms)",
+            {"platforms": fts5_expr([], (), (), Facets(platforms=facets.platforms))})
 
 
 def text_ids(session: Session, q: ParsedQuery, limit: int, facets: Facets | None = None) -> list[int] | None:

@@ -22,8 +22,8 @@ their frequencies, gathered by ANALYZE/autovacuum): the words', the platforms' a
 multiplied (the planner's own independence assumption; a phrase counts as its words, so it is never
 thought commoner than they are), a lexeme not among the most common counted as absent: rare. No
 statistics, no walk. SQLite: the count's own result: it reads the first 1,001 matches in id order, so
-`1,001 / (their id span)` is the share of mentions that match (for the open inbox a lower bound: the span
-also holds closed mentions, so it walks only when sure). Every other filter (tags, labels, `from:`) makes
+`1,001 / (their id span)` is the share of mentions that match; for the open inbox, 1,001 over our open
+mentions in that span (one more short FTS5 count, stopped where the words could no longer be common). Every other filter (tags, labels, `from:`) makes
 the matches rarer than `d` says, so only a search of words, platforms, open/closed and our brands is
 judged; anything else keeps the gathering plan.
 """
@@ -49,6 +49,21 @@ def from_span(counted: int, first_id: int | None, last_id: int | None) -> float 
     if not counted or first_id is None or last_id is None:
         return None
     return counted / (last_id - first_id + 1)
+
+
+def scope_bound(counted: int, span: int, ids: int) -> int:
+    """SQLite, open or closed only: how many mentions of that state in the matches' id span would make the
+    words not common (`within_scope`'s d² * rows at most COMMON), so counting them can stop there."""
+    return int(counted * counted * ids / (COMMON * span)) + 1
+
+
+def within_scope(counted: int, in_scope: int, span: int, ids: int) -> tuple[float | None, float]:
+    """SQLite, open or closed only: (d, rows) among the mentions in that state: `counted` of the `in_scope`
+    ones in the id span match, and the state holds about its share of the span, of all `ids` (the low ids
+    the count reads are older, fewer of them open: an underestimate, so it walks only when sure)."""
+    if not in_scope:
+        return None, 0.0
+    return counted / in_scope, in_scope * ids / span
 
 
 def judged(q: ParsedQuery, facets: Facets) -> bool:

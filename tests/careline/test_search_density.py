@@ -19,6 +19,12 @@ def test_the_rule_walks_only_for_a_large_share_of_many_rows() -> None:
     assert not search_density.common(None, 1_000_000)  # no statistics: keep gathering
     assert search_density.from_span(1_001, 1, 1_635) == pytest.approx(0.612, abs=0.001)
     assert search_density.from_span(0, None, None) is None
+    # SQLite, the open inbox: `the`'s 1,001 first matches among 1,650 open mentions of their span
+    density, rows = search_density.within_scope(1_001, 1_650, 38_849, 1_000_000)
+    assert density == pytest.approx(0.607, abs=0.001) and rows == pytest.approx(42_472, abs=1)
+    bound = search_density.scope_bound(1_001, 432_353, 1_000_000)  # `refund`: counting stops there
+    assert not search_density.common(*search_density.within_scope(1_001, bound, 432_353, 1_000_000))
+    assert search_density.common(*search_density.within_scope(1_001, bound - 50, 432_353, 1_000_000))
 
 
 def test_only_words_platforms_and_states_are_judged() -> None:
