@@ -4,8 +4,9 @@ Every run of this script ends by returning, never with st.stop(): Streamlit forg
 that was (the live desk's run_every ones) only when a full run finishes normally. A run stopped early keeps
 them, and a live tick that the browser sent just before it read the run (after Sign out, say) would then run
 the inbox's fragment over the sign-in page, whose tree has no place for it: the browser throws "Bad delta
-path index" and the page goes white. Streamlit drops a tick for a fragment it has forgotten. The pages end early with components.end_page(), not
-st.stop(), for the same reason (a page's st.stop() would end app.py's run too).
+path index" and the page goes white. Streamlit drops a tick for a fragment it has forgotten. The pages end
+early with components.end_page(), not st.stop(), for the same reason (a page's st.stop() would end app.py's
+run too).
 """
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from itsdangerous import BadSignature, TimestampSigner
 from sqlmodel import Session, col, select, update
 
@@ -143,11 +144,7 @@ def resume(session: Session, cookie: str | None, settings: Settings) -> tuple[Us
 
 def end(session: Session, session_id: int, *, commit: bool = True) -> int:
     """End one session (a browser: all its tabs share it); returns 1 if it was still open, else 0."""
-    result = session.exec(update(UserSession).where(  # type: ignore[call-overload]
-        col(UserSession.id) == session_id, col(UserSession.revoked_at).is_(None)).values(revoked_at=utcnow()))
-    if commit:
-        session.commit()
-    return int(result.rowcount or 0)
+    return _revoke(session, col(UserSession.id) == session_id, commit)
 
 
 def sign_out(session: Session, username: str, session_id: int | None, *, everywhere: bool = False) -> int:
@@ -166,8 +163,13 @@ def sign_out(session: Session, username: str, session_id: int | None, *, everywh
 
 def end_all(session: Session, username: str, *, commit: bool = True) -> int:
     """Sign `username` out everywhere; returns how many sessions were open."""
+    return _revoke(session, col(UserSession.username) == username, commit)
+
+
+def _revoke(session: Session, which: sa.ColumnElement[bool], commit: bool) -> int:
+    """End the still-open sessions `which` picks; how many there were."""
     result = session.exec(update(UserSession).where(  # type: ignore[call-overload]
-        col(UserSession.username) == username, col(UserSession.revoked_at).is_(None)).values(revoked_at=utcnow()))
+        which, col(UserSession.revoked_at).is_(None)).values(revoked_at=utcnow()))
     if commit:
         session.commit()
     return int(result.rowcount or 0)
