@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from careline.db import dialect_insert as _insert
-from careline.db import insert_rows, rowcount, write_rows
+from careline.db import insert_rows, write_rows
 from careline.models import Author, Mention, SourceState, utcnow
 from careline.services import customer_counts, customer_links, customer_privacy, mention_brands
 from careline.services.ingest_rows import MAX_TEXT_CHARS, Rules, clean_text, prepare, stored_posts, validate
@@ -147,7 +147,7 @@ def _store(session: Session, rows: dict[tuple[str, str], dict[str, Any]],
     while True:
         by_id = dict(zip(_allocate_ids(session, len(pending)), pending.values()))
         try:
-            with _read_guard(session):
+            with _guard(session):
                 plan = cases.plan(session, by_id, competitors=competitors)
         except sa.exc.OperationalError:
             raise
@@ -162,19 +162,8 @@ def _store(session: Session, rows: dict[tuple[str, str], dict[str, Any]],
         savepoint = session.begin_nested()
         try:
             got: set[int] = set()
-            if len(chunks) <= _CHUNK:  # a collector's page: one statement, this savepoint is its own
-                try:
-                    got.update(_insert_many(session, chunks))
-                except sa.exc.OperationalError:
-                    raise
-                except sa.exc.DBAPIError as exc:
-                    _refused(len(chunks), exc)
-                    savepoint.rollback()
-                    savepoint = session.begin_nested()
-                    got.update(_one_by_one(session, chunks, result))
-            else:
-                for start in range(0, len(chunks), _CHUNK):
-                    got.update(_insert_chunk(session, chunks[start:start + _CHUNK], result))
+            for start in range(0, len(chunks), _CHUNK):
+                got.update(_insert_chunk(session, chunks[start:start + _CHUNK], result))
         except BaseException:
             if savepoint.is_active:
                 savepoint.rollback()
@@ -188,10 +177,11 @@ def _store(session: Session, rows: dict[tuple[str, str], dict[str, Any]],
         pending = {k: r for k, r in pending.items() if k not in lost}
 
 
-def _read_guard(session: Session) -> Any:
-    """A savepoint around reads whose failure must leave the page usable: PostgreSQL aborts the whole
-    transaction on a failed statement, SQLite does not (there it would be two statements a page for
-    nothing)."""
+def _guard(session: Session) -> Any:
+    """Around one statement (or reads) whose failure must leave the page usable: PostgreSQL aborts the
+    whole transaction on a failed statement, so a savepoint; SQLite undoes a failed statement by itself
+    and keeps the transaction (a constraint's ABORT, its default; the FTS triggers raise nothing), so
+    none: there it would be two statements for nothing."""
     return session.begin_nested() if session.get_bind().dialect.name == "postgresql" else nullcontext()
 
 
@@ -231,34 +221,32 @@ def _insert_statement(session: Session) -> Any:
 
 
 def _insert_chunk(session: Session, chunk: list[dict[str, Any]], result: IngestResult) -> list[int]:
-    """One multi-row INSERT in a savepoint; if the database refuses it (a value it cannot store), the rows
-    go one by one, so the refused row is skipped with its reason and the rest of the page is stored.
+    """One multi-row INSERT (in _guard); if the database refuses it (a value it cannot store), the rows go
+    one by one, so the refused row is skipped with its reason and the rest of the page is stored. A chunk
+    is one statement on SQLite too (sqlite_write splits at 32,000 parameters: 1,185 rows of 27 values), so
+    a refused chunk left nothing behind there.
 
     Core, not the ORM's bulk insert: one statement per chunk (the ORM splits rows into a statement per run
     of rows with the same fields set, dozens per page) and no per-row ORM work. A lock or a lost
     connection (OperationalError) is not a row's fault and propagates: the caller rolls the page back.
     """
     try:
-        with session.begin_nested():
+        with _guard(session):
             return _insert_many(session, chunk)
     except sa.exc.OperationalError:
         raise
     except sa.exc.DBAPIError as exc:
-        _refused(len(chunk), exc)
+        log.warning("a batch of %d mentions was refused (%s); storing them one by one", len(chunk),
+                    str(exc.orig).splitlines()[0] if exc.orig else exc)
     return _one_by_one(session, chunk, result)
 
 
-def _refused(n: int, exc: sa.exc.DBAPIError) -> None:
-    log.warning("a batch of %d mentions was refused (%s); storing them one by one", n,
-                str(exc.orig).splitlines()[0] if exc.orig else exc)
-
-
 def _one_by_one(session: Session, chunk: list[dict[str, Any]], result: IngestResult) -> list[int]:
-    """Each row in a savepoint of its own: a refused row is skipped with its reason, the rest stored."""
+    """Each row in _guard: a refused row is skipped with its reason, the rest stored."""
     inserted: list[int] = []
     for row in chunk:
         try:
-            with session.begin_nested():
+            with _guard(session):
                 inserted.extend(session.connection().execute(_insert_statement(session), [row]).scalars())
         except sa.exc.OperationalError:
             raise
@@ -326,20 +314,21 @@ def _move_cursor(session: Session, source: str, query_key: str, cursor: str | No
                  rate_limit: RateLimit | None) -> None:
     """save_source_state(cursor=, rate_limit=, healthy=True) as one UPDATE (the ORM's read and flush of the
     row were 6% of a first ingest's client CPU on PostgreSQL, every page); a query's first page makes the
-    row through save_source_state. A SourceState the session holds is expired: it is stale now."""
+    row through save_source_state. The UPDATE returns the row's id, so a SourceState the session holds
+    (stale now) is found by its identity key and expired, without walking the identity map."""
     params: dict[str, Any] = {"src": source, "key": query_key, "at": utcnow()}
     if cursor is not None:
         params["cur"] = cursor
     if rate_limit is not None:
         params.update(left=rate_limit.remaining, lim=rate_limit.limit, reset=rate_limit.reset_at)
     stmt = _cursor_update(cursor is not None, rate_limit is not None)
-    if rowcount(session.connection().execute(stmt, params)) == 0:
+    state_id = session.connection().execute(stmt, params).scalar()
+    if state_id is None:
         save_source_state(session, source, query_key, cursor=cursor, rate_limit=rate_limit, healthy=True)
         return
-    for held in list(session.identity_map.values()):
-        loaded = sa.inspect(held).dict  # what is loaded, without loading anything
-        if isinstance(held, SourceState) and (loaded.get("source"), loaded.get("query_key")) == (source, query_key):
-            session.expire(held)
+    held = session.identity_map.get(session.identity_key(SourceState, state_id))
+    if held is not None:
+        session.expire(held)
 
 
 @functools.cache
@@ -354,7 +343,8 @@ def _cursor_update(cursor: bool, rate_limit: bool) -> sa.Update:
         values.update(rate_limit_remaining=sa.bindparam("left", type_=t.c.rate_limit_remaining.type),
                       rate_limit_limit=sa.bindparam("lim", type_=t.c.rate_limit_limit.type),
                       rate_limit_reset_at=sa.bindparam("reset", type_=t.c.rate_limit_reset_at.type))
-    return sa.update(t).where(t.c.source == sa.bindparam("src"), t.c.query_key == sa.bindparam("key")).values(**values)
+    return (sa.update(t).where(t.c.source == sa.bindparam("src"), t.c.query_key == sa.bindparam("key"))
+            .values(**values).returning(t.c.id))
 
 
 def get_source_state(session: Session, source: str, query_key: str) -> SourceState | None:

@@ -8,7 +8,7 @@ from sqlmodel import Session, func, select
 
 from careline.db import create_all
 from careline.models import Author, Mention, SourceState
-from careline.services.ingest import MAX_TEXT_CHARS, ingest
+from careline.services.ingest import MAX_TEXT_CHARS, get_source_state, ingest
 from tests.conftest import make_raw
 from tests.factories import make_brand
 
@@ -61,6 +61,18 @@ def test_cursor_moves_with_the_batch_only(session: Session) -> None:
     assert _count(session) == 1
 
 
+def test_a_held_source_state_reads_the_moved_cursor(session: Session) -> None:
+    """Later pages move the cursor with one UPDATE: the SourceState the session holds (made by the first
+    page) is expired by it, so it reads the new cursor, not the one it was loaded with."""
+    ingest(session, [make_raw()], source="x", query_key="x:1", cursor="100")
+    held = session.exec(select(SourceState)).one()
+    other = ingest(session, [make_raw()], source="x", query_key="x:2", cursor="7")
+    assert other.new == 1
+    ingest(session, [make_raw()], source="x", query_key="x:1", cursor="200")
+    assert held.cursor == "200" and held.healthy
+    assert get_source_state(session, "x", "x:2").cursor == "7"  # type: ignore[union-attr]
+
+
 def test_times_are_utc(session: Session) -> None:
     naive = datetime(2026, 3, 29, 1, 30)
     result = ingest(session, [make_raw(created_at=naive)])
@@ -101,6 +113,27 @@ def test_a_refused_post_leaves_no_case_pointing_at_it(any_engine) -> None:
         else:  # SQLite stores any integer
             assert stored[follow.external_id].case_id == stored[root.external_id].id
         assert result.new_ids == [stored[k].id for k in stored]  # in the batch's order
+
+
+@pytest.mark.parametrize("size", [3, 1001])  # a collector's page (one insert) and three inserts of 500
+def test_a_row_the_database_refuses_is_skipped_and_the_rest_stored(any_engine, size: int) -> None:
+    """PostgreSQL refuses a follower count beyond its integer; SQLite stores any, so a trigger refuses
+    the same there (as a CHECK would: the statement is aborted). The refused row goes to `skipped` with its
+    reason, whichever insert it was in, and every other row of the page is stored, once."""
+    if any_engine.dialect.name == "sqlite":
+        with any_engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TRIGGER refuse_big BEFORE INSERT ON mention WHEN "
+                                 "NEW.author_followers > 2147483647 BEGIN SELECT RAISE(ABORT, 'out of range'); END")
+    raws = [make_raw(thread_id=f"r{i % 5}") for i in range(size)]
+    bad = raws[size * 3 // 4]
+    bad.author_followers = 2**40  # set after construction, which would clamp it
+    with Session(any_engine) as s:
+        result = ingest(s, raws, brand_id=make_brand(s, "Acme Air").id)
+        stored = {m.external_id: m for m in s.exec(select(Mention))}
+    assert result.new == size - 1 and len(result.skipped) == 1
+    assert result.skipped[0].startswith(f"x:{bad.external_id} refused by the database")
+    assert set(stored) == {r.external_id for r in raws} - {bad.external_id}
+    assert result.new_ids == [stored[r.external_id].id for r in raws if r is not bad]
 
 
 def test_reingest_of_a_mixed_batch_adds_only_the_new_posts(any_engine) -> None:
