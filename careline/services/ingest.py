@@ -224,7 +224,8 @@ def _insert_chunk(session: Session, chunk: list[dict[str, Any]], result: IngestR
     """One multi-row INSERT (in _guard); if the database refuses it (a value it cannot store), the rows go
     one by one, so the refused row is skipped with its reason and the rest of the page is stored. A chunk
     is one statement on SQLite too (sqlite_write splits at 32,000 parameters: 1,185 rows of 27 values), so
-    a refused chunk left nothing behind there.
+    a refused chunk left nothing behind there. On PostgreSQL a page of one chunk pays this savepoint inside
+    _store's: ~65 µs of client CPU, ~0.1% of a page of 100 (timed 2,000 times, load 1.7).
 
     Core, not the ORM's bulk insert: one statement per chunk (the ORM splits rows into a statement per run
     of rows with the same fields set, dozens per page) and no per-row ORM work. A lock or a lost
