@@ -7,6 +7,7 @@ relative to the deadline have come (negative = before it) for an open, unanswere
 """
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Iterator
@@ -37,10 +38,10 @@ ACTOR = "escalation"
 # scans of 2,000 steps took 0.25-0.6 s (of 3,000: 0.5-0.85 s, and 1.9-2.4 s twice at load 3-4), SQLite's
 # 0.1-0.7 s (docs/care.md §7)
 MAX_STEPS = 2_000
-# what a fired step reads and writes: the scoring inputs (priority.SCORE_COLUMNS), the team, the text for
-# the notice, and updated_at (read so that store_plain sees it change: the live desk's stamp); the JSON
-# columns stay unread (reading whole ORM rows was a third of a first scan)
-_READ = ("id", *priority.SCORE_COLUMNS, "priority", "assignee", "team_id", "brand_id", "text", "updated_at")
+# what a fired step reads and writes: the scoring inputs (priority.SCORE_COLUMNS), the team, and updated_at
+# (read so that store_plain sees it change: the live desk's stamp); the JSON columns stay unread (reading
+# whole ORM rows was a third of a first scan), and so does the text: a notice quotes one mention, read alone
+_READ = ("id", *priority.SCORE_COLUMNS, "priority", "assignee", "team_id", "brand_id", "updated_at")
 _WRITTEN = ("assignee", "status", "priority_boost", "priority", "updated_at")
 
 
@@ -56,7 +57,7 @@ class ScanResult:
 
 
 def scan(session: Session, now: datetime | None = None, *, limit: int = MAX_STEPS,
-         after: datetime | None = None) -> ScanResult:
+         after: datetime | None = None, book: sla.PolicyBook | None = None) -> ScanResult:
     """Fire the due escalation steps once each, most overdue first, at most `limit` of them, audited; one
     grouped notice per team. Commits.
 
@@ -69,7 +70,7 @@ def scan(session: Session, now: datetime | None = None, *, limit: int = MAX_STEP
     `limit` is drained by further scans (`more`), each its own transaction; run() repeats them at once at
     the same `now`, passing `after=through` (every due step with an earlier deadline is fired by then, so
     the next scan does not re-read them), and a later scan of the same `now` adds to that scan's notices
-    instead of sending new ones.
+    instead of sending new ones. `book`: the policies as run() read them once for all its scans.
 
     Measured with benchmarks/care_workflow.py at 1M over the seed's backlog (~13,300 steps on ~6,800
     mentions; load 2-3.7): one scan 343 ms SQLite / 508 ms PostgreSQL, the whole backlog 2.1 s / 2.9 s in
@@ -77,7 +78,7 @@ def scan(session: Session, now: datetime | None = None, *, limit: int = MAX_STEP
     history and where the time goes in docs/care.md §7.
     """
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    pb = sla.book(session)
+    pb = book or sla.book(session)
     pairs = _claim(session, pb, now, limit, after)
     result = ScanResult(more=len(pairs) >= limit)
     if not pairs:
@@ -218,13 +219,12 @@ def _notice(session: Session, team_id: int | None, items: list[tuple[PlainRow, S
         alert = Alert(kind="escalation", brand_id=first.brand_id, mention_id=first.id, dedup_key=key, message="",
                       detail={}, created_at=now)
         session.add(alert)
-        example = first.text
-    else:  # the earlier scan's example stays: it was the most overdue
-        example = session.exec(select(Mention.text).where(Mention.id == alert.mention_id)).first() or ""
+    # the example, the most overdue (an earlier scan's stays), is the one text the notice quotes
+    example = session.exec(select(Mention.text).where(Mention.id == alert.mention_id)).first() or ""
     if len(ids) == 1:
         only = latest[ids[0]][0]
         message = (f"Escalation ({who}): mention #{only.id} is {sla.due_text(only, now) or 'due'} — "
-                   f"\"{chat_safe(only.text, 120)}\"")
+                   f"\"{chat_safe(example, 120)}\"")
     else:
         message = (f"Escalation ({who}): {len(ids)} mentions near or past their response target "
                    f"({breached} breached), e.g. #{alert.mention_id} \"{chat_safe(example, 80)}\"")
@@ -245,10 +245,11 @@ def run(settings: Any, engine: Any, now: datetime | None = None, notifier: Any =
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     total, after = ScanResult(), None
     with engine.connect() as conn, _one_checkpoint(conn, total):
-        with Session(bind=conn, expire_on_commit=False) as session:
+        with Session(bind=conn, expire_on_commit=False) as session, _gc_paused():
+            book = sla.book(session)  # once for all the scans: they share one `now` (7 reads were ~40 ms)
             while True:
                 t0 = time.perf_counter()
-                part = scan(session, now, limit=limit, after=after)
+                part = scan(session, now, limit=limit, after=after, book=book)
                 total.seconds.append(time.perf_counter() - t0)
                 after = part.through
                 total.fired += part.fired
@@ -264,6 +265,24 @@ def run(settings: Any, engine: Any, now: datetime | None = None, notifier: Any =
                  len(total.fired), len(total.seconds), sum(total.seconds) * 1000, max(total.seconds) * 1000,
                  total.checkpoint * 1000)
     return total
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector held off during run()'s scans, then run once. A drain makes tens
+    of thousands of short-lived rows, dicts and tuples, so the collector ran ~180 times during one at 1M,
+    once over the whole heap (SQLAlchemy's metadata, settings, ...): 92 ms of a 1.13 s drain, 69 ms of it
+    that full pass (SQLite, load 4). The scans' objects are freed by reference counting as they go; what
+    is cyclic waits for the one collection at the end."""
+    if not gc.isenabled():  # someone else manages it (a test, an embedding process): leave it to them
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect(1)
 
 
 @contextmanager
