@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
@@ -19,6 +18,7 @@ from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel
 
+from careline.db_sqlite import sqlite_write
 from careline.errors import DatabaseError
 
 log = logging.getLogger(__name__)
@@ -123,104 +123,6 @@ def write_rows(session: Session, stmt: Any, params: Any) -> list[Any]:
     return sqlite_write(session, stmt, params)
 
 
-def sqlite_write(session: Session, stmt: Any, rows: list[dict[str, Any]]) -> list[Any]:
-    """SQLite: execute a write for many rows with the same keys through the driver; returns the rows of
-    its RETURNING clause, if any. An INSERT (with any ON CONFLICT and RETURNING) becomes multi-row VALUES
-    statements; anything else (an UPDATE with bind parameters named like the row keys) one executemany.
-
-    The statement is compiled once per shape (cached by SQLAlchemy's cache key, as its own execute would;
-    compiling the mention insert took ~1 ms, ten µs a mention at a page of 100) and the values converted as
-    the bind types would (a UTC timestamp as SQLAlchemy's SQLite text, JSON by the engine's serializer,
-    anything else by its type's bind processor) column by column: SQLAlchemy's per-parameter processing
-    was about half the CPU of ingest's mention insert (17 indexes and the search trigger included) and most
-    of its author and customer upserts (benchmarks/ingest_throughput.py, figures in docs/collectors.md). A
-    column with a default must be in the rows: SQLAlchemy's defaults are not applied here."""
-    if not rows:
-        return []
-    conn = session.connection()
-    keys = list(rows[0])
-    compiled, current = _compiled(conn, stmt, keys)
-    if isinstance(stmt, sa.Insert):
-        group = _VALUES.search(compiled.string)
-        assert group is not None, compiled.string
-        width = group.group(1).count("?")
-        names = list(compiled.positiontup or [])
-        if set(names[:width]) != set(keys):
-            raise ValueError(f"the rows must set exactly the statement's columns: {names[:width]} vs {keys}")
-        extra = [_convert(session, compiled.binds[n].type, [current[n]])[0] for n in names[width:]]
-        columns = [_convert(session, compiled.binds[n].type, [r[n] for r in rows]) for n in names[:width]]
-        out: list[Any] = []
-        per = max(1, (32_000 - len(extra)) // width)  # SQLite allows 32,766 parameters a statement
-        for start in range(0, len(rows), per):
-            n = min(per, len(rows) - start)
-            flat: list[Any] = [None] * (n * width)
-            for j, values in enumerate(columns):
-                flat[j::width] = values[start:start + n]
-            sql = compiled.string[:group.start(1) - 1] + ", ".join([f"({group.group(1)})"] * n) + \
-                compiled.string[group.end(1) + 1:]
-            result = conn.exec_driver_sql(sql, tuple(flat + extra))
-            if result.returns_rows:
-                out.extend(result.all())
-        return out
-    names = list(compiled.positiontup or [])
-    converted = {n: _convert(session, compiled.binds[n].type, [r[n] for r in rows] if n in rows[0]
-                             else [current[n]] * len(rows)) for n in dict.fromkeys(names)}
-    conn.exec_driver_sql(compiled.string, list(zip(*(converted[n] for n in names))))
-    return []
-
-
-_COMPILED: dict[Any, Any] = {}
-
-
-def _compiled(conn: sa.Connection, stmt: Any, keys: list[str]) -> tuple[Any, dict[str, Any]]:
-    """(the compiled statement, this statement's own bound values by name): one compile per statement shape
-    and set of row keys, found by SQLAlchemy's cache key (the values bound in a statement are not part of
-    its key, so they are read from this statement's, not the cached one's)."""
-    insert = isinstance(stmt, sa.Insert)
-    cache_key = stmt._generate_cache_key()
-    slot = None if cache_key is None else (conn.dialect.name, cache_key.key, tuple(keys) if insert else None)
-    compiled = _COMPILED.get(slot) if slot is not None else None
-    if compiled is None:
-        compiled = stmt.compile(dialect=conn.dialect, cache_key=cache_key, **({"column_keys": keys} if insert else {}))
-        if slot is not None:
-            if len(_COMPILED) >= 200:  # a handful of shapes in practice; never unbounded
-                _COMPILED.clear()
-            _COMPILED[slot] = compiled
-    if cache_key is None:
-        return compiled, {n: b.effective_value for n, b in compiled.binds.items()}
-    values = compiled.construct_params(extracted_parameters=cache_key.bindparams, _check=False)
-    return compiled, values
-
-
-_EMPTY_JSON = {list: "[]", dict: "{}"}
-_VALUES = re.compile(r"VALUES \((\?(?:, \?)*)\)")
-
-
-def _convert(session: Session, type_: Any, values: list[Any]) -> list[Any]:
-    """Values as a bind of this type sends them to SQLite."""
-    from careline.models_base import UTCDateTime
-
-    if isinstance(type_, UTCDateTime):
-        return _each_once(_sqlite_utc_text, values)
-    if isinstance(type_, sa.JSON):  # empty lists and dicts (most of a new mention's JSON) need no encoder
-        dump = getattr(session.get_bind().dialect, "_json_serializer", None) or json.dumps
-        return [dump(v) if v or v.__class__ not in _EMPTY_JSON else _EMPTY_JSON[v.__class__] for v in values]
-    process = type_._cached_bind_processor(session.get_bind().dialect)
-    return values if process is None else [process(v) for v in values]
-
-
-def _sqlite_utc_text(value: Any) -> str | None:
-    """A timestamp as UTCDateTime stores it on SQLite: naive UTC in SQLAlchemy's DATETIME text format
-    ("2026-11-01 09:30:00.000000", which isoformat with microseconds writes for any year from 1)."""
-    if value is None:
-        return None
-    if value.tzinfo is timezone.utc:  # the usual case: cut the "+00:00" rather than convert
-        return value.isoformat(" ", "microseconds")[:-6]  # type: ignore[no-any-return]
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value.isoformat(" ", "microseconds")  # type: ignore[no-any-return]
-
-
 def recordset_columns(session: Session, table: sa.Table, names: list[str], rows: list[dict[str, Any]],
                       types: dict[str, Any] | None = None) -> tuple[list[Any], dict[str, str]]:
     """PostgreSQL: the rows as one JSON document, read back by `json_to_recordset` with each column's type
@@ -275,19 +177,6 @@ class _Once:
         if key not in self.done:
             self.done[key] = self.convert(value)
         return self.done[key]
-
-
-def _each_once(convert: Any, values: list[Any]) -> list[Any]:
-    """`convert` of each value of a column, reusing the last result while the same object repeats (a
-    column of the batch's `now`: 100 timestamps 232 -> 9 µs; distinct ones 234 -> 242)."""
-    out: list[Any] = []
-    last: Any = _Once
-    text: Any = None
-    for v in values:
-        if v is not last:
-            text, last = convert(v), v
-        out.append(text)
-    return out
 
 
 def _json_default(value: Any) -> str:

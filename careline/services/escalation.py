@@ -91,6 +91,7 @@ def scan(session: Session, now: datetime | None = None, *, limit: int = MAX_STEP
     team_cache: dict[int, Any] = {}
     groups: dict[int | None, list[tuple[PlainRow, Step, int]]] = {}
     events: list[tuple[int, dict[str, Any]]] = []
+    horizon = priority.horizon_days()
     for m in sorted(loaded.values(), key=lambda r: (r.respond_by, r.id)):  # most overdue first
         steps = pb.for_brand(m.brand_id).escalation  # the policy the claim took the step from
         for index in sorted(claimed[m.id]):
@@ -101,7 +102,7 @@ def scan(session: Session, now: datetime | None = None, *, limit: int = MAX_STEP
                 groups.setdefault(m.team_id, []).append((m, step, index))
             events.append((m.id, {"step": index, "at_minutes": step.at, **done}))
         m.updated_at = now
-        m.priority = priority.score_mention(m, now)
+        m.priority = priority.score_mention(m, now, horizon)
     result.through = max((r.respond_by for r in loaded.values()), default=None)
     store_plain(session, sorted(loaded.values(), key=lambda r: r.id), _WRITTEN)  # id order: heap pages in turn
     _audit(session, now, events)

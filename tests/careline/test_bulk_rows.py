@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlmodel import Session, select
 
 from careline.models import Author, Mention
@@ -63,7 +64,7 @@ def test_sqlite_write_stores_the_text_sqlalchemy_would(engine) -> None:
 
     import sqlalchemy as sa
 
-    from careline.db import sqlite_write
+    from careline.db_sqlite import sqlite_write
     from careline.models import AuditEvent
 
     t = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -78,6 +79,35 @@ def test_sqlite_write_stores_the_text_sqlalchemy_would(engine) -> None:
         s.execute(sa.update(t).where(t.c.id > 3).values(actor="same"))
         raw = s.connection().exec_driver_sql("SELECT at, detail, actor FROM audit_event ORDER BY id").all()
     assert raw[:3] == raw[3:] and raw[0][0] == "2026-03-29 01:30:00.000000"
+
+
+def test_sqlite_read_returns_what_sqlalchemy_would(engine) -> None:
+    """careline/db_sqlite.py sqlite_read converts the driver's values itself: aware UTC timestamps (with
+    and without microseconds, None), booleans, JSON, numbers and odd text come back equal to SQLAlchemy's
+    own result of the same SELECT, also through load_plain (which escalation and cases read with)."""
+    import sqlalchemy as sa
+
+    from careline.db import in_values
+    from careline.db_sqlite import sqlite_read
+
+    t = Mention.__table__  # type: ignore[attr-defined]
+    with Session(engine) as s:
+        ids = ingest(s, [make_raw(text=text, created_at=utc(2026, 3, 29, 1, 30) + timedelta(microseconds=n * 7))
+                         for n, text in enumerate(ODD)]).new_ids
+        s.execute(sa.update(t).where(t.c.id == ids[1]).values(needs_review=True, tags=["vip", ODD[1]],
+                                                             first_response_at=utc(2026, 3, 30)))
+        stmt = sa.select(t.c.id, t.c.text, t.c.created_at, t.c.first_response_at, t.c.needs_review, t.c.tags,
+                         t.c.priority, t.c.author_followers).where(in_values(s, t.c.id, ids)).order_by(t.c.id)
+        ours = sqlite_read(s, stmt)
+        theirs = [tuple(r) for r in s.execute(stmt)]
+        plain = rows.load_plain(s, ids, ("text", "created_at", "first_response_at", "needs_review", "tags"))
+        with pytest.raises(ValueError, match="in_values"):
+            sqlite_read(s, stmt.where(t.c.id.in_(ids)))
+    assert ours == theirs and len(ours) == len(ODD)
+    assert ours[0][2].tzinfo is not None and ours[1][4] is True and ours[0][4] is False
+    assert ours[1][5] == ["vip", ODD[1]] and ours[0][3] is None
+    assert {i: (r.text, r.created_at, r.needs_review) for i, r in plain.items()} == {
+        r[0]: (r[1], r[2], r[4]) for r in theirs}
 
 
 def test_insert_rows_stores_what_the_row_by_row_insert_would(any_engine) -> None:
@@ -163,7 +193,7 @@ def test_sqlite_write_reuses_a_compiled_statement_with_its_own_values(engine) ->
     values must write its own values, not the first one's."""
     import sqlalchemy as sa
 
-    from careline.db import sqlite_write
+    from careline.db_sqlite import sqlite_write
 
     with Session(engine) as s:
         ids = ingest(s, [make_raw() for _ in range(4)]).new_ids
