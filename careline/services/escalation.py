@@ -34,9 +34,8 @@ log = logging.getLogger(__name__)
 LOOKBACK = timedelta(days=1)  # a deadline missed longer ago than this (plus the last step) is not escalated
 ACTOR = "escalation"
 # steps one scan fires at most, most overdue first; what is left is the next call's (run() calls again at
-# once). Sized for the 1 s target where writes cost most: at 1M on this 2-core machine PostgreSQL's
-# scans of 2,000 steps took 0.25-0.6 s (of 3,000: 0.5-0.85 s, and 1.9-2.4 s twice at load 3-4), SQLite's
-# 0.1-0.7 s (docs/care.md §7)
+# once). Sized for the 1 s target where writes cost most: at 1M on this 2-core machine a scan of 2,000 took
+# 400-474 ms on PostgreSQL and 139-312 ms on SQLite (session 11, load 1-2; docs/care.md §7)
 MAX_STEPS = 2_000
 # what a fired step reads and writes: the scoring inputs (priority.SCORE_COLUMNS), the team, and updated_at
 # (read so that store_plain sees it change: the live desk's stamp); the JSON columns stay unread (reading
@@ -72,10 +71,9 @@ def scan(session: Session, now: datetime | None = None, *, limit: int = MAX_STEP
     the next scan does not re-read them), and a later scan of the same `now` adds to that scan's notices
     instead of sending new ones. `book`: the policies as run() read them once for all its scans.
 
-    Measured with benchmarks/care_workflow.py at 1M over the seed's backlog (~13,300 steps on ~6,800
-    mentions; load 2-3.7): one scan 343 ms SQLite / 508 ms PostgreSQL, the whole backlog 2.1 s / 2.9 s in
-    7 scans (was one scan of 1.39 s / 3.30 s on a quiet machine), steady state 104 / 101 ms p95; the
-    history and where the time goes in docs/care.md §7.
+    Measured with benchmarks/care_workflow.py at 1M over a day's backlog (~6,100-6,550 mentions, two steps
+    each; load 1-2): the slowest scan 139-203 ms SQLite / 400-428 ms PostgreSQL, the whole backlog 1.1-1.6 s
+    / 2.1 s in 7 scans, steady state 17-20 / 60-66 ms p95; where the time goes in docs/care.md §7.
     """
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     pb = book or sla.book(session)
