@@ -213,13 +213,15 @@ def _notice(session: Session, team_id: int | None, items: list[tuple[PlainRow, S
     recipients = sorted({*before.get("recipients", []), *(m.assignee for m, _, _ in latest.values() if m.assignee),
                          *members, *([team.lead] if team is not None and team.lead else [])})
     who = team.name if team is not None else "unrouted mentions"
+    first = next(iter(latest.values()))[0]
+    # the example, the most overdue (an earlier scan's stays), is the one text the notice quotes; read
+    # before a new alert is added, or the query's autoflush would insert it unfinished and update it after
+    example_id = alert.mention_id if alert is not None else first.id
+    example = session.exec(select(Mention.text).where(Mention.id == example_id)).first() or ""
     if alert is None:
-        first = next(iter(latest.values()))[0]
         alert = Alert(kind="escalation", brand_id=first.brand_id, mention_id=first.id, dedup_key=key, message="",
                       detail={}, created_at=now)
         session.add(alert)
-    # the example, the most overdue (an earlier scan's stays), is the one text the notice quotes
-    example = session.exec(select(Mention.text).where(Mention.id == alert.mention_id)).first() or ""
     if len(ids) == 1:
         only = latest[ids[0]][0]
         message = (f"Escalation ({who}): mention #{only.id} is {sla.due_text(only, now) or 'due'} — "
