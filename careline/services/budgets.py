@@ -134,17 +134,20 @@ def effective_limit(budget: Budget, row: Any) -> int | None:
     return min(limits) if limits else None
 
 
-def exhausted(session: Session, budget: Budget, now: datetime | None = None) -> str | None:
+def exhausted(session: Session, budget: Budget, now: datetime | None = None, pending: int = 0) -> str | None:
     """The one sentence that stops collection when the month's budget is used up, else None (one Core
-    read: nothing read this month yet is no row, and no budget is used up)."""
+    read: nothing read this month yet is no row, and no budget is used up). `pending`: reads of pages a
+    collector run has fetched but not written yet (services/collection.py writes pages in groups); they
+    count as read, since the platform has billed them."""
     row = session.connection().execute(_MONTH_ROW, {"p": budget.platform, "m": month_of(now)}).first()
-    if row is None:
+    if row is None and not pending:
         return None
-    limit = effective_limit(budget, row)
-    if limit is None or row.reads < limit:
+    limit = effective_limit(budget, row) if row is not None else (budget.monthly_posts or None)
+    reads = (row.reads if row is not None else 0) + max(0, pending)
+    if limit is None or reads < limit:
         return None
-    return (f"The {budget.platform.upper()} budget for {row.month} is used up: {row.reads:,} of {limit:,} post "
-            f"reads{_cost(budget, row.reads)}. {budget.platform.upper()} collection is stopped until "
+    return (f"The {budget.platform.upper()} budget for {month_of(now)} is used up: {reads:,} of {limit:,} post "
+            f"reads{_cost(budget, reads)}. {budget.platform.upper()} collection is stopped until "
             f"{next_month(now):%d %b %Y} 00:00 UTC; raise CARELINE_X_MONTHLY_POST_BUDGET to go on sooner.")
 
 

@@ -1,7 +1,8 @@
 """Running one source over every brand query: pages, cursors, run records, waits, pauses and health.
 
-Each page is committed with its cursor and the run's counters in one transaction, so a crash between a
-fetch and its commit re-fetches that one page and never skips or duplicates. Failures map to states:
+Pages are committed with their cursor and the run's counters in one transaction (a backfill's pages in
+groups of up to 1,000 posts: PageGroup says why), so a crash between a fetch and its commit re-fetches the
+pages not yet written and never skips or duplicates. Failures map to states:
 
 - rate limited: if the reset is near (`RetryPolicy.max_wait_s`) wait for it (with jitter) and go on;
   otherwise pause every query of the source until the reset and record the budget left;
@@ -33,31 +34,31 @@ from careline.db import rowcount
 from careline.models import CollectorRun, utcnow
 from careline.services import brands as brand_service
 from careline.services import budgets
-from careline.services.ingest import Rules, get_source_state, ingest, save_source_state
+from careline.services.collection_pages import (
+    HOLD_S,
+    WRITE_EVERY,
+    Calls,
+    PageGroup,
+    PageHook,
+    RetryPolicy,
+    fetch_page,
+    write_group,
+)
+from careline.services.ingest import Rules, get_source_state, save_source_state
 from collectors.base import (
     AccessDenied,
     AuthFailed,
-    Batch,
     Query,
     RateLimit,
     RateLimited,
     Source,
     SourceError,
 )
-from collectors.ratelimit import TransientError, backoff_delay, wait_until
+from collectors.ratelimit import TransientError
 
 log = logging.getLogger(__name__)
 ACCESS_PAUSE = timedelta(hours=24)
 RATE_PAUSE = timedelta(minutes=15)
-
-
-@dataclass
-class RetryPolicy:
-    max_wait_s: float = 90.0  # wait inline for a reset this close; further away, pause until it
-    max_rate_waits: int = 2
-    transient_retries: int = 3
-    backoff_base_s: float = 2.0
-    backoff_cap_s: float = 60.0
 
 
 @dataclass
@@ -123,14 +124,6 @@ def _check_plan(engine: Engine, source: Source, budget: budgets.Budget, now: dat
         log.warning("%s: could not record the plan's usage: %s", source.name, exc)
 
 
-@dataclass
-class _Calls:
-    """API calls made for pages that were never committed (failed, retried): counted all the same."""
-
-    uncommitted: int = 0
-
-
-PageHook = Callable[[str, int, Batch], None]
 STALE_AFTER = timedelta(hours=1)  # far longer than one query's run (10 pages, two short rate-limit waits)
 INTERRUPTED = "interrupted: the process ended before this run finished (nothing after its last page was kept)"
 
@@ -147,8 +140,14 @@ def collect(
     rng: random.Random | None = None,
     brand: str | None = None,
     budget: budgets.Budget | None = None,
+    write_every: int = WRITE_EVERY,
+    hold_s: float = HOLD_S,
 ) -> RunSummary:
-    """Fetch every brand query of `source` (or one brand's), committing each page with its cursor.
+    """Fetch every brand query of `source` (or one brand's), committing pages with their cursor: a page
+    is written with the pages fetched just before it, up to `write_every` posts or `hold_s` seconds after
+    the first of them was fetched (PageGroup says why), and always before waiting out a rate limit or a
+    retry, before a failure is handled, and when the query has no more pages. `on_page` is called for
+    each page once it is committed.
 
     Errors don't escape: they are recorded on the run, the source state and the summary, and the next
     query is still tried (a failure that covers the whole source, like bad credentials, stops it).
@@ -172,7 +171,7 @@ def collect(
     for i, (brand_id, query) in enumerate(queries):
         try:
             _collect_query(engine, source, brand_id, query, max_pages, summary, now, sleep, policy, on_page, rng,
-                           budget)
+                           budget, write_every, hold_s)
         except _StopSource as stop:
             summary.stopped = stop.reason
             rest = [q.key for _, q in queries[i + 1:]]
@@ -202,7 +201,8 @@ def sweep_stale_runs(engine: Engine, source: str | None = None, *, now: datetime
 def _collect_query(
     engine: Engine, source: Source, brand_id: int, query: Query, max_pages: int, summary: RunSummary,
     now: datetime, sleep: Callable[[float], None], policy: RetryPolicy, on_page: PageHook | None,
-    rng: random.Random | None, budget: budgets.Budget | None = None,
+    rng: random.Random | None, budget: budgets.Budget | None = None, write_every: int = WRITE_EVERY,
+    hold_s: float = HOLD_S,
 ) -> None:
     with Session(engine, expire_on_commit=False) as session:
         state = get_source_state(session, source.name, query.key)
@@ -215,38 +215,51 @@ def _collect_query(
         session.add(run)
         session.commit()
     run_id = run.id
-    calls = _Calls()
+    calls = Calls()
     stop: _StopSource | None = None
     failure: dict[str, Any] | None = None
     rules = Rules()  # brands and SLA policies: read on the first page, kept for the run's pages
     with Session(engine, expire_on_commit=False) as session:
+        group = PageGroup()
+
+        def write() -> None:
+            nonlocal cursor
+            if group.batches:
+                cursor = write_group(session, group, source.name, brand_id, query.key, run_id, cursor, calls, rules,
+                                      budget, now, summary, on_page)
+
+        def write_kept() -> None:
+            """Before a fetch failure is handled: the pages fetched until then are written, not thrown
+            away (their reads are billed); if that write fails too, the fetch failure is the one reported
+            and the next run fetches those pages again (the cursor did not move)."""
+            try:
+                write()
+            except sa.exc.SQLAlchemyError:
+                log.warning("collector %s: the %d page(s) fetched before a failure on %s could not be stored; "
+                            "the next run fetches them again", source.name, len(group.batches), query.key,
+                            exc_info=True)
+                _safe_rollback(session)
+                group.clear()
+
         try:
             for page in range(max_pages):
-                over = budgets.exhausted(session, budget, now) if budget is not None else None
+                over = budgets.exhausted(session, budget, now, group.reads) if budget is not None else None
                 if over:
+                    write()
                     raise _OverBudget(over)
-                batch = _fetch(source, query, cursor, sleep, policy, rng, calls)
+                try:
+                    batch = fetch_page(source, query, group.cursor or cursor, sleep, policy, rng, calls,
+                                   before_wait=write_kept)
+                except Exception:
+                    write_kept()
+                    raise
                 calls.uncommitted += batch.api_calls
-                if budget is not None:  # counted in the page's transaction: exact however a run ends
-                    budgets.record_reads(session, budget, batch.reads, batch.api_calls, now)
-                result = ingest(session, batch.mentions, brand_id=brand_id, source=source.name,
-                                query_key=query.key, cursor=batch.cursor, rate_limit=batch.rate_limit, commit=False,
-                                rules=rules)
-                left = batch.rate_limit
-                session.connection().execute(_count_page(left is not None), {
-                    "rid": run_id, "n_seen": result.seen, "n_new": result.new,
-                    "n_skipped": len(result.skipped) + len(batch.skipped), "n_calls": calls.uncommitted,
-                    "cur": batch.cursor or cursor,
-                    **({"rl_left": left.remaining, "rl_reset": left.reset_at} if left else {})})
-                session.commit()  # the batch, its cursor and the run counters together
-                calls.uncommitted = 0
-                summary.new_ids.extend(result.new_ids)
-                summary.pages += 1
-                cursor = batch.cursor or cursor
-                if on_page is not None:
-                    on_page(query.key, page, batch)
+                group.add(page, batch)
+                if not batch.has_more or group.full(write_every, hold_s):
+                    write()
                 if not batch.has_more:
                     break
+            write()
         except _OverBudget as exc:
             until = budgets.next_month(now)
             failure = dict(message=str(exc), healthy=True, paused_until=until, reason=str(exc))
@@ -305,21 +318,6 @@ def _collect_query(
         raise stop
 
 
-@functools.cache
-def _count_page(rate_limit: bool) -> sa.Update:
-    """A committed page's counters on its run, built once (the ORM's flush of the run row, and building
-    the statement each page, were ~2% of a collector run's CPU at 1M)."""
-    t = CollectorRun.__table__  # type: ignore[attr-defined]
-    values = {"items_seen": t.c.items_seen + sa.bindparam("n_seen"), "items_new": t.c.items_new + sa.bindparam("n_new"),
-              "items_skipped": t.c.items_skipped + sa.bindparam("n_skipped"),
-              "api_calls": t.c.api_calls + sa.bindparam("n_calls"),
-              "cursor_after": sa.bindparam("cur", type_=t.c.cursor_after.type)}
-    if rate_limit:
-        values.update(rate_limit_remaining=sa.bindparam("rl_left", type_=t.c.rate_limit_remaining.type),
-                      rate_limit_reset_at=sa.bindparam("rl_reset", type_=t.c.rate_limit_reset_at.type))
-    return sa.update(t).where(t.c.id == sa.bindparam("rid")).values(**values)
-
-
 def _safe_rollback(session: Session) -> None:
     try:
         session.rollback()
@@ -364,39 +362,6 @@ def _record_failure(engine: Engine, source: str, key: str, failure: dict[str, An
                           paused_until=failure.get("paused_until"), paused_reason=failure.get("reason"),
                           rate_limit=limit)
         session.commit()
-
-
-def _fetch(source: Source, query: Query, cursor: str | None, sleep: Callable[[float], None], policy: RetryPolicy,
-           rng: random.Random | None, calls: _Calls) -> Batch:
-    """One page, waiting out a near rate-limit reset and retrying transient errors with backoff.
-
-    Every call that failed counts in `calls` (the platform counted it against our budget all the same).
-    """
-    rate_waits = transient = 0
-    while True:
-        try:
-            return source.fetch(query, cursor)
-        except RateLimited as exc:
-            calls.uncommitted += getattr(exc, "api_calls", 1)
-            if exc.retry_at is None or rate_waits >= policy.max_rate_waits:
-                raise
-            delay = wait_until(exc.retry_at, utcnow(), rng)
-            if delay > policy.max_wait_s:
-                raise
-            rate_waits += 1
-            log.info("%s rate limited on %s; waiting %.1fs for the reset", source.name, query.key, delay)
-            sleep(delay)
-        except TransientError as exc:
-            calls.uncommitted += getattr(exc, "api_calls", 1)
-            if transient >= policy.transient_retries:
-                raise
-            delay = backoff_delay(transient, policy.backoff_base_s, policy.backoff_cap_s, rng)
-            transient += 1
-            log.info("%s: %s; retry %d in %.1fs", source.name, exc, transient, delay)
-            sleep(delay)
-        except Exception as exc:
-            calls.uncommitted += getattr(exc, "api_calls", 1)
-            raise
 
 
 def _mark(engine: Engine, source: str, keys: list[str], stop: _StopSource) -> None:

@@ -6,19 +6,21 @@ then on nothing it tries to write lands (as with SIGKILL, not even its clean-up 
 """
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from careline.db import create_all, make_engine
 from careline.models import Author, Brand, Mention, Reply
 from careline.services import outbox, replies
-from careline.services.collection import collect
+from careline.services.collection import collect as run_collect
 from collectors.demo import DemoSource
 from responders.base import PostedReply, ReplyTarget
 from tests.responders.conftest import add_mention
@@ -74,8 +76,10 @@ def _collected(engine) -> tuple[list[str], int]:  # type: ignore[no-untyped-def]
     return ids, int(authored)
 
 
-def test_collector_killed_at_every_commit_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("write_every", [1, 1_000], ids=["page by page", "pages in groups"])
+def test_collector_killed_at_every_commit_loses_and_duplicates_nothing(tmp_path: Path, write_every: int) -> None:
     source = lambda: DemoSource(anchor=ANCHOR, count=20)  # noqa: E731 - a fresh "process" each time
+    collect = functools.partial(run_collect, write_every=write_every)
     clean = _fresh(tmp_path / "clean.db")
     collect(clean, source(), max_pages=50)
     expected, authored = _collected(clean)

@@ -99,8 +99,8 @@ def test_crash_between_fetch_and_commit_refetches_one_page_and_loses_nothing(any
     engine = any_engine  # SQLite and PostgreSQL
     add_brand(engine)
     _search(http, "x_search_page1.json", "x_search_page2.json", "x_search_page2.json", "x_search_page3.json")
-    with pytest.raises(SimulatedCrash):
-        collect(engine, CrashAfterFetch(XSource(x_client()), crash_on=2))
+    with pytest.raises(SimulatedCrash):  # every page its own transaction: what a live run's pages get
+        collect(engine, CrashAfterFetch(XSource(x_client()), crash_on=2), write_every=1)
     assert _count(engine) == 3  # page 1 committed; page 2 was fetched but never stored
     cursor = json.loads(_state(engine).cursor)  # type: ignore[arg-type]
     assert list(cursor["p"].values())[0]["tok"] == "b26v89c19zqg8o3fr5qv1e5"  # resumes at page 2
@@ -113,6 +113,29 @@ def test_crash_between_fetch_and_commit_refetches_one_page_and_loses_nothing(any
         runs = s.exec(select(CollectorRun).order_by(CollectorRun.id)).all()
         assert runs[0].error == "interrupted" and runs[0].items_new == 3
         assert runs[1].cursor_before == runs[0].cursor_after
+
+
+def test_crash_before_a_group_of_pages_is_written_refetches_the_group_and_loses_nothing(any_engine, http) -> None:  # type: ignore[no-untyped-def]
+    """A backfill writes its pages in groups (services/collection_pages.py PageGroup): the process dying before a
+    group's commit keeps none of it and moves no cursor, so the restarted run fetches those pages again."""
+    engine = any_engine
+    add_brand(engine)
+    _search(http, "x_search_page1.json", "x_search_page2.json", "x_search_page1.json", "x_search_page2.json",
+            "x_search_page3.json")
+    with pytest.raises(SimulatedCrash):
+        collect(engine, CrashAfterFetch(XSource(x_client()), crash_on=2))  # page 1 held, not yet written
+    assert _count(engine) == 0
+    with Session(engine) as s:
+        assert s.exec(select(SourceState)).first() is None  # no cursor stored: the restart starts over
+
+    summary = collect(engine, XSource(x_client()))
+    assert summary.new == 6 and summary.pages == 3 and _count(engine) == 6
+    tokens = [_params(c).get("next_token") for c in http.calls]
+    assert tokens == [None, "b26v89c19zqg8o3fr5qv1e5", None, "b26v89c19zqg8o3fr5qv1e5", "b26v89c19zqg8o3fr5qv1e6"]
+    with Session(engine) as s:
+        runs = s.exec(select(CollectorRun).order_by(CollectorRun.id)).all()
+        assert runs[0].error == "interrupted" and runs[0].items_new == 0 and runs[0].api_calls == 1  # page 1 held
+        assert (runs[1].items_new, runs[1].api_calls, runs[1].error) == (6, 3, None)
 
 
 def test_overlapping_queries_store_each_tweet_once(any_engine, http) -> None:  # type: ignore[no-untyped-def]
