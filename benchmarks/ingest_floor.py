@@ -4,7 +4,7 @@ under benchmarks/ingest_throughput.py.
     python benchmarks/ingest_floor.py [--mentions 20000] [--tx 100 1000] [--each]
 
 Ingests --mentions synthetic posts once through Careline (benchmarks/ingest_throughput.py's data), reads
-the mention rows back as stored, then inserts them with plain sqlite3 `executemany` into empty copies of
+the mention rows back as stored, then inserts them with plain sqlite3, 500 rows a statement as ingest does, into empty copies of
 the schema, in transactions of each --tx size: with every index and the full-text trigger, with the
 full-text trigger only, and with neither (the table alone). `--each` adds every secondary index alone
 over the bare table. Prints microseconds of CPU per row (this process's CPU time: SQLite runs in it) and
@@ -73,11 +73,15 @@ def _trial(empty: Path, work: Path, cols: list[str], rows: list[tuple[object, ..
             conn.execute(f"DROP INDEX {name}")
     if not fts:
         conn.execute("DROP TRIGGER mention_fts_ai")
-    sql = f"INSERT INTO mention ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    one = f"({', '.join('?' * len(cols))})"
+    per = 500  # rows a statement, as ingest writes them (services/ingest.py _CHUNK)
     t0 = time.process_time()
     for start in range(0, len(rows), tx):
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(sql, rows[start:start + tx])
+        for at in range(start, min(start + tx, len(rows)), per):
+            chunk = rows[at:min(at + per, start + tx)]
+            conn.execute(f"INSERT INTO mention ({', '.join(cols)}) VALUES {', '.join([one] * len(chunk))}",
+                         [v for row in chunk for v in row])
         conn.execute("COMMIT")
     spent = time.process_time() - t0
     conn.close()

@@ -5,8 +5,10 @@ first ingest and re-ingest.
         [--direct --batch 500]
 
 By default the mentions go through a collector run as the scheduler makes it (services/collection.py
-`collect` with X's read budget): pages of --page posts (100, the most X, Reddit and Bluesky return), each
-page ingested and committed with its cursor, the run's counters and the budget's reads. `--direct` calls
+`collect` with X's read budget): pages of --page posts (100, the most X, Reddit and Bluesky return),
+fetched back to back as a backfill's are, so committed in groups of up to --write-every posts (the run's
+default, 1,000 since session 12; `--write-every 1` commits page by page, as every run did before) with
+their cursor, the run's counters and the budget's reads. `--direct` calls
 `ingest` in batches of --batch instead, as this benchmark did up to session 7 (its figures were measured
 that way: 500 a batch, one commit each, no run record).
 
@@ -46,6 +48,7 @@ from careline.db import create_all, make_engine  # noqa: E402
 from careline.models import Brand, Mention  # noqa: E402
 from careline.services.budgets import Budget  # noqa: E402
 from careline.services.collection import collect  # noqa: E402
+from careline.services.collection_pages import WRITE_EVERY  # noqa: E402
 from careline.services.ingest import ingest  # noqa: E402
 from collectors.base import Batch, Query, RawMention  # noqa: E402
 
@@ -84,17 +87,17 @@ class Replay:
         return Batch(mentions=chunk, cursor=str(end), has_more=end < len(self.mentions), reads=len(chunk))
 
 
-def _collect(engine: Engine, mentions: list[RawMention], page: int) -> int:
+def _collect(engine: Engine, mentions: list[RawMention], page: int, write_every: int = WRITE_EVERY) -> int:
     """One collector run over every page (services/collection.py), as `careline worker` makes it for X."""
     budget = Budget("x")  # the settings' defaults: reads counted, no cap
     summary = collect(engine, Replay(mentions, page), max_pages=-(-len(mentions) // page), brand="Acme Air",
-                      budget=budget)
+                      budget=budget, write_every=write_every)
     assert not summary.errors, summary.errors
     return summary.new
 
 
 def run(url: str, mentions: list[RawMention], batch: int, brand: bool = True, page: int = 100,
-        direct: bool = False) -> tuple[list[tuple[float, float]], int, int]:
+        direct: bool = False, write_every: int = WRITE_EVERY) -> tuple[list[tuple[float, float]], int, int]:
     """((wall rate, CPU rate) for first ingest and re-ingest, new rows each time)."""
     engine = make_engine(url)
     create_all(engine)
@@ -118,7 +121,7 @@ def run(url: str, mentions: list[RawMention], batch: int, brand: bool = True, pa
         t0, c0 = time.perf_counter(), time.process_time()
         new = 0
         if not direct:
-            new = _collect(engine, mentions, page)
+            new = _collect(engine, mentions, page, write_every)
         else:
             with Session(engine) as session:
                 for i in range(0, len(mentions), batch):
@@ -142,6 +145,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mentions", type=int, default=20_000)
     ap.add_argument("--page", type=int, default=100, help="posts per page of the collector run")
+    ap.add_argument("--write-every", type=int, default=WRITE_EVERY,
+                    help="posts a collector run commits together at most (1: page by page)")
     ap.add_argument("--direct", action="store_true", help="call ingest directly in batches of --batch")
     ap.add_argument("--batch", type=int, default=500, help="with --direct: posts per ingest call")
     ap.add_argument("--url", default=None, help="database URL (default: a temporary SQLite file)")
@@ -157,12 +162,13 @@ def main() -> int:
         # a database of its own per repeat only when this script made them: a given --url is used as it is
         # (up to session 8 a given sqlite:///copy.db was silently replaced by a new, empty copy0.db)
         urls = [url] if args.url else [url.replace("bench.db", f"bench{i}.db") for i in range(args.repeat)]
-        runs = [run(u, mentions, args.batch, not args.no_brand, args.page, args.direct) for u in urls]
+        runs = [run(u, mentions, args.batch, not args.no_brand, args.page, args.direct, args.write_every)
+                for u in urls]
         first = (max(r[0][0][0] for r in runs), max(r[0][0][1] for r in runs))
         again = (max(r[0][1][0] for r in runs), max(r[0][1][1] for r in runs))
         new1, new2 = runs[0][1], max(r[2] for r in runs)
     print(f"| ingest on {url.split(':')[0]} ({args.mentions:,} mentions, {'no brand' if args.no_brand else 'one brand'}, "
-          f"{f'direct, batches of {args.batch}' if args.direct else f'collector run, pages of {args.page}'}, "
+          f"{f'direct, batches of {args.batch}' if args.direct else f'collector run, pages of {args.page} written up to {args.write_every:,} together'}, "
           f"best of {args.repeat}) "
           "| mentions/s (wall) | mentions per CPU-second | new rows |")
     print("|---|---:|---:|---:|")

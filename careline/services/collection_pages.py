@@ -24,7 +24,7 @@ from collectors.ratelimit import TransientError, backoff_delay, wait_until
 log = logging.getLogger(__name__)
 
 WRITE_EVERY = 1_000  # posts a collector run writes in one transaction at most (PageGroup)
-HOLD_S = 2.0  # and the longest a fetched page waits for the pages after it
+HOLD_S = 2.0  # a group is written once a fetch ends this long after its first page arrived
 
 
 @dataclass
@@ -56,9 +56,11 @@ class PageGroup:
     indexes, the full-text index, authors, customers, cases), and most of them are the same pages from
     one API page to the next. Inserting 20,000 stored mention rows alone, SQLite, per row: 112 µs in
     transactions of 100, 91 µs in transactions of 1,000 (benchmarks/ingest_floor.py). A
-    backfill reads pages of 100 back to back, so they go in groups of up to WRITE_EVERY posts; a page
-    never waits more than HOLD_S for the next (a live run's single page is written at once, as it has
-    no more), nor across a rate-limit wait or a retry's backoff (`fetch_page` writes first)."""
+    backfill reads pages of 100 back to back, so they go in groups of up to WRITE_EVERY posts, written
+    once a fetch ends HOLD_S after the group's first page arrived (a live run's single page is written at
+    once: it has no more), and never held across a rate-limit wait or a retry's backoff (`fetch_page`
+    writes first). The price: a crash re-fetches up to WRITE_EVERY posts instead of one page's 100,
+    billed again on X's pay-per-read plans; crashes are rare, backfills are not."""
 
     batches: list[tuple[int, Batch]] = field(default_factory=list)  # (page number, page)
     started: float = 0.0  # time.monotonic() when the first of them was fetched
