@@ -106,7 +106,8 @@ def demo(
     from careline.services.collection import collect as run_collect
 
     care_demo.setup(engine, settings.timezone)  # team, SLA per brand, routing rules: before the corpus is routed
-    summary = run_collect(engine, build_source("demo", settings, demo_anchor=jobs.demo_anchor(engine)), max_pages=100)
+    summary = run_collect(engine, build_source("demo", settings, demo_anchor=jobs.demo_anchor(engine)), max_pages=100,
+                          write_every=settings.collect_write_every)
     new = summary.new
     if not settings.streams:  # a real-time stream too: a local Jetstream replay (no network), see Sources
         from careline import demo_stream
@@ -229,6 +230,7 @@ def collect(
     """Collect new mentions from the enabled sources (CARELINE_SOURCES), then classify them."""
     from careline import jobs
     from careline.factory import build_source
+    from careline.services.budgets import Budget
     from careline.services.collection import collect as run_collect
 
     state = use(ctx)
@@ -237,7 +239,8 @@ def collect(
     failed = False
     for name in names:
         src = build_source(name, settings, demo_anchor=jobs.demo_anchor(engine))
-        summary = run_collect(engine, src, max_pages=max_pages)
+        summary = run_collect(engine, src, max_pages=max_pages, budget=Budget.for_source(name, settings),
+                              write_every=settings.collect_write_every)
         console.print(summary.line())
         for err in summary.errors:
             failed = True

@@ -40,7 +40,8 @@ def collect_source(name: str, settings: Settings | None = None, engine: Engine |
     try:
         from careline.services.budgets import Budget
 
-        summary = collect(engine, source, budget=Budget.for_source(name, settings))
+        summary = collect(engine, source, budget=Budget.for_source(name, settings),
+                          write_every=settings.collect_write_every)
     except Exception:  # noqa: BLE001
         log.exception("collect %s failed", name)
         return 0

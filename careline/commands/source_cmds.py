@@ -57,7 +57,7 @@ def backfill_cmd(
         def on_page(_key: str, page: int, batch) -> None:  # type: ignore[no-untyped-def]
             advance(1 if batch.has_more else pages - page)  # a finished query jumps to its share's end
         summary = collect(engine, src, max_pages=pages, on_page=on_page, brand=brand,
-                          budget=Budget.for_source(name, settings))
+                          budget=Budget.for_source(name, settings), write_every=settings.collect_write_every)
     elapsed = time.monotonic() - started
     per = f"{summary.api_calls / summary.new:.3f}" if summary.new else "n/a"
     console.print(f"{summary.line()[:-1]} ({per} per new mention) in {elapsed:.1f}s.")

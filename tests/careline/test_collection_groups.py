@@ -88,3 +88,28 @@ def test_a_failure_after_held_pages_keeps_them_and_records_the_failure(any_engin
     assert state.last_error == "X answered 404."
     again = collect(any_engine, source, write_every=1_000)
     assert again.new == 9 and source.asked[-3:] == [2, 3, 4] and _stored(any_engine) == 15
+
+
+def test_the_setting_chooses_how_many_posts_a_scheduled_run_commits_together(settings, engine) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+    import sqlalchemy as sa
+    from pydantic import ValidationError
+
+    from careline import jobs
+    from careline.settings import Settings
+
+    add_brand(engine)
+    commits: list[int] = []
+    sa.event.listen(engine, "commit", lambda _conn: commits.append(1))
+    one_by_one = settings.model_copy(update={"collect_write_every": 1})
+    assert jobs.collect_source("demo", one_by_one, engine) > 0
+    page_by_page = len(commits)
+    with Session(engine) as s:  # the same posts again, grouped: a second engine-level count
+        s.exec(sa.delete(Mention))  # type: ignore[call-overload]
+        s.exec(sa.delete(SourceState))  # type: ignore[call-overload]
+        s.commit()
+    commits.clear()
+    assert jobs.collect_source("demo", settings, engine) > 0
+    assert len(commits) < page_by_page  # the demo's pages in one group, not one commit each
+    with pytest.raises(ValidationError):
+        Settings(collect_write_every=0, _env_file=None)  # type: ignore[call-arg]
