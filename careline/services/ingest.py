@@ -6,9 +6,10 @@ keeps both or neither: nothing is lost and at most one page is fetched again.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
-from collections.abc import Collection, Sequence
-from contextlib import nullcontext
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -59,6 +60,33 @@ def ingest(
     benchmarks/ingest_throughput.py (20,000 posts, one brand, medians of 3-6 runs at load 1.9-4.4), per
     CPU-second: first ingest SQLite 2,470 -> 3,058/s, PostgreSQL (client) 2,442 -> 2,554/s; re-ingest
     9,706 -> 52,254/s and 6,986 -> 28,291/s (docs/collectors.md says where the rest goes)."""
+    with _gc_paused():
+        return _ingest(session, mentions, brand_id=brand_id, source=source, query_key=query_key, cursor=cursor,
+                       rate_limit=rate_limit, commit=commit, rules=rules)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector held off for one call (as services/escalation.py does for its
+    scans). A batch keeps ~20 container objects a post alive until it returns (its rows, their JSON
+    defaults, the plan's posts and events), so the collections that ran meanwhile moved them all into the
+    oldest generation, and every few batches of 1,000 that triggered a pass over the whole heap: 0.5-0.7 s
+    of a 4.3-4.9 s first ingest of 20,000 posts (gc.callbacks timing, direct batches of 1,000, load 0.8).
+    Reference counting frees the batch's objects when it returns; what is cyclic waits for the next
+    collection after it."""
+    if not gc.isenabled():  # someone else manages it (a test, an embedding process): leave it to them
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _ingest(session: Session, mentions: Sequence[RawMention], *, brand_id: int | None, source: str | None,
+            query_key: str | None, cursor: str | None, rate_limit: RateLimit | None, commit: bool,
+            rules: Rules | None) -> IngestResult:
     result = IngestResult(seen=len(mentions))
     now = utcnow()
     profiles: dict[tuple[str, str], RawMention] = {}  # authors whose profile links came with the post
