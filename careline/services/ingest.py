@@ -15,10 +15,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, select
 
 from careline.db import dialect_insert as _insert
-from careline.db import insert_rows, rowcount, write_rows
+from careline.db import insert_rows, is_postgres, rowcount, write_rows
 from careline.models import Author, Mention, SourceState, utcnow
 from careline.services import customer_counts, customer_links, customer_privacy, mention_brands
 from careline.services.ingest_rows import MAX_TEXT_CHARS, Rules, clean_text, prepare, stored_posts, validate
@@ -321,9 +322,16 @@ def _roll_up_authors(session: Session, rows: Sequence[dict[str, Any]], now: date
         }
         for (p, h), n in sorted(counts.items())
     ]
-    stmt, params = insert_rows(session, Author, values)
+    if is_postgres(session):
+        stmt, params = insert_rows(session, Author, values)
+        return {(p, h): i for i, p, h in write_rows(session, _author_upsert(stmt), params)}
+    return {(p, h): i for i, p, h in write_rows(session, _sqlite_author_upsert(), values)}
+
+
+def _author_upsert(stmt: Any) -> Any:
+    """_roll_up_authors' upsert on an insert_rows statement: counts add up, the newer profile and post win."""
     excluded = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["platform", "handle"],
         set_={
             "mention_count": Author.mention_count + excluded.mention_count,
@@ -336,7 +344,14 @@ def _roll_up_authors(session: Session, rows: Sequence[dict[str, Any]], now: date
             ),
         },
     ).returning(Author.id, Author.platform, Author.handle)
-    return {(p, h): i for i, p, h in write_rows(session, stmt, params)}
+
+
+@functools.cache
+def _sqlite_author_upsert() -> Any:
+    """SQLite's, built once: sqlite_write binds the rows per execution (PostgreSQL's statement names its
+    JSON document, so it is built with it). Building it and its cache key took ~240 µs a call (timeit,
+    load 1.5): 2.4 µs a post at pages of 100."""
+    return _author_upsert(sqlite.insert(Author))
 
 
 def _move_cursor(session: Session, source: str, query_key: str, cursor: str | None,
