@@ -20,6 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
 from careline.db import in_param, insert_rows, write_rows
@@ -58,10 +59,17 @@ class Plan:
     def store(self, session: Session) -> int:
         """Write the stored rows that change and the audit events (once the new posts are stored)."""
         store_plain(session, self.stored.values(), _WRITTEN)  # one executemany per set of columns
-        if self.events:
-            stmt, params = insert_rows(session, AuditEvent, self.events)  # one JSON recordset on PostgreSQL (careline/db.py)
-            write_rows(session, stmt, params)
+        if self.events:  # one JSON recordset on PostgreSQL (careline/db.py); SQLite's statement built once
+            if session.get_bind().dialect.name == "postgresql":
+                write_rows(session, *insert_rows(session, AuditEvent, self.events))
+            else:
+                write_rows(session, _sqlite_audit_insert(), self.events)
         return len(self.events)
+
+
+@functools.cache
+def _sqlite_audit_insert() -> Any:
+    return sqlite.insert(AuditEvent)
 
 
 def plan(session: Session, new: Mapping[int, Mapping[str, Any]], *, competitors: Collection[int],

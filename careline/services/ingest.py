@@ -289,10 +289,21 @@ def _one_by_one(session: Session, chunk: list[dict[str, Any]], result: IngestRes
 
 
 def _insert_many(session: Session, chunk: list[dict[str, Any]]) -> list[int]:
-    """The chunk in one statement (one JSON recordset on PostgreSQL: careline/db.py insert_rows)."""
-    stmt, params = insert_rows(session, Mention, chunk)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["platform", "external_id"]).returning(Mention.id)
-    return [r[0] for r in write_rows(session, stmt, params)]  # SQLite: through the driver (careline/db.py)
+    """The chunk in one statement (one JSON recordset on PostgreSQL: careline/db.py insert_rows; SQLite:
+    through the driver, careline/db_sqlite.py, its statement built once)."""
+    if is_postgres(session):
+        stmt, params = insert_rows(session, Mention, chunk)
+        return [r[0] for r in write_rows(session, _mention_insert(stmt), params)]
+    return [r[0] for r in write_rows(session, _sqlite_mention_insert(), chunk)]
+
+
+def _mention_insert(stmt: Any) -> Any:
+    return stmt.on_conflict_do_nothing(index_elements=["platform", "external_id"]).returning(Mention.id)
+
+
+@functools.cache
+def _sqlite_mention_insert() -> Any:
+    return _mention_insert(sqlite.insert(Mention))
 
 
 def _roll_up_authors(session: Session, rows: Sequence[dict[str, Any]], now: datetime) -> dict[tuple[str, str], int]:

@@ -203,3 +203,46 @@ def test_sqlite_write_reuses_a_compiled_statement_with_its_own_values(engine) ->
             sqlite_write(s, stmt, [{"mid": i, "p": 1.5} for i in chosen])
         got = dict(s.connection().execute(sa.select(t.c.id, t.c.status).where(t.c.id.in_(ids))).all())
     assert [got[i] for i in ids] == ["first", "first", "second", "second"]
+
+
+def test_sqlite_read_binds_named_parameters(engine) -> None:
+    """sqlite_read with `params` (a statement built once, as services/cases.py's candidate reads): the
+    named values are bound and converted as their types would (a timestamp as UTCDateTime's text), the
+    rows as SQLAlchemy's own execute returns them; an empty result stays empty."""
+    import sqlalchemy as sa
+
+    from careline.db import in_param
+    from careline.db_sqlite import sqlite_read
+
+    t = Mention.__table__  # type: ignore[attr-defined]
+    stmt = sa.select(t.c.id, t.c.created_at).where(
+        in_param("sqlite", t.c.author_handle, "handles"),
+        t.c.created_at >= sa.bindparam("earliest", type_=t.c.created_at.type)).order_by(t.c.id)
+    with Session(engine) as s:
+        ingest(s, [make_raw(author_handle=f"h{n % 2}", created_at=utc(2026, 3, 1) + timedelta(hours=n))
+                   for n in range(6)])
+        params = {"handles": '["h0"]', "earliest": utc(2026, 3, 1, 1, 30)}
+        ours = sqlite_read(s, stmt, params)
+        theirs = [tuple(r) for r in s.connection().execute(stmt, params)]
+        none = sqlite_read(s, stmt, {"handles": '["nobody"]', "earliest": utc(2026, 3, 1)})
+    assert ours == theirs and len(ours) == 2 and ours[0][1] == utc(2026, 3, 1, 2)
+    assert none == []
+
+
+def test_sqlite_timestamp_text_is_the_same_for_the_same_instant() -> None:
+    """careline/db_sqlite.py remembers each timestamp's text by value: the same instant in another offset
+    is the same UTC text, a naive one is taken as UTC as before, None stays None, and a full cache is
+    emptied rather than grown."""
+    from datetime import datetime, timezone
+
+    from careline import db_sqlite
+
+    at = utc(2026, 3, 29, 1, 30, 5)
+    berlin = at.astimezone(timezone(timedelta(hours=2)))
+    naive = datetime(2026, 3, 29, 1, 30, 5)
+    expected = "2026-03-29 01:30:05.000000"
+    assert db_sqlite._utc_texts([at, None, berlin, naive, at]) == [expected, None, expected, expected, expected]
+    assert db_sqlite._utc_texts([berlin]) == [expected] and db_sqlite._sqlite_utc_text(berlin) == expected
+    db_sqlite._UTC_TEXT.update({utc(2000, 1, 1) + timedelta(seconds=n): "x" for n in range(20_001)})
+    assert db_sqlite._utc_texts([at + timedelta(microseconds=1)]) == ["2026-03-29 01:30:05.000001"]
+    assert len(db_sqlite._UTC_TEXT) == 1
