@@ -23,6 +23,7 @@ from careline.db import insert_rows, is_postgres, rowcount, write_rows
 from careline.models import Author, Mention, SourceState, utcnow
 from careline.services import customer_counts, customer_links, customer_privacy, mention_brands
 from careline.services.ingest_rows import MAX_TEXT_CHARS, Rules, clean_text, prepare, stored_posts, validate
+from careline.services.priority import horizon_days
 from collectors.base import RateLimit, RawMention
 
 __all__ = ["MAX_TEXT_CHARS", "IngestResult", "Rules", "clean_text", "get_source_state", "ingest", "save_source_state",
@@ -118,11 +119,13 @@ def _ingest(session: Session, mentions: Sequence[RawMention], *, brand_id: int |
     stored = stored_posts(session, list(valid))
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     policies = rules.policies(session) if len(stored) < len(valid) else None
+    horizon = horizon_days()  # once for the batch, not per row (score_mention)
     for key, raw in valid.items():
         if key in stored:
             continue
         try:
-            rows[key] = prepare(raw, brands[key][0] if brands[key] else None, now, policies)  # type: ignore[arg-type]
+            rows[key] = prepare(raw, brands[key][0] if brands[key] else None, now, policies,  # type: ignore[arg-type]
+                                horizon)
         except Exception as exc:  # noqa: BLE001
             reason = f"{raw.platform}:{raw.external_id} could not be prepared ({type(exc).__name__}: {exc})"
             result.skipped.append(reason)

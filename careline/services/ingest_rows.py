@@ -105,8 +105,10 @@ def validate(raw: RawMention) -> str | None:
     return None
 
 
-def prepare(raw: RawMention, brand_id: int | None, now: datetime, policies: sla.PolicyBook) -> dict[str, Any]:
-    """The mention row to insert for a valid item (ingest allocates its id and decides its case)."""
+def prepare(raw: RawMention, brand_id: int | None, now: datetime, policies: sla.PolicyBook,
+            horizon: float | None = None) -> dict[str, Any]:
+    """The mention row to insert for a valid item (ingest allocates its id and decides its case).
+    `horizon`: priority.horizon_days(), read once for a batch (score_mention reads it otherwise)."""
     row: dict[str, Any] = {
         "platform": raw.platform,
         "external_id": str(raw.external_id),
@@ -138,7 +140,7 @@ def prepare(raw: RawMention, brand_id: int | None, now: datetime, policies: sla.
         if isinstance(value, str) and len(value) > width:
             row[name] = value[:width]
     row["respond_by"] = policies.respond_by(brand_id, raw.platform, None, row["created_at"])
-    row["priority"] = score_mention(_Obj(row), now)
+    row["priority"] = score_mention(_Obj(row), now, horizon)
     return row
 
 
