@@ -63,14 +63,14 @@ def ingest(
     CPU-second: first ingest SQLite 2,470 -> 3,058/s, PostgreSQL (client) 2,442 -> 2,554/s; re-ingest
     9,706 -> 52,254/s and 6,986 -> 28,291/s (docs/collectors.md says where the rest goes).
 
-    Session 12 (the collector's cyclic GC held off per call, statements built once, SQLite's reads and
-    writes converted by column, priority summed without its dataclass), main -> this, first ingest per
+    Session 12 (the cyclic GC held off per call, statements built once, SQLite's reads and writes
+    converted by column, priority summed without its dataclass), main -> this, first ingest per
     CPU-second, interleaved runs of benchmarks/ingest_throughput.py --repeat 1, load 1.0-1.4, SQLite
-    medians of 3: --direct --batch 1000 4,419 -> 6,168/s (ranges 3,815-5,781 vs 5,268-6,637); collector
-    run, groups of 1,000: 5,498 -> 6,617/s; collector, --write-every 1 (pages of 100): 2,504 -> 3,316/s;
-    --direct --batch 100: 2,694-2,749 -> 3,485-3,596/s. PostgreSQL (client CPU): --direct --batch 1000
-    3,854-5,310 -> 5,174-6,733/s (3 pairs), groups of 1,000 4,332 -> 6,257/s, pages of 100 2,996 -> 3,137/s
-    (one pair each)."""
+    medians: --direct --batch 1000 4,419 -> 6,099/s (7 pairs; ranges 3,815-5,781 vs 5,169-6,637);
+    collector run, groups of 1,000: 4,837 -> 6,606/s (5 pairs); collector, --write-every 1 (pages of
+    100): 2,504 -> 3,316/s (3 pairs); --direct --batch 100: 2,694-2,749 -> 3,485-3,596/s (2 pairs).
+    PostgreSQL (client CPU): --direct --batch 1000 3,854-5,310 -> 5,174-6,733/s (3 pairs), groups of
+    1,000 4,332 -> 6,257/s, pages of 100 2,996 -> 3,137/s (one pair each)."""
     with _gc_paused():
         return _ingest(session, mentions, brand_id=brand_id, source=source, query_key=query_key, cursor=cursor,
                        rate_limit=rate_limit, commit=commit, rules=rules)
