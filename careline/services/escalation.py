@@ -7,7 +7,6 @@ relative to the deadline have come (negative = before it) for an open, unanswere
 """
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from careline.db import dialect_insert, is_postgres
+from careline.gcpause import gc_paused
 from careline.models import Alert, Escalation, Mention
 from careline.models_base import UTCDateTime
 from careline.services import audit, mention_brands, priority, sla, teams
@@ -246,7 +246,7 @@ def run(settings: Any, engine: Any, now: datetime | None = None, notifier: Any =
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     total, after = ScanResult(), None
     with engine.connect() as conn, _one_checkpoint(conn, total):
-        with Session(bind=conn, expire_on_commit=False) as session, _gc_paused():
+        with Session(bind=conn, expire_on_commit=False) as session, gc_paused(collect_after=1):
             book = sla.book(session)  # once for all the scans: they share one `now` (7 reads were ~40 ms)
             while True:
                 t0 = time.perf_counter()
@@ -266,24 +266,6 @@ def run(settings: Any, engine: Any, now: datetime | None = None, notifier: Any =
                  len(total.fired), len(total.seconds), sum(total.seconds) * 1000, max(total.seconds) * 1000,
                  total.checkpoint * 1000)
     return total
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector held off during run()'s scans, then run once. A drain makes tens
-    of thousands of short-lived rows, dicts and tuples, so the collector ran ~180 times during one at 1M,
-    once over the whole heap (SQLAlchemy's metadata, settings, ...): 92 ms of a 1.13 s drain, 69 ms of it
-    that full pass (SQLite, load 4). The scans' objects are freed by reference counting as they go; what
-    is cyclic waits for the one collection at the end."""
-    if not gc.isenabled():  # someone else manages it (a test, an embedding process): leave it to them
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.collect(1)
 
 
 @contextmanager

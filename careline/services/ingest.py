@@ -6,10 +6,9 @@ keeps both or neither: nothing is lost and at most one page is fetched again.
 from __future__ import annotations
 
 import functools
-import gc
 import logging
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Collection, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from sqlmodel import Session, select
 
 from careline.db import dialect_insert as _insert
 from careline.db import insert_rows, is_postgres, rowcount, write_rows
+from careline.gcpause import gc_paused
 from careline.models import Author, Mention, SourceState, utcnow
 from careline.services import customer_counts, customer_links, customer_privacy, mention_brands
 from careline.services.ingest_rows import MAX_TEXT_CHARS, Rules, clean_text, prepare, stored_posts, validate
@@ -71,28 +71,9 @@ def ingest(
     100): 2,504 -> 3,316/s (3 pairs); --direct --batch 100: 2,694-2,749 -> 3,485-3,596/s (2 pairs).
     PostgreSQL (client CPU): --direct --batch 1000 3,854-5,310 -> 5,174-6,733/s (3 pairs), groups of
     1,000 4,332 -> 6,257/s, pages of 100 2,996 -> 3,137/s (one pair each)."""
-    with _gc_paused():
+    with gc_paused():
         return _ingest(session, mentions, brand_id=brand_id, source=source, query_key=query_key, cursor=cursor,
                        rate_limit=rate_limit, commit=commit, rules=rules)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector held off for one call (as services/escalation.py does for its
-    scans). A batch keeps ~20 container objects a post alive until it returns (its rows, their JSON
-    defaults, the plan's posts and events), so the collections that ran meanwhile moved them all into the
-    oldest generation, and every few batches of 1,000 that triggered a pass over the whole heap: 0.5-0.7 s
-    of a 4.3-4.9 s first ingest of 20,000 posts (gc.callbacks timing, direct batches of 1,000, load 0.8).
-    Reference counting frees the batch's objects when it returns; what is cyclic waits for the next
-    collection after it."""
-    if not gc.isenabled():  # someone else manages it (a test, an embedding process): leave it to them
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _ingest(session: Session, mentions: Sequence[RawMention], *, brand_id: int | None, source: str | None,
