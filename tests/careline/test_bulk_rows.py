@@ -246,3 +246,29 @@ def test_sqlite_timestamp_text_is_the_same_for_the_same_instant() -> None:
     db_sqlite._UTC_TEXT.update({utc(2000, 1, 1) + timedelta(seconds=n): "x" for n in range(20_001)})
     assert db_sqlite._utc_texts([at + timedelta(microseconds=1)]) == ["2026-03-29 01:30:05.000001"]
     assert len(db_sqlite._UTC_TEXT) == 1
+
+
+def test_a_recordset_document_orjson_refuses_still_goes_through_the_json_module(any_engine) -> None:
+    """careline/db.py _document: orjson writes the document unless it refuses a value (an integer wider
+    than 64 bits), which then goes through the json module as before; dict keys that are not text are
+    written as text either way. Stored as SQLAlchemy's own insert stores the same rows."""
+    from datetime import datetime, timezone
+
+    import sqlalchemy as sa
+
+    from careline.db import _document, _json_default, insert_rows, write_rows
+    from careline.models import AuditEvent
+
+    assert _document([{"n": 2**70}], _json_default) == '[{"n": 1180591620717411303424}]'  # the json module's form
+    assert _document([{"d": {1: "a"}, "at": datetime(2026, 1, 2, 3, 4, 5, 6)}], _json_default) == (
+        '[{"d":{"1":"a"},"at":"2026-01-02T03:04:05.000006+00:00"}]')  # orjson's: naive read as UTC
+    t = AuditEvent.__table__  # type: ignore[attr-defined]
+    when = datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc)
+    values = [{"at": when, "actor": "a", "action": "a", "mention_id": None, "reply_id": None, "detail": detail}
+              for detail in ({"big": 2**70, "t": ODD[1]}, {"k": {"3": ODD[3]}, "f": 1.5})]
+    with Session(any_engine) as s:
+        s.connection().execute(sa.insert(t), values)
+        stmt, params = insert_rows(s, AuditEvent, values)
+        write_rows(s, stmt, params)
+        got = s.connection().execute(sa.select(t.c.detail).order_by(t.c.id)).scalars().all()
+    assert got[:2] == got[2:] and got[0]["big"] == 2**70 and got[1]["k"] == {"3": ODD[3]}
