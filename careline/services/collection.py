@@ -44,7 +44,8 @@ from careline.services.collection_pages import (
     fetch_page,
     write_group,
 )
-from careline.services.ingest import Rules, get_source_state, save_source_state
+from careline.services.ingest import Rules
+from careline.services.source_state import get_source_state, save_source_state
 from collectors.base import (
     AccessDenied,
     AuthFailed,

@@ -20,7 +20,7 @@ from careline.errors import InvalidInput, NotFound
 from careline.models import Brand, BrandQuery, CollectorRun, SourceRunRequest, SourceState, utcnow
 from careline.services import audit
 from careline.services import brands as brand_service
-from careline.services.ingest import save_source_state
+from careline.services.source_state import save_source_state
 
 FOREVER = timedelta(days=3650)
 HEALTHY, FAILING, PAUSED, NEVER_RUN = "healthy", "failing", "paused", "never run"

@@ -17,7 +17,8 @@ from sqlmodel import Session, col, select
 
 from careline.models import Mention, StreamStatus, utcnow
 from careline.services import brands as brand_service
-from careline.services.ingest import get_source_state, ingest, save_source_state
+from careline.services.ingest import ingest
+from careline.services.source_state import get_source_state, save_source_state
 from collectors.base import Query
 from collectors.stream import StreamBatch, StreamStats
 

@@ -8,7 +8,8 @@ from sqlmodel import Session, func, select
 
 from careline.db import create_all
 from careline.models import Author, Mention, SourceState
-from careline.services.ingest import MAX_TEXT_CHARS, get_source_state, ingest
+from careline.services.ingest import MAX_TEXT_CHARS, ingest
+from careline.services.source_state import get_source_state
 from tests.conftest import make_raw
 from tests.factories import make_brand
 
