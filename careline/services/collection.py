@@ -126,7 +126,7 @@ def _check_plan(engine: Engine, source: Source, budget: budgets.Budget, now: dat
 
 
 STALE_AFTER = timedelta(hours=1)  # far longer than one query's run (10 pages, two short rate-limit waits)
-INTERRUPTED = "interrupted: the process ended before this run finished (nothing after its last page was kept)"
+INTERRUPTED = "interrupted: the process ended before this run finished (nothing after its last committed page was kept)"
 
 
 def collect(
