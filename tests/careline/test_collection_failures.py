@@ -140,7 +140,8 @@ def test_a_run_reads_brands_and_sla_policies_once_and_moves_the_cursor_every_pag
         seen.append(" ".join(statement.split()))
     sa.event.listen(any_engine, "before_cursor_execute", log_statement)
     try:
-        summary = collect(any_engine, PagedSource())  # later pages move its cursor with one UPDATE each
+        # page by page (a live run's pages): later pages move its cursor with one UPDATE each
+        summary = collect(any_engine, PagedSource(), write_every=1)
     finally:
         sa.event.remove(any_engine, "before_cursor_execute", log_statement)
     assert summary.errors == [] and summary.pages == 3 and summary.new == 6
@@ -151,3 +152,4 @@ def test_a_run_reads_brands_and_sla_policies_once_and_moves_the_cursor_every_pag
         runs = s.exec(select(CollectorRun)).all()
     assert [(st.cursor, st.healthy) for st in states] == [("3", True)]
     assert runs[-1].cursor_after == "3" and runs[-1].items_new == 6
+    assert sum(q.startswith("UPDATE source_state SET cursor") for q in seen) == 3  # one a page (the first makes the row)
