@@ -214,8 +214,8 @@ _UTC_VALUE: dict[str, datetime] = {}  # stored text -> its aware datetime, acros
 
 def _utc_values(texts: Sequence[str | None]) -> list[datetime | None]:
     """_utc_from_text of each stored text, remembered by text: ingest reads the same stored posts' times
-    again for every batch of their authors (services/cases.py), ~0.4 µs a parse against ~0.06 a lookup
-    (timeit, load 1.2). Bounded as _utc_texts is."""
+    again for every batch of their authors (services/cases.py): 1,000 texts 0.81 ms parsed, 0.03 looked up
+    (timeit, load ~2). Bounded as _utc_texts is."""
     cache = _UTC_VALUE
     if len(cache) > 20_000:
         cache.clear()

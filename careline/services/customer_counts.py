@@ -165,20 +165,14 @@ def _sqlite_brand_counts_upsert() -> Any:
     return _brand_counts_upsert(sqlite.insert(AuthorBrand))
 
 
-class _Identity(NamedTuple):
-    id: int
-    author_id: int
-    customer_id: int
-    platform: str
-    handle: str
-    external_id: str | None
-    handle_key: str | None
+_Identity = NamedTuple("_Identity", [("id", int), ("author_id", int), ("customer_id", int), ("platform", str),
+                                     ("handle", str), ("external_id", str | None), ("handle_key", str | None)])
 
 
 def _identities(session: Session, author_ids_: Iterable[int]) -> dict[int, _Identity]:
     """The identity rows of these authors, by author id (one query per 500, its statement built once), as
     named tuples: read through the driver on SQLite (careline/db.py read_rows), where a Core row's
-    processing and its attribute lookups were ~2 µs an author (figures in services/ingest.py)."""
+    processing and its attribute lookups were ~1.5% of a collector run (py-spy; services/ingest.py)."""
     ids = sorted(set(author_ids_))
     out: dict[int, _Identity] = {}
     stmt = _identities_query(session.get_bind().dialect.name)
