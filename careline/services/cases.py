@@ -23,8 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
-from careline.db import in_param, insert_rows, write_rows
-from careline.db_sqlite import sqlite_read
+from careline.db import in_param, insert_rows, read_rows, write_rows
 from careline.models import AuditEvent, Mention, Note, Reply, Status, utcnow
 from careline.services.priority import OPEN_STATUSES, score_mention
 from careline.services.rows import PlainRow, load_plain, store_plain
@@ -138,7 +137,7 @@ def _stored_candidates(session: Session, mine: list[_Post], window: timedelta, c
     of_threads, of_authors = _candidate_queries(dialect)
     for pairs in _chunks(threads):
         wanted = set(pairs)
-        for r in _read(session, of_threads, {"threads": json.dumps(sorted({t for _, t in pairs})),
+        for r in read_rows(session, of_threads, {"threads": json.dumps(sorted({t for _, t in pairs})),
                                              "platforms": json.dumps(sorted({p for p, _ in pairs}))}):
             if (r[1], r[2]) not in wanted or r[4] in competitors:  # (platform, thread_id), brand_id
                 continue
@@ -149,7 +148,7 @@ def _stored_candidates(session: Session, mine: list[_Post], window: timedelta, c
     touched: set[tuple[str, str, int]] = set()
     for pairs in _chunks(authors):
         wanted = set(pairs)
-        for r in _read(session, of_authors, {"platforms": json.dumps(sorted({p for p, _ in pairs})),
+        for r in read_rows(session, of_authors, {"platforms": json.dumps(sorted({p for p, _ in pairs})),
                                              "handles": json.dumps(sorted({h for _, h in pairs})),
                                              "earliest": earliest}):
             if (r[1], r[3]) not in wanted:  # (platform, author_handle)
@@ -160,16 +159,6 @@ def _stored_candidates(session: Session, mine: list[_Post], window: timedelta, c
             touched.add(group)
     for group in touched:
         by_author[group].sort(key=_order)
-
-
-def _read(session: Session, stmt: sa.Select[Any], params: dict[str, Any]) -> Any:
-    """A statement's rows as tuples: on SQLite through the driver (careline/db_sqlite.py sqlite_read; the
-    timestamps parsed by fromisoformat, not SQLAlchemy's regular expression), elsewhere Core rows (the
-    ORM's result processing was a tenth of this pass). With _Post's slots, plan() for 1,000 new posts
-    over 2,000 stored, SQLite: 17.8-19.6 -> 14.3-15.7 ms (min of 25, two pairs, load 1.9)."""
-    if session.get_bind().dialect.name == "sqlite":
-        return sqlite_read(session, stmt, params)
-    return session.connection().execute(stmt, params)
 
 
 @functools.cache
@@ -259,13 +248,13 @@ def _states(session: Session, case_ids: list[int], out: Plan, competitors: Colle
     for chunk in _id_chunks(case_ids):
         wanted = set(chunk)
         params = {"cases": json.dumps(chunk)}
-        for c, platform, handle, brand_id in conn.execute(open_posts, params):
+        for c, platform, handle, brand_id in read_rows(session, open_posts, params):
             if c in wanted:
                 open_.add(c)
                 if handle and brand_id not in competitors:
                     out.open_authors.setdefault(c, set()).add((platform, handle))
         wait_ids: dict[int, int] = {}  # row -> its case
-        for mid, c, status, assignee, updated in _read(session, assigned_or_waiting, params):
+        for mid, c, status, assignee, updated in read_rows(session, assigned_or_waiting, params):
             if c not in wanted:
                 continue
             if assignee is not None and (c not in owners or (updated, mid) > owners[c][:2]):
@@ -291,8 +280,10 @@ def _state_queries(dialect: str) -> tuple[sa.Select[Any], sa.Select[Any]]:
     m = Mention.__table__  # type: ignore[attr-defined]
     case_key = sa.func.coalesce(m.c.case_id, m.c.id)  # a case's first post may still have no case_id
     in_case = sa.or_(in_param(dialect, m.c.case_id, "cases"), in_param(dialect, m.c.id, "cases"))
+    # SQLite reads it through the driver (read_rows), which takes no expanding IN: the statuses as binds
+    statuses = OPEN_STATUSES if dialect == "postgresql" else [sa.literal(s) for s in OPEN_STATUSES]
     open_posts = (sa.select(case_key, m.c.platform, m.c.author_handle, m.c.brand_id)
-                  .where(in_case, m.c.status.concat("").in_(OPEN_STATUSES))  # `|| ''`: not the inbox index
+                  .where(in_case, m.c.status.concat("").in_(statuses))  # `|| ''`: not the inbox index
                   .group_by(case_key, m.c.platform, m.c.author_handle, m.c.brand_id))
     assigned_or_waiting = sa.select(m.c.id, case_key, m.c.status, m.c.assignee, m.c.updated_at).where(
         in_case, sa.or_(m.c.status == Status.waiting.value, m.c.assignee.is_not(None)))

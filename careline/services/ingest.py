@@ -70,7 +70,16 @@ def ingest(
     collector run, groups of 1,000: 4,837 -> 6,606/s (5 pairs); collector, --write-every 1 (pages of
     100): 2,504 -> 3,316/s (3 pairs); --direct --batch 100: 2,694-2,749 -> 3,485-3,596/s (2 pairs).
     PostgreSQL (client CPU): --direct --batch 1000 3,854-5,310 -> 5,174-6,733/s (3 pairs), groups of
-    1,000 4,332 -> 6,257/s, pages of 100 2,996 -> 3,137/s (one pair each)."""
+    1,000 4,332 -> 6,257/s, pages of 100 2,996 -> 3,137/s (one pair each).
+
+    Session 13 (cases' open posts and the identities read through the driver, the payload's check text
+    reused by the insert, stored timestamps parsed once per text, priority's zero parts unrounded, brands
+    sorted only when a competitor can move), main -> this, 20,000 posts, first ingest into a new SQLite
+    database: valgrind instructions per post (4,000 minus 1,000 posts, collector run) 867k -> 802-808k;
+    per CPU-second, interleaved pairs in both orders, load 0.8-1.2: collector, groups of 1,000 7,802 ->
+    8,479/s (medians of 22 pairs, median ratio 1.10); --direct --batch 1000 6,427 -> 6,438/s (28 pairs,
+    median ratio 0.98: no change measurable on this 2-core machine, ±20% run to run). PostgreSQL client,
+    groups of 1,000: 9,446 / 9,879 -> 10,015 / 12,928/s (two pairs, load 0.7-0.9)."""
     with gc_paused():
         return _ingest(session, mentions, brand_id=brand_id, source=source, query_key=query_key, cursor=cursor,
                        rate_limit=rate_limit, commit=commit, rules=rules)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from careline.db import in_param
+from careline.db_sqlite import DumpedJSON
 from careline.models import Mention
 from careline.services import mention_brands, sla
 from careline.services.priority import score_mention
@@ -149,14 +150,24 @@ class _Obj:
         self.__dict__.update(d)
 
 
+_STRICT = json.JSONEncoder(allow_nan=False)  # json.dumps(v, allow_nan=False), without building one per call
+
+
 def _raw_payload(value: Any) -> Any:
     """The payload as JSON can store it. Most payloads already are plain JSON (the fast, C-only check);
-    the column's serializer escapes NUL and lone surrogates itself, so only other types need work."""
+    the column's serializer escapes NUL and lone surrogates itself, so only other types need work. A
+    plain object keeps the text the check wrote (careline/db_sqlite.py DumpedJSON: json.dumps's own, as
+    the check differs only in refusing NaN), so SQLite's insert does not dump it again. The encoder built
+    once and the text kept: check 2.8-3.2 + insert's dump 2.0-2.5 -> 1.8-1.9 µs a benchmark payload (timeit,
+    100,000 calls, load 1.0-1.5)."""
     try:
-        json.dumps(value, allow_nan=False)
-        return value
+        text = _STRICT.encode(value)
     except (TypeError, ValueError):
         return _jsonable(value)
+    if value and value.__class__ is dict:
+        value = DumpedJSON(value)
+        value.text = text
+    return value
 
 
 def _jsonable(value: Any) -> Any:

@@ -13,6 +13,7 @@ Age is the tie-breaker in the inbox order (newest first among equals) and is sho
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -75,12 +76,18 @@ def _total(intent: float, sentiment: float, reach: float, unanswered: float, con
     return round(intent + sentiment + reach + unanswered + confidence + deadline + boost, 2)
 
 
+@functools.lru_cache(maxsize=16)
+def _days(horizon: float) -> timedelta:
+    """timedelta(days=horizon), built once per setting: building it was ~0.5 µs of every score."""
+    return timedelta(days=horizon)
+
+
 def deadline_points(respond_by: datetime | None, created_at: datetime | None, status: str, answered: bool,
                     now: datetime, horizon: float) -> tuple[float, str]:
     """The time part: (points, what it means). Older than the horizon outweighs everything else."""
     if status not in OPEN_STATUSES:
         return 0.0, ""
-    if created_at is not None and now - created_at > timedelta(days=horizon):
+    if created_at is not None and now - created_at > _days(horizon):
         return STALE_POINTS, f"older than {horizon:g} days"
     if respond_by is None or answered:
         return 0.0, ""
@@ -123,8 +130,11 @@ def _parts(intent: str | None, sentiment: str | None, followers: int | None, sta
     confidence = 5.0 * (intent_score or 0.0) if intent in ("complaint", "question") else 0.0
     deadline, label = deadline_points(respond_by, created_at, status, answered, now or datetime.now(timezone.utc),
                                       horizon_days() if horizon is None else horizon)
-    return (INTENT_POINTS.get(intent, 5.0), SENTIMENT_POINTS.get(sentiment, 5.0), round(reach, 2), unanswered,
-            round(confidence, 2), deadline, float(boost or 0.0), label)
+    # round(x, 2) is ~0.5 µs a float (it formats the number); a zero part (confidence on every unclassified
+    # row, reach without followers) is its own rounding. With _days: 1,000 new rows 4.3 -> 2.5 µs a score
+    # (timeit, load ~1.5)
+    return (INTENT_POINTS.get(intent, 5.0), SENTIMENT_POINTS.get(sentiment, 5.0), round(reach, 2) if reach else reach,
+            unanswered, round(confidence, 2) if confidence else confidence, deadline, float(boost or 0.0), label)
 
 
 def _labels(m: object, unsupported: bool | None = None) -> tuple[str | None, str | None]:

@@ -272,3 +272,46 @@ def test_a_recordset_document_orjson_refuses_still_goes_through_the_json_module(
         write_rows(s, stmt, params)
         got = s.connection().execute(sa.select(t.c.detail).order_by(t.c.id)).scalars().all()
     assert got[:2] == got[2:] and got[0]["big"] == 2**70 and got[1]["k"] == {"3": ODD[3]}
+
+
+def test_stored_timestamps_are_parsed_once_per_text() -> None:
+    """sqlite_read remembers each stored timestamp text's datetime (db_sqlite._utc_values): the same text
+    gives an equal aware UTC datetime, None stays None, an offset text is converted, a full cache empties."""
+    from careline import db_sqlite
+
+    text = "2026-03-29 01:30:05.000007"
+    first = db_sqlite._utc_values([text, None, "2026-03-29 03:30:05+02:00"])
+    assert first == [utc(2026, 3, 29, 1, 30, 5) + timedelta(microseconds=7), None, utc(2026, 3, 29, 1, 30, 5)]
+    assert first[0] is not None and first[0].tzinfo is not None
+    assert db_sqlite._utc_values([text]) == first[:1] and text in db_sqlite._UTC_VALUE
+    db_sqlite._UTC_VALUE.update({f"x{n}": utc(2000, 1, 1) for n in range(20_001)})
+    assert db_sqlite._utc_values([text]) == first[:1] and len(db_sqlite._UTC_VALUE) == 1
+
+
+def test_a_dumped_payload_is_written_as_its_text_only_by_the_default_serializer(engine) -> None:
+    """careline/db_sqlite.py DumpedJSON: sqlite_write writes the text it carries (json.dumps's own) under
+    the default serializer, and dumps the dict itself under any other; ingest's payload check hands it
+    its text only for a plain object (services/ingest_rows.py _raw_payload)."""
+    import json
+
+    import sqlalchemy as sa
+
+    from careline.db_sqlite import DumpedJSON, _convert
+    from careline.services.ingest_rows import _raw_payload
+
+    payload = {"tweet": {"id": "1", "s": "é\x00\ud800"}, "n": [1, 2.5, None]}
+    checked = _raw_payload(payload)
+    assert isinstance(checked, DumpedJSON) and checked == payload and checked.text == json.dumps(payload)
+    assert _raw_payload([1, 2]) == [1, 2] and not isinstance(_raw_payload({}), DumpedJSON)
+    assert _raw_payload({"nan": float("nan")}) == {"nan": None}
+    marked = DumpedJSON({"a": 1})
+    marked.text = '{"marked": true}'
+    with Session(engine) as s:
+        assert _convert(s, sa.JSON(), [marked, {}, [], {"b": 2}]) == ['{"marked": true}', "{}", "[]", '{"b": 2}']
+        dialect = s.get_bind().dialect
+        before = getattr(dialect, "_json_serializer", None)
+        dialect._json_serializer = lambda v: json.dumps(v, sort_keys=True)  # type: ignore[attr-defined]
+        try:
+            assert _convert(s, sa.JSON(), [marked]) == ['{"a": 1}']
+        finally:
+            dialect._json_serializer = before  # type: ignore[attr-defined]

@@ -102,3 +102,21 @@ def test_intent_only_correction_records_no_sentiment(session, brand) -> None:  #
     classification.correct(session, m.id, "bob", sentiment="neutral", intent="question")
     m = session.get(Mention, m.id)
     assert (m.corrected_sentiment, m.corrected_intent) == ("neutral", "question")
+
+
+def test_brands_for_puts_the_catching_brand_first_and_competitors_last() -> None:  # type: ignore[no-untyped-def]
+    """Attribution.brands_for: the brand whose query caught the post first, own brands before competitors
+    (stable within each), a post naming nothing keeps its catching brand, no competitors leaves the order."""
+    from careline.services.mention_brands import Attribution
+    from collectors.matcher import Matcher, Rule
+
+    rules = [Rule("Rival", ("rival",)), Rule("Acme", ("acme",)), Rule("Other", ("other",)), Rule("Zed", ("zed",))]
+    ids = {"Rival": 1, "Acme": 2, "Other": 3, "Zed": 4}
+    attr = Attribution(ids=ids, competitors=frozenset({1, 4}), matcher=Matcher(rules))
+    text = "zed rival acme other"
+    assert attr.brands_for(text, None, None) == [2, 3, 1, 4]
+    assert attr.brands_for(text, None, 4) == [2, 3, 4, 1]
+    assert attr.brands_for(text, None, 3) == [3, 2, 1, 4]
+    assert attr.brands_for("nothing here", None, 4) == [4] and attr.brands_for(None, None, None) == []
+    plain = Attribution(ids=ids, competitors=frozenset(), matcher=Matcher(rules))
+    assert plain.brands_for(text, None, 3) == [3, 1, 2, 4]
