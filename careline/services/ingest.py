@@ -72,7 +72,7 @@ def ingest(
     PostgreSQL (client CPU): --direct --batch 1000 3,854-5,310 -> 5,174-6,733/s (3 pairs), groups of
     1,000 4,332 -> 6,257/s, pages of 100 2,996 -> 3,137/s (one pair each).
 
-    Session 13 (cases' open posts and the identities read through the driver, the payload's check text
+    session 12 (cases' open posts and the identities read through the driver, the payload's check text
     reused by the insert, stored timestamps parsed once per text, priority's zero parts unrounded, brands
     sorted only when a competitor can move), main -> this, 20,000 posts, first ingest into a new SQLite
     database: valgrind instructions per post (4,000 minus 1,000 posts, collector run) 867k -> 802-808k;
