@@ -130,7 +130,7 @@ def read_rows(session: Session, stmt: sa.Select[Any], params: dict[str, Any]) ->
     expression), elsewhere Core rows (which unpack and index the same). For statements built once with
     named binds (in_param), as ingest's reads are. Through it, cases.plan for 1,000 new posts over 2,000
     stored, SQLite: 17.8-19.6 -> 14.3-15.7 ms (min of 25, two pairs, load 1.9, with _Post's slots). Ingest's
-    other reads (cases' open posts, the identities) came here in session 13 (figures in services/ingest.py):
+    other reads (cases' open posts, the identities) came here in session 12 (figures in services/ingest.py):
     their Core row processing was ~1.5% of a collector run (py-spy)."""
     if session.get_bind().dialect.name == "sqlite":
         return sqlite_read(session, stmt, params)
