@@ -26,8 +26,8 @@ first 2,442 -> 2,554/s, re-ingest 6,986 -> 28,291/s. Session 7, into a copy of t
 below). Session 8, a collector run into a copy of the 1M database, main -> JSON documents on PostgreSQL:
 PostgreSQL first ingest 1,518-1,527 -> 1,840-2,115/s (client CPU), SQLite 2,024-2,144 -> 2,027-2,096/s.
 Session 12, into copies of the 1M masters, session start -> pages in groups, the write path's Python
-trimmed and orjson on PostgreSQL (interleaved, load 0.6-1.1): SQLite 2,680-3,088 -> 5,926-6,861/s,
-PostgreSQL (client CPU) 2,716-3,816 -> 8,247-12,880/s. Ranges, loads and where the rest goes:
+trimmed (two rounds) and orjson on PostgreSQL (interleaved, load 0.6-1.1): SQLite 3,303-3,671 ->
+7,272-8,691/s, PostgreSQL (client CPU) 3,767-4,749 -> 11,177-13,602/s. Ranges, loads and where the rest goes:
 docs/collectors.md.
 """
 from __future__ import annotations
