@@ -249,8 +249,10 @@ def _collect_query(
                     write()
                     raise _OverBudget(over)
                 try:
+                    # before a wait the held pages are written; if that write fails, the fetch stops and
+                    # the run fails with it (carrying on would store later pages past the dropped ones)
                     batch = fetch_page(source, query, group.cursor or cursor, sleep, policy, rng, calls,
-                                   before_wait=write_kept)
+                                       before_wait=write)
                 except Exception:
                     write_kept()
                     raise

@@ -54,8 +54,8 @@ class PageGroup:
 
     Why groups: a commit writes every database page the transaction dirtied (the mention table, its 16
     indexes, the full-text index, authors, customers, cases), and most of them are the same pages from
-    one API page to the next. Inserting 20,000 stored mention rows alone, SQLite, per row: 112 µs in
-    transactions of 100, 91 µs in transactions of 1,000 (benchmarks/ingest_floor.py). A
+    one API page to the next. Inserting 20,000 stored mention rows alone, SQLite, per row: 104 µs in
+    transactions of 100, 52 µs in transactions of 1,000 (benchmarks/ingest_floor.py, load 1.4). A
     backfill reads pages of 100 back to back, so they go in groups of up to WRITE_EVERY posts, written
     once a fetch ends HOLD_S after the group's first page arrived (a live run's single page is written at
     once: it has no more), and never held across a rate-limit wait or a retry's backoff (`fetch_page`
@@ -137,7 +137,8 @@ def fetch_page(source: Source, query: Query, cursor: str | None, sleep: Callable
     """One page, waiting out a near rate-limit reset and retrying transient errors with backoff.
 
     Every call that failed counts in `calls` (the platform counted it against our budget all the same).
-    `before_wait` runs before each wait: the collector writes the pages it holds, so none waits with it.
+    `before_wait` runs before each wait: the collector writes the pages it holds, so none waits with it;
+    if it raises, the fetch ends with that error.
     """
     rate_waits = transient = 0
     while True:

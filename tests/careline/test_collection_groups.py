@@ -113,3 +113,33 @@ def test_the_setting_chooses_how_many_posts_a_scheduled_run_commits_together(set
     assert len(commits) < page_by_page  # the demo's pages in one group, not one commit each
     with pytest.raises(ValidationError):
         Settings(collect_write_every=0, _env_file=None)  # type: ignore[call-arg]
+
+
+def test_a_failed_write_before_a_wait_ends_the_run_and_the_held_pages_are_fetched_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The write before a rate-limit wait meets a locked database: the run fails there and the cursor stays
+    before the held pages, so the next run stores them (carrying on would store later pages past them)."""
+    import sqlite3
+
+    from careline.db import create_all, make_engine
+
+    path = tmp_path / "locked.db"
+    engine = make_engine(f"sqlite:///{path}", busy_timeout_s=0.2)
+    create_all(engine)
+    add_brand(engine)
+    blocker = sqlite3.connect(path, timeout=0, check_same_thread=False)
+    source = Pages(4, 3, fail={1: RateLimited("X says wait", retry_at=utcnow() + timedelta(seconds=5))})
+
+    def fetch(query: Query, cursor: str | None) -> Batch:
+        if source.asked == [0]:  # page 0 is held: another writer takes the lock before the wait
+            blocker.execute("BEGIN EXCLUSIVE")
+        return Pages.fetch(source, query, cursor)
+
+    source.fetch = fetch  # type: ignore[method-assign]
+    summary = collect(engine, source, write_every=1_000, sleep=lambda _s: None)
+    blocker.rollback()
+    assert any("locked" in e for e in summary.errors) and _stored(engine) == 0 and _cursor(engine) is None
+    assert source.asked == [0, 1]  # no page fetched after the failed write
+    again = collect(engine, source, write_every=1_000, sleep=lambda _s: None)
+    assert again.new == 12 and _stored(engine) == 12 and _cursor(engine) == "4"
+    blocker.close()
+    engine.dispose()
