@@ -4,9 +4,10 @@ SQLite gets WAL and a busy timeout so the dashboard, scheduler and CLI can share
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -113,6 +114,25 @@ def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> tup
     names = list(rows[0])
     picks, params = recordset_columns(session, model.__table__, names, rows)
     return postgresql.insert(model).from_select(names, sa.select(*picks)), params
+
+
+def insert_many(session: Session, model: Any, rows: list[dict[str, Any]],
+                finish: Callable[[Any], Any] | None = None) -> list[Any]:
+    """insert_rows, `finish` (a module-level function adding the statement's ON CONFLICT / RETURNING) and
+    write_rows in one call; returns the RETURNING rows. SQLite's statement is built once per (model,
+    finish), since sqlite_write binds the rows per execution: building an upsert and its cache key took
+    ~240 µs a call (timeit, load 1.5), 2.4 µs a post at pages of 100. PostgreSQL's names its JSON
+    document, so it is built with it."""
+    if is_postgres(session):
+        stmt, params = insert_rows(session, model, rows)
+        return write_rows(session, finish(stmt) if finish else stmt, params)
+    return sqlite_write(session, _sqlite_insert(model, finish), rows)
+
+
+@functools.cache
+def _sqlite_insert(model: Any, finish: Callable[[Any], Any] | None) -> Any:
+    stmt = sqlite.insert(model)
+    return finish(stmt) if finish else stmt
 
 
 def write_rows(session: Session, stmt: Any, params: Any) -> list[Any]:

@@ -20,10 +20,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
-from careline.db import in_param, insert_rows, read_rows, write_rows
+from careline.db import in_param, insert_many, read_rows
 from careline.models import AuditEvent, Mention, Note, Reply, Status, utcnow
 from careline.services.priority import OPEN_STATUSES, score_mention
 from careline.services.rows import PlainRow, load_plain, store_plain
@@ -58,17 +57,9 @@ class Plan:
     def store(self, session: Session) -> int:
         """Write the stored rows that change and the audit events (once the new posts are stored)."""
         store_plain(session, self.stored.values(), _WRITTEN)  # one executemany per set of columns
-        if self.events:  # one JSON recordset on PostgreSQL (careline/db.py); SQLite's statement built once
-            if session.get_bind().dialect.name == "postgresql":
-                write_rows(session, *insert_rows(session, AuditEvent, self.events))
-            else:
-                write_rows(session, _sqlite_audit_insert(), self.events)
+        if self.events:  # one statement: careline/db.py insert_many
+            insert_many(session, AuditEvent, self.events)
         return len(self.events)
-
-
-@functools.cache
-def _sqlite_audit_insert() -> Any:
-    return sqlite.insert(AuditEvent)
 
 
 def plan(session: Session, new: Mapping[int, Mapping[str, Any]], *, competitors: Collection[int],

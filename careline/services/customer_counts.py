@@ -29,7 +29,7 @@ from careline.db import dialect_insert as _insert
 from careline.db import (
     in_param,
     in_values,
-    insert_rows,
+    insert_many,
     is_postgres,
     read_rows,
     recordset_columns,
@@ -137,11 +137,7 @@ def after_ingest(session: Session, new_rows: Sequence[Mapping[str, Any]], now: d
     _complete_identities(session, idents.values(), {ids[k]: e for k, e in ext_ids.items() if k in ids})
     values = [{"author_id": ids[(p, h)], "brand_id": b, "mention_count": n, "praise_count": 0, "complaint_count": 0,
                "last_seen_at": last} for (p, h, b), (n, last) in sorted(per.items()) if (p, h) in ids]
-    if is_postgres(session):
-        stmt, params = insert_rows(session, AuthorBrand, values)
-        write_rows(session, _brand_counts_upsert(stmt), params)
-    else:
-        write_rows(session, _sqlite_brand_counts_upsert(), values)
+    insert_many(session, AuthorBrand, values, _brand_counts_upsert)
     customer_of = {k: idents[ids[k]].customer_id for k in keys if k in ids and ids[k] in idents}
     _add_counts(session, new_rows, customer_of, set(competitors), open_authors or {}, now)
 
@@ -156,13 +152,6 @@ def _brand_counts_upsert(stmt: Any) -> Any:
               "last_seen_at": sa.case((ab.c.last_seen_at.is_(None), ex.last_seen_at),
                                       (ex.last_seen_at > ab.c.last_seen_at, ex.last_seen_at),
                                       else_=ab.c.last_seen_at)})
-
-
-@functools.cache
-def _sqlite_brand_counts_upsert() -> Any:
-    """SQLite's, built once (its rows are bound per execution by sqlite_write; PostgreSQL's statement
-    names its JSON document, so it is built with it)."""
-    return _brand_counts_upsert(sqlite.insert(AuthorBrand))
 
 
 _Identity = NamedTuple("_Identity", [("id", int), ("author_id", int), ("customer_id", int), ("platform", str),
