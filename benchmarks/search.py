@@ -51,13 +51,15 @@ QUERIES = [  # (label, query, everywhere, target ms)
 
 
 def run_once(url: str, query: str, everywhere: bool) -> tuple[float, int]:
+    """One search in a fresh process (`--child`), started as Careline's processes start: the process's
+    engine from get_engine, which also freezes the start-up objects out of the cyclic collector."""
     import sqlalchemy as sa
     from sqlmodel import Session
 
-    from careline.db import make_engine
+    from careline.db import get_engine
     from careline.services import inbox_search
 
-    engine = make_engine(url)
+    engine = get_engine(url)
     with Session(engine) as session:
         # the connection opens first (a running dashboard holds one); the mentions and indexes stay cold
         session.execute(sa.text("SELECT 1"))

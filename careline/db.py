@@ -22,6 +22,7 @@ from sqlmodel import Session, SQLModel
 
 from careline.db_sqlite import sqlite_read, sqlite_write
 from careline.errors import DatabaseError
+from careline.gcpause import freeze_start_up
 
 log = logging.getLogger(__name__)
 _engines: dict[str, Engine] = {}
@@ -83,6 +84,7 @@ def get_engine(url: str | None = None) -> Engine:
         url = get_settings().url
     if url not in _engines:
         _engines[url] = make_engine(url)
+        freeze_start_up()  # the process has imported its work by now (careline/gcpause.py says why)
     return _engines[url]
 
 

@@ -2,7 +2,9 @@
 the charting stack (the first Trends visit saves ~2 s), scikit-learn and SciPy for themes (~2 s more on
 the first Trends or theme filter; a fresh import also ran clustering before its single-thread limit,
 see careline/services/clustering.py) and the reply-suggestion index of every own brand (5.7 s at
-100,000 sent replies under load 7, which the first opened mention would otherwise wait for)."""
+100,000 sent replies under load 7, which the first opened mention would otherwise wait for). Then what
+the process holds is frozen out of the cyclic collector: with these libraries a full collection took
+150-180 ms of whichever request triggered it (careline/gcpause.py)."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +12,8 @@ import threading
 
 import streamlit as st
 from sqlmodel import Session
+
+from careline.gcpause import freeze_start_up
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,7 @@ def _build_suggestion_index() -> None:
 def _run() -> None:
     _import_libraries()
     _build_suggestion_index()
+    freeze_start_up(again=True)
 
 
 @st.cache_resource(show_spinner=False)
