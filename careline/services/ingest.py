@@ -19,7 +19,7 @@ from careline.db import dialect_insert as _insert
 from careline.db import insert_many
 from careline.gcpause import gc_paused
 from careline.models import Author, Mention, utcnow
-from careline.services import customer_counts, customer_links, customer_privacy, mention_brands
+from careline.services import customer_ingest_counts, customer_links, customer_privacy, mention_brands
 from careline.services.ingest_rows import MAX_TEXT_CHARS, Rules, clean_text, prepare, stored_posts, validate
 from careline.services.priority import horizon_days
 from careline.services.source_state import move_cursor
@@ -134,7 +134,7 @@ def _ingest(session: Session, mentions: Sequence[RawMention], *, brand_id: int |
     if inserted:
         values = list(inserted.values())
         authors = _roll_up_authors(session, values, now)
-        customer_counts.after_ingest(session, values, now, authors, competitors=competitors,
+        customer_ingest_counts.after_ingest(session, values, now, authors, competitors=competitors,
                                      open_authors=plan.open_authors)
         customer_links.store_profiles(session, profiles, {(r["platform"], r["author_handle"]) for r in values
                                                           if r["author_handle"]})
@@ -302,7 +302,7 @@ def _roll_up_authors(session: Session, rows: Sequence[dict[str, Any]], now: date
     """Upsert the authors of newly stored mentions; returns their ids by (platform, handle)."""
     counts: dict[tuple[str, str], int] = {}
     latest: dict[tuple[str, str], dict[str, Any]] = {}  # the batch's last post of the author: name, followers
-    seen: dict[tuple[str, str], datetime] = {}  # its newest post (customer_counts adds the same instant)
+    seen: dict[tuple[str, str], datetime] = {}  # its newest post (customer_ingest_counts adds the same instant)
     for row in rows:
         if row["author_handle"]:
             key = (row["platform"], row["author_handle"])
