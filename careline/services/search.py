@@ -22,7 +22,7 @@ from careline.models import Brand, Mention
 from careline.search_index import COLUMNS, FTS_TABLE, PG_COLUMN
 from careline.services import search_density
 from careline.services.search_facets import Facets
-from careline.services.search_query import FieldFilter, ParsedQuery, Term, tokens
+from careline.services.search_query import FieldFilter, ParsedQuery, Term, fold, tokens
 from careline.services.tags import HasTag, normalise
 
 OPEN = ("new", "assigned")
@@ -322,7 +322,7 @@ _WORD = re.compile(r"[^\W_]+")
 
 def hit_spans(text: str, q: ParsedQuery) -> list[tuple[int, int]]:
     """(start, end) character spans of `text` that the query's positive terms matched, in order."""
-    words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
+    words = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
     spans: list[tuple[int, int]] = []
     for term in q.positive:
         n = len(term.words)
