@@ -61,11 +61,18 @@ def _handle(prefix: str) -> str:
     return f"hex(lower({prefix}author_handle))"
 
 
+def ascii_lower(text: str) -> str:
+    """A-Z lower-cased, every other character as it is: what SQLite's lower() does, so a `from:` handle is
+    compared the same way on both databases (services/search.py AsciiLower)."""
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
+
+
 def handle_token(handle: str) -> str:
     """The `handle` facet's token for a `from:` value: the same hex as the index's, of the lower-cased
-    handle (SQLite's lower() folds ASCII only; the search's condition compares it with Python's lower(),
-    and the tokens are equal exactly when that condition holds)."""
-    return handle.lower().encode("utf-8").hex()
+    handle (SQLite's lower() folds ASCII only, and so does the search's condition, on both databases: the
+    tokens are equal exactly when that condition holds; Python's lower() made "JÜRGEN_1" a token no handle
+    had, so `from:JÜRGEN_1` did not find JÜRGEN_1's mentions on SQLite)."""
+    return ascii_lower(handle).encode("utf-8").hex()
 
 
 def _facet(column: str, prefix: str) -> str:

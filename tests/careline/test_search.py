@@ -87,6 +87,18 @@ def test_words_inside_compounds_and_case_folded_letters_match_on_both_databases(
     assert {q: _found(any_engine, q) for q in cases} == cases
 
 
+def test_from_folds_only_a_to_z_on_both_databases(any_engine) -> None:
+    """SQLite's lower() folds A-Z only and PostgreSQL's every letter: `from:` compares A-Z in any case and
+    the rest exactly on both, so a handle typed as shown finds its own mentions and the same others."""
+    with Session(any_engine) as s:
+        s.add(Brand(name="Acme Air", keywords=["acme air"]))
+        s.commit()
+        ingest(s, [make_raw(author_handle=h, text="bag") for h in ("JÜRGEN_1", "jürgen_1", "Sam_12")], brand_id=1)
+    cases = {"from:JÜRGEN_1": ["JÜRGEN_1"], "from:jürgen_1": ["jürgen_1"], "from:jÜrgen_1": ["JÜRGEN_1"],
+             "-from:jürgen_1 bag": ["JÜRGEN_1", "Sam_12"], "from:SAM_12 bag": ["Sam_12"]}
+    assert {q: _found(any_engine, q) for q in cases} == cases
+
+
 def test_index_follows_ingest_correction_and_erase(any_engine) -> None:
     ids = _load(any_engine)
     assert _found(any_engine, "lisbon") == ["sam_12"]
