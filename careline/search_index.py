@@ -61,11 +61,18 @@ def _handle(prefix: str) -> str:
     return f"hex(lower({prefix}author_handle))"
 
 
+def ascii_lower(text: str) -> str:
+    """A-Z lower-cased, every other character as it is: what SQLite's lower() does, so a `from:` handle is
+    compared the same way on both databases (services/search.py AsciiLower)."""
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
+
+
 def handle_token(handle: str) -> str:
     """The `handle` facet's token for a `from:` value: the same hex as the index's, of the lower-cased
-    handle (SQLite's lower() folds ASCII only; the search's condition compares it with Python's lower(),
-    and the tokens are equal exactly when that condition holds)."""
-    return handle.lower().encode("utf-8").hex()
+    handle (SQLite's lower() folds ASCII only, and so does the search's condition, on both databases: the
+    tokens are equal exactly when that condition holds; Python's lower() made "JÜRGEN_1" a token no handle
+    had, so `from:JÜRGEN_1` did not find JÜRGEN_1's mentions on SQLite)."""
+    return ascii_lower(handle).encode("utf-8").hex()
 
 
 def _facet(column: str, prefix: str) -> str:
@@ -102,8 +109,22 @@ SQLITE_TRIGGERS = (
      f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {_COLS}) VALUES ('delete', old.id, {_OLD}); "
      f"INSERT INTO {FTS_TABLE}(rowid, {_COLS}) VALUES (new.id, {_NEW}); END"),
 )
-PG_VECTOR = ("to_tsvector('simple'::regconfig, coalesce(text, '') || ' ' || coalesce(author_handle, '') || ' ' "
-             "|| coalesce(author_name, ''))")
+# PostgreSQL's parser does not split on every non-letter: under the `simple` configuration it keeps
+# "check-in" and its parts, "example.com/x?a=1", "bob@example.com", "v1.2.3", "4.5", "ana.b" and "x-412" as
+# lexemes of their own ('-412', 'example.com'), so `example`, `412` or the phrase "lost check" ("lost
+# check-in": the compound takes a position) found nothing there while FTS5 found them. Every punctuation,
+# symbol, space and control character becomes a space first, so its parser sees only runs of letters and
+# digits, the words search_query.tokens() makes of a query (migration 0025). [:punct:] is the database's
+# character classification; under a C locale it covers ASCII only, and the parser then reads the rest as
+# letters, as it did before. And a final sigma is the sigma (ς → σ), as FTS5's case folding has it
+# (search_query.fold: "ΟΔΟΣ" and "οδος" are one word on both).
+PG_SEPARATORS = "[[:punct:][:space:][:cntrl:]]+"
+PG_VECTOR = ("to_tsvector('simple'::regconfig, regexp_replace(translate(coalesce(text, '') || ' ' || "
+             f"coalesce(author_handle, '') || ' ' || coalesce(author_name, ''), 'ς', 'σ'), '{PG_SEPARATORS}', ' ', "
+             "'g'))")
+# migrations 0004-0024's expression (0025's downgrade puts it back)
+PG_VECTOR_0004 = ("to_tsvector('simple'::regconfig, coalesce(text, '') || ' ' || coalesce(author_handle, '') || ' ' "
+                  "|| coalesce(author_name, ''))")
 # The open inbox's words and each open mention's primary brand and platform (migration 0023; 0022's index
 # had the words only). The inbox asks for `status IN ('new', 'assigned')` beside the words, which implies
 # the predicate, so the planner reads this index alone instead of ANDing the word's whole-table list with a
@@ -157,6 +178,17 @@ POSTGRES = (
     f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON mention USING gin ({PG_COLUMN})",
     PG_OPEN_DDL,
 )
+
+
+def pg_rebuild_vector(conn: sa.Connection, vector: str = PG_VECTOR) -> None:
+    """PostgreSQL: the generated column again with `vector` as its expression, and its indexes (every row's
+    vector is recomputed: a table rewrite)."""
+    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_OPEN_INDEX}")
+    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_INDEX}")
+    conn.exec_driver_sql(f"ALTER TABLE mention DROP COLUMN IF EXISTS {PG_COLUMN}")
+    conn.exec_driver_sql(f"ALTER TABLE mention ADD COLUMN {PG_COLUMN} tsvector GENERATED ALWAYS AS ({vector}) STORED")
+    conn.exec_driver_sql(POSTGRES[1])
+    conn.exec_driver_sql(PG_OPEN_DDL)
 
 
 def install(conn: sa.Connection, rebuild: bool = False, open_index: bool = True) -> None:

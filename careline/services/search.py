@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -22,7 +23,7 @@ from careline.models import Brand, Mention
 from careline.search_index import COLUMNS, FTS_TABLE, PG_COLUMN
 from careline.services import search_density
 from careline.services.search_facets import Facets
-from careline.services.search_query import FieldFilter, ParsedQuery, Term, tokens
+from careline.services.search_query import FieldFilter, ParsedQuery, Term, fold, tokens
 from careline.services.tags import HasTag, normalise
 
 OPEN = ("new", "assigned")
@@ -172,10 +173,35 @@ def _like_prefix(value: str) -> str:
     return value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class AsciiLower(ColumnElement[str]):
+    """`value` with A-Z lower-cased and every other character as it is: SQLite's lower() (without ICU),
+    written out for PostgreSQL, whose lower() folds every letter ("JÜRGEN" to "jürgen" there, "jÜrgen" on
+    SQLite: `from:` found other handles on one database than on the other)."""
+
+    type = sa.String()
+    inherit_cache = False
+
+    def __init__(self, value: Any) -> None:  # a column (sqlmodel's col() is typed as the mapped attribute)
+        self.value = value
+
+
+@compiles(AsciiLower, "sqlite")
+def _ascii_lower_sqlite(el: AsciiLower, compiler, **kw) -> str:  # type: ignore[no-untyped-def]
+    return f"lower({compiler.process(el.value, **kw)})"
+
+
+@compiles(AsciiLower, "postgresql")
+def _ascii_lower_pg(el: AsciiLower, compiler, **kw) -> str:  # type: ignore[no-untyped-def]
+    return f"translate({compiler.process(el.value, **kw)}, '{_UPPER}', '{_UPPER.lower()}')"
+
+
 def _field_condition(f: FieldFilter, me: str | None) -> ColumnElement[bool] | None:
     v = f.value
-    if f.field == "from":
-        return sa.func.lower(col(Mention.author_handle)) == v.lower()
+    if f.field == "from":  # the handle in any case of A-Z, the rest exactly (search_index.handle_token)
+        return AsciiLower(col(Mention.author_handle)) == search_index.ascii_lower(v)
     if f.field == "platform":
         return col(Mention.platform) == v
     if f.field == "tag":
@@ -322,7 +348,7 @@ _WORD = re.compile(r"[^\W_]+")
 
 def hit_spans(text: str, q: ParsedQuery) -> list[tuple[int, int]]:
     """(start, end) character spans of `text` that the query's positive terms matched, in order."""
-    words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
+    words = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
     spans: list[tuple[int, int]] = []
     for term in q.positive:
         n = len(term.words)

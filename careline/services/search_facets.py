@@ -69,5 +69,9 @@ def _nothing_else(f: InboxFilter, q: ParsedQuery) -> bool:
     """The filter is only words, handles, statuses, platforms and the brand choice the facets express."""
     bare = InboxFilter(text=f.text, statuses=f.statuses, platforms=f.platforms,
                        include_competitors=f.include_competitors, me=f.me, include_deleted=f.include_deleted)
-    fields_ok = all((x.field in ("platform", "from") and not x.negated) or x.field == "status" for x in q.filters)
+    # a status term is said by the facets only when statuses_of reads it: one, not negated (`-status:new` or
+    # two of them are left to SQL, so FTS5 alone would count every status)
+    status_terms = [x for x in q.filters if x.field == "status"]
+    fields_ok = (all(x.field in ("platform", "from") and not x.negated for x in q.filters if x.field != "status")
+                 and len(status_terms) <= 1 and not any(x.negated for x in status_terms))
     return bool(q.positive or q.values("from")) and f == bare and fields_ok and bool(f.text)

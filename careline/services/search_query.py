@@ -31,9 +31,23 @@ _TOKEN = re.compile(r"[^\W_]+")
 _STRAY = set("(){}[]^+:*\"")
 
 
+def fold(word: str) -> str:
+    """A word lower-cased as both indexes fold it: one character at a time (FTS5's unicode61 and PostgreSQL's
+    towlower), so Python's context rules are not applied: "ΟΔΟΣ" is "οδοσ", not "οδος" (a final sigma is the
+    sigma in both indexes), and "İ" stays "İ" (its lower() is two characters, "i" and a combining dot, which
+    neither index holds; FTS5 keeps İ and PostgreSQL reads it as i)."""
+    return "".join(_fold_char(ch) for ch in word)
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    low = ch.lower()
+    return "σ" if low == "ς" else low if len(low) == 1 else ch
+
+
 def tokens(text: str) -> list[str]:
     """Lower-case words as the indexes see them (letters and digits only)."""
-    return [t.lower() for t in _TOKEN.findall(text)]
+    return [fold(t) for t in _TOKEN.findall(text)]
 
 
 @dataclass(frozen=True)
@@ -111,7 +125,7 @@ def _parse_cached(text: str) -> ParsedQuery:
 
 def _plain_words(text: str) -> list[str]:
     """Every word of the text, operators typed by accident (AND, OR, NOT, NEAR) left out."""
-    return [w.lower() for w in _TOKEN.findall(text) if w not in OPERATORS]
+    return [fold(w) for w in _TOKEN.findall(text) if w not in OPERATORS]
 
 
 def _pieces(text: str) -> list[str]:

@@ -110,3 +110,32 @@ def test_0023_changes_nothing_on_sqlite(tmp_path) -> None:
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0022_search_open_index"
     migrate(engine)
     assert _diff(engine) == []
+
+
+def test_0025_builds_the_postgres_vector_from_words_and_goes_back(pg_engine: Engine) -> None:
+    """0025 recomputes every row's vector from letters and digits only (search_index.PG_VECTOR), so a word
+    inside "check-in" or "example.com" is found; the downgrade puts 0004's expression back."""
+    from sqlmodel import Session
+
+    from careline import db
+    from careline.services import inbox_search
+    from careline.services.ingest import ingest
+    from tests.conftest import make_raw
+
+    db.migrate(pg_engine, "0024_mention_due_index")
+    with pg_engine.begin() as conn:  # the vector as a database made before 0025 has it (0004 installs today's)
+        search_index.pg_rebuild_vector(conn, search_index.PG_VECTOR_0004)
+    with Session(pg_engine) as s:
+        ingest(s, [make_raw(author_handle="ann_1", text="lost check-in at example.com")])
+
+    def found(query: str) -> list[str]:
+        with Session(pg_engine) as s:
+            return sorted(m.author_handle or "" for m in inbox_search.search(s, query).items)
+
+    assert (found("example"), found('"lost check"')) == ([], [])  # 0024: the parser's compounds
+    migrate(pg_engine)
+    assert _search_indexes(pg_engine) == {search_index.PG_INDEX, search_index.PG_OPEN_INDEX}
+    assert (found("example"), found('"lost check"'), found("check-in")) == (["ann_1"], ["ann_1"], ["ann_1"])
+    db.downgrade(pg_engine, "0024_mention_due_index")
+    assert _search_indexes(pg_engine) == {search_index.PG_INDEX, search_index.PG_OPEN_INDEX}
+    assert found("example") == []

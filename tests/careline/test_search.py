@@ -68,6 +68,37 @@ def test_query_forms_find_the_same_mentions_on_both_databases(any_engine, few, m
     assert got == cases
 
 
+def test_words_inside_compounds_and_case_folded_letters_match_on_both_databases(any_engine) -> None:
+    """PostgreSQL's parser kept "check-in", "example.com/x?a=1", "bob@example.com", "4.5" and "x-412" as
+    lexemes of their own (as '-412'), so their words and a phrase across a hyphen found nothing there while
+    FTS5 found them (search_index.PG_VECTOR); and Python's lower() made "ΟΔΟΣ" "οδος" where both indexes
+    hold "οδοσ" (search_query.fold)."""
+    with Session(any_engine) as s:
+        s.add(Brand(name="Acme Air", keywords=["acme air"]))
+        s.commit()
+        texts = [("hy_1", "lost check-in desk"), ("url_2", "see https://example.com/x?a=1 now"),
+                 ("mail_3", "write to bob@example.com"), ("num_4", "gate 4.5 flight x-412 v1.2.3"),
+                 ("dot_5", "thanks/lisbon @ana.b"), ("greek_6", "ΟΔΟΣ κλειστός"), ("greek_7", "ο δρόμος οδος")]
+        ingest(s, [make_raw(author_handle=h, text=t) for h, t in texts], brand_id=1)
+    cases = {"check": ["hy_1"], '"lost check"': ["hy_1"], '"check in desk"': ["hy_1"], "example": ["mail_3", "url_2"],
+             '"example com"': ["mail_3", "url_2"], "bob": ["mail_3"], "412": ["num_4"], '"4 5"': ["num_4"],
+             '"v1 2 3"': ["num_4"], "lisbon": ["dot_5"], "ana": ["dot_5"], "ΟΔΟΣ": ["greek_6", "greek_7"],
+             "οδος": ["greek_6", "greek_7"], "οδοσ*": ["greek_6", "greek_7"], "x-412": ["num_4"]}
+    assert {q: _found(any_engine, q) for q in cases} == cases
+
+
+def test_from_folds_only_a_to_z_on_both_databases(any_engine) -> None:
+    """SQLite's lower() folds A-Z only and PostgreSQL's every letter: `from:` compares A-Z in any case and
+    the rest exactly on both, so a handle typed as shown finds its own mentions and the same others."""
+    with Session(any_engine) as s:
+        s.add(Brand(name="Acme Air", keywords=["acme air"]))
+        s.commit()
+        ingest(s, [make_raw(author_handle=h, text="bag") for h in ("JÜRGEN_1", "jürgen_1", "Sam_12")], brand_id=1)
+    cases = {"from:JÜRGEN_1": ["JÜRGEN_1"], "from:jürgen_1": ["jürgen_1"], "from:jÜrgen_1": ["JÜRGEN_1"],
+             "-from:jürgen_1 bag": ["JÜRGEN_1", "Sam_12"], "from:SAM_12 bag": ["Sam_12"]}
+    assert {q: _found(any_engine, q) for q in cases} == cases
+
+
 def test_index_follows_ingest_correction_and_erase(any_engine) -> None:
     ids = _load(any_engine)
     assert _found(any_engine, "lisbon") == ["sam_12"]

@@ -86,6 +86,23 @@ def test_exact_facets_only_when_they_say_everything() -> None:
     assert not facets.own_brands_only and facets.states == ("open",)
 
 
+def test_a_negated_or_second_status_term_is_counted_in_sql(any_engine) -> None:
+    """`-status:x` and two status terms are SQL conditions the index cannot apply: the count (FTS5 alone on
+    SQLite when the facets said everything) is the listing's, and the same on both databases."""
+    ids = _load(any_engine)
+    with Session(any_engine) as s:
+        triage.set_status(s, ids["sam_12"], "resolved", "agent")
+        triage.assign(s, ids["maria_3"], "dana", "agent")
+    for text, expected in (("bag -status:assigned", ["kate_1", "leo_7", "sam_12"]),
+                           ("bag -is:open", ["sam_12"]), ("bag status:open status:resolved", []),
+                           ("bag status:new -status:new", [])):
+        assert _open(any_engine, text) == (expected, len(expected)), text
+        with Session(any_engine) as s:
+            result = inbox_search.search(s, text, everywhere=False)
+            assert result.total == len(result.items) == len(expected), text
+    assert not search_facets.for_filter(InboxFilter(text="bag -status:new"), search_query.parse("bag -status:new")).exact
+
+
 def test_migrate_rebuilds_an_index_without_the_facets(tmp_path) -> None:
     from careline.db import make_engine, migrate
 

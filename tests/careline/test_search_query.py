@@ -28,6 +28,9 @@ def test_field_filters_with_quotes_aliases_and_negation() -> None:
 
 def test_words_split_like_the_indexes_do() -> None:
     assert tokens("Sam_12 flight-412, CAFÉ!") == ["sam", "12", "flight", "412", "café"]
+    # folded a character at a time, as FTS5 and PostgreSQL do: no final sigma, no "i" + combining dot
+    assert tokens("ΟΔΟΣ οδος İstanbul ǅemal") == ["οδοσ", "οδοσ", "İstanbul", "ǆemal"]
+    assert all(w.isalnum() for w in tokens("İİ ΣΣ"))
     assert parse("sam_12").terms == (Term(("sam", "12")),)  # a handle is a phrase of its parts
 
 
@@ -93,6 +96,7 @@ def test_snippet_marks_hits_as_plain_text() -> None:
     text = "My <b>lost   bag</b>, and **no** Refunds. lost luggage"
     assert snippet(text, q) == "My <b>«lost bag»</b>, and **no** «Refunds». lost luggage"
     assert hit_spans("nothing here", q) == []
+    assert snippet("Η ΟΔΟΣ, η οδος", parse("οδος")) == "Η «ΟΔΟΣ», η «οδος»"  # folded as the query is
     long = "word " * 100 + "lost bag" + " tail" * 100
     cut = snippet(long, q, width=60)
     assert cut.startswith("…") and cut.endswith("…") and "«lost bag»" in cut and len(cut) <= 64
