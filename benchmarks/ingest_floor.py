@@ -2,6 +2,7 @@
 under benchmarks/ingest_throughput.py.
 
     python benchmarks/ingest_floor.py [--mentions 20000] [--tx 100 1000] [--each]
+    python benchmarks/ingest_floor.py --on m1.db --tx 1000 --without ix_mention_inbox ix_mention_priority
 
 Ingests --mentions synthetic posts once through Careline (benchmarks/ingest_throughput.py's data), reads
 the mention rows back as stored, then inserts them with plain sqlite3, 500 rows a statement as ingest does, into empty copies of
@@ -13,6 +14,17 @@ the rate it caps ingest at. SQLite only: PostgreSQL's server CPU is another proc
 Session 12 (load 1.0, 2 CPUs): every index and the trigger 112-135 µs a row in transactions of 100,
 91-115 in transactions of 1,000, 75 in one of 20,000; the table alone 10-12, the FTS5 trigger +15-24; the
 16 indexes alone add 0-7 µs each, ~43 summed, more together (more pages dirtied per commit).
+
+`--on DB` inserts the rows into a copy of that database instead (e.g. the 1,000,000-mention master, as new
+rows: ids above its last, external ids of their own), where each index is a deep tree and a row lands on
+pages a commit has to write; `--without NAME...` adds a line with every index but those. Session 13, 1M
+master, transactions of 1,000, three rounds interleaved (load 0.6-1.0; the host's speed drifted by ~1.5x
+between rounds): every index and the trigger 40-69 µs a row (commit 9-14 of it); without the four indexes
+that hold `priority` (ix_mention_inbox, _priority, _brand_inbox, _platform_inbox) 24-43 (commit 3.4-4.7):
+new rows land at random places in them (priority is a score, 16,054 values at 1M), all the others append.
+Without only _brand_inbox and _platform_inbox 48-53 against 45-63; made partial (open rows only) no
+change. Those two serve the brand and platform filters of the open inbox (3-12 ms → 40-115 ms warm
+without them), so all four stay.
 """
 from __future__ import annotations
 
@@ -59,9 +71,20 @@ def _schema_and_rows(tmp: Path, n: int) -> tuple[Path, list[str], list[tuple[obj
     return empty, cols, rows, indexes
 
 
+def _as_new(on: Path, cols: list[str], rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    """The rows as new to the database `on`: ids above its last, external ids no stored row has."""
+    conn = sqlite3.connect(on)
+    base = conn.execute("SELECT coalesce(max(id), 0) FROM mention").fetchone()[0]
+    conn.close()
+    at_id, at_ext = cols.index("id"), cols.index("external_id")
+    return [tuple(base + v if k == at_id else f"floor-{v}" if k == at_ext else v for k, v in enumerate(row))  # type: ignore[operator]
+            for row in rows]
+
+
 def _trial(empty: Path, work: Path, cols: list[str], rows: list[tuple[object, ...]], tx: int,
            indexes: dict[str, str], keep: tuple[str, ...], fts: bool) -> float:
-    """CPU µs per row inserting `rows` in transactions of `tx`, keeping the indexes named in `keep`."""
+    """CPU µs per row inserting `rows` into a copy of `empty` in transactions of `tx`, keeping the indexes
+    named in `keep`."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{work}{suffix}").unlink(missing_ok=True)
     shutil.copy(empty, work)
@@ -94,10 +117,14 @@ def main() -> int:
     ap.add_argument("--tx", type=int, nargs="+", default=[100, 1_000], help="rows per transaction")
     ap.add_argument("--repeat", type=int, default=2, help="best of N per figure (the machine is shared)")
     ap.add_argument("--each", action="store_true", help="also every secondary index alone")
+    ap.add_argument("--on", type=Path, help="insert into a copy of this SQLite database (e.g. the 1M master)")
+    ap.add_argument("--without", nargs="+", default=[], help="also a line with every index but these")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         empty, cols, rows, indexes = _schema_and_rows(tmp, args.mentions)
+        if args.on is not None:
+            empty, rows = args.on, _as_new(args.on, cols, rows)
         work = tmp / "work.db"
 
         def best(tx: int, keep: tuple[str, ...], fts: bool) -> float:
@@ -107,8 +134,12 @@ def main() -> int:
               "| CPU µs a row | caps ingest at (rows/s) |")
         print("|---|---:|---:|---:|")
         for tx in args.tx:
-            for label, keep, fts in (("every index and the full-text trigger", tuple(indexes), True),
-                                     ("the full-text trigger only", (), True), ("the table alone", (), False)):
+            lines = [("every index and the full-text trigger", tuple(indexes), True),
+                     ("the full-text trigger only", (), True), ("the table alone", (), False)]
+            if args.without:
+                lines.insert(1, (f"every index but {', '.join(args.without)}, and the trigger",
+                                 tuple(i for i in indexes if i not in args.without), True))
+            for label, keep, fts in lines:
                 us = best(tx, keep, fts)
                 print(f"| {label} | {tx:,} | {us:.1f} | {1e6 / us:,.0f} |")
         if args.each:
