@@ -150,6 +150,14 @@ def count(session: Session, view: SavedView, me: str, cap: int = inbox.COUNT_CAP
     return inbox.count(session, to_filter(view, me), cap=cap)
 
 
-def counts(session: Session, username: str, cap: int = 10_000) -> list[tuple[SavedView, int]]:
-    """Every view this person sees, with how many mentions each holds now (counted up to `cap`)."""
-    return [(v, count(session, v, username, cap)) for v in visible(session, username)]
+def capped_count(session: Session, view: SavedView, me: str, cap: int = inbox.COUNT_CAP) -> tuple[int, bool]:
+    """(total, capped): how many the view holds up to `cap`, and whether more do, the listing's own rule
+    (inbox_search.capped_count): counted to cap + 1, so a view of exactly `cap` reads "1,000", not "1,000+"."""
+    n = count(session, view, me, cap=cap + 1)
+    return min(n, cap), n > cap
+
+
+def counts(session: Session, username: str, cap: int = inbox.COUNT_CAP) -> list[tuple[SavedView, int, bool]]:
+    """Every view this person sees, with how many mentions each holds now and whether more than `cap` do
+    (counted up to `cap`; shown as "1,000+" when capped)."""
+    return [(v, *capped_count(session, v, username, cap)) for v in visible(session, username)]

@@ -91,3 +91,25 @@ def test_builtin_overdue_is_open_unanswered_past_the_deadline(any_engine) -> Non
         assert [v.builtin for v in views.visible(s, "dana")][:2] == ["mine", "overdue"]
         f = views.to_filter(overdue, "dana")
         assert [m.id for m in inbox.list_inbox(s, f, order=overdue.sort).items] == [ids[0]]
+
+
+def test_view_counts_say_capped_only_past_the_cap_as_the_listing_does(any_engine) -> None:
+    """A view of exactly 1,000 mentions was titled "1,000+" while its listing said 1,000: the count stopped
+    at the cap, so exactly the cap and more than it looked the same."""
+    from careline.services import inbox_search
+    from tests.factories import make_brand, make_mention
+
+    with Session(any_engine) as s:
+        brand = make_brand(s)
+        start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+        s.add_all([make_mention(brand, start + timedelta(seconds=i)) for i in range(inbox.COUNT_CAP)])
+        s.commit()
+        view = views.save(s, "Everything open", "dana", filters={"statuses": ["new"]})
+        listed = inbox_search.capped_count(s, views.to_filter(view, "dana"))
+        assert views.capped_count(s, view, "dana") == listed == (inbox.COUNT_CAP, False)
+        assert dict((v.name, (n, capped)) for v, n, capped in views.counts(s, "dana"))["Everything open"] == (
+            inbox.COUNT_CAP, False)
+        s.add(make_mention(brand, start - timedelta(days=1)))
+        s.commit()
+        listed = inbox_search.capped_count(s, views.to_filter(view, "dana"))
+        assert views.capped_count(s, view, "dana") == listed == (inbox.COUNT_CAP, True)
