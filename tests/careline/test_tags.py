@@ -75,3 +75,15 @@ def test_csv_export_with_a_limit_that_is_not_a_whole_page_writes_each_row_once(a
             data, n = search_export.to_csv(s, InboxFilter(), "dana", order="oldest", limit=limit)
             ids = [int(r["id"]) for r in csv.DictReader(io.StringIO(data.decode()))]
             assert n == limit and ids == listed[:limit]
+
+
+def test_tag_counts_break_ties_by_name_not_by_scan_order(any_engine) -> None:
+    """Equal counts came out in the order the rows were scanned (first seen first), which is not the same
+    on both databases nor after an update; the limit then kept whichever tied tags were seen first."""
+    with Session(any_engine) as s:
+        ids = ingest(s, [make_raw(text=f"post {i}") for i in range(4)]).new_ids
+        for mid, tagged in zip(ids, (["zeta"], ["mid"], ["alpha", "vip"], ["vip"]), strict=True):
+            triage.set_tags(s, mid, tagged, "dana")
+        triage.set_tags(s, ids[0], ["zeta", "beta"], "dana")  # PostgreSQL: the row moves to the heap's end
+        assert tags.tag_counts(s) == [("vip", 2), ("alpha", 1), ("beta", 1), ("mid", 1), ("zeta", 1)]
+        assert tags.tag_counts(s, limit=2) == [("vip", 2), ("alpha", 1)]
