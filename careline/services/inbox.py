@@ -296,5 +296,8 @@ def brands(session: Session) -> list[Brand]:
 
 
 def languages(session: Session) -> list[str]:
-    stmt = select(Mention.language).where(col(Mention.language).is_not(None)).distinct().limit(100)
-    return sorted(x for x in session.exec(stmt) if x)
+    """The languages mentions are in, the first 100 by code: ordered before the limit, so both databases
+    keep the same 100 (unordered, each kept whichever its scan met first)."""
+    stmt = (select(Mention.language).where(col(Mention.language).is_not(None)).distinct()
+            .order_by(col(Mention.language)).limit(100))
+    return [x for x in session.exec(stmt) if x]

@@ -61,11 +61,13 @@ def ensure_builtins(session: Session) -> None:
 
 
 def visible(session: Session, username: str) -> list[SavedView]:
-    """Built-ins, then shared views, then this person's own, each group by position and name."""
+    """Built-ins, then shared views, then this person's own, each group by position and name, then by
+    age: two people's shared "Bags" and "bags" otherwise kept the order the rows were read in, which on
+    PostgreSQL changes when one is saved again (the updated row moves)."""
     ensure_builtins(session)
     stmt = select(SavedView).where(sa.or_(col(SavedView.shared).is_(True), col(SavedView.owner) == username))
     rows = list(session.exec(stmt))
-    return sorted(rows, key=lambda v: (v.builtin is None, not v.shared, v.position, v.name.lower()))
+    return sorted(rows, key=lambda v: (v.builtin is None, not v.shared, v.position, v.name.lower(), v.id or 0))
 
 
 def get(session: Session, view_id: int, username: str) -> SavedView:

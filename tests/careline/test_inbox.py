@@ -15,6 +15,7 @@ from careline.services.inbox import InboxFilter
 from careline.services.ingest import ingest
 from careline.settings import get_settings
 from tests.conftest import make_raw
+from tests.factories import make_brand, make_mention, utc
 
 
 def _two_posts(session: Session) -> tuple[int, int]:
@@ -53,3 +54,13 @@ def test_cli_search_badges_a_deleted_post(cli_env) -> None:  # type: ignore[no-u
     assert rows == {gone: "deleted by the author", kept: None}
     table = CliRunner().invoke(app, ["search", "lost bag"])
     assert "deleted by the author" in table.output
+
+
+def test_languages_are_the_first_hundred_by_code_on_both_databases(any_engine: Engine) -> None:
+    """`DISTINCT ... LIMIT 100` with no order kept whichever 100 languages each database's scan met first
+    (of 120, SQLite and PostgreSQL each dropped a different set), so the language picker differed."""
+    with Session(any_engine) as s:
+        brand = make_brand(s)
+        s.add_all([make_mention(brand, utc(2026, 11, 1), language=f"l{(37 * i) % 120:03d}") for i in range(120)])
+        s.commit()
+        assert inbox.languages(s) == [f"l{i:03d}" for i in range(100)]
