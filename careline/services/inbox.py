@@ -267,25 +267,28 @@ def get(session: Session, mention_id: int) -> Mention | None:
 
 
 def thread(session: Session, mention: Mention, limit: int = 50) -> list[Mention]:
-    """Other collected mentions in the same conversation, oldest first."""
+    """Other collected mentions in the same conversation, oldest first (then as collected: the id breaks a
+    tie, or PostgreSQL returns equal times in heap order, which an update reshuffles)."""
     if not mention.thread_id:
         return []
     stmt = (
         select(Mention)
         .where(Mention.platform == mention.platform, Mention.thread_id == mention.thread_id, Mention.id != mention.id)
-        .order_by(col(Mention.created_at))
+        .order_by(col(Mention.created_at), col(Mention.id))
         .limit(limit)
     )
     return list(session.exec(stmt))
 
 
 def author_history(session: Session, mention: Mention, limit: int = 20) -> list[Mention]:
+    """The author's other mentions, newest first (the id breaks a tie, as in `thread`, so the `limit`
+    keeps the same ones on both databases)."""
     if not mention.author_handle:
         return []
     stmt = (
         select(Mention)
         .where(Mention.platform == mention.platform, Mention.author_handle == mention.author_handle, Mention.id != mention.id)
-        .order_by(col(Mention.created_at).desc())
+        .order_by(col(Mention.created_at).desc(), col(Mention.id).desc())
         .limit(limit)
     )
     return list(session.exec(stmt))

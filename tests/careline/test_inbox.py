@@ -3,6 +3,7 @@ leaves the inbox list and count, while a search still finds it and says so."""
 from __future__ import annotations
 
 import json
+import random
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -64,3 +65,22 @@ def test_languages_are_the_first_hundred_by_code_on_both_databases(any_engine: E
         s.add_all([make_mention(brand, utc(2026, 11, 1), language=f"l{(37 * i) % 120:03d}") for i in range(120)])
         s.commit()
         assert inbox.languages(s) == [f"l{i:03d}" for i in range(100)]
+
+
+def test_thread_and_author_history_break_equal_times_by_id(any_engine: Engine) -> None:
+    """Posts at the same second came back in heap order on PostgreSQL once rows were updated (and the
+    history's limit kept a different 20), in id order on SQLite."""
+    with Session(any_engine) as s:
+        at = utc(2026, 11, 1, 12)
+        ids = ingest(s, [make_raw(text=f"Acme Air {i}", created_at=at, author_handle="kim", thread_id="t1")
+                         for i in range(30)]).new_ids
+        for mid in random.Random(3).sample(ids, len(ids)):  # PostgreSQL: each updated row moves in the heap
+            m = inbox.get(s, mid)
+            assert m is not None
+            m.priority = 2.0
+            s.add(m)
+            s.commit()
+        first = inbox.get(s, ids[0])
+        assert first is not None
+        assert [m.id for m in inbox.thread(s, first)] == ids[1:]
+        assert [m.id for m in inbox.author_history(s, first)] == ids[:0:-1][:20]
