@@ -21,11 +21,11 @@ ACTIVE = "_active_view"
 DAYS = {1: "Last 24 hours", 7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days"}
 
 
-def _counts(username: str, generation: int) -> list[tuple[int, str, int, bool]]:
-    """(id, name, count, shared) per visible view, counted up to the 1,000 the title shows ("1,000+")."""
+def _counts(username: str, generation: int) -> list[tuple[int, str, int, bool, bool]]:
+    """(id, name, count, capped, shared) per visible view, counted up to the 1,000 the title shows ("1,000+")."""
     with db() as session:
-        return [(v.id, v.name, n, v.shared)  # type: ignore[misc]
-                for v, n in views.counts(session, username, cap=inbox.COUNT_CAP)]
+        return [(v.id, v.name, n, capped, v.shared)  # type: ignore[misc]
+                for v, n, capped in views.counts(session, username, cap=inbox.COUNT_CAP)]
 
 
 def _generation() -> int:
@@ -37,8 +37,8 @@ def pages(user: dict[str, Any], inbox_page: Any) -> list[Any]:
     entries = []
     # Recounted every 30 s behind the page (a new generation after a save or delete counts at once): at 1M
     # mentions a recount took 0.1-2.5 s, which every 30 s fell on whatever the person clicked.
-    for view_id, name, n, shared in lagging.value(_counts, user["username"], _generation(), ttl=30):
-        shown = f"{n:,}" if n < inbox.COUNT_CAP else f"{inbox.COUNT_CAP:,}+"
+    for view_id, name, n, capped, shared in lagging.value(_counts, user["username"], _generation(), ttl=30):
+        shown = f"{n:,}+" if capped else f"{n:,}"
         entries.append(st.Page(_opener(view_id, inbox_page), title=f"{clean(name, 40)} · {shown}",
                                icon=":material/group:" if shared else ":material/bookmark:",
                                url_path=f"view-{view_id}"))

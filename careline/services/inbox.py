@@ -267,25 +267,28 @@ def get(session: Session, mention_id: int) -> Mention | None:
 
 
 def thread(session: Session, mention: Mention, limit: int = 50) -> list[Mention]:
-    """Other collected mentions in the same conversation, oldest first."""
+    """Other collected mentions in the same conversation, oldest first (then as collected: the id breaks a
+    tie, or PostgreSQL returns equal times in heap order, which an update reshuffles)."""
     if not mention.thread_id:
         return []
     stmt = (
         select(Mention)
         .where(Mention.platform == mention.platform, Mention.thread_id == mention.thread_id, Mention.id != mention.id)
-        .order_by(col(Mention.created_at))
+        .order_by(col(Mention.created_at), col(Mention.id))
         .limit(limit)
     )
     return list(session.exec(stmt))
 
 
 def author_history(session: Session, mention: Mention, limit: int = 20) -> list[Mention]:
+    """The author's other mentions, newest first (the id breaks a tie, as in `thread`, so the `limit`
+    keeps the same ones on both databases)."""
     if not mention.author_handle:
         return []
     stmt = (
         select(Mention)
         .where(Mention.platform == mention.platform, Mention.author_handle == mention.author_handle, Mention.id != mention.id)
-        .order_by(col(Mention.created_at).desc())
+        .order_by(col(Mention.created_at).desc(), col(Mention.id).desc())
         .limit(limit)
     )
     return list(session.exec(stmt))
@@ -296,5 +299,8 @@ def brands(session: Session) -> list[Brand]:
 
 
 def languages(session: Session) -> list[str]:
-    stmt = select(Mention.language).where(col(Mention.language).is_not(None)).distinct().limit(100)
-    return sorted(x for x in session.exec(stmt) if x)
+    """The languages mentions are in, the first 100 by code: ordered before the limit, so both databases
+    keep the same 100 (unordered, each kept whichever its scan met first)."""
+    stmt = (select(Mention.language).where(col(Mention.language).is_not(None)).distinct()
+            .order_by(col(Mention.language)).limit(100))
+    return [x for x in session.exec(stmt) if x]

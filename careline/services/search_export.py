@@ -18,6 +18,7 @@ from careline.services import audit, inbox
 COLUMNS = ["id", "platform", "brand", "author_handle", "author_name", "created_at_utc", "status", "assignee",
            "sentiment", "intent", "tags", "priority", "url", "text"]
 MAX_ROWS = 100_000
+PAGE_ROWS = 500  # read in inbox pages of this many (the inbox's largest page)
 
 
 def to_csv(session: Session, f: inbox.InboxFilter, actor: str, *, order: str = "inbox",
@@ -30,13 +31,17 @@ def to_csv(session: Session, f: inbox.InboxFilter, actor: str, *, order: str = "
     rows, page = 0, 1
     limit = max(1, min(limit, MAX_ROWS))
     while rows < limit:
-        listing = inbox.list_inbox(session, f, page=page, page_size=min(500, limit - rows), order=order)
-        for m in listing.items:
+        # One page size throughout, the last page cut short here: a page is an offset of (page - 1) *
+        # page_size, so a smaller last page started inside the rows already written (a 600-row export
+        # wrote 500 rows and then rows 100-199 again).
+        listing = inbox.list_inbox(session, f, page=page, page_size=PAGE_ROWS, order=order)
+        wanted = listing.items[:limit - rows]
+        for m in wanted:
             w.writerow([csv_safe(v) for v in (
                 m.id, m.platform, brands.get(m.brand_id or -1, ""), m.author_handle, m.author_name,
                 m.created_at.isoformat(), m.status, m.assignee, m.corrected_sentiment or m.sentiment,
                 m.corrected_intent or m.intent, ",".join(m.tags or []), round(m.priority, 1), m.url, m.text)])
-        rows += len(listing.items)
+        rows += len(wanted)
         if not listing.has_next:
             break
         page += 1

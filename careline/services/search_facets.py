@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from careline.models import Status
 from careline.search_index import OPEN_STATUSES
 from careline.services.inbox_filter import InboxFilter
-from careline.services.search_query import ParsedQuery
+from careline.services.search_query import ParsedQuery, tokens
 
 ALL_STATUSES = tuple(s.value for s in Status)
 CLOSED_STATUSES = tuple(s for s in ALL_STATUSES if s not in OPEN_STATUSES)
@@ -62,7 +62,10 @@ def for_filter(f: InboxFilter, q: ParsedQuery) -> Facets:
     names_brand = any(x.field == "brand" and not x.negated for x in q.filters)
     own_only = not f.brand_ids and not f.include_competitors and not names_brand
     facets = Facets(states=states, platforms=tuple(groups), own_brands_only=own_only)
-    return replace(facets, exact=exact_states and _nothing_else(f, q))
+    # FTS5 holds a platform as its folded tokens, so a chosen "X" matches the stored "x" there, where the
+    # SQL `platform IN (...)` is exact: such a choice leaves the count to SQL (it counted 44 for 19 listed)
+    exact_platforms = all(tokens(p) == [p] for p in f.platforms)
+    return replace(facets, exact=exact_states and exact_platforms and _nothing_else(f, q))
 
 
 def _nothing_else(f: InboxFilter, q: ParsedQuery) -> bool:

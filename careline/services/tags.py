@@ -54,14 +54,17 @@ def any_tag(tags: Sequence[str]) -> ColumnElement[bool]:
 
 
 def tag_counts(session: Session, limit: int = 500) -> list[tuple[str, int]]:
-    """Every tag in use with how many mentions carry it, most used first.
+    """Every tag in use with how many mentions carry it, most used first, then by name.
 
-    One pass over the mentions that have tags at all (an empty list is the common case and skipped)."""
+    One pass over the mentions that have tags at all (an empty list is the common case and skipped). Ties
+    go by name, not by `most_common`'s first-seen order: that is the order the database happened to scan
+    the rows in (PostgreSQL moves an updated row in its heap), so the list, and which tags the `limit`
+    kept, could differ between databases and from one day to the next."""
     stmt = select(Mention.tags).where(sa.cast(Mention.tags, sa.String) != "[]")
     counts: Counter[str] = Counter()
     for tags in session.exec(stmt):
         counts.update(tags or [])
-    return counts.most_common(limit)
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
 def list_tags(session: Session) -> list[str]:

@@ -61,11 +61,13 @@ def ensure_builtins(session: Session) -> None:
 
 
 def visible(session: Session, username: str) -> list[SavedView]:
-    """Built-ins, then shared views, then this person's own, each group by position and name."""
+    """Built-ins, then shared views, then this person's own, each group by position and name, then by
+    age: two people's shared "Bags" and "bags" otherwise kept the order the rows were read in, which on
+    PostgreSQL changes when one is saved again (the updated row moves)."""
     ensure_builtins(session)
     stmt = select(SavedView).where(sa.or_(col(SavedView.shared).is_(True), col(SavedView.owner) == username))
     rows = list(session.exec(stmt))
-    return sorted(rows, key=lambda v: (v.builtin is None, not v.shared, v.position, v.name.lower()))
+    return sorted(rows, key=lambda v: (v.builtin is None, not v.shared, v.position, v.name.lower(), v.id or 0))
 
 
 def get(session: Session, view_id: int, username: str) -> SavedView:
@@ -150,6 +152,14 @@ def count(session: Session, view: SavedView, me: str, cap: int = inbox.COUNT_CAP
     return inbox.count(session, to_filter(view, me), cap=cap)
 
 
-def counts(session: Session, username: str, cap: int = 10_000) -> list[tuple[SavedView, int]]:
-    """Every view this person sees, with how many mentions each holds now (counted up to `cap`)."""
-    return [(v, count(session, v, username, cap)) for v in visible(session, username)]
+def capped_count(session: Session, view: SavedView, me: str, cap: int = inbox.COUNT_CAP) -> tuple[int, bool]:
+    """(total, capped): how many the view holds up to `cap`, and whether more do, the listing's own rule
+    (inbox_search.capped_count): counted to cap + 1, so a view of exactly `cap` reads "1,000", not "1,000+"."""
+    n = count(session, view, me, cap=cap + 1)
+    return min(n, cap), n > cap
+
+
+def counts(session: Session, username: str, cap: int = inbox.COUNT_CAP) -> list[tuple[SavedView, int, bool]]:
+    """Every view this person sees, with how many mentions each holds now and whether more than `cap` do
+    (counted up to `cap`; shown as "1,000+" when capped)."""
+    return [(v, *capped_count(session, v, username, cap)) for v in visible(session, username)]

@@ -3,6 +3,7 @@ leaves the inbox list and count, while a search still finds it and says so."""
 from __future__ import annotations
 
 import json
+import random
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -15,6 +16,7 @@ from careline.services.inbox import InboxFilter
 from careline.services.ingest import ingest
 from careline.settings import get_settings
 from tests.conftest import make_raw
+from tests.factories import make_brand, make_mention, utc
 
 
 def _two_posts(session: Session) -> tuple[int, int]:
@@ -53,3 +55,32 @@ def test_cli_search_badges_a_deleted_post(cli_env) -> None:  # type: ignore[no-u
     assert rows == {gone: "deleted by the author", kept: None}
     table = CliRunner().invoke(app, ["search", "lost bag"])
     assert "deleted by the author" in table.output
+
+
+def test_languages_are_the_first_hundred_by_code_on_both_databases(any_engine: Engine) -> None:
+    """`DISTINCT ... LIMIT 100` with no order kept whichever 100 languages each database's scan met first
+    (of 120, SQLite and PostgreSQL each dropped a different set), so the language picker differed."""
+    with Session(any_engine) as s:
+        brand = make_brand(s)
+        s.add_all([make_mention(brand, utc(2026, 11, 1), language=f"l{(37 * i) % 120:03d}") for i in range(120)])
+        s.commit()
+        assert inbox.languages(s) == [f"l{i:03d}" for i in range(100)]
+
+
+def test_thread_and_author_history_break_equal_times_by_id(any_engine: Engine) -> None:
+    """Posts at the same second came back in heap order on PostgreSQL once rows were updated (and the
+    history's limit kept a different 20), in id order on SQLite."""
+    with Session(any_engine) as s:
+        at = utc(2026, 11, 1, 12)
+        ids = ingest(s, [make_raw(text=f"Acme Air {i}", created_at=at, author_handle="kim", thread_id="t1")
+                         for i in range(30)]).new_ids
+        for mid in random.Random(3).sample(ids, len(ids)):  # PostgreSQL: each updated row moves in the heap
+            m = inbox.get(s, mid)
+            assert m is not None
+            m.priority = 2.0
+            s.add(m)
+            s.commit()
+        first = inbox.get(s, ids[0])
+        assert first is not None
+        assert [m.id for m in inbox.thread(s, first)] == ids[1:]
+        assert [m.id for m in inbox.author_history(s, first)] == ids[:0:-1][:20]

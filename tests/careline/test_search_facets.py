@@ -192,3 +192,14 @@ def test_postgres_open_index_leaves_competitors_and_other_platforms_out(pg_engin
             conn.rollback()
         assert f"Bitmap Index Scan on {search_index.PG_OPEN_INDEX} (actual" in plan, plan
         assert f"rows={expected} loops=1)\n" in plan.split(search_index.PG_OPEN_INDEX)[1].split("Index Cond")[0], plan
+
+
+def test_a_platform_chosen_in_another_case_is_counted_as_listed(any_engine) -> None:
+    """SQLite counted `bag` with the platform choice "X" from FTS5, whose platform facet folds case, so it
+    counted the x posts that the exact `platform IN ('X')` of the listing leaves out."""
+    with Session(any_engine) as s:
+        ingest(s, [make_raw(platform="x", text="Acme Air lost bag"), make_raw(platform="reddit", text="Acme Air bag")])
+        f = InboxFilter(text="bag", platforms=["X", "reddit"])
+        listed = [m.id for m in list_inbox(s, f).items]
+        assert len(listed) == 1 and count(s, f) == count(s, f, cap=None) == 1
+        assert inbox_search.listing(s, f)[1:] == (1, False)

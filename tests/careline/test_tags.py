@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from careline.errors import InvalidInput
 from careline.models import AuditEvent, Mention
-from careline.services import search_export, tags, trends, triage
+from careline.services import inbox, search_export, tags, trends, triage
 from careline.services.inbox import InboxFilter
 from careline.services.ingest import ingest
 from tests.conftest import make_raw
@@ -61,3 +61,29 @@ def test_csv_export_of_a_tag_is_safe_and_audited(any_engine) -> None:
         assert rows[0]["text"].startswith("'=HYPERLINK") and rows[0]["tags"] == "bags,vip"
         event = s.exec(select(AuditEvent).where(AuditEvent.action == "export_mentions")).one()
         assert event.actor == "dana" and event.detail["rows"] == 2 and event.detail["query"] == "tag:vip"
+
+
+def test_csv_export_with_a_limit_that_is_not_a_whole_page_writes_each_row_once(any_engine) -> None:
+    """The last page of an export used to be asked for at a smaller page size under the same page number,
+    an offset inside the rows already written: a 600-row export wrote rows 100-199 twice and never 500-599."""
+    with Session(any_engine) as s:
+        start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+        ingest(s, [make_raw(text=f"Acme Air post {i}", created_at=start + timedelta(minutes=i)) for i in range(650)])
+        listed = [m.id for p in (1, 2) for m in
+                  inbox.list_inbox(s, InboxFilter(), page=p, page_size=500, order="oldest").items]
+        for limit in (600, 501, 499, 1):
+            data, n = search_export.to_csv(s, InboxFilter(), "dana", order="oldest", limit=limit)
+            ids = [int(r["id"]) for r in csv.DictReader(io.StringIO(data.decode()))]
+            assert n == limit and ids == listed[:limit]
+
+
+def test_tag_counts_break_ties_by_name_not_by_scan_order(any_engine) -> None:
+    """Equal counts came out in the order the rows were scanned (first seen first), which is not the same
+    on both databases nor after an update; the limit then kept whichever tied tags were seen first."""
+    with Session(any_engine) as s:
+        ids = ingest(s, [make_raw(text=f"post {i}") for i in range(4)]).new_ids
+        for mid, tagged in zip(ids, (["zeta"], ["mid"], ["alpha", "vip"], ["vip"]), strict=True):
+            triage.set_tags(s, mid, tagged, "dana")
+        triage.set_tags(s, ids[0], ["zeta", "beta"], "dana")  # PostgreSQL: the row moves to the heap's end
+        assert tags.tag_counts(s) == [("vip", 2), ("alpha", 1), ("beta", 1), ("mid", 1), ("zeta", 1)]
+        assert tags.tag_counts(s, limit=2) == [("vip", 2), ("alpha", 1)]

@@ -9,9 +9,10 @@ from sqlmodel import Session, select
 from careline.errors import InvalidInput, NotFound
 from careline.models import AuditEvent, Mention
 from careline.models_views import SavedView
-from careline.services import inbox, triage, views
+from careline.services import inbox, inbox_search, triage, views
 from careline.services.ingest import ingest
 from tests.conftest import make_raw
+from tests.factories import make_brand, make_mention
 
 
 def _seed(s: Session) -> list[int]:
@@ -91,3 +92,33 @@ def test_builtin_overdue_is_open_unanswered_past_the_deadline(any_engine) -> Non
         assert [v.builtin for v in views.visible(s, "dana")][:2] == ["mine", "overdue"]
         f = views.to_filter(overdue, "dana")
         assert [m.id for m in inbox.list_inbox(s, f, order=overdue.sort).items] == [ids[0]]
+
+
+def test_view_counts_say_capped_only_past_the_cap_as_the_listing_does(any_engine) -> None:
+    """A view of exactly 1,000 mentions was titled "1,000+" while its listing said 1,000: the count stopped
+    at the cap, so exactly the cap and more than it looked the same."""
+
+    with Session(any_engine) as s:
+        brand = make_brand(s)
+        start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+        s.add_all([make_mention(brand, start + timedelta(seconds=i)) for i in range(inbox.COUNT_CAP)])
+        s.commit()
+        view = views.save(s, "Everything open", "dana", filters={"statuses": ["new"]})
+        listed = inbox_search.capped_count(s, views.to_filter(view, "dana"))
+        assert views.capped_count(s, view, "dana") == listed == (inbox.COUNT_CAP, False)
+        assert dict((v.name, (n, capped)) for v, n, capped in views.counts(s, "dana"))["Everything open"] == (
+            inbox.COUNT_CAP, False)
+        s.add(make_mention(brand, start - timedelta(days=1)))
+        s.commit()
+        listed = inbox_search.capped_count(s, views.to_filter(view, "dana"))
+        assert views.capped_count(s, view, "dana") == listed == (inbox.COUNT_CAP, True)
+
+
+def test_shared_views_with_the_same_name_keep_their_order_after_a_save(any_engine) -> None:
+    """Two people's shared "Bags" and "bags" sorted equal and came out in the order the rows were read:
+    on PostgreSQL saving dana's again moved her row behind lee's, on SQLite it stayed first."""
+    with Session(any_engine) as s:
+        first = views.save(s, "Bags", "dana", query="bag", shared=True)
+        second = views.save(s, "bags", "lee", query="bags", shared=True)
+        views.save(s, "Bags", "dana", query="lost bag", shared=True)  # the same row, updated
+        assert [v.id for v in views.visible(s, "kim") if not v.builtin] == [first.id, second.id]
