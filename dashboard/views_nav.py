@@ -28,6 +28,11 @@ def _counts(username: str, generation: int) -> list[tuple[int, str, int, bool, b
                 for v, n, capped in views.counts(session, username, cap=inbox.COUNT_CAP)]
 
 
+def entry_title(name: str, n: int, capped: bool) -> str:
+    """A view's navigation entry: its name (plain, shortened) and live count, "1,000+" only past the cap."""
+    return f"{clean(name, 40)} · {n:,}{'+' if capped else ''}"
+
+
 def _generation() -> int:
     return int(st.session_state.get("_views_gen", 0))
 
@@ -38,8 +43,7 @@ def pages(user: dict[str, Any], inbox_page: Any) -> list[Any]:
     # Recounted every 30 s behind the page (a new generation after a save or delete counts at once): at 1M
     # mentions a recount took 0.1-2.5 s, which every 30 s fell on whatever the person clicked.
     for view_id, name, n, capped, shared in lagging.value(_counts, user["username"], _generation(), ttl=30):
-        shown = f"{n:,}+" if capped else f"{n:,}"
-        entries.append(st.Page(_opener(view_id, inbox_page), title=f"{clean(name, 40)} · {shown}",
+        entries.append(st.Page(_opener(view_id, inbox_page), title=entry_title(name, n, capped),
                                icon=":material/group:" if shared else ":material/bookmark:",
                                url_path=f"view-{view_id}"))
     return entries

@@ -97,3 +97,14 @@ def test_inbox_exports_what_it_shows(page, dash_db):
     with Session(dash_db) as s:
         event = s.exec(select(AuditEvent).where(AuditEvent.action == "export_mentions")).one()
         assert event.actor == "viewer" and event.detail["rows"] == 3
+
+
+def test_a_view_entry_says_plus_only_past_the_cap(dash_db):  # type: ignore[no-untyped-def]
+    from dashboard.views_nav import entry_title
+
+    with Session(dash_db) as s:
+        counted = {v.name: (n, capped) for v, n, capped in views.counts(s, "agent", cap=1)}
+    assert entry_title("Mine", *counted["Mine"]).startswith("Mine · ")
+    assert entry_title("Lost bags", 1000, False) == "Lost bags · 1,000"
+    assert entry_title("Lost bags", 1000, True) == "Lost bags · 1,000+"
+    assert entry_title("**bold** <b>x</b>", 3, False).endswith(" · 3")
