@@ -66,7 +66,10 @@ def day_expr(session: Session, column: Any, offset_minutes: int) -> sa.ColumnEle
         return sa.func.to_char(shifted, "YYYY-MM-DD")
     if not offset_minutes:  # a modifier costs ~30% more per row on SQLite
         return sa.func.date(column)
-    return sa.func.date(column, f"{int(offset_minutes):+d} minutes")
+    # With a modifier SQLite rounds the fraction to the millisecond first, so 23:59:59.9996 would land on
+    # the next day: cut the stored text ("2026-11-16 09:12:44.999999") to whole seconds (offsets are whole
+    # minutes, so the local day is the same).
+    return sa.func.date(sa.func.substr(column, 1, 19), f"{int(offset_minutes):+d} minutes")
 
 
 def per_day(session: Session, column: Any, since: datetime, until: datetime, zone: ZoneInfo | str,

@@ -67,3 +67,16 @@ def test_week_bounds_and_day_ranges_share_local_midnight() -> None:
     w43 = week_period("2026-W43", berlin)
     assert w43.start_utc == localdays.local_midnight(date(2026, 10, 19), berlin) == _at(2026, 10, 18, 22)
     assert localdays.day_range(7, berlin, today=date(2026, 10, 25)) == (w43.start_utc, w43.end_utc)
+
+
+def test_the_last_microsecond_of_a_local_day_stays_in_that_day(any_engine: Engine) -> None:
+    # SQLite's date() rounds fractional seconds to the millisecond once a modifier shifts the time, which
+    # pushed 21:59:59.999999 UTC (23:59:59.999999 in Berlin) into the next day
+    berlin = ZoneInfo("Europe/Berlin")
+    last = datetime(2026, 10, 20, 21, 59, 59, 999_999, tzinfo=timezone.utc)
+    _seed(any_engine, [last, _at(2026, 10, 20, 22, 0), datetime(2026, 10, 20, 23, 59, 59, 999_600, tzinfo=timezone.utc)])
+    want = {date(2026, 10, 20): 1, date(2026, 10, 21): 2}
+    assert _report_days(any_engine, date(2026, 10, 19), date(2026, 10, 25), berlin) == want
+    assert _trends_days(any_engine, date(2026, 10, 19), date(2026, 10, 25), berlin) == want
+    utc = ZoneInfo("UTC")
+    assert _trends_days(any_engine, date(2026, 10, 19), date(2026, 10, 25), utc) == {date(2026, 10, 20): 3}
