@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from careline.models import Brand, Mention, Team
-from careline.services import mention_brands
+from careline.services import elapsed, mention_brands
 
 ACTIONABLE = ("complaint", "question")
 _S = TypeVar("_S", bound=sa.Select[Any])  # a select keeps its own type (sqlmodel's or Core's) through _scope
@@ -52,18 +52,6 @@ class Breach:
     first_response_at: datetime | None
     late_minutes: float
     text: str
-
-
-def _minutes(session: Session, later: Any, earlier: Any) -> sa.ColumnElement:
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.func.extract("epoch", later - earlier) / 60.0
-    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 1440.0
-
-
-def _bucket(session: Session, minutes: sa.ColumnElement) -> sa.ColumnElement:
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.cast(sa.func.floor(minutes + 1e-6), sa.Integer)
-    return sa.cast(minutes + 1e-6, sa.Integer)  # CAST truncates; durations here are never negative
 
 
 def _scope(stmt: _S, since: datetime, until: datetime) -> _S:
@@ -117,7 +105,7 @@ def summary(session: Session, since: datetime, until: datetime, group: str = "br
 
 def _histograms(session: Session, since: datetime, until: datetime, key: Any,
                 end: Any) -> dict[object, Counter[int]]:
-    bucket = _bucket(session, _minutes(session, end, col(Mention.created_at))).label("b")
+    bucket = elapsed.whole_minutes(session, end, col(Mention.created_at)).label("b")
     stmt = _scope(sa.select(key, bucket, sa.func.count()).where(end.is_not(None)), since, until).group_by(key, bucket)
     out: dict[object, Counter[int]] = defaultdict(Counter)
     for k, b, n in session.execute(stmt):

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from careline.models import Brand, Mention, MentionBrand
-from careline.services import localdays, mention_brands
+from careline.services import elapsed, localdays, mention_brands
 from careline.services.tags import any_tag
 
 LABELS = {"sentiment": ("negative", "neutral", "positive"), "intent": ("complaint", "question", "praise", "other")}
@@ -159,12 +159,6 @@ def share_from_volume(session: Session, rows: Sequence[VolumeRow]) -> list[Share
     return sorted(out, key=lambda r: (-r.mentions, r.brand))
 
 
-def _minutes_expr(session: Session) -> sa.ColumnElement:
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.func.extract("epoch", col(Mention.first_response_at) - col(Mention.created_at)) / 60.0
-    return (sa.func.julianday(col(Mention.first_response_at)) - sa.func.julianday(col(Mention.created_at))) * 1440.0
-
-
 def response_times(
     session: Session,
     since: datetime,
@@ -181,13 +175,9 @@ def response_times(
     One grouped query: a histogram of whole minutes (NULL for unanswered) split by within/over the SLA, so
     the median and 90th percentile come out to the minute without fetching a row per mention.
     """
-    minutes = _minutes_expr(session)
-    if session.get_bind().dialect.name == "postgresql":
-        whole = sa.cast(sa.func.floor(minutes + 1e-6), sa.Integer)
-    else:  # CAST truncates (response times are never negative); the nudge undoes julianday's float error
-        whole = sa.cast(minutes + 1e-6, sa.Integer)
-    bucket = whole.label("bucket")
-    ok = sa.case((minutes <= sla_minutes, 1), else_=0).label("ok")
+    responded, posted = col(Mention.first_response_at), col(Mention.created_at)
+    bucket = elapsed.whole_minutes(session, responded, posted).label("bucket")
+    ok = sa.case((elapsed.within(session, responded, posted, sla_minutes), 1), else_=0).label("ok")
     stmt = sa.select(bucket, ok, sa.func.count()).where(_effective("intent").in_(list(intents)))
     # Our response times: competitors' mentions are not ours to answer, so they never count as missed,
     # even when a competitor is among the chosen brands; a chosen brand counts every post that names it.

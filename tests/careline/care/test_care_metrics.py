@@ -66,3 +66,25 @@ def test_outside_reply_counts_and_dry_run_does_not(session: Session, brand: Bran
     assert rows[0].answered == 1 and rows[0].median_first_response_min == 45
     assert [x.mention_id for x in care_metrics.breaches(session, created - timedelta(hours=1),
                                                         created + timedelta(hours=1))] == [b.id]
+
+
+def test_times_are_exact_to_the_microsecond_at_the_sla_and_at_minute_edges(any_engine: Engine) -> None:
+    # SQLite's julianday() is a float and rounds fractions to the millisecond: a reply exactly at the SLA
+    # read as just over it, and 59 min 59.9996 s as a whole 60 minutes; PostgreSQL was exact
+    from careline.services import trends
+
+    with Session(any_engine, expire_on_commit=False) as session:
+        ours = Brand(name="Acme Air")
+        session.add(ours)
+        session.commit()
+        created = T0 + timedelta(microseconds=999_600)
+        session.add(Mention(platform="x", external_id="edge", text="late bag", brand_id=ours.id, intent="complaint",
+                            status="resolved", created_at=created, first_response_at=created + timedelta(minutes=120),
+                            resolved_at=created + timedelta(minutes=60) - timedelta(microseconds=400)))
+        session.commit()
+        since, until = T0, T0 + timedelta(days=1)
+        stats = trends.response_times(session, since, until, sla_minutes=120)
+        assert (stats.answered, stats.within_sla, stats.median_minutes) == (1, 1, 120.0)
+        assert trends.response_times(session, since, until, sla_minutes=119).within_sla == 0
+        [row] = care_metrics.summary(session, since, until, "brand", now=NOW)
+        assert (row.median_first_response_min, row.median_resolution_min) == (120.0, 59.0)

@@ -1,0 +1,40 @@
+"""Elapsed time between two stored UTC timestamps in SQL, exact to the microsecond on SQLite and
+PostgreSQL alike: the one way response and resolution times are measured (Trends, the care metrics).
+
+PostgreSQL's `extract(epoch from interval)` is an exact numeric. SQLite's julianday() is a float of days
+and rounds the stored fraction to the millisecond, so a reply exactly at the SLA read as 120.0000002
+minutes (over it) and whole-minute buckets could drift by one; here SQLite subtracts whole seconds
+(`strftime('%s')` of the stored text cut to seconds) and the microseconds as integers.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+_PER_MINUTE = 60_000_000
+
+
+def microseconds(session: Session, later: Any, earlier: Any) -> sa.ColumnElement[int]:
+    """`later - earlier` in whole microseconds (an integer expression)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.cast(sa.func.extract("epoch", later - earlier) * 1_000_000, sa.BigInteger)
+
+    def seconds(column: Any) -> sa.ColumnElement[int]:
+        return sa.cast(sa.func.strftime("%s", sa.func.substr(column, 1, 19)), sa.Integer)
+
+    def fraction(column: Any) -> sa.ColumnElement[int]:  # "2026-11-16 09:12:44.000123" -> 123
+        return sa.cast(sa.func.substr(column, 21, 6), sa.Integer)
+
+    return (seconds(later) - seconds(earlier)) * 1_000_000 + fraction(later) - fraction(earlier)
+
+
+def whole_minutes(session: Session, later: Any, earlier: Any) -> sa.ColumnElement[int]:
+    """Elapsed whole minutes, truncated (integer division on both databases)."""
+    return sa.cast(microseconds(session, later, earlier) // _PER_MINUTE, sa.Integer)
+
+
+def within(session: Session, later: Any, earlier: Any, minutes: int) -> sa.ColumnElement[bool]:
+    """`later` came at most `minutes` minutes after `earlier` (exactly at the limit counts as within)."""
+    return microseconds(session, later, earlier) <= int(minutes) * _PER_MINUTE
