@@ -103,8 +103,13 @@ def response_times(session: Session, period: Period) -> list[tuple[int | None, s
 
 def top_advocates(session: Session, period: Period, brand_ids: list[int | None],
                   limit: int = 10) -> list[dict[str, Any]]:
-    """Authors with the most praise in the period (for our own brands), with their lifetime rollup."""
+    """Authors with the most praise in the period (for our own brands), with their lifetime rollup.
+
+    Ties go by followers (unknown counts as none: NULL sorts first in PostgreSQL's DESC and last in
+    SQLite's), then handle, then platform (one handle on two platforms is two authors), so both databases
+    keep the same authors at the limit."""
     n = sa.func.count().label("praise")
+    followers = sa.func.coalesce(sa.func.max(M.c.author_followers), 0)
     stmt = (
         sa.select(M.c.platform, M.c.author_handle, n, sa.func.max(M.c.author_followers).label("followers"),
                   sa.func.max(A.c.display_name).label("display_name"),
@@ -112,7 +117,7 @@ def top_advocates(session: Session, period: Period, brand_ids: list[int | None],
         .select_from(M.outerjoin(A, sa.and_(A.c.platform == M.c.platform, A.c.handle == M.c.author_handle)))
         .where(in_period(period), INTENT == "praise", M.c.author_handle.is_not(None), _brand_filter(brand_ids))
         .group_by(M.c.platform, M.c.author_handle)
-        .order_by(n.desc(), sa.func.max(M.c.author_followers).desc(), M.c.author_handle)
+        .order_by(n.desc(), followers.desc(), M.c.author_handle, M.c.platform)
         .limit(limit)
     )
     return [dict(r._mapping) for r in session.execute(stmt)]

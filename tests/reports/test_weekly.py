@@ -211,3 +211,19 @@ def test_half_hour_zones_cut_days_exactly(any_engine: Engine) -> None:
     assert {day: n for (day, *_), n in daily.items()} == {date(2026, 10, 20): 1, date(2026, 10, 21): 2}
 
 
+
+
+def test_top_advocates_break_ties_the_same_on_both_databases(any_engine: Engine) -> None:
+    # equal praise: followers decide with unknown as none (PostgreSQL sorted NULL first in DESC, SQLite
+    # last), then handle, then platform (one handle on two platforms is two authors)
+    with Session(any_engine) as session:
+        own, _rival = brands(session)
+        at = utc(2026, 10, 20, 12)
+        add(session, *[mention(own, at, "positive", "praise", platform=p, author_handle=h, author_followers=f)
+                       for p, h, f in [("x", "zed", None), ("mastodon", "ann", 0), ("x", "ann", 0),
+                                       ("reddit", "bo", 5), ("x", "cy", None), ("x", "cy", None)]])
+        week = week_period("2026-W43", BERLIN)
+        ranked = [(a["platform"], a["author_handle"]) for a in queries.top_advocates(session, week, [own.id])]
+        assert ranked == [("x", "cy"), ("reddit", "bo"), ("mastodon", "ann"), ("x", "ann"), ("x", "zed")]
+        assert [(a["platform"], a["author_handle"]) for a in queries.top_advocates(session, week, [own.id], limit=3)] \
+            == ranked[:3]
