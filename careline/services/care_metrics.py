@@ -127,12 +127,12 @@ def _median(hist: Counter[int] | None) -> float | None:
 
 def breaches(session: Session, since: datetime, until: datetime, *, limit: int = 500,
              now: datetime | None = None, brand_ids: Sequence[int] | None = None) -> list[Breach]:
-    """The breaches themselves, latest deadline first: which mention, whose, how late."""
+    """The breaches themselves, latest deadline first (then the newest mention): which mention, whose, how late."""
     now = now or datetime.now(timezone.utc)
     stmt = _scope(select(Mention), since, until).where(_breached(now))
     if brand_ids:
         stmt = stmt.where(col(Mention.brand_id).in_(list(brand_ids)))
-    stmt = stmt.order_by(col(Mention.respond_by).desc()).limit(limit)
+    stmt = stmt.order_by(col(Mention.respond_by).desc(), col(Mention.id).desc()).limit(limit)  # id: ties
     brands, teams = _names(session, "brand"), _names(session, "team")
     out = []
     for m in session.exec(stmt):

@@ -88,3 +88,19 @@ def test_times_are_exact_to_the_microsecond_at_the_sla_and_at_minute_edges(any_e
         assert trends.response_times(session, since, until, sla_minutes=119).within_sla == 0
         [row] = care_metrics.summary(session, since, until, "brand", now=NOW)
         assert (row.median_first_response_min, row.median_resolution_min) == (120.0, 59.0)
+
+
+def test_breaches_with_the_same_deadline_list_newest_mention_first(any_engine: Engine) -> None:
+    with Session(any_engine, expire_on_commit=False) as session:
+        ours = Brand(name="Acme Air")
+        session.add(ours)
+        session.commit()
+        due = T0 + timedelta(hours=2)
+        tied = [Mention(platform="x", external_id=f"tie{i}", text="no reply", brand_id=ours.id, intent="complaint",
+                        status="new", created_at=T0 + timedelta(minutes=i), respond_by=due) for i in range(4)]
+        session.add_all(tied)
+        session.commit()
+        listed = care_metrics.breaches(session, T0, T0 + timedelta(days=1), now=NOW)
+        assert [b.mention_id for b in listed] == sorted((m.id for m in tied), reverse=True)
+        assert [b.mention_id for b in care_metrics.breaches(session, T0, T0 + timedelta(days=1), now=NOW, limit=2)] \
+            == [b.mention_id for b in listed[:2]]
