@@ -82,13 +82,14 @@ def top_advocates(
         .join(ci, col(ci.author_id) == ab.author_id).join(a, col(a.id) == ab.author_id)
         .where(col(ab.brand_id).in_(wanted), col(ab.praise_count) > 0,
                *([col(a.platform).in_(list(platforms))] if platforms else []))
-        .order_by(col(ab.praise_count).desc()).limit(max(limit * 10, 1000))  # praise dominates the score
+        # praise dominates the score; the ids settle ties, so both databases keep the same rows at the limit
+        .order_by(col(ab.praise_count).desc(), col(ab.author_id), col(ab.brand_id)).limit(max(limit * 10, 1000))
     ).all()
     groups: dict[tuple[int, int], list[tuple]] = {}
     for r in rows:
         groups.setdefault((r[0], r[1]), []).append(tuple(r))
     # rough order by praise first, so only the customers that can make the list are loaded
-    ranked_groups = sorted(groups.items(), key=lambda kv: -sum(r[4] for r in kv[1]))[: max(limit * 3, 300)]
+    ranked_groups = sorted(groups.items(), key=lambda kv: (-sum(r[4] for r in kv[1]), kv[0]))[: max(limit * 3, 300)]
     people = {c.id: c for c in session.exec(select(Customer).where(
         col(Customer.id).in_(sorted({k[0] for k, _ in ranked_groups})), col(Customer.erased_at).is_(None)))}
     out = []
@@ -106,7 +107,8 @@ def top_advocates(
             last_thanked_at=c.last_thanked_at, score=score(praise, followers, seen, now), customer_id=cid,
             brand_id=bid, brand=own.get(bid), identities=tuple(f"{r[2]}:@{r[3]}" for r in ids),
             last_thanked_platform=c.last_thanked_platform))
-    out.sort(key=lambda adv: (-adv.score, adv.handle))
+    # a full order: one handle can be two customers on two platforms, or one customer praising two brands
+    out.sort(key=lambda adv: (-adv.score, adv.handle, adv.platform, adv.brand_id or 0, adv.customer_id or 0))
     return out[:limit]
 
 

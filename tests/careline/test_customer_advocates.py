@@ -54,3 +54,25 @@ def test_thank_uses_our_praise_and_once_a_day_across_platforms(session: Session)
     assert lee is not None and lee.last_thanked_at is not None and lee.last_thanked_platform == "x"
     with pytest.raises(Conflict, match="already thanked on x"):
         advocates.thank(session, "mastodon", "lee@mastodon.social", "Thanks again!", "bob", "agent", dry_run=True)
+
+
+def test_equal_scores_rank_by_handle_platform_and_brand_on_both_databases(any_engine) -> None:
+    from datetime import datetime, timezone
+
+    with Session(any_engine, expire_on_commit=False) as s:
+        air, rail = Brand(name="Acme Air", keywords=["acme"]), Brand(name="Acme Rail", keywords=["rail"])
+        s.add_all([air, rail])
+        s.commit()
+        at = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+        ids: list[int] = []
+        # the same handle on X and on Mastodon (two customers), and one of them praising both brands alike
+        for platform, brand in (("x", rail), ("x", air), ("mastodon", air)):
+            ids += ingest(s, [make_raw(platform=platform, author_handle="sam", author_followers=10, created_at=at)
+                              for _ in range(2)], brand_id=brand.id).new_ids
+        label(s, ids, "praise")
+        ranked = advocates.top_advocates(s, now=at)
+        assert [(a.platform, a.brand) for a in ranked] == [("mastodon", "Acme Air"), ("x", "Acme Air"),
+                                                           ("x", "Acme Rail")]
+        assert len({a.score for a in ranked}) == 1
+        assert [(a.platform, a.brand) for a in advocates.top_advocates(s, now=at, limit=2)] == \
+            [(a.platform, a.brand) for a in ranked[:2]]
