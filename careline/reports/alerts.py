@@ -186,7 +186,7 @@ def detect_vip_complaints(session: Session, now: datetime, rules: AlertRules) ->
         sa.select(M.c.id, M.c.brand_id, M.c.platform, M.c.author_handle, M.c.author_followers, M.c.text, M.c.url)
         .where(M.c.created_at >= now - timedelta(hours=rules.vip_lookback_hours), INTENT == "complaint",
                M.c.author_followers >= rules.vip_followers, M.c.brand_id.in_(list(brands)))
-        .order_by(M.c.author_followers.desc()).limit(20)
+        .order_by(M.c.author_followers.desc(), M.c.id.desc()).limit(20)  # equal reach: the newest complaints
     )
     return [Alert(kind="vip_complaint", brand_id=r.brand_id, mention_id=r.id, dedup_key=f"vip_complaint:{r.id}",
                   message=f"{brands[r.brand_id]}: complaint from {r.author_handle or 'an author'} on {r.platform} "

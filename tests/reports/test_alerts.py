@@ -227,3 +227,16 @@ def test_acknowledge_is_audited(settings: Settings, engine: Engine) -> None:
         assert (event.actor, event.action, event.detail["alert_id"]) == ("agent", "alert_ack", 1)
         with pytest.raises(NotFound):
             acknowledge(session, 99, "agent")
+
+
+def test_vip_complaints_with_equal_reach_keep_the_newest_at_the_limit(any_engine: Engine) -> None:
+    from careline.reports.alerts import detect_vip_complaints
+
+    with Session(any_engine) as session:
+        own, _rival = brands(session)
+        add(session, *[mention(own, NOW - timedelta(minutes=30 - i), "negative", "complaint", author_handle=f"big{i}",
+                               author_followers=50_000) for i in range(23)])
+        found = detect_vip_complaints(session, NOW, AlertRules())
+        ids = [a.mention_id for a in found]
+        assert len(ids) == 20 and ids == sorted(ids, reverse=True)
+        assert min(ids) == max(ids) - 19  # the three oldest are the ones left out
