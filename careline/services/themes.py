@@ -72,7 +72,8 @@ def read_rows(session: Session, since: datetime, until: datetime, intent: str | 
         stmt = stmt.where(col(Mention.brand_id).in_(list(brand_ids)))
     if platforms:
         stmt = stmt.where(col(Mention.platform).in_(list(platforms)))
-    stmt = stmt.order_by(col(Mention.created_at).desc()).limit(sample)
+    # the id settles ties in time, so both databases sample (and list examples from) the same posts
+    stmt = stmt.order_by(col(Mention.created_at).desc(), col(Mention.id).desc()).limit(sample)
     out = _Rows([], [], [], [])
     for mid, text, sentiment, blob in session.execute(stmt):
         out.ids.append(int(mid))

@@ -125,3 +125,21 @@ def test_two_clusters_named_by_the_same_words_are_one_theme() -> None:
     assert [t.size for t in found] == [40, 20]
     assert len({t.label for t in found}) == 2 and "refund" in found[1].terms
     assert sorted(found[0].mention_ids) == list(range(40))
+
+
+def test_the_sample_keeps_the_newest_posts_when_times_tie(any_engine) -> None:
+    with Session(any_engine, expire_on_commit=False) as s:
+        b = Brand(name="Acme Air", keywords=["acme air"])
+        s.add(b)
+        s.commit()
+        res = ingest(s, [make_raw(external_id=f"tie{i}", text=f"Acme Air post {i}", created_at=T0) for i in range(6)],
+                     brand_id=b.id)
+        ms = [s.get(Mention, i) for i in res.new_ids]
+        apply_labels(s, ms, [Labels("negative", "complaint") for _ in ms], "lexicon", 0.5)  # type: ignore[misc]
+        s.commit()
+        for m in ms[::2]:  # an updated row moves in PostgreSQL's heap: scan order is not id order
+            m.status = "assigned"
+            s.add(m)
+            s.commit()
+        rows = themes.read_rows(s, T0, T0 + timedelta(days=1), "complaint", None, None, sample=3)
+    assert rows.ids == sorted(res.new_ids, reverse=True)[:3]
