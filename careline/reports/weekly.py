@@ -214,7 +214,7 @@ def write_report(report: Report, session: Session, sink: DirSink | ZipSink, prog
             table = CsvTable(fh, header)
             for row in rows:
                 table.row(row)
-    for name, (header, rows) in zip(names[8:], care_tables(session, report.period).values()):
+    for name, (header, rows) in zip(names[8:], care_tables(session, report.period, report.generated_at).values()):
         with sink.text(name) as fh:
             table = CsvTable(fh, header)
             for row in rows:
@@ -265,7 +265,7 @@ def _write_workbook(book: Workbook, report: Report, session: Session, raw_csv: C
                 sheet.note(line)
         elif not rows and report.empty:
             sheet.note(f"No mentions in {report.period.label}.")
-    for title, (header, rows) in zip(("Care", "Breaches"), care_tables(session, report.period).values()):
+    for title, (header, rows) in zip(("Care", "Breaches"), care_tables(session, report.period, report.generated_at).values()):
         sheet = book.add_sheet(title, header)
         for row in rows:
             sheet.row(row)

@@ -227,3 +227,37 @@ def test_top_advocates_break_ties_the_same_on_both_databases(any_engine: Engine)
         assert ranked == [("x", "cy"), ("reddit", "bo"), ("mastodon", "ann"), ("x", "ann"), ("x", "zed")]
         assert [(a["platform"], a["author_handle"]) for a in queries.top_advocates(session, week, [own.id], limit=3)] \
             == ranked[:3]
+
+
+def test_care_tables_judge_every_breach_at_one_instant(any_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the Care counts, the breach list, the CSV files and the workbook each asked for "now" on their own, so
+    # a deadline passing during the export made them disagree; a clock that jumps at every call shows it
+    from datetime import datetime, timezone
+
+    import careline.services.care_metrics as care_metrics_module
+
+    real = datetime.now(timezone.utc)
+    calls = iter(range(100))
+
+    class JumpingClock(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+            return real + timedelta(hours=2 * next(calls))
+
+    monkeypatch.setattr(care_metrics_module, "datetime", JumpingClock)
+    with Session(any_engine) as session:
+        own, _rival = brands(session)
+        add(session, mention(own, real - timedelta(hours=1), "negative", "complaint",
+                             respond_by=real + timedelta(hours=1)))
+        today = real.astimezone(BERLIN).date()
+        data = export_range(session, today - timedelta(days=1), today, BERLIN, fmt="zip")
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = zf.namelist()
+        care_csv = list(csv.DictReader(io.StringIO(zf.read(next(n for n in names if n.endswith("-care.csv")))
+                                                   .decode("utf-8-sig"))))
+        breach_csv = list(csv.DictReader(io.StringIO(zf.read(next(n for n in names if n.endswith("-breaches.csv")))
+                                                     .decode("utf-8-sig"))))
+        book = openpyxl.load_workbook(io.BytesIO(zf.read(next(n for n in names if n.endswith(".xlsx")))), read_only=True)
+        breach_sheet = list(book["Breaches"].iter_rows(values_only=True))[1:]
+    breached = {row["by"]: int(row["breached"]) for row in care_csv if row["name"] == "Acme Air" or row["by"] != "brand"}
+    assert breached["brand"] == breached["team"] == breached["agent"] == len(breach_csv) == len(breach_sheet)
