@@ -169,6 +169,19 @@ def count(session: Session, f: InboxFilter | None = None, cap: int | None = COUN
     return _capped(session, f, cap)
 
 
+def capped(n: int, cap: int | None = None) -> tuple[int, bool]:
+    """(total, capped) from a count made up to `cap` + 1 (default COUNT_CAP, read at the call): the one rule
+    for "1,000+", which only a count past the cap earns (a count of exactly `cap` reads "1,000"; the search
+    listing and the saved views use it)."""
+    cap = COUNT_CAP if cap is None else cap
+    return min(n, cap), n > cap
+
+
+def count_capped(session: Session, f: InboxFilter | None = None, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """`count` up to `cap` with whether more match (`capped`)."""
+    return capped(count(session, f, cap=cap + 1), cap)
+
+
 @dataclass(frozen=True)
 class Floor:
     """A value of `order`'s first sort key that at least `need` matching rows reach (see count_with_floor)."""

@@ -131,8 +131,8 @@ def _counted(session: Session, f: InboxFilter, exact: bool, order: str = "", nee
     `order` (inbox.count_with_floor; None for an exact count)."""
     if exact:
         return count(session, f, cap=None), False, None
-    counted = inbox.count_with_floor(session, f, inbox.COUNT_CAP + 1, order, need)
-    return min(counted.n, inbox.COUNT_CAP), counted.n > inbox.COUNT_CAP, counted
+    counted = inbox.count_with_floor(session, f, inbox.COUNT_CAP + 1, order, need)  # past the cap: inbox.capped
+    return (*inbox.capped(counted.n), counted)
 
 
 def filter_for(text: str, *, base: InboxFilter | None = None, everywhere: bool = True,

@@ -154,9 +154,8 @@ def count(session: Session, view: SavedView, me: str, cap: int = inbox.COUNT_CAP
 
 def capped_count(session: Session, view: SavedView, me: str, cap: int = inbox.COUNT_CAP) -> tuple[int, bool]:
     """(total, capped): how many the view holds up to `cap`, and whether more do, the listing's own rule
-    (inbox_search.capped_count): counted to cap + 1, so a view of exactly `cap` reads "1,000", not "1,000+"."""
-    n = count(session, view, me, cap=cap + 1)
-    return min(n, cap), n > cap
+    (inbox.capped: a view of exactly `cap` reads "1,000", not "1,000+")."""
+    return inbox.count_capped(session, to_filter(view, me), cap)
 
 
 def counts(session: Session, username: str, cap: int = inbox.COUNT_CAP) -> list[tuple[SavedView, int, bool]]:
