@@ -20,6 +20,7 @@ migration that recreates the mention table in SQLite batch mode drops its trigge
 from __future__ import annotations
 
 import logging
+import string
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,10 +62,13 @@ def _handle(prefix: str) -> str:
     return f"hex(lower({prefix}author_handle))"
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def ascii_lower(text: str) -> str:
     """A-Z lower-cased, every other character as it is: what SQLite's lower() does, so a `from:` handle is
     compared the same way on both databases (services/search.py AsciiLower)."""
-    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
+    return text.translate(_ASCII_LOWER)
 
 
 def handle_token(handle: str) -> str:

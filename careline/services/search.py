@@ -10,6 +10,7 @@ what a query means.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Sequence
 from typing import Any
 
@@ -173,9 +174,6 @@ def _like_prefix(value: str) -> str:
     return value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
 class AsciiLower(ColumnElement[str]):
     """`value` with A-Z lower-cased and every other character as it is: SQLite's lower() (without ICU),
     written out for PostgreSQL, whose lower() folds every letter ("JÜRGEN" to "jürgen" there, "jÜrgen" on
@@ -195,7 +193,7 @@ def _ascii_lower_sqlite(el: AsciiLower, compiler, **kw) -> str:  # type: ignore[
 
 @compiles(AsciiLower, "postgresql")
 def _ascii_lower_pg(el: AsciiLower, compiler, **kw) -> str:  # type: ignore[no-untyped-def]
-    return f"translate({compiler.process(el.value, **kw)}, '{_UPPER}', '{_UPPER.lower()}')"
+    return f"translate({compiler.process(el.value, **kw)}, '{string.ascii_uppercase}', '{string.ascii_lowercase}')"
 
 
 def _field_condition(f: FieldFilter, me: str | None) -> ColumnElement[bool] | None:

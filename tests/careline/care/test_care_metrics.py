@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from careline.models import Brand, Mention, Team
 from careline.services import care_metrics, replies
+from tests.factories import make_brand
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
 NOW = T0 + timedelta(days=3)
@@ -74,9 +75,7 @@ def test_times_are_exact_to_the_microsecond_at_the_sla_and_at_minute_edges(any_e
     from careline.services import trends
 
     with Session(any_engine, expire_on_commit=False) as session:
-        ours = Brand(name="Acme Air")
-        session.add(ours)
-        session.commit()
+        ours = make_brand(session)
         created = T0 + timedelta(microseconds=999_600)
         session.add(Mention(platform="x", external_id="edge", text="late bag", brand_id=ours.id, intent="complaint",
                             status="resolved", created_at=created, first_response_at=created + timedelta(minutes=120),
@@ -92,9 +91,7 @@ def test_times_are_exact_to_the_microsecond_at_the_sla_and_at_minute_edges(any_e
 
 def test_breaches_with_the_same_deadline_list_newest_mention_first(any_engine: Engine) -> None:
     with Session(any_engine, expire_on_commit=False) as session:
-        ours = Brand(name="Acme Air")
-        session.add(ours)
-        session.commit()
+        ours = make_brand(session)
         due = T0 + timedelta(hours=2)
         tied = [Mention(platform="x", external_id=f"tie{i}", text="no reply", brand_id=ours.id, intent="complaint",
                         status="new", created_at=T0 + timedelta(minutes=i), respond_by=due) for i in range(4)]
