@@ -23,12 +23,16 @@ from careline.console import setup_logging
 from careline.db import get_engine
 from careline.services import sessions
 from careline.settings import get_settings
+from dashboard import warmup
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 # The dashboard is its own process (streamlit run): give it the CLI's handlers, so what our modules and the
 # libraries (apprise, httpx...) log here goes through the same secret-redacting filter into careline.log.
 setup_logging(get_settings().data_dir)
+# The libraries and the reply-suggestion index while the server starts, before the first browser connects
+# (dashboard/warmup.py says what that saves the first sign-in).
+warmup.begin()
 
 
 def _same_origin(request: Request) -> bool:
