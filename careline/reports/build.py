@@ -2,6 +2,10 @@
 
 Everything here works on the small grouped results of queries.py; the complaint themes come from the
 one themes implementation (careline/services/themes.py), as on the Trends page.
+
+Brands: a brand's row counts every post that names it, as Trends' volume and share of voice do (its share
+of voice is of all brand mentions, so the report and Trends agree); "All our brands" and the report's total
+count each post once (`Counts.posts`), never the sum of the brand rows.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from sqlmodel import Session
 
 from careline.reports import queries
 from careline.reports.periods import Period, range_period
-from careline.reports.queries import BrandInfo, DailyKey
+from careline.reports.queries import Answered, BrandInfo, Counts, DailyKey
 from careline.services.theme_terms import Theme
 from careline.services.themes import find_themes
 
@@ -29,7 +33,7 @@ class Report:
     previous: Period
     sla_minutes: int
     brands: dict[int | None, BrandInfo]
-    daily: Counter[DailyKey]
+    daily: Counts[DailyKey]
     summary: list[dict[str, Any]]
     previous_summary: list[dict[str, Any]]
     advocates: list[dict[str, Any]]
@@ -40,7 +44,8 @@ class Report:
 
     @property
     def total(self) -> int:
-        return sum(self.daily.values())
+        """Posts in the period, each once however many brands it names."""
+        return self.daily.total
 
     @property
     def empty(self) -> bool:
@@ -75,30 +80,42 @@ def _overall(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return next(r for r in rows if r["brand"] == OVERALL)
 
 
-def summarise(daily: Counter[DailyKey], responses: list[tuple[int | None, str, datetime, datetime]],
-              brands: dict[int | None, BrandInfo], sla_minutes: int) -> list[dict[str, Any]]:
-    """One row per brand seen or configured, plus the overall row for our own (non-competitor) brands."""
-    per: dict[int | None, Counter[str]] = defaultdict(Counter)
-    for (_, brand_id, _, sentiment, intent), n in daily.items():
-        c = per[brand_id]
-        c["mentions"] += n
-        c[f"s:{sentiment}"] += n
-        c[f"i:{intent}"] += n
+def summarise(daily: Counts[DailyKey], responses: list[Answered], brands: dict[int | None, BrandInfo],
+              sla_minutes: int) -> list[dict[str, Any]]:
+    """One row per brand seen or configured (every post that names it), plus the overall row for our own
+    (non-competitor) brands, which counts each post once."""
+    per = _fold(daily.per_brand)
+    posts = _fold(daily.posts)
     waits: dict[int | None, list[tuple[str, float]]] = defaultdict(list)
-    for brand_id, intent, created, responded in responses:
-        waits[brand_id].append((intent, max(0.0, (responded - created).total_seconds() / 60)))
-    all_total = sum(c["mentions"] for c in per.values())
+    own_waits: list[tuple[str, float]] = []
+    for r in responses:
+        wait = (r.intent, max(0.0, (r.first_response_at - r.created_at).total_seconds() / 60))
+        waits[r.brand_id].append(wait)
+        if not r.also:  # the primary brand's row: each answered post once
+            own_waits.append(wait)
+    # Shares as Trends' share of voice: of all brand mentions (a post naming two brands is two of them).
+    brand_mentions = sum(c["mentions"] for c in per.values())
     own_ids = [b for b, info in brands.items() if not info.competitor]
     rows = []
     for brand_id, info in sorted(brands.items(), key=lambda kv: (kv[1].competitor, kv[1].name.lower())):
         if brand_id is None and not per.get(None):
             continue
         rows.append(_row(info.name, info.competitor, per.get(brand_id, Counter()), waits.get(brand_id, []),
-                         all_total, sla_minutes))
-    own_counts: Counter[str] = sum((per.get(b, Counter()) for b in own_ids), Counter())
-    own_waits = [w for b in own_ids for w in waits.get(b, [])]
-    rows.insert(0, _row(OVERALL, False, own_counts, own_waits, all_total, sla_minutes))
+                         brand_mentions, sla_minutes))
+    own_counts: Counter[str] = sum((posts.get(b, Counter()) for b in own_ids), Counter())
+    # our posts (by primary brand: own first, so every post naming one of ours) as a share of all posts
+    rows.insert(0, _row(OVERALL, False, own_counts, own_waits, daily.total, sla_minutes))
     return rows
+
+
+def _fold(daily: Counter[DailyKey]) -> dict[int | None, Counter[str]]:
+    per: dict[int | None, Counter[str]] = defaultdict(Counter)
+    for (_, brand_id, _, sentiment, intent), n in daily.items():
+        c = per[brand_id]
+        c["mentions"] += n
+        c[f"s:{sentiment}"] += n
+        c[f"i:{intent}"] += n
+    return per
 
 
 def _row(name: str, competitor: bool, c: Counter[str], waits: list[tuple[str, float]], all_total: int,
@@ -135,12 +152,11 @@ def weekly_trend(session: Session, period: Period, brands: dict[int | None, Bran
     per_day = queries.sentiment_by_day(session, span)
     labels = [_week_label(monday - timedelta(weeks=i)) for i in reversed(range(weeks))]
     grid: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for (day, brand_id, sentiment), n in per_day.items():
-        info = brands.get(brand_id) or brands[None]
-        week = _week_label(day)
-        grid[(week, info.name)][sentiment] += n
-        if not info.competitor:
-            grid[(week, OVERALL)][sentiment] += n
+    for (day, brand_id, sentiment), n in per_day.per_brand.items():
+        grid[(_week_label(day), (brands.get(brand_id) or brands[None]).name)][sentiment] += n
+    for (day, brand_id, sentiment), n in per_day.posts.items():  # our brands' line: each post once
+        if not (brands.get(brand_id) or brands[None]).competitor:
+            grid[(_week_label(day), OVERALL)][sentiment] += n
     names = [OVERALL] + sorted({name for (_, name) in grid if name != OVERALL})
     out = []
     for week in labels:

@@ -3,22 +3,25 @@
 
 Local days: cut by careline.services.localdays (the database groups by local day, DST segment by segment).
 Labels: a person's correction wins over the model's (`corrected_*`), unclassified rows say so.
+Brands: the one rule Trends uses too (careline.services.mention_brands): a per-brand figure counts every
+brand a post names and a brand filter matches a post that names the brand, while a total counts each post
+once (`Counts.posts`, by its primary brand), never the sum of the per-brand rows.
 """
 from __future__ import annotations
 
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from careline.models import Author, Brand, Mention
 from careline.reports.periods import Period
-from careline.services import localdays, mention_brands
+from careline.services import mention_brands
 
 M = Mention.__table__  # type: ignore[attr-defined]
 A = Author.__table__  # type: ignore[attr-defined]
@@ -28,6 +31,33 @@ INTENT = sa.func.coalesce(M.c.corrected_intent, M.c.intent, UNCLASSIFIED).label(
 
 # (day, brand_id, platform, sentiment, intent) -> mentions
 DailyKey = tuple[date, int | None, str, str, str]
+K = TypeVar("K")
+
+
+@dataclass
+class Counts(Generic[K]):
+    """Grouped mention counts under the one brand rule (mention_brands.per_brand_days), from one pass."""
+
+    per_brand: Counter[K] = field(default_factory=Counter)  # every brand a post names: per-brand figures
+    posts: Counter[K] = field(default_factory=Counter)  # each post once, by its primary brand: totals
+
+    def add(self, key: K, n: int, also: bool) -> None:
+        self.per_brand[key] += n
+        if not also:
+            self.posts[key] += n
+
+    @property
+    def total(self) -> int:
+        """Posts, each once however many brands it names."""
+        return sum(self.posts.values())
+
+
+class Answered(NamedTuple):
+    brand_id: int | None
+    intent: str
+    created_at: datetime
+    first_response_at: datetime
+    also: bool  # True: the row of another (own) brand the post names; False: its primary brand, once a post
 
 
 @dataclass(frozen=True)
@@ -75,30 +105,32 @@ def in_period(period: Period) -> sa.ColumnElement[bool]:
     return sa.and_(M.c.created_at >= period.start_utc, M.c.created_at < period.end_utc)
 
 
-def daily_counts(session: Session, period: Period) -> Counter[DailyKey]:
+def daily_counts(session: Session, period: Period) -> Counts[DailyKey]:
     """Mentions per local day × brand × platform × sentiment × intent."""
-    def segment(day: sa.ColumnElement[Any], start: datetime, end: datetime) -> list[sa.Select[Any]]:
-        return [sa.select(day, M.c.brand_id, M.c.platform, SENTIMENT, INTENT, sa.func.count().label("n"))
-                .where(M.c.created_at >= start, M.c.created_at < end)
-                .group_by(day, M.c.brand_id, M.c.platform, sa.literal_column("eff_sentiment"),
-                          sa.literal_column("eff_intent"))]
+    def build(day: sa.ColumnElement[Any], brand: Any) -> sa.Select[Any]:
+        return (sa.select(day, brand.label("brand_id"), M.c.platform, SENTIMENT, INTENT, sa.func.count().label("n"))
+                .group_by(day, brand, M.c.platform, sa.literal_column("eff_sentiment"), sa.literal_column("eff_intent")))
 
-    out: Counter[DailyKey] = Counter()
-    for day, row in localdays.per_day(session, M.c.created_at, period.start_utc, period.end_utc, period.zone,
-                                      segment):
-        out[(day, row.brand_id, row.platform, row.eff_sentiment, row.eff_intent)] += int(row.n)
+    out: Counts[DailyKey] = Counts()
+    for day, row, also in mention_brands.per_brand_days(session, period.start_utc, period.end_utc, period.zone, build):
+        out.add((day, row.brand_id, row.platform, row.eff_sentiment, row.eff_intent), int(row.n), also)
     return out
 
 
-def response_times(session: Session, period: Period) -> list[tuple[int | None, str, datetime, datetime]]:
-    """(brand_id, intent, created_at, first_response_at) for our own mentions of the period that were
-    answered: competitors' mentions are not ours to answer (mention_brands.own_brand_clause, the one rule
-    the inbox, Trends and the care metrics use too), so they never count."""
-    stmt = (
-        sa.select(M.c.brand_id, INTENT, M.c.created_at, M.c.first_response_at)
-        .where(in_period(period), M.c.first_response_at.is_not(None), mention_brands.own_brand_clause())
-    )
-    return [(r.brand_id, r.eff_intent, r.created_at, r.first_response_at) for r in session.execute(stmt)]
+def response_times(session: Session, period: Period) -> list[Answered]:
+    """Our own mentions of the period that were answered, once for the primary brand and once more for every
+    other own brand the post names (the per-brand rule). Competitors' mentions are not ours to answer
+    (mention_brands.own_brand_clause, the one rule the inbox, Trends and the care metrics use too), so
+    neither a competitor's post nor a competitor a post names ever counts. One row per answered post and
+    brand: the medians need the minutes."""
+    def build(brand: Any) -> sa.Select[Any]:
+        return (sa.select(brand.label("brand_id"), INTENT, M.c.created_at, M.c.first_response_at)
+                .where(in_period(period), M.c.first_response_at.is_not(None), mention_brands.own_brand_clause(),
+                       mention_brands.own_brand_clause(brand)))
+
+    primary, also = mention_brands.per_brand_selects(build)
+    return [Answered(r.brand_id, r.eff_intent, r.created_at, r.first_response_at, flag)
+            for flag, stmt in ((False, primary), (True, also)) for r in session.execute(stmt)]
 
 
 def top_advocates(session: Session, period: Period, brand_ids: list[int | None],
@@ -124,22 +156,27 @@ def top_advocates(session: Session, period: Period, brand_ids: list[int | None],
 
 
 def _brand_filter(brand_ids: list[int | None]) -> sa.ColumnElement[bool]:
+    """Posts that name any of these brands (mention_brands.brand_clause, as the inbox and Trends filter);
+    None in the list: posts of no brand too."""
     ids = [b for b in brand_ids if b is not None]
-    cond = M.c.brand_id.in_(ids) if ids else sa.false()
+    cond = mention_brands.brand_clause(ids) if ids else sa.false()
     return sa.or_(cond, M.c.brand_id.is_(None)) if None in brand_ids else cond
 
 
+# "deleted": inbox.DELETED_BADGE for a post its author deleted (kept, counted, and marked, as search marks it)
 RAW_COLUMNS = ["id", "created_local", "created_utc", "brand", "platform", "author", "followers", "sentiment",
-               "intent", "corrected", "status", "first_response_utc", "url", "text"]
+               "intent", "corrected", "status", "deleted", "first_response_utc", "url", "text"]
 
 
 def raw_mentions(session: Session, period: Period) -> Iterator[sa.Row[Any]]:
-    """Every mention of the period, oldest first, streamed in chunks (the week may hold 100k rows)."""
+    """Every mention of the period, oldest first, streamed in chunks (the week may hold 100k rows); posts
+    their author deleted too (they were posted: the counts keep them), with their deleted_at for the badge.
+    Its primary brand names a row: each post once."""
     stmt = (
         sa.select(M.c.id, M.c.created_at, M.c.brand_id, M.c.platform, M.c.author_handle, M.c.author_followers,
                   SENTIMENT, INTENT,
                   sa.or_(M.c.corrected_sentiment.is_not(None), M.c.corrected_intent.is_not(None)).label("corrected"),
-                  M.c.status, M.c.first_response_at, M.c.url, M.c.text)
+                  M.c.status, M.c.deleted_at, M.c.first_response_at, M.c.url, M.c.text)
         .where(in_period(period))
         .order_by(M.c.created_at, M.c.id)
     )
@@ -150,15 +187,13 @@ def count_mentions(session: Session, period: Period) -> int:
     return int(session.execute(sa.select(sa.func.count()).select_from(M).where(in_period(period))).scalar_one())
 
 
-def sentiment_by_day(session: Session, period: Period) -> Counter[tuple[date, int | None, str]]:
+def sentiment_by_day(session: Session, period: Period) -> Counts[tuple[date, int | None, str]]:
     """(local day, brand_id, sentiment) -> mentions, for trend charts over many weeks."""
-    def segment(day: sa.ColumnElement[Any], start: datetime, end: datetime) -> list[sa.Select[Any]]:
-        return [sa.select(day, M.c.brand_id, SENTIMENT, sa.func.count().label("n"))
-                .where(M.c.created_at >= start, M.c.created_at < end)
-                .group_by(day, M.c.brand_id, sa.literal_column("eff_sentiment"))]
+    def build(day: sa.ColumnElement[Any], brand: Any) -> sa.Select[Any]:
+        return (sa.select(day, brand.label("brand_id"), SENTIMENT, sa.func.count().label("n"))
+                .group_by(day, brand, sa.literal_column("eff_sentiment")))
 
-    out: Counter[tuple[date, int | None, str]] = Counter()
-    for day, row in localdays.per_day(session, M.c.created_at, period.start_utc, period.end_utc, period.zone,
-                                      segment):
-        out[(day, row.brand_id, row.eff_sentiment)] += int(row.n)
+    out: Counts[tuple[date, int | None, str]] = Counts()
+    for day, row, also in mention_brands.per_brand_days(session, period.start_utc, period.end_utc, period.zone, build):
+        out.add((day, row.brand_id, row.eff_sentiment), int(row.n), also)
     return out

@@ -9,6 +9,10 @@ Files (stable names, written atomically into settings.exports_path):
   careline-2026-W47.xlsx           the same tables as sheets (Summary, Daily, Trend, Advocates, Themes, Care,
                                    Breaches, Mentions)
   careline-2026-W47-trend.png      careline-2026-W47.html (headlines, chart, brand table)
+
+  A brand's figures count every post that names it (as Trends does); "All our brands" and the totals count
+  each post once (careline/services/mention_brands.py). The raw file has a row per post, a post its author
+  deleted included and marked "deleted by the author" (inbox.deleted_badge, as search marks it).
 """
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ from careline.reports.html import summary_html
 from careline.reports.periods import Period, last_complete_week, previous_week, range_period, week_period
 from careline.reports.writers import CsvTable, atomic_path, atomic_text
 from careline.reports.xlsx import MAX_ROWS, Workbook
-from careline.services import app_settings
+from careline.services import app_settings, inbox
 from careline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -236,7 +240,7 @@ def write_report(report: Report, session: Session, sink: DirSink | ZipSink, prog
 
 def _tables(report: Report) -> dict[str, tuple[list[str], list[list[Any]]]]:
     names = report.brands
-    daily = sorted(report.daily.items(), key=lambda kv: (kv[0][0], names[kv[0][1]].name if kv[0][1] in names else "",
+    daily = sorted(report.daily.per_brand.items(), key=lambda kv: (kv[0][0], names[kv[0][1]].name if kv[0][1] in names else "",
                                                        kv[0][2], kv[0][3], kv[0][4]))
     return {
         "summary": (SUMMARY_COLS, [[r[c] for c in SUMMARY_COLS] for r in report.summary]),
@@ -281,7 +285,7 @@ def _write_workbook(book: Workbook, report: Report, session: Session, raw_csv: C
         row = [r.id, created.astimezone(zone).isoformat(" ", "seconds")[:19],
                created.isoformat(timespec="seconds"), info.name,
                r.platform, r.author_handle, r.author_followers, r.eff_sentiment, r.eff_intent, bool(r.corrected),
-               r.status,
+               r.status, inbox.deleted_badge(r),
                r.first_response_at.isoformat(timespec="seconds") if r.first_response_at else None, r.url, r.text]
         if done < MAX_ROWS - 2:
             mentions.row(row)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -92,8 +93,13 @@ def _deleted_ids() -> sa.Select:
 DELETED_BADGE = "deleted by the author"
 
 
-def deleted_badge(m: Mention) -> str:
-    """What the detail, search results and exports say of a post its author deleted ('' when not)."""
+class _Posted(Protocol):
+    deleted_at: datetime | None
+
+
+def deleted_badge(m: _Posted) -> str:
+    """What the detail, search results and exports (the weekly report's raw mentions too) say of a post its
+    author deleted ('' when not): `m` is a Mention or a row that selects its deleted_at."""
     return DELETED_BADGE if m.deleted_at is not None else ""
 
 

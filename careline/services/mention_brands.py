@@ -2,8 +2,12 @@
 
 `Mention.brand_id` is the primary brand. An own brand always wins over a competitor, so our customer's
 complaint reaches the inbox even when it also names a competitor whose query caught the post first. Every
-other brand the post names is a row in `mention_brand`, so the post also counts for those brands (Trends
-volume and share of voice, the inbox's brand filter).
+other brand the post names is a row in `mention_brand`, so the post also counts for those brands.
+
+The counting rule (Trends volume and share of voice, the weekly report's per-brand tables and trend, the
+inbox's brand filter): a per-brand figure counts every brand a post names, and a brand filter matches a
+post that names the brand (`per_brand_selects`, `per_brand_days`, `brand_clause`); a total over all
+brands counts each post once, by its primary brand alone, never as the sum of the per-brand rows.
 
 Why a primary column plus a link table of the *other* brands, not a link row for every mention: the
 inbox at a million mentions filters and sorts on the mention's own composite indexes (brand_id, status,
@@ -18,15 +22,18 @@ or handles the text names, after each brand's exclusions, plus the brand whose q
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from careline.models import Brand, Mention, MentionBrand
+from careline.services import localdays
 from collectors.matcher import Matcher, Rule
 
 log = logging.getLogger(__name__)
@@ -113,13 +120,57 @@ def record(session: Session, attr: Attribution, brands: dict[tuple[str, str], li
         session.connection().execute(insert(MentionBrand).on_conflict_do_nothing(), unique)
 
 
-def own_brand_clause() -> sa.ColumnElement[bool]:
+def own_brand_clause(brand: Any = None) -> sa.ColumnElement[bool]:
     """Mentions whose primary brand is ours (or none): what the inbox and its counts are about.
 
     Competitors are tracked for share of voice, not answered; a post naming us and a competitor has us
-    as its primary brand, so this never hides our own customers."""
+    as its primary brand, so this never hides our own customers. `brand`: another brand column to test
+    the same way (the other brand of a `per_brand_selects` row); the primary brand by default."""
+    brand = col(Mention.brand_id) if brand is None else brand
     competitors = select(Brand.id).where(col(Brand.competitor).is_(True))
-    return sa.or_(col(Mention.brand_id).is_(None), col(Mention.brand_id).not_in(competitors))
+    return sa.or_(brand.is_(None), brand.not_in(competitors))
+
+
+# builds one GROUP BY select over `mention` from the brand column to select and group by
+BrandQuery = Callable[[Any], sa.Select[Any]]
+# the same, from (the local-day column, the brand column); the caller selects the day first
+DayBrandQuery = Callable[[sa.ColumnElement[Any], Any], sa.Select[Any]]
+
+
+def per_brand_selects(build: BrandQuery, brand_ids: Sequence[int] | None = None) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The per-brand rule as two selects: (primary, also).
+
+    `primary` counts each post once, for its primary brand (a total over all brands sums these rows
+    alone); `also` counts it once more for every other brand it names, joined through `mention_brand`.
+    Per-brand figures add both. Why two queries, not one join: most posts name one brand, so the link
+    table is small and the common path stays on the mention's own time-range index (no per-row join).
+    `brand_ids`: only these brands' rows (a post still counts for a chosen brand it only names)."""
+    primary = build(col(Mention.brand_id))
+    other = col(MentionBrand.brand_id)
+    also = build(other).join(MentionBrand, col(MentionBrand.mention_id) == col(Mention.id))
+    if brand_ids:
+        primary = primary.where(col(Mention.brand_id).in_(list(brand_ids)))
+        also = also.where(other.in_(list(brand_ids)))
+    return primary, also
+
+
+def per_brand_days(session: Session, since: datetime, until: datetime, zone: ZoneInfo | str, build: DayBrandQuery,
+                   brand_ids: Sequence[int] | None = None) -> Iterator[tuple[date, sa.Row[Any], bool]]:
+    """(local day, row, also) for `per_brand_selects` over [since, until), days cut by localdays in `zone`.
+
+    `also` is False for the primary rows (each post once) and True for the other brands' rows; the
+    created_at window of each DST segment is applied here, so `build` adds only its own filters."""
+    created = col(Mention.created_at)
+
+    def window(index: int) -> localdays.SegmentQueries:
+        def segment(day: sa.ColumnElement[Any], start: datetime, end: datetime) -> list[sa.Select[Any]]:
+            stmt = per_brand_selects(lambda brand: build(day, brand), brand_ids)[index]
+            return [stmt.where(created >= start, created < end)]
+        return segment
+
+    for index in (0, 1):
+        for day, row in localdays.per_day(session, created, since, until, zone, window(index)):
+            yield day, row, bool(index)
 
 
 def brand_clause(brand_ids: Sequence[int]) -> sa.ColumnElement[bool]:

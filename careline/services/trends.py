@@ -11,13 +11,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from careline.models import Brand, Mention, MentionBrand
-from careline.services import elapsed, localdays, mention_brands
+from careline.models import Brand, Mention
+from careline.services import elapsed, mention_brands
 from careline.services.tags import any_tag
 
 LABELS = {"sentiment": ("negative", "neutral", "positive"), "intent": ("complaint", "question", "praise", "other")}
@@ -66,13 +67,14 @@ def _effective(name: str) -> sa.ColumnElement:
     return sa.func.coalesce(getattr(Mention, f"corrected_{name}"), getattr(Mention, name))
 
 
-def _scope(stmt: sa.Select, since: datetime, until: datetime, brand_ids: Sequence[int] | None,
-           platforms: Sequence[str] | None, tags: Sequence[str] | None = None) -> sa.Select:
-    stmt = stmt.where(col(Mention.created_at) >= since, col(Mention.created_at) < until)
+def _scope(stmt: sa.Select, since: datetime, until: datetime, platforms: Sequence[str] | None,
+           tags: Sequence[str] | None = None) -> sa.Select:
+    return _filters(stmt.where(col(Mention.created_at) >= since, col(Mention.created_at) < until), platforms, tags)
+
+
+def _filters(stmt: sa.Select, platforms: Sequence[str] | None, tags: Sequence[str] | None) -> sa.Select:
     if tags:
         stmt = stmt.where(any_tag(tags))
-    if brand_ids:
-        stmt = stmt.where(col(Mention.brand_id).in_(list(brand_ids)))
     if platforms:
         stmt = stmt.where(col(Mention.platform).in_(list(platforms)))
     return stmt
@@ -99,7 +101,9 @@ def volume(
     """Mention counts per period, brand, platform and label (`by` = sentiment or intent).
 
     Days (and ISO weeks, Monday first) are cut in `zone`. A person's correction wins over the model's
-    label; unclassified mentions count as "unclassified".
+    label; unclassified mentions count as "unclassified". A post counts for every brand it names and
+    `brand_ids` keeps a post that names a chosen brand (mention_brands' rule, the weekly report's too), so
+    rows summed over brands are brand mentions, not posts.
     """
     if by not in LABELS:
         raise ValueError(f"by must be one of {', '.join(LABELS)}")
@@ -108,20 +112,13 @@ def volume(
     names = _brand_names(session)
     label = _effective(by).label("label")
     folded: Counter[tuple[date, str, str, str]] = Counter()
-    def segment(day: sa.ColumnElement, seg_start: datetime, seg_end: datetime) -> list[sa.Select]:
-        stmt = sa.select(day, col(Mention.brand_id), col(Mention.platform), label, sa.func.count().label("n"))
-        stmt = _scope(stmt, seg_start, seg_end, brand_ids, platforms, tags).group_by(
-            day, col(Mention.brand_id), col(Mention.platform), label)
-        # ...and once more for every other brand a post names (few rows: most posts name one brand)
-        other = col(MentionBrand.brand_id)
-        also = sa.select(day, other, col(Mention.platform), label, sa.func.count().label("n")).join(
-            MentionBrand, col(MentionBrand.mention_id) == col(Mention.id))
-        also = _scope(also, seg_start, seg_end, None, platforms, tags)
-        if brand_ids:
-            also = also.where(other.in_(list(brand_ids)))
-        return [stmt, also.group_by(day, other, col(Mention.platform), label)]
 
-    for period, row in localdays.per_day(session, col(Mention.created_at), since, until, zone, segment):
+    def build(day: sa.ColumnElement, brand: Any) -> sa.Select:
+        stmt = sa.select(day, brand, col(Mention.platform), label, sa.func.count().label("n"))
+        return _filters(stmt, platforms, tags).group_by(day, brand, col(Mention.platform), label)
+
+    # the one per-brand rule (mention_brands): a post counts for every brand it names
+    for period, row, _also in mention_brands.per_brand_days(session, since, until, zone, build, brand_ids):
         _day, brand_id, platform, lab, n = tuple(row)
         if granularity == "week":
             period -= timedelta(days=period.weekday())
@@ -133,7 +130,8 @@ def share_of_voice(
     session: Session, since: datetime, until: datetime, *, platforms: Sequence[str] | None = None,
     tags: Sequence[str] | None = None,
 ) -> list[ShareRow]:
-    """Each brand's mentions in the range (ours and competitors'), largest first."""
+    """Each brand's mentions in the range (ours and competitors'), largest first; a share is of all brand
+    mentions (a post naming two brands is one of each), as in the weekly report's brand rows."""
     return share_from_volume(session, volume(session, since, until, by="sentiment", platforms=platforms, tags=tags))
 
 
@@ -184,7 +182,7 @@ def response_times(
     stmt = stmt.where(mention_brands.own_brand_clause())
     if brand_ids:
         stmt = stmt.where(mention_brands.brand_clause(brand_ids))
-    stmt = _scope(stmt, since, until, None, platforms, tags).group_by(bucket, ok)
+    stmt = _scope(stmt, since, until, platforms, tags).group_by(bucket, ok)
     total = answered = within = 0
     histogram: Counter[int] = Counter()
     for b, is_ok, n in session.execute(stmt):

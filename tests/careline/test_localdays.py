@@ -38,7 +38,7 @@ def _report_days(engine: Engine, period_first: date, period_last: date, zone: Zo
     with Session(engine) as s:
         counts = queries.daily_counts(s, range_period(period_first, period_last, zone))
     out: dict[date, int] = {}
-    for (day, *_rest), n in counts.items():
+    for (day, *_rest), n in counts.per_brand.items():
         out[day] = out.get(day, 0) + n
     return out
 

@@ -120,3 +120,25 @@ def test_brands_for_puts_the_catching_brand_first_and_competitors_last() -> None
     assert attr.brands_for("nothing here", None, 4) == [4] and attr.brands_for(None, None, None) == []
     plain = Attribution(ids=ids, competitors=frozenset(), matcher=Matcher(rules))
     assert plain.brands_for(text, None, 3) == [3, 1, 2, 4]
+
+
+def test_per_brand_rows_count_every_brand_named_and_the_primary_rows_each_post_once(any_engine) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    with Session(any_engine, expire_on_commit=False) as s:
+        acme, sky = _brands(s)
+        ingest(s, [make_raw(external_id="both", text="Skyhop was fine, Acme Air lost my bag", created_at=T0),
+                   make_raw(external_id="sky", text="Skyhop lost my bag", created_at=T0)], brand_id=sky)
+        s.commit()
+
+        def build(day, brand):  # type: ignore[no-untyped-def]
+            return sa.select(day, brand.label("brand_id"), sa.func.count().label("n")).group_by(day, brand)
+
+        def counted(brand_ids=None):  # type: ignore[no-untyped-def]
+            rows = mention_brands.per_brand_days(s, T0 - timedelta(days=1), T0 + timedelta(days=1), "Europe/Berlin",
+                                                 build, brand_ids)
+            return sorted((r.brand_id, r.n, also) for _day, r, also in rows)
+
+        assert counted() == [(acme, 1, False), (sky, 1, False), (sky, 1, True)]
+        assert counted([sky]) == [(sky, 1, False), (sky, 1, True)]  # the filter keeps the post that names it
+        assert sum(n for _b, n, also in counted() if not also) == 2  # a total: each post once

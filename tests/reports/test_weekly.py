@@ -52,7 +52,7 @@ def _seed_dst_week(session: Session) -> None:
 def test_daily_counts_cut_in_local_days_across_dst(any_engine: Engine) -> None:
     with Session(any_engine) as session:
         _seed_dst_week(session)
-        daily = queries.daily_counts(session, week_period("2026-W43", BERLIN))
+        daily = queries.daily_counts(session, week_period("2026-W43", BERLIN)).per_brand
     per_day: dict[date, int] = {}
     for (day, *_rest), n in daily.items():
         per_day[day] = per_day.get(day, 0) + n
@@ -207,7 +207,7 @@ def test_half_hour_zones_cut_days_exactly(any_engine: Engine) -> None:
         own, _ = brands(session)
         add(session, mention(own, utc(2026, 10, 20, 18, 29)), mention(own, utc(2026, 10, 20, 18, 30)),
             mention(own, utc(2026, 10, 20, 18, 44)))
-        daily = queries.daily_counts(session, week_period("2026-W43", ZoneInfo("Asia/Kolkata")))
+        daily = queries.daily_counts(session, week_period("2026-W43", ZoneInfo("Asia/Kolkata"))).per_brand
     assert {day: n for (day, *_), n in daily.items()} == {date(2026, 10, 20): 1, date(2026, 10, 21): 2}
 
 
