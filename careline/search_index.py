@@ -118,7 +118,6 @@ def tokenize_option(tokenize: str = search_words.SQLITE_TOKENIZE) -> str:
     return f"tokenize='{quoted}'"
 
 
-
 SQLITE_TRIGGERS = (
     (f"CREATE TRIGGER IF NOT EXISTS mention_fts_ai AFTER INSERT ON mention BEGIN "
      f"INSERT INTO {FTS_TABLE}(rowid, {_COLS}) VALUES (new.id, {_NEW}); END"),
