@@ -9,9 +9,9 @@ PostgreSQL: a stored generated `tsvector` column with a GIN index: the database 
 write, so nothing can forget it. A second, partial GIN index holds the open mentions only, with their
 brand (PG_OPEN_INDEX below): the inbox searches them.
 
-Both use the same word rules: lower-cased runs of letters and digits (`unicode61` without diacritic
-folding, and PostgreSQL's `simple` configuration: no stemming, no stop words), so a query finds the same
-mentions on either database.
+Both use the same word rule (careline/search_words.py: runs of anything but separators, case-folded as
+FTS5 folds, no stemming, no stop words, no accent folding), so a query finds the same mentions on either
+database.
 
 Who installs it: the migration (with a rebuild for rows already stored), `create_all` through an
 `after_create` listener on the mention table (tests), and `ensure()` after every `migrate()` (a later
@@ -24,6 +24,8 @@ import string
 from typing import Any
 
 import sqlalchemy as sa
+
+from careline import search_words
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +104,20 @@ _WATCHED = ", ".join(COLUMNS + ("status", "platform", "brand_id"))
 
 SQLITE_VIEW = (f"CREATE VIEW IF NOT EXISTS {CONTENT_VIEW} AS SELECT id, {', '.join(COLUMNS)}, "
                f"{_state('')} AS state, platform, brand_id, {_handle('')} AS handle FROM mention")
-SQLITE_TABLE = (f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5({_COLS}, content='{CONTENT_VIEW}', "
-                "content_rowid='id', tokenize='unicode61 remove_diacritics 0')")
+
+
+def sqlite_table(tokenize: str = search_words.SQLITE_TOKENIZE) -> str:
+    """The FTS5 table (`tokenize`: migration 0026's word rule; SQLITE_TOKENIZE_0004 before it)."""
+    return (f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5({_COLS}, content='{CONTENT_VIEW}', "
+            f"content_rowid='id', {tokenize_option(tokenize)})")
+
+
+def tokenize_option(tokenize: str = search_words.SQLITE_TOKENIZE) -> str:
+    """FTS5's `tokenize` option as SQL (FTS5 reads quoted option values in single quotes only)."""
+    quoted = tokenize.replace("'", "''")
+    return f"tokenize='{quoted}'"
+
+
 SQLITE_TRIGGERS = (
     (f"CREATE TRIGGER IF NOT EXISTS mention_fts_ai AFTER INSERT ON mention BEGIN "
      f"INSERT INTO {FTS_TABLE}(rowid, {_COLS}) VALUES (new.id, {_NEW}); END"),
@@ -113,19 +127,15 @@ SQLITE_TRIGGERS = (
      f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {_COLS}) VALUES ('delete', old.id, {_OLD}); "
      f"INSERT INTO {FTS_TABLE}(rowid, {_COLS}) VALUES (new.id, {_NEW}); END"),
 )
-# PostgreSQL's parser does not split on every non-letter: under the `simple` configuration it keeps
-# "check-in" and its parts, "example.com/x?a=1", "bob@example.com", "v1.2.3", "4.5", "ana.b" and "x-412" as
-# lexemes of their own ('-412', 'example.com'), so `example`, `412` or the phrase "lost check" ("lost
-# check-in": the compound takes a position) found nothing there while FTS5 found them. Every punctuation,
-# symbol, space and control character becomes a space first, so its parser sees only runs of letters and
-# digits, the words search_query.tokens() makes of a query (migration 0025). [:punct:] is the database's
-# character classification; under a C locale it covers ASCII only, and the parser then reads the rest as
-# letters, as it did before. And a final sigma is the sigma (ς → σ), as FTS5's case folding has it
-# (search_query.fold: "ΟΔΟΣ" and "οδος" are one word on both).
-PG_SEPARATORS = "[[:punct:][:space:][:cntrl:]]+"
-PG_VECTOR = ("to_tsvector('simple'::regconfig, regexp_replace(translate(coalesce(text, '') || ' ' || "
-             f"coalesce(author_handle, '') || ' ' || coalesce(author_name, ''), 'ς', 'σ'), '{PG_SEPARATORS}', ' ', "
-             "'g'))")
+# PostgreSQL: the words as careline/search_words.py finds them, by its function (migration 0026), not by
+# the text parser, whose letters are the C library's (it split at the virama and read ½ as a separator).
+PG_VECTOR = f"{search_words.PG_FUNCTION}(text, author_handle, author_name)"
+# migration 0025's expression (0026's downgrade puts it back): the parser, after every punctuation, symbol,
+# space and control character (the locale's [:punct:]) became a space, and a final sigma the sigma
+PG_SEPARATORS_0025 = "[[:punct:][:space:][:cntrl:]]+"
+PG_VECTOR_0025 = ("to_tsvector('simple'::regconfig, regexp_replace(translate(coalesce(text, '') || ' ' || "
+                  f"coalesce(author_handle, '') || ' ' || coalesce(author_name, ''), 'ς', 'σ'), "
+                  f"'{PG_SEPARATORS_0025}', ' ', 'g'))")
 # migrations 0004-0024's expression (0025's downgrade puts it back)
 PG_VECTOR_0004 = ("to_tsvector('simple'::regconfig, coalesce(text, '') || ' ' || coalesce(author_handle, '') || ' ' "
                   "|| coalesce(author_name, ''))")
@@ -187,6 +197,7 @@ POSTGRES = (
 def pg_rebuild_vector(conn: sa.Connection, vector: str = PG_VECTOR) -> None:
     """PostgreSQL: the generated column again with `vector` as its expression, and its indexes (every row's
     vector is recomputed: a table rewrite)."""
+    conn.exec_driver_sql(search_words.pg_function_ddl())
     conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_OPEN_INDEX}")
     conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_INDEX}")
     conn.exec_driver_sql(f"ALTER TABLE mention DROP COLUMN IF EXISTS {PG_COLUMN}")
@@ -195,19 +206,21 @@ def pg_rebuild_vector(conn: sa.Connection, vector: str = PG_VECTOR) -> None:
     conn.exec_driver_sql(PG_OPEN_DDL)
 
 
-def install(conn: sa.Connection, rebuild: bool = False, open_index: bool = True) -> None:
+def install(conn: sa.Connection, rebuild: bool = False, open_index: bool = True,
+            tokenize: str = search_words.SQLITE_TOKENIZE) -> None:
     """Create the index objects if missing; `rebuild` re-reads every stored mention into the SQLite index.
     `open_index=False` (migration 0004, before the brand column existed): PostgreSQL's whole-table index
-    only, the open one is 0022's and 0023's."""
+    only, the open one is 0022's and 0023's. `tokenize`: SQLite's word rule (an older one in a downgrade)."""
     if conn.dialect.name == "sqlite":
         existed = _sqlite_has_table(conn)
         conn.exec_driver_sql(SQLITE_VIEW)
-        conn.exec_driver_sql(SQLITE_TABLE)
+        conn.exec_driver_sql(sqlite_table(tokenize))
         for ddl in SQLITE_TRIGGERS:
             conn.exec_driver_sql(ddl)
         if rebuild or not existed:
             rebuild_index(conn)
     elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(search_words.pg_function_ddl())  # (CREATE OR REPLACE) before the column uses it
         for ddl in POSTGRES if open_index else POSTGRES[:2]:
             conn.exec_driver_sql(ddl)  # a generated column is filled for existing rows by the ALTER itself
     else:
@@ -220,7 +233,8 @@ def ensure(conn: sa.Connection) -> None:
         have = {r[0] for r in conn.exec_driver_sql(
             "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='mention'")}
         if (_sqlite_has_table(conn) and have >= set(TRIGGERS) and _sqlite_columns(conn) == _ALL
-                and _state("") in _sqlite_view(conn) and _handle("") in _sqlite_view(conn)):
+                and _state("") in _sqlite_view(conn) and _handle("") in _sqlite_view(conn)
+                and _sqlite_sql(conn, FTS_TABLE).endswith(tokenize_option() + ")")):
             return
         log.warning("Full-text index objects were missing or out of date; recreating them and re-reading "
                     "the mentions")
@@ -253,6 +267,7 @@ def drop(conn: sa.Connection) -> None:
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_OPEN_INDEX_0022}")
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_INDEX}")
         conn.exec_driver_sql(f"ALTER TABLE mention DROP COLUMN IF EXISTS {PG_COLUMN}")
+        conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {search_words.PG_FUNCTION}(text, text, text)")
 
 
 def _sqlite_has_table(conn: sa.Connection) -> bool:
@@ -262,7 +277,12 @@ def _sqlite_has_table(conn: sa.Connection) -> bool:
 
 def _sqlite_view(conn: sa.Connection) -> str:
     """The content view's definition ('' when missing): an older one writes other facet values."""
-    row = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = ?", (CONTENT_VIEW,)).first()
+    return _sqlite_sql(conn, CONTENT_VIEW)
+
+
+def _sqlite_sql(conn: sa.Connection, name: str) -> str:
+    """An object's CREATE statement ('' when missing; the FTS table's names its tokenizer)."""
+    row = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).first()
     return str(row[0]) if row else ""
 
 

@@ -9,7 +9,6 @@ what a query means.
 """
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Sequence
 from typing import Any
@@ -19,7 +18,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 from sqlmodel import Session, col, select
 
-from careline import search_index
+from careline import search_index, search_words
 from careline.models import Brand, Mention
 from careline.search_index import COLUMNS, FTS_TABLE, PG_COLUMN
 from careline.services import search_density
@@ -125,7 +124,7 @@ def _match_pg(el: TextMatch, compiler, **kw) -> str:  # type: ignore[no-untyped-
     # The vector is never NULL (built from coalesced text), so both forms keep the same rows.
     param = compiler.process(sa.bindparam(None, tsquery_expr(el.terms, el.handles, () if el.negate else el.negatives),
                                           unique=True), **kw)
-    query = f"to_tsquery('simple', {param})"
+    query = f"CAST({param} AS tsquery)"  # the lexemes as they are: to_tsquery would run the text parser on them
     facets = None if el.negate else el.facets
     if facets is not None and facets.states == ("open",):
         # open mentions only: the open index's expression (its words are the vector's, positions and all, so
@@ -161,7 +160,7 @@ def _rank_sqlite(el: Relevance, compiler, **kw) -> str:  # type: ignore[no-untyp
 @compiles(Relevance, "postgresql")
 def _rank_pg(el: Relevance, compiler, **kw) -> str:  # type: ignore[no-untyped-def]
     param = compiler.process(sa.bindparam(None, tsquery_expr(el.terms), unique=True), **kw)
-    return f"ts_rank_cd(mention.{PG_COLUMN}, to_tsquery('simple', {param}))"
+    return f"ts_rank_cd(mention.{PG_COLUMN}, CAST({param} AS tsquery))"
 
 
 # ---- field filters ---------------------------------------------------------------------------------
@@ -278,7 +277,7 @@ def text_count(session: Session, q: ParsedQuery, cap: int | None = None, facets:
     else:
         if q.negative or facets is not None or not q.positive:
             return None
-        inner = f"SELECT 1 FROM mention WHERE {PG_COLUMN} @@ to_tsquery('simple', :q)"
+        inner = f"SELECT 1 FROM mention WHERE {PG_COLUMN} @@ CAST(:q AS tsquery)"
         params = {"q": tsquery_expr(q.positive)}
     if cap is not None:
         inner += " LIMIT :cap"
@@ -341,12 +340,11 @@ def relevance(q: ParsedQuery) -> ColumnElement[float] | None:
 # ---- highlighting (plain text: the caller shows it as text, never as HTML or Markdown) ---------------
 
 MARK_OPEN, MARK_CLOSE = "«", "»"
-_WORD = re.compile(r"[^\W_]+")
 
 
 def hit_spans(text: str, q: ParsedQuery) -> list[tuple[int, int]]:
     """(start, end) character spans of `text` that the query's positive terms matched, in order."""
-    words = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
+    words = [(m.start(), m.end(), fold(m.group())) for m in search_words.WORD.finditer(text)]
     spans: list[tuple[int, int]] = []
     for term in q.positive:
         n = len(term.words)

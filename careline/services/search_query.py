@@ -12,42 +12,31 @@ Mistakes never raise: an unbalanced quote, a lone `-`, a misplaced `*`, an unkno
 operator typed by accident (AND, OR, NOT, NEAR, brackets) turn the whole query into plain words, and
 `ParsedQuery.note` says so in one line. Only a query over `MAX_QUERY_BYTES` is refused (InvalidInput).
 
-Words are split the way both databases' indexes split them (letters and digits; everything else,
-underscore included, separates), so "sam_12" is the phrase "sam 12" on SQLite FTS5 and PostgreSQL alike.
+Words are split the way both databases' indexes split them (careline/search_words.py: punctuation,
+symbols, emoji and spaces separate, underscore included), so "sam_12" is the phrase "sam 12" on SQLite
+FTS5 and PostgreSQL alike. A word over search_words.MAX_WORD characters is searched for as a prefix of
+its first MAX_WORD characters, on both databases (PostgreSQL indexes no more of a word), with a note.
 """
 from __future__ import annotations
 
-import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from careline import search_words
 from careline.errors import InvalidInput
+from careline.search_words import MAX_WORD, fold
 
 MAX_QUERY_BYTES = 2_000
 FIELDS = ("from", "platform", "tag", "brand", "status", "intent", "sentiment", "lang", "assignee")
 ALIASES = {"by": "from", "author": "from", "language": "lang", "assigned": "assignee", "is": "status"}
 OPERATORS = {"AND", "OR", "NOT", "NEAR"}
-_TOKEN = re.compile(r"[^\W_]+")
 _STRAY = set("(){}[]^+:*\"")
 
 
-def fold(word: str) -> str:
-    """A word lower-cased as both indexes fold it: one character at a time (FTS5's unicode61 and PostgreSQL's
-    towlower), so Python's context rules are not applied: "ΟΔΟΣ" is "οδοσ", not "οδος" (a final sigma is the
-    sigma in both indexes), and "İ" stays "İ" (its lower() is two characters, "i" and a combining dot, which
-    neither index holds; FTS5 keeps İ and PostgreSQL reads it as i)."""
-    return "".join(_fold_char(ch) for ch in word)
-
-
-@lru_cache(maxsize=4096)
-def _fold_char(ch: str) -> str:
-    low = ch.lower()
-    return "σ" if low == "ς" else low if len(low) == 1 else ch
-
-
 def tokens(text: str) -> list[str]:
-    """Lower-case words as the indexes see them (letters and digits only)."""
-    return [fold(t) for t in _TOKEN.findall(text)]
+    """Words as the indexes see them, case-folded (search_words.words)."""
+    return search_words.words(text)
 
 
 @dataclass(frozen=True)
@@ -110,7 +99,7 @@ def parse(text: str | None) -> ParsedQuery:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_QUERY_BYTES:
         raise InvalidInput(f"A search can be at most {MAX_QUERY_BYTES:,} bytes long; shorten it to the words "
                            "that matter.")
-    return _parse_cached(text)
+    return _parse_cached(unicodedata.normalize("NFC", text))  # as ingest stores the text (ingest_rows.clean_text)
 
 
 @lru_cache(maxsize=512)
@@ -118,14 +107,16 @@ def _parse_cached(text: str) -> ParsedQuery:
     try:
         terms, filters, notes = _parse_strict(text)
     except _SyntaxProblem as problem:
-        plain = tuple(Term((w,)) for w in dict.fromkeys(_plain_words(text)))
-        return ParsedQuery(terms=plain, note=f"{problem} — searched for the plain words instead.")
+        long_notes: list[str] = []
+        plain = tuple(t for w in dict.fromkeys(_plain_words(text)) for t in _terms((w,), False, False, long_notes))
+        return ParsedQuery(terms=plain, note="; ".join([f"{problem} — searched for the plain words instead.",
+                                                         *long_notes[:1]]))
     return ParsedQuery(terms=tuple(terms), filters=tuple(filters), note="; ".join(notes) or None)
 
 
 def _plain_words(text: str) -> list[str]:
     """Every word of the text, operators typed by accident (AND, OR, NOT, NEAR) left out."""
-    return [fold(w) for w in _TOKEN.findall(text) if w not in OPERATORS]
+    return [fold(w) for w in search_words.WORD.findall(text) if w not in OPERATORS]
 
 
 def _pieces(text: str) -> list[str]:
@@ -204,4 +195,26 @@ def _term(body: str, negated: bool, notes: list[str]) -> list[Term]:
     if prefix and len(words) == 1 and len(words[0]) < 2:
         notes.append(f"'{body}' is too short for a prefix search: searched the word itself")
         prefix = False
-    return [Term(words, prefix=prefix, negated=negated)]
+    return _terms(words, prefix, negated, notes)
+
+
+def _terms(words: tuple[str, ...], prefix: bool, negated: bool, notes: list[str]) -> list[Term]:
+    """The term, with each word over MAX_WORD characters made a prefix term of its first MAX_WORD (and a
+    phrase around it split there): PostgreSQL indexes a word that long by those characters only."""
+    if all(len(w) <= MAX_WORD for w in words):
+        return [Term(words, prefix=prefix, negated=negated)]
+    if not any(n.startswith("A word over") for n in notes):
+        notes.append(f"A word over {MAX_WORD} characters is searched for by its first {MAX_WORD}")
+    out: list[Term] = []
+    run: list[str] = []
+    for w in words:
+        if len(w) > MAX_WORD:
+            if run:
+                out.append(Term(tuple(run), negated=negated))
+                run = []
+            out.append(Term((w[:MAX_WORD],), prefix=True, negated=negated))
+        else:
+            run.append(w)
+    if run:
+        out.append(Term(tuple(run), prefix=prefix, negated=negated))
+    return out

@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import careline.models  # noqa: F401
-from careline import search_index
+from careline import search_index, search_words
 from careline.db import make_engine, migrate
 
 
@@ -139,3 +139,64 @@ def test_0025_builds_the_postgres_vector_from_words_and_goes_back(pg_engine: Eng
     db.downgrade(pg_engine, "0024_mention_due_index")
     assert _search_indexes(pg_engine) == {search_index.PG_INDEX, search_index.PG_OPEN_INDEX}
     assert found("example") == []
+
+
+def _found_by(engine: Engine, query: str) -> list[str]:
+    from sqlmodel import Session
+
+    from careline.services import inbox_search
+
+    with Session(engine) as s:
+        return sorted(m.author_handle or "" for m in inbox_search.search(s, query).items)
+
+
+def _ingest(engine: Engine, *mentions: tuple[str, str, str]) -> None:
+    from sqlmodel import Session
+
+    from careline.services.ingest import ingest
+    from tests.factories import make_raw
+
+    with Session(engine) as s:
+        ingest(s, [make_raw(author_handle=h, author_name=n, text=t) for h, n, t in mentions])
+
+
+def test_0026_rebuilds_the_sqlite_index_with_the_word_rule_and_goes_back(tmp_path) -> None:
+    """0026 makes the FTS5 table again with the separators and token characters spelled out (an emoji
+    written against a word joined it before) and reads every stored mention into it; the downgrade puts
+    the plain unicode61 table back."""
+    from careline import db
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    db.migrate(engine, "0025_search_vector_words")
+    with engine.begin() as conn:  # the table as a database made before 0026 has it (0020 installs today's)
+        search_index.drop(conn)
+        search_index.install(conn, rebuild=True, tokenize=search_words.SQLITE_TOKENIZE_0004)
+    _ingest(engine, ("ann_1", "Ann", "🧳bag lost"))
+    assert _found_by(engine, "bag") == []  # 0025: one token "🧳bag"
+    migrate(engine)
+    assert _found_by(engine, "bag") == ["ann_1"] and _diff(engine) == []
+    db.downgrade(engine, "0025_search_vector_words")
+    assert _found_by(engine, "bag") == []
+    with engine.connect() as conn:
+        sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'mention_fts'").scalar()
+    assert str(sql).endswith("tokenize='unicode61 remove_diacritics 0')")
+
+
+def test_0026_builds_the_postgres_vector_with_the_word_rule_and_goes_back(pg_engine: Engine) -> None:
+    """0026 computes the vector with careline_search_vector(): a Hindi word is whole (the parser split it at
+    the virama) and no phrase runs from the text into the name; the downgrade puts 0025's parser back."""
+    from careline import db
+
+    db.migrate(pg_engine, "0025_search_vector_words")
+    _ingest(pg_engine, ("ann_1", "Cross Name", "नमस्ते my bag"))
+    assert (_found_by(pg_engine, "नमस्ते"), _found_by(pg_engine, '"bag ann"')) == ([], ["ann_1"])
+    migrate(pg_engine)
+    assert _search_indexes(pg_engine) == {search_index.PG_INDEX, search_index.PG_OPEN_INDEX}
+    assert (_found_by(pg_engine, "नमस्ते"), _found_by(pg_engine, '"bag ann"')) == (["ann_1"], [])
+    assert _diff(pg_engine) == []
+    db.downgrade(pg_engine, "0025_search_vector_words")
+    assert _search_indexes(pg_engine) == {search_index.PG_INDEX, search_index.PG_OPEN_INDEX}
+    assert _found_by(pg_engine, "नमस्ते") == []
+    with pg_engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM pg_proc WHERE proname = 'careline_search_vector' "
+                                    "AND pronamespace = current_schema()::regnamespace").scalar() == 0

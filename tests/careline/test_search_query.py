@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from careline import search_words
 from careline.errors import InvalidInput
 from careline.services.search_query import MAX_QUERY_BYTES, OPERATORS, FieldFilter, Term, parse, tokens
 
@@ -32,6 +33,18 @@ def test_words_split_like_the_indexes_do() -> None:
     assert tokens("ΟΔΟΣ οδος İstanbul ǅemal") == ["οδοσ", "οδοσ", "İstanbul", "ǆemal"]
     assert all(w.isalnum() for w in tokens("İİ ΣΣ"))
     assert parse("sam_12").terms == (Term(("sam", "12")),)  # a handle is a phrase of its parts
+    # marks belong to words, an emoji (and its variation selector) separates, a query is NFC as the text is
+    assert tokens("नमस्ते مَرْحَبًا ½ x² ✈️flight") == ["नमस्ते", "مَرْحَبًا", "½", "x²", "flight"]
+    assert parse("cafe\u0301").terms == (Term(("café",)),)
+
+
+def test_a_word_over_the_limit_is_searched_by_its_first_characters_as_a_prefix() -> None:
+    n = search_words.MAX_WORD
+    q = parse(f'"lost {"ж" * (n + 9)} bag" -{"q" * (n + 1)}')
+    assert q.terms == (Term(("lost",)), Term(("ж" * n,), prefix=True), Term(("bag",)),
+                       Term(("q" * n,), prefix=True, negated=True))
+    assert q.note == f"A word over {n} characters is searched for by its first {n}"
+    assert parse("ж" * n).terms == (Term(("ж" * n,)),) and parse("ж" * n).note is None
 
 
 @pytest.mark.parametrize("text, why", [
@@ -79,7 +92,9 @@ def test_empty_and_punctuation_only() -> None:
 def test_never_raises_and_terms_are_index_safe(text: str) -> None:
     q = parse(text)
     for t in q.terms:
-        assert t.words and all(w and w == w.lower() and w.isalnum() for w in t.words)
+        # one word each as both indexes split it, already folded, and never a quote (SQL and FTS5 quoting)
+        assert t.words and all(search_words.WORD.fullmatch(w) and search_words.fold(w) == w
+                               and len(w) <= search_words.MAX_WORD for w in t.words)
     assert q.note is None or "\n" not in q.note
 
 

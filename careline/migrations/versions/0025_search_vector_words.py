@@ -3,7 +3,7 @@
 Revision ID: 0025_search_vector_words
 Revises: 0024_mention_due_index
 
-PostgreSQL (careline/search_index.py PG_VECTOR): the generated `search_vector` column replaces every
+PostgreSQL (careline/search_index.py PG_VECTOR_0025; 0026 replaced it): the generated `search_vector` column replaces every
 punctuation, symbol and space character with a space before `to_tsvector('simple', ...)`. Its parser kept
 compounds as lexemes of their own ("check-in" beside its parts, "example.com", "bob@example.com", "4.5",
 "x-412" as '-412'), so a word of them, or a phrase across a hyphenated word, found nothing on PostgreSQL
@@ -24,7 +24,7 @@ depends_on = None
 def upgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name == "postgresql":
-        search_index.pg_rebuild_vector(conn, search_index.PG_VECTOR)
+        search_index.pg_rebuild_vector(conn, search_index.PG_VECTOR_0025)
 
 
 def downgrade() -> None:
