@@ -9,7 +9,10 @@ it. Page scripts never see the cookie value, and the code is useless after one u
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import streamlit as st
@@ -30,9 +33,6 @@ HERE = Path(__file__).resolve().parent
 # The dashboard is its own process (streamlit run): give it the CLI's handlers, so what our modules and the
 # libraries (apprise, httpx...) log here goes through the same secret-redacting filter into careline.log.
 setup_logging(get_settings().data_dir)
-# The libraries and the reply-suggestion index while the server starts, before the first browser connects
-# (dashboard/warmup.py says what that saves the first sign-in).
-warmup.begin()
 
 
 def _same_origin(request: Request) -> bool:
@@ -68,7 +68,17 @@ async def clear_session_cookie(request: Request) -> Response:
     return response
 
 
-app = st.App(HERE / "app.py", routes=[
+@asynccontextmanager
+async def _lifespan(_app: Any) -> AsyncIterator[None]:
+    """The libraries and the reply-suggestion index while the server starts, before the first browser
+    connects (dashboard/warmup.py says what that saves the first sign-in). In the server's start, not at
+    import: a process that only imports this module (a test, a tool) would exit with the warm-up thread
+    still inside a C extension's import, which aborts the interpreter ("exception not rethrown")."""
+    warmup.begin()
+    yield
+
+
+app = st.App(HERE / "app.py", lifespan=_lifespan, routes=[
     Route("/api/session", set_session_cookie, methods=["POST"]),
     Route("/api/sign-out", clear_session_cookie, methods=["POST"]),
 ])

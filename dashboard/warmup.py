@@ -6,8 +6,8 @@ see careline/services/clustering.py) and the reply-suggestion index of every own
 the process holds is frozen out of the cyclic collector: with these libraries a full collection took
 150-180 ms of whichever request triggered it (careline/gcpause.py).
 
-It starts when the server starts (dashboard/asgi.py, imported by `careline serve` before any browser
-connects), not at the first page run: started there, it was still importing scikit-learn when the first
+It starts when the server starts (dashboard/asgi.py's lifespan, before `careline serve` accepts a
+browser), not at the first page run: started there, it was still importing scikit-learn when the first
 agent signed in, and the two shared the interpreter: first sign-in → inbox drawn took 4.98 s against
 1.58 s for a later one (benchmarks/dashboard_browser.py, demo data, load 2.0). AppTest runs app.py
 without asgi.py, so the first page run starts it there (`start`); either way it runs once per process."""
