@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from careline.models import AuditEvent, CustomerIdentity, Mention, Note, Reply
 from careline.services import customers
 from careline.services.customer_counts import key_filter
+from careline.services.priority import OPEN_STATUSES
 
 # audit actions that belong on a customer's timeline (the rest is bookkeeping)
 EVENT_ACTIONS = ("status", "assign", "correct", "tags", "case_join", "case_reopen")
@@ -133,7 +134,7 @@ def row_flags(session: Session, mentions: Sequence[Mention]) -> dict[int, RowFla
         c = by_key.get((m.platform, m.author_handle or ""))
         if c is None or m.id is None:
             continue
-        this_open = 1 if m.status in ("new", "assigned") else 0
+        this_open = 1 if m.status in OPEN_STATUSES else 0
         this_complaint = 1 if m.classified_at and (m.corrected_intent or m.intent) == "complaint" else 0
         out[m.id] = RowFlag(c.id or 0, c.vip, max(0, c.open_count - this_open),
                             max(0, c.complaint_count - this_complaint), int(platforms.get(c.id or 0, 1)))
