@@ -10,7 +10,6 @@ of whole minutes per group for the medians, so a 90-day range of a million menti
 """
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -100,7 +99,8 @@ def summary(session: Session, since: datetime, until: datetime, group: str = "br
     names = _names(session, group)
     empty = {"brand": "(no brand)", "team": "(no team)", "agent": "(unassigned)"}[group]
     out = [CareRow(group=empty if k is None else names.get(k, str(k)), actionable=n, answered=a, breached=b,
-                   resolved=r, median_first_response_min=_median(frt.get(k)), median_resolution_min=_median(ttr.get(k)))
+                   resolved=r, median_first_response_min=elapsed.quantile(frt.get(k), 0.5),
+                   median_resolution_min=elapsed.quantile(ttr.get(k), 0.5))
            for k, (n, a, b, r) in totals.items()]
     return sorted(out, key=lambda row: (-row.actionable, row.group))
 
@@ -125,18 +125,6 @@ def _histograms(session: Session, since: datetime, until: datetime, group: str,
         for k, b, n in session.execute(_scope(stmt.group_by(bucket), since, until)):
             out[k][int(b)] += int(n)
     return out
-
-
-def _median(hist: Counter[int] | None) -> float | None:
-    if not hist:
-        return None
-    n = sum(hist.values())
-    target, seen = max(1, math.ceil(n / 2)), 0
-    for value in sorted(hist):
-        seen += hist[value]
-        if seen >= target:
-            return float(value)
-    return float(max(hist))
 
 
 def breaches(session: Session, since: datetime, until: datetime, *, limit: int = 500,

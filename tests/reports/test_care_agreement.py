@@ -13,7 +13,7 @@ from careline.models import MentionBrand
 from careline.reports import build, queries
 from careline.reports.care import care_tables
 from careline.reports.periods import previous_week, week_period
-from careline.services import care_metrics
+from careline.services import care_metrics, trends
 from tests.factories import make_brand
 from tests.reports.helpers import add, brands, mention, utc
 
@@ -80,3 +80,17 @@ def test_care_by_team_counts_each_post_once(any_engine: Engine) -> None:
         overall = build.build_report(session, WEEK, previous_week(WEEK), sla_minutes=60).overall()
     assert [(r.group, r.actionable) for r in teams] == [("(no team)", 4)]
     assert overall["complaints"] + overall["questions"] == 4
+
+
+def test_trends_response_times_and_care_metrics_agree_per_brand(any_engine: Engine) -> None:
+    # one elapsed rule (whole minutes) and one quantile (elapsed.quantile) for both
+    with Session(any_engine) as session:
+        own, cargo, _rival = _seed(session)
+        since, until = WEEK.start_utc, WEEK.end_utc
+        care = {r.group: r for r in care_metrics.summary(session, since, until, "brand", now=until)}
+        chosen = {name: trends.response_times(session, since, until, 60, brand_ids=[b])
+                  for name, b in (("Acme Air", own), ("Acme Cargo", cargo))}
+    for name, stats in chosen.items():
+        assert (stats.actionable, stats.answered, stats.median_minutes) == \
+            (care[name].actionable, care[name].answered, care[name].median_first_response_min)
+    assert chosen["Acme Air"].median_minutes == 45.0 and chosen["Acme Cargo"].median_minutes == 30.0
