@@ -155,8 +155,8 @@ def top_advocates(session: Session, period: Period, brand_ids: list[int | None],
         .limit(limit)
     )
     found = [dict(r._mapping) for r in session.execute(stmt)]
-    # lifetime praise for our own brands: the Advocates page's rollup (advocates.lifetime_praise)
-    lifetime = advocates.lifetime_praise(session, [(r["platform"], r["author_handle"]) for r in found])
+    # lifetime praise for the same brands (ours only): the Advocates page's rollup (advocates.lifetime_praise)
+    lifetime = advocates.lifetime_praise(session, [(r["platform"], r["author_handle"]) for r in found], brand_ids)
     for r in found:
         r["lifetime_praise"] = lifetime.get((r["platform"], r["author_handle"]), 0)
     return found

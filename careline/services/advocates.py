@@ -112,11 +112,15 @@ def top_advocates(
     return out[:limit]
 
 
-def lifetime_praise(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """(platform, handle) -> the author's praise for our own brands, ever: the rollup the ranking above
-    sums (author_brand, competitors left out), so the weekly report's "lifetime praise" is this page's
-    figure; the author's all-brand `Author.praise_count` would count a rival's fans. A few indexed rows a key."""
-    own = list(own_brands(session))
+def lifetime_praise(session: Session, keys: Sequence[tuple[str, str]],
+                    brand_ids: Sequence[int | None] | None = None) -> dict[tuple[str, str], int]:
+    """(platform, handle) -> the author's praise for our own brands (or those of `brand_ids` that are ours;
+    None: posts of no brand), ever: the rollup the ranking above sums (author_brand, competitors left
+    out), so the weekly report's "lifetime praise" is this page's figure; the author's all-brand
+    `Author.praise_count` would count a rival's fans. A few indexed rows a key."""
+    ours = own_brands(session)
+    own = list(ours) if brand_ids is None else [
+        0 if b is None else b for b in brand_ids if b is None or b in ours]  # 0: author_brand's "no brand"
     if not keys or not own:
         return {}
     ab, a = AuthorBrand, Author

@@ -53,3 +53,16 @@ def test_report_advocates_carry_the_advocates_pages_praise(any_engine: Engine) -
     assert [(r["author_handle"], r["praise"]) for r in report] == [("bo", 3), ("fan", 3)]  # tie: by handle
     # every praise was this week, so the week's praise, the lifetime praise and the page's are one figure
     assert {("x", r["author_handle"]): r["lifetime_praise"] for r in report} == page == {("x", "bo"): 3, ("x", "fan"): 3}
+
+
+def test_lifetime_praise_counts_the_brands_the_week_counts(any_engine: Engine) -> None:
+    # the report's own brands include "no brand" (None); its lifetime column then counts those posts too
+    with Session(any_engine) as session:
+        own = _seed(session)
+        raw = make_raw(platform="x", author_handle="zoe", text="What a lovely flight", created_at=WEEK.start_utc)
+        label(session, ingest(session, [raw]).new_ids, "praise")
+        with_none = {r["author_handle"]: (r["praise"], r["lifetime_praise"])
+                     for r in queries.top_advocates(session, WEEK, [own, None])}
+        ours = {r["author_handle"] for r in queries.top_advocates(session, WEEK, [own])}
+    assert with_none == {"bo": (3, 3), "fan": (3, 3), "zoe": (1, 1)}
+    assert ours == {"bo", "fan"}
