@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from careline.models import Mention, Reply, ReplyState
+from careline.services.priority import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
 KEY = "demo-desk-unknown"
@@ -22,7 +23,7 @@ def seed(engine: Engine) -> int | None:
         existing = session.exec(select(Reply).where(Reply.idempotency_key == KEY)).first()
         if existing is not None:
             return existing.id
-        target = session.exec(select(Mention).where(col(Mention.status).in_(["new", "assigned"]),
+        target = session.exec(select(Mention).where(col(Mention.status).in_(OPEN_STATUSES),
                                                     Mention.platform != "hackernews")
                               .order_by(col(Mention.priority), col(Mention.id)).limit(1)).first()
         if target is None or target.id is None:

@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from careline.models import Author, Brand, Mention
 from careline.reports.periods import Period
-from careline.services import mention_brands
+from careline.services import advocates, mention_brands
 
 M = Mention.__table__  # type: ignore[attr-defined]
 A = Author.__table__  # type: ignore[attr-defined]
@@ -135,7 +135,10 @@ def response_times(session: Session, period: Period) -> list[Answered]:
 
 def top_advocates(session: Session, period: Period, brand_ids: list[int | None],
                   limit: int = 10) -> list[dict[str, Any]]:
-    """Authors with the most praise in the period (for our own brands), with their lifetime rollup.
+    """Authors with the most praise in the period (for our own brands), with their lifetime own-brand praise.
+
+    The period's ranking on purpose: the Advocates page ranks customers by lifetime praise, reach and
+    recency (services/advocates.py), the report says who praised us most this week.
 
     Ties go by followers (unknown counts as none: NULL sorts first in PostgreSQL's DESC and last in
     SQLite's), then handle, then platform (one handle on two platforms is two authors), so both databases
@@ -144,15 +147,19 @@ def top_advocates(session: Session, period: Period, brand_ids: list[int | None],
     followers = sa.func.coalesce(sa.func.max(M.c.author_followers), 0)
     stmt = (
         sa.select(M.c.platform, M.c.author_handle, n, sa.func.max(M.c.author_followers).label("followers"),
-                  sa.func.max(A.c.display_name).label("display_name"),
-                  sa.func.max(A.c.praise_count).label("lifetime_praise"))
+                  sa.func.max(A.c.display_name).label("display_name"))
         .select_from(M.outerjoin(A, sa.and_(A.c.platform == M.c.platform, A.c.handle == M.c.author_handle)))
         .where(in_period(period), INTENT == "praise", M.c.author_handle.is_not(None), _brand_filter(brand_ids))
         .group_by(M.c.platform, M.c.author_handle)
         .order_by(n.desc(), followers.desc(), M.c.author_handle, M.c.platform)
         .limit(limit)
     )
-    return [dict(r._mapping) for r in session.execute(stmt)]
+    found = [dict(r._mapping) for r in session.execute(stmt)]
+    # lifetime praise for the same brands (ours only): the Advocates page's rollup (advocates.lifetime_praise)
+    lifetime = advocates.lifetime_praise(session, [(r["platform"], r["author_handle"]) for r in found], brand_ids)
+    for r in found:
+        r["lifetime_praise"] = lifetime.get((r["platform"], r["author_handle"]), 0)
+    return found
 
 
 def _brand_filter(brand_ids: list[int | None]) -> sa.ColumnElement[bool]:

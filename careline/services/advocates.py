@@ -112,6 +112,26 @@ def top_advocates(
     return out[:limit]
 
 
+def lifetime_praise(session: Session, keys: Sequence[tuple[str, str]],
+                    brand_ids: Sequence[int | None] | None = None) -> dict[tuple[str, str], int]:
+    """(platform, handle) -> the author's praise for our own brands (or those of `brand_ids` that are ours;
+    None: posts of no brand), ever: the rollup the ranking above sums (author_brand, competitors left
+    out), so the weekly report's "lifetime praise" is this page's figure; the author's all-brand
+    `Author.praise_count` would count a rival's fans. A few indexed rows a key."""
+    ours = own_brands(session)
+    own = list(ours) if brand_ids is None else [
+        0 if b is None else b for b in brand_ids if b is None or b in ours]  # 0: author_brand's "no brand"
+    if not keys or not own:
+        return {}
+    ab, a = AuthorBrand, Author
+    who = sa.or_(*[sa.and_(col(a.platform) == p, col(a.handle) == h) for p, h in keys])
+    rows = session.execute(
+        sa.select(col(a.platform), col(a.handle), sa.func.sum(col(ab.praise_count)))
+        .join(ab, col(ab.author_id) == col(a.id))
+        .where(who, col(ab.brand_id).in_(own)).group_by(col(a.platform), col(a.handle)))
+    return {(p, h): int(n or 0) for p, h, n in rows}
+
+
 def _praise() -> sa.ColumnElement[bool]:
     return (col(Mention.corrected_intent) == "praise") | (
         col(Mention.corrected_intent).is_(None) & (col(Mention.intent) == "praise"))

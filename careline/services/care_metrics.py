@@ -1,16 +1,17 @@
 """Care metrics: first response time, time to resolution and breaches, per brand, team or agent.
 
 Over complaints and questions posted in the range (a person's corrected intent wins); competitors' mentions
-never count. A response is the first reply actually sent, or one a person recorded as made outside
+never count. Per brand, a post counts for every own brand it names (mention_brands' per-brand rule, as
+the weekly report's summary rows and Trends count it); per team or agent, and in the breach list, each post
+once. A response is the first reply actually sent, or one a person recorded as made outside
 Careline; dry runs publish nothing and so never count. A breach is a mention first answered after its
 `respond_by`, or still unanswered past it. Aggregated in SQL: one grouped query for counts, one histogram
 of whole minutes per group for the medians, so a 90-day range of a million mentions fetches no row each.
 """
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -87,42 +88,43 @@ def summary(session: Session, since: datetime, until: datetime, group: str = "br
             now: datetime | None = None) -> list[CareRow]:
     """One row per brand, team or agent (None = no team / unassigned), busiest first."""
     now = now or datetime.now(timezone.utc)
-    key = _key(group).label("k")
-    counts = sa.select(key, sa.func.count(), sa.func.count(col(Mention.first_response_at)),
-                    sa.func.sum(sa.case((_breached(now), 1), else_=0)),
-                    sa.func.count(col(Mention.resolved_at)))
-    rows = session.execute(_scope(counts, since, until).group_by(key)).all()
-    frt = _histograms(session, since, until, key, col(Mention.first_response_at))
-    ttr = _histograms(session, since, until, key, col(Mention.resolved_at))
+    totals: dict[object, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for stmt in _grouped(group, lambda key: sa.select(
+            key, sa.func.count(), sa.func.count(col(Mention.first_response_at)),
+            sa.func.sum(sa.case((_breached(now), 1), else_=0)), sa.func.count(col(Mention.resolved_at)))):
+        for k, *counts in session.execute(_scope(stmt, since, until)).all():
+            totals[k] = [t + int(c or 0) for t, c in zip(totals[k], counts)]
+    frt = _histograms(session, since, until, group, col(Mention.first_response_at))
+    ttr = _histograms(session, since, until, group, col(Mention.resolved_at))
     names = _names(session, group)
     empty = {"brand": "(no brand)", "team": "(no team)", "agent": "(unassigned)"}[group]
-    out = [CareRow(group=empty if k is None else names.get(k, str(k)), actionable=int(n), answered=int(a),
-                   breached=int(b or 0), resolved=int(r), median_first_response_min=_median(frt.get(k)),
-                   median_resolution_min=_median(ttr.get(k)))
-           for k, n, a, b, r in rows]
+    out = [CareRow(group=empty if k is None else names.get(k, str(k)), actionable=n, answered=a, breached=b,
+                   resolved=r, median_first_response_min=elapsed.quantile(frt.get(k), 0.5),
+                   median_resolution_min=elapsed.quantile(ttr.get(k), 0.5))
+           for k, (n, a, b, r) in totals.items()]
     return sorted(out, key=lambda row: (-row.actionable, row.group))
 
 
-def _histograms(session: Session, since: datetime, until: datetime, key: Any,
+def _grouped(group: str, build: Callable[[Any], sa.Select[Any]]) -> list[sa.Select[Any]]:
+    """`build(key)` grouped by the group's column. Per brand, the per-brand rule (mention_brands.per_brand_selects):
+    the primary brand's rows plus a row for every other own brand a post names (a competitor it names never)."""
+    key = _key(group)  # refuses an unknown group
+    if group != "brand":
+        return [build(key.label("k")).group_by(key)]
+
+    def by_brand(brand: Any) -> sa.Select[Any]:
+        return build(brand.label("k")).where(mention_brands.own_brand_clause(brand)).group_by(brand)
+    return list(mention_brands.per_brand_selects(by_brand))
+
+
+def _histograms(session: Session, since: datetime, until: datetime, group: str,
                 end: Any) -> dict[object, Counter[int]]:
     bucket = elapsed.whole_minutes(session, end, col(Mention.created_at)).label("b")
-    stmt = _scope(sa.select(key, bucket, sa.func.count()).where(end.is_not(None)), since, until).group_by(key, bucket)
     out: dict[object, Counter[int]] = defaultdict(Counter)
-    for k, b, n in session.execute(stmt):
-        out[k][int(b)] += int(n)
+    for stmt in _grouped(group, lambda key: sa.select(key, bucket, sa.func.count()).where(end.is_not(None))):
+        for k, b, n in session.execute(_scope(stmt.group_by(bucket), since, until)):
+            out[k][int(b)] += int(n)
     return out
-
-
-def _median(hist: Counter[int] | None) -> float | None:
-    if not hist:
-        return None
-    n = sum(hist.values())
-    target, seen = max(1, math.ceil(n / 2)), 0
-    for value in sorted(hist):
-        seen += hist[value]
-        if seen >= target:
-            return float(value)
-    return float(max(hist))
 
 
 def breaches(session: Session, since: datetime, until: datetime, *, limit: int = 500,
@@ -130,8 +132,8 @@ def breaches(session: Session, since: datetime, until: datetime, *, limit: int =
     """The breaches themselves, latest deadline first (then the newest mention): which mention, whose, how late."""
     now = now or datetime.now(timezone.utc)
     stmt = _scope(select(Mention), since, until).where(_breached(now))
-    if brand_ids:
-        stmt = stmt.where(col(Mention.brand_id).in_(list(brand_ids)))
+    if brand_ids:  # a brand filter matches a post that names the brand (mention_brands' rule)
+        stmt = stmt.where(mention_brands.brand_clause(brand_ids))
     stmt = stmt.order_by(col(Mention.respond_by).desc(), col(Mention.id).desc()).limit(limit)  # id: ties
     brands, teams = _names(session, "brand"), _names(session, "team")
     out = []

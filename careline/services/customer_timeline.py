@@ -16,7 +16,8 @@ from sqlmodel import Session, col, select
 
 from careline.models import AuditEvent, CustomerIdentity, Mention, Note, Reply
 from careline.services import customers
-from careline.services.customer_counts import key_filter
+from careline.services.customer_counts import competitor_ids, key_filter
+from careline.services.priority import OPEN_STATUSES
 
 # audit actions that belong on a customer's timeline (the rest is bookkeeping)
 EVENT_ACTIONS = ("status", "assign", "correct", "tags", "case_join", "case_reopen")
@@ -128,13 +129,17 @@ def row_flags(session: Session, mentions: Sequence[Mention]) -> dict[int, RowFla
     cids = sorted({c.id for c in by_key.values() if c.id})
     platforms = dict(session.exec(select(ci.customer_id, sa.func.count(sa.distinct(col(ci.platform)))).where(
         col(ci.customer_id).in_(cids)).group_by(col(ci.customer_id))).all()) if cids else {}
+    rivals = set(competitor_ids(session))
     out: dict[int, RowFlag] = {}
     for m in mentions:
         c = by_key.get((m.platform, m.author_handle or ""))
         if c is None or m.id is None:
             continue
-        this_open = 1 if m.status in ("new", "assigned") else 0
-        this_complaint = 1 if m.classified_at and (m.corrected_intent or m.intent) == "complaint" else 0
+        # "other": leave this post out of the counts only where they hold it: a competitor's post (the
+        # inbox lists one when its brand is chosen) is in neither (customer_counts: our brands only)
+        ours = m.brand_id not in rivals
+        this_open = 1 if ours and m.status in OPEN_STATUSES else 0
+        this_complaint = 1 if ours and m.classified_at and (m.corrected_intent or m.intent) == "complaint" else 0
         out[m.id] = RowFlag(c.id or 0, c.vip, max(0, c.open_count - this_open),
                             max(0, c.complaint_count - this_complaint), int(platforms.get(c.id or 0, 1)))
     return out

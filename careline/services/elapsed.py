@@ -1,5 +1,6 @@
 """Elapsed time between two stored UTC timestamps in SQL, exact to the microsecond on SQLite and
-PostgreSQL alike: the one way response and resolution times are measured (Trends, the care metrics).
+PostgreSQL alike: the one way response and resolution times are measured (Trends, the care metrics),
+and the one quantile of their whole-minute histograms (`quantile`).
 
 PostgreSQL's `extract(epoch from interval)` is an exact numeric. SQLite's julianday() is a float of days
 and rounds the stored fraction to the millisecond, so a reply exactly at the SLA read as 120.0000002
@@ -8,6 +9,8 @@ minutes (over it) and whole-minute buckets could drift by one; here SQLite subtr
 """
 from __future__ import annotations
 
+import math
+from collections import Counter
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,6 +36,20 @@ def microseconds(session: Session, later: Any, earlier: Any) -> sa.ColumnElement
 def whole_minutes(session: Session, later: Any, earlier: Any) -> sa.ColumnElement[int]:
     """Elapsed whole minutes, truncated (integer division on both databases)."""
     return sa.cast(microseconds(session, later, earlier) // _PER_MINUTE, sa.Integer)
+
+
+def quantile(histogram: Counter[int] | None, q: float) -> float | None:
+    """The q-quantile (nearest rank) of a histogram of whole minutes: the one rule for the medians and
+    90th percentiles of Trends and the care metrics (None for an empty histogram)."""
+    if not histogram:
+        return None
+    n = sum(histogram.values())
+    target, seen = max(1, math.ceil(q * n)), 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= target:
+            return float(value)
+    return float(max(histogram))
 
 
 def within(session: Session, later: Any, earlier: Any, minutes: int) -> sa.ColumnElement[bool]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from careline.services.priority import OPEN_STATUSES
+
 
 @dataclass
 class InboxFilter:
@@ -15,7 +17,7 @@ class InboxFilter:
     platforms: list[str] = field(default_factory=list)
     sentiments: list[str] = field(default_factory=list)
     intents: list[str] = field(default_factory=list)
-    statuses: list[str] = field(default_factory=lambda: ["new", "assigned"])
+    statuses: list[str] = field(default_factory=lambda: list(OPEN_STATUSES))
     assignee: str | None = None  # "" means unassigned
     languages: list[str] = field(default_factory=list)
     since: datetime | None = None

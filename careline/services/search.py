@@ -26,7 +26,7 @@ from careline.services.search_facets import Facets
 from careline.services.search_query import FieldFilter, ParsedQuery, Term, fold, tokens
 from careline.services.tags import HasTag, normalise
 
-OPEN = ("new", "assigned")
+OPEN = search_index.OPEN_STATUSES  # priority.OPEN_STATUSES, as the index spells it
 
 
 # ---- the text part: one expression, compiled per database -------------------------------------------

@@ -15,8 +15,10 @@ from sqlmodel import Session
 from careline.cells import csv_safe
 from careline.services import audit, inbox
 
-COLUMNS = ["id", "platform", "brand", "author_handle", "author_name", "created_at_utc", "status", "assignee",
-           "sentiment", "intent", "tags", "priority", "url", "text"]
+# "deleted": inbox.deleted_badge, the badge the inbox's Status column, `careline search` and the weekly raw
+# export show for a post its author deleted (a search finds those, so its export must say so too)
+COLUMNS = ["id", "platform", "brand", "author_handle", "author_name", "created_at_utc", "status", "deleted",
+           "assignee", "sentiment", "intent", "tags", "priority", "url", "text"]
 MAX_ROWS = 100_000
 PAGE_ROWS = 500  # read in inbox pages of this many (the inbox's largest page)
 
@@ -39,7 +41,7 @@ def to_csv(session: Session, f: inbox.InboxFilter, actor: str, *, order: str = "
         for m in wanted:
             w.writerow([csv_safe(v) for v in (
                 m.id, m.platform, brands.get(m.brand_id or -1, ""), m.author_handle, m.author_name,
-                m.created_at.isoformat(), m.status, m.assignee, m.corrected_sentiment or m.sentiment,
+                m.created_at.isoformat(), m.status, inbox.deleted_badge(m), m.assignee, m.corrected_sentiment or m.sentiment,
                 m.corrected_intent or m.intent, ",".join(m.tags or []), round(m.priority, 1), m.url, m.text)])
         rows += len(wanted)
         if not listing.has_next:

@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from careline.models import Mention, Reply
-from careline.services import mention_brands
-from careline.services.priority import OPEN_STATUSES
+from careline.services import inbox
+from careline.services.inbox_filter import InboxFilter
 
 
 def _count(session: Session, stmt: Any) -> int:
@@ -16,13 +16,12 @@ def _count(session: Session, stmt: Any) -> int:
 
 
 def workload(session: Session) -> dict[str, int]:
-    """Headline counts (each one an indexed count, cheap at a million mentions): open (new or assigned),
-    all mentions, unclassified, replies queued."""
+    """Headline counts (each one an indexed count, cheap at a million mentions): open, all mentions,
+    unclassified, replies queued. Open is the open inbox's own count (inbox.count of the default filter:
+    new or assigned, our brands, posts their author deleted left out, as the listing leaves them out)."""
     mentions = select(sa.func.count()).select_from(Mention)
     return {
-        # open work is ours only: competitors' mentions are never answered, so never "open"
-        "open": _count(session, mentions.where(col(Mention.status).in_(OPEN_STATUSES),
-                                               mention_brands.own_brand_clause())),
+        "open": inbox.count(session, InboxFilter(), cap=None),
         "mentions": _count(session, mentions),
         "unclassified": _count(session, mentions.where(col(Mention.classified_at).is_(None))),
         "queued": _count(session, select(sa.func.count()).select_from(Reply).where(col(Reply.state) == "queued")),

@@ -6,7 +6,6 @@ zone by careline.services.localdays (exact across DST, the same on SQLite and Po
 """
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -192,19 +191,7 @@ def response_times(
             within += n if is_ok else 0
             histogram[int(b)] += n
     return ResponseStats(actionable=total, answered=answered, within_sla=within, sla_minutes=sla_minutes,
-                         median_minutes=_rank(histogram, answered, 0.5), p90_minutes=_rank(histogram, answered, 0.9))
-
-
-def _rank(histogram: Counter[int], n: int, q: float) -> float | None:
-    """The q-quantile (nearest rank) of a histogram of whole minutes."""
-    if not n:
-        return None
-    target, seen = max(1, math.ceil(q * n)), 0
-    for value in sorted(histogram):
-        seen += histogram[value]
-        if seen >= target:
-            return float(value)
-    return float(max(histogram))
+                         median_minutes=elapsed.quantile(histogram, 0.5), p90_minutes=elapsed.quantile(histogram, 0.9))
 
 
 def recent_languages(session: Session, sample: int = 20_000) -> list[str]:

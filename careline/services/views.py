@@ -22,6 +22,7 @@ from careline.errors import InvalidInput, NotFound
 from careline.models import utcnow
 from careline.models_views import SavedView
 from careline.services import audit, inbox
+from careline.services.priority import OPEN_STATUSES
 from careline.services.search_query import parse
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,8 @@ class Builtin:
 
 
 BUILTINS = (
-    Builtin("mine", "Mine", filters={"assignee": "me", "statuses": ["new", "assigned"]}),
-    Builtin("overdue", "Overdue", filters={"overdue": True, "statuses": ["new", "assigned"]}, sort="oldest"),
+    Builtin("mine", "Mine", filters={"assignee": "me", "statuses": list(OPEN_STATUSES)}),
+    Builtin("overdue", "Overdue", filters={"overdue": True, "statuses": list(OPEN_STATUSES)}, sort="oldest"),
 )
 
 

@@ -75,7 +75,7 @@ for notice_row in escalated:  # the dashboard side of escalation notices (appris
     st.warning(clean(notice_row.message, 400), icon=":material/alarm:")
 notice = st.container()  # filled once the page's rows are known (which classifier labelled them)
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Open", f"{counts['open']:,}", help="Status new or assigned.")
+m1.metric("Open", f"{counts['open']:,}", help="Status new or assigned, our brands; posts their author deleted leave the inbox and this count.")
 m2.metric("All mentions", f"{counts['mentions']:,}")
 m3.metric("Waiting for the classifier", f"{counts['unclassified']:,}")
 m4.metric("Replies queued", f"{counts['queued']:,}")

@@ -15,7 +15,7 @@ from PIL import Image
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from careline.models import Author
+from careline.models import Author, AuthorBrand
 from careline.reports import queries, weekly
 from careline.reports.periods import week_period
 from careline.reports.weekly import ExportError, export_range, export_week
@@ -45,7 +45,12 @@ def _seed_dst_week(session: Session) -> None:
         mention(own, utc(2026, 10, 21, 9), "neutral", "question", first_response_at=utc(2026, 10, 21, 13)),
         mention(own, utc(2026, 10, 22, 9), None, None, platform="bluesky"),
     )
-    session.add(Author(platform="reddit", handle="fan", display_name="Big Fan", followers=50, praise_count=7))
+    # lifetime: 7 praise for us and 2 for the competitor (the all-brand Author.praise_count says 9)
+    fan = Author(platform="reddit", handle="fan", display_name="Big Fan", followers=50, praise_count=9)
+    session.add(fan)
+    session.commit()
+    session.add_all([AuthorBrand(author_id=fan.id, brand_id=own.id, praise_count=7),
+                     AuthorBrand(author_id=fan.id, brand_id=rival.id, praise_count=2)])
     session.commit()
 
 
