@@ -82,7 +82,7 @@ def _signed_in(user: dict[str, str]) -> None:
 def main() -> None:
     st.set_page_config(page_title="Careline", page_icon="💬", layout="wide")
     settings()  # fail early, in one sentence, on bad configuration
-    warmup.start()  # libraries and the suggestion index, in the background, once per server
+    warmup.begin()  # libraries and the suggestion index, in the background, once per process
     database_problem = check_database()
     if database_problem:
         st.title("Careline")

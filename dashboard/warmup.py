@@ -10,7 +10,7 @@ It starts when the server starts (dashboard/asgi.py's lifespan, before `careline
 browser), not at the first page run: started there, it was still importing scikit-learn when the first
 agent signed in, and the two shared the interpreter: first sign-in → inbox drawn took 4.98 s against
 1.58 s for a later one (benchmarks/dashboard_browser.py, demo data, load 2.0). AppTest runs app.py
-without asgi.py, so the first page run starts it there (`start`); either way it runs once per process."""
+without asgi.py, so the first page run starts it there; either way it runs once per process."""
 from __future__ import annotations
 
 import importlib
@@ -18,7 +18,6 @@ import logging
 import threading
 import time
 
-import streamlit as st
 from sqlmodel import Session
 
 from careline.gcpause import freeze_start_up
@@ -61,7 +60,8 @@ def _run() -> None:
 
 
 def begin() -> bool:
-    """Start the warm-up thread unless this process already has (True: started now)."""
+    """Start the warm-up thread unless this process already has (True: started now). Called by the
+    server's start and by every page run (a lock and a flag: AppTest runs pages without the server)."""
     global _begun
     with _lock:
         if _begun:
@@ -70,9 +70,3 @@ def begin() -> bool:
     threading.Thread(target=_run, name="careline-warm-up", daemon=True).start()
     return True
 
-
-@st.cache_resource(show_spinner=False)
-def start() -> bool:
-    """From the first page run: the warm-up, if the server's start did not begin it (AppTest)."""
-    begin()
-    return True

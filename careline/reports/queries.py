@@ -125,10 +125,9 @@ def response_times(session: Session, period: Period) -> list[Answered]:
     brand: the medians need the minutes."""
     def build(brand: Any) -> sa.Select[Any]:
         return (sa.select(brand.label("brand_id"), INTENT, M.c.created_at, M.c.first_response_at)
-                .where(in_period(period), M.c.first_response_at.is_not(None), mention_brands.own_brand_clause(),
-                       mention_brands.own_brand_clause(brand)))
+                .where(in_period(period), M.c.first_response_at.is_not(None), mention_brands.own_brand_clause()))
 
-    primary, also = mention_brands.per_brand_selects(build)
+    primary, also = mention_brands.per_brand_selects(build, own_only=True)
     return [Answered(r.brand_id, r.eff_intent, r.created_at, r.first_response_at, flag)
             for flag, stmt in ((False, primary), (True, also)) for r in session.execute(stmt)]
 

@@ -112,9 +112,9 @@ def _grouped(group: str, build: Callable[[Any], sa.Select[Any]]) -> list[sa.Sele
     if group != "brand":
         return [build(key.label("k")).group_by(key)]
 
-    def by_brand(brand: Any) -> sa.Select[Any]:
-        return build(brand.label("k")).where(mention_brands.own_brand_clause(brand)).group_by(brand)
-    return list(mention_brands.per_brand_selects(by_brand))
+    def by_brand(brand: Any) -> sa.Select[Any]:  # _scope keeps to our own posts (own_brand_clause)
+        return build(brand.label("k")).group_by(brand)
+    return list(mention_brands.per_brand_selects(by_brand, own_only=True))
 
 
 def _histograms(session: Session, since: datetime, until: datetime, group: str,

@@ -137,17 +137,22 @@ BrandQuery = Callable[[Any], sa.Select[Any]]
 DayBrandQuery = Callable[[sa.ColumnElement[Any], Any], sa.Select[Any]]
 
 
-def per_brand_selects(build: BrandQuery, brand_ids: Sequence[int] | None = None) -> tuple[sa.Select[Any], sa.Select[Any]]:
+def per_brand_selects(build: BrandQuery, brand_ids: Sequence[int] | None = None, *,
+                      own_only: bool = False) -> tuple[sa.Select[Any], sa.Select[Any]]:
     """The per-brand rule as two selects: (primary, also).
 
     `primary` counts each post once, for its primary brand (a total over all brands sums these rows
     alone); `also` counts it once more for every other brand it names, joined through `mention_brand`.
     Per-brand figures add both. Why two queries, not one join: most posts name one brand, so the link
     table is small and the common path stays on the mention's own time-range index (no per-row join).
-    `brand_ids`: only these brands' rows (a post still counts for a chosen brand it only names)."""
+    `brand_ids`: only these brands' rows (a post still counts for a chosen brand it only names).
+    `own_only`: no row for a competitor a post names (what we answer: response times, care metrics); the
+    caller's `build` keeps to our own posts (own_brand_clause), which covers the primary brand."""
     primary = build(col(Mention.brand_id))
     other = col(MentionBrand.brand_id)
     also = build(other).join(MentionBrand, col(MentionBrand.mention_id) == col(Mention.id))
+    if own_only:
+        also = also.where(own_brand_clause(other))
     if brand_ids:
         primary = primary.where(col(Mention.brand_id).in_(list(brand_ids)))
         also = also.where(other.in_(list(brand_ids)))
