@@ -115,8 +115,8 @@ class Settings(BaseSettings):
     collect_interval_minutes: float = 15
     # a backfill's pages (fetched back to back) are committed together up to this many posts; 1 commits
     # every page alone (services/collection_pages.py PageGroup: faster writes against more re-fetching
-    # after a crash)
-    collect_write_every: int = Field(default=1_000, ge=1)
+    # after a crash; why 5,000 is measured there)
+    collect_write_every: int = Field(default=5_000, ge=1)
     leader_retry_seconds: float = 5.0  # how soon a worker notices the scheduler leader is gone
     queue_lease_seconds: int = 120  # a dead worker's claimed batch is handed on after this long
     classify_interval_seconds: int = 30

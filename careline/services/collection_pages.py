@@ -18,12 +18,14 @@ from sqlmodel import Session
 from careline.models import CollectorRun, utcnow
 from careline.services import budgets
 from careline.services.ingest import Rules, ingest
+from careline.settings import Settings
 from collectors.base import Batch, Query, RateLimited, Source
 from collectors.ratelimit import TransientError, backoff_delay, wait_until
 
 log = logging.getLogger(__name__)
 
-WRITE_EVERY = 1_000  # posts a collector run writes in one transaction at most (PageGroup)
+# posts a collector run writes in one transaction at most (PageGroup): the setting's default, its one home
+WRITE_EVERY: int = Settings.model_fields["collect_write_every"].default
 HOLD_S = 2.0  # a group is written once a fetch ends this long after its first page arrived
 
 
@@ -55,7 +57,13 @@ class PageGroup:
     Why groups: a commit writes every database page the transaction dirtied (the mention table, its 16
     indexes, the full-text index, authors, customers, cases), and most of them are the same pages from
     one API page to the next. Inserting 20,000 stored mention rows alone, SQLite, per row: 104 µs in
-    transactions of 100, 52 µs in transactions of 1,000 (benchmarks/ingest_floor.py, load 1.4). A
+    transactions of 100, 52 µs in transactions of 1,000 (benchmarks/ingest_floor.py, load 1.4). A whole
+    collector run into a copy of the 1,000,000-mention database (benchmarks/ingest_throughput.py --url,
+    20,000 posts, per CPU-second, interleaved, load 0.3-1.1, session 15): groups of 1,000 6,587 · 6,245,
+    of 5,000 8,101 · 7,851, of 10,000 9,076, one group of 20,000 9,018; PostgreSQL, new databases, client
+    CPU 10,727 · 10,186 at 1,000 and 13,048 · 11,833 at 5,000 (wall clock 2,593 · 2,499 -> 3,124 · 2,876).
+    5,000 keeps most of the gain while a group's write holds SQLite's one write lock for ~0.6 s at most
+    (a person's triage waits that long, within the busy timeout). A
     backfill reads pages of 100 back to back, so they go in groups of up to WRITE_EVERY posts, written
     once a fetch ends HOLD_S after the group's first page arrived (a live run's single page is written at
     once: it has no more), and never held across a rate-limit wait or a retry's backoff (`fetch_page`
