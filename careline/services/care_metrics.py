@@ -5,8 +5,9 @@ never count. Per brand, a post counts for every own brand it names (mention_bran
 the weekly report's summary rows and Trends count it); per team or agent, and in the breach list, each post
 once. A response is the first reply actually sent, or one a person recorded as made outside
 Careline; dry runs publish nothing and so never count. A breach is a mention first answered after its
-`respond_by`, or still unanswered past it. Aggregated in SQL: one grouped query for counts, one histogram
-of whole minutes per group for the medians, so a 90-day range of a million mentions fetches no row each.
+`respond_by`, or still unanswered past it (services/deadline.py: strictly after it; at it is on time).
+Aggregated in SQL: one grouped query for counts, one histogram of whole minutes per group for the
+medians, so a 90-day range of a million mentions fetches no row each.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from careline.models import Brand, Mention, Team
-from careline.services import elapsed, mention_brands
+from careline.services import deadline, elapsed, mention_brands
 
 ACTIONABLE = ("complaint", "question")
 _S = TypeVar("_S", bound=sa.Select[Any])  # a select keeps its own type (sqlmodel's or Core's) through _scope
@@ -70,12 +71,6 @@ def _key(group: str) -> Any:  # a mapped column (sqlmodel types col() as Mapped)
     return {"brand": col(Mention.brand_id), "team": col(Mention.team_id), "agent": col(Mention.assignee)}[group]
 
 
-def _breached(now: datetime) -> sa.ColumnElement:
-    return sa.and_(col(Mention.respond_by).is_not(None),
-                   sa.or_(col(Mention.first_response_at) > col(Mention.respond_by),
-                          sa.and_(col(Mention.first_response_at).is_(None), col(Mention.respond_by) < now)))
-
-
 def _names(session: Session, group: str) -> dict[object, str]:
     if group == "brand":
         return {b.id: b.name for b in session.exec(select(Brand))}
@@ -91,7 +86,7 @@ def summary(session: Session, since: datetime, until: datetime, group: str = "br
     totals: dict[object, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for stmt in _grouped(group, lambda key: sa.select(
             key, sa.func.count(), sa.func.count(col(Mention.first_response_at)),
-            sa.func.sum(sa.case((_breached(now), 1), else_=0)), sa.func.count(col(Mention.resolved_at)))):
+            sa.func.sum(sa.case((deadline.breached_clause(now), 1), else_=0)), sa.func.count(col(Mention.resolved_at)))):
         for k, *counts in session.execute(_scope(stmt, since, until)).all():
             totals[k] = [t + int(c or 0) for t, c in zip(totals[k], counts)]
     frt = _histograms(session, since, until, group, col(Mention.first_response_at))
@@ -131,7 +126,7 @@ def breaches(session: Session, since: datetime, until: datetime, *, limit: int =
              now: datetime | None = None, brand_ids: Sequence[int] | None = None) -> list[Breach]:
     """The breaches themselves, latest deadline first (then the newest mention): which mention, whose, how late."""
     now = now or datetime.now(timezone.utc)
-    stmt = _scope(select(Mention), since, until).where(_breached(now))
+    stmt = _scope(select(Mention), since, until).where(deadline.breached_clause(now))
     if brand_ids:  # a brand filter matches a post that names the brand (mention_brands' rule)
         stmt = stmt.where(mention_brands.brand_clause(brand_ids))
     stmt = stmt.order_by(col(Mention.respond_by).desc(), col(Mention.id).desc()).limit(limit)  # id: ties

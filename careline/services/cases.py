@@ -46,8 +46,8 @@ class Plan:
     it goes to the case's owner). `stored`: rows already in the database that change (a post that gets its
     first follow-up takes its own id as case_id; what waited on the customer is closed), written by
     `store`. `events`: one audit event per post that joins. `open_authors`: per stored case joined, the
-    (platform, handle) of its stored open own-brand posts, for customer_counts (an open count counts a case
-    once per customer)."""
+    (platform, handle) of its stored open own-brand posts not deleted, for customer_counts (an open count
+    counts a case once per customer)."""
 
     changes: dict[int, dict[str, Any]] = field(default_factory=dict)
     stored: dict[int, PlainRow] = field(default_factory=dict)
@@ -228,9 +228,10 @@ class _CaseState:
 
 def _states(session: Session, case_ids: list[int], out: Plan, competitors: Collection[int]) -> dict[int, _CaseState]:
     """Per stored case: whether anything in it is open, its owner (latest assignee) and what waits on the
-    customer, as stored before the batch; notes the authors of its open posts in `out.open_authors`. Two
-    queries per 500 cases: the open posts grouped by case and author (a case's posts are mostly open, and
-    reading each one was a fifth of deciding cases), then the few assigned or waiting rows."""
+    customer, as stored before the batch; notes the authors of its open posts that are not deleted (those
+    the customer's open count holds) in `out.open_authors`. Two queries per 500 cases: the open posts
+    grouped by case and author (a case's posts are mostly open, and reading each one was a fifth of
+    deciding cases), then the few assigned or waiting rows."""
     open_: set[int] = set()
     owners: dict[int, tuple[datetime, int, str]] = {}
     waiting: dict[int, list[PlainRow]] = {}
@@ -239,10 +240,11 @@ def _states(session: Session, case_ids: list[int], out: Plan, competitors: Colle
     for chunk in _id_chunks(case_ids):
         wanted = set(chunk)
         params = {"cases": json.dumps(chunk)}
-        for c, platform, handle, brand_id in read_rows(session, open_posts, params):
+        for c, platform, handle, brand_id, kept in read_rows(session, open_posts, params):
             if c in wanted:
                 open_.add(c)
-                if handle and brand_id not in competitors:
+                # a deleted post is no open case of its customer (customer_counts.open_clause)
+                if handle and brand_id not in competitors and kept:
                     out.open_authors.setdefault(c, set()).add((platform, handle))
         wait_ids: dict[int, int] = {}  # row -> its case
         for mid, c, status, assignee, updated in read_rows(session, assigned_or_waiting, params):
@@ -273,7 +275,8 @@ def _state_queries(dialect: str) -> tuple[sa.Select[Any], sa.Select[Any]]:
     in_case = sa.or_(in_param(dialect, m.c.case_id, "cases"), in_param(dialect, m.c.id, "cases"))
     # SQLite reads it through the driver (read_rows), which takes no expanding IN: the statuses as binds
     statuses = OPEN_STATUSES if dialect == "postgresql" else [sa.literal(s) for s in OPEN_STATUSES]
-    open_posts = (sa.select(case_key, m.c.platform, m.c.author_handle, m.c.brand_id)
+    kept = sa.func.max(sa.case((m.c.deleted_at.is_(None), 1), else_=0))  # 1: one of them is not deleted
+    open_posts = (sa.select(case_key, m.c.platform, m.c.author_handle, m.c.brand_id, kept)
                   .where(in_case, m.c.status.concat("").in_(statuses))  # `|| ''`: not the inbox index
                   .group_by(case_key, m.c.platform, m.c.author_handle, m.c.brand_id))
     assigned_or_waiting = sa.select(m.c.id, case_key, m.c.status, m.c.assignee, m.c.updated_at).where(

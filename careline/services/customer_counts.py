@@ -3,7 +3,9 @@ classification and the status changes call in here, nothing else writes them.
 
 Status changes need no call at all: any flush (or services/rows.store_columns) that moves a mention in or
 out of the open statuses refreshes its customer's open count here, whichever service made the change
-(triage, replies, the outbox, routing rules, cases, escalation).
+(triage, replies, the outbox, routing rules, cases, escalation). A post its author deleted leaves the open
+count as it leaves the inbox (`open_clause`); the one service that marks posts deleted
+(services/streams.py mark_deleted, for every stream) calls `posts_deleted`.
 
 Every author gets a customer the first time it is stored (one-to-one; linking merges them later). Counts
 live per (author, brand) in `author_brand`; a customer's counts are recomputed from its identities' rows
@@ -110,12 +112,35 @@ def opens_or_closes(m: Mention) -> bool:
     return not history.deleted or ((history.deleted[0] in OPEN_STATUSES) != (m.status in OPEN_STATUSES))
 
 
+def open_clause(m: sa.Table) -> sa.ColumnElement[bool]:
+    """A post of the mention table `m` that counts as its customer's open case: new or assigned, and not
+    deleted by its author (the inbox leaves those out too, services/inbox.py hides_deleted). The count
+    below and the routing condition (services/customer_routing.py) both read it. `status || ''` keeps
+    SQLite off the (platform, status, ...) inbox index, which without planner statistics it prefers to the
+    author's own rows: a scan of every open post per customer, quadratic in ingest (20k posts did not
+    finish in 4 minutes); the author index makes it a few rows each."""
+    return sa.and_(m.c.status.concat("").in_(OPEN_STATUSES), m.c.deleted_at.is_(None))
+
+
+def is_open(m: Any) -> bool:
+    """`open_clause` for a row in hand (a Mention, or any object with its status and deleted_at)."""
+    return m.status in OPEN_STATUSES and m.deleted_at is None
+
+
 def status_changed(session: Session, mentions: Iterable[Mention]) -> None:
     """The customers of these mentions get their open count again. Called by the two write paths every
     status change takes (the ORM flush hook below, and services/rows.store_columns), never by a service."""
     keys = {(m.platform, m.author_handle) for m in mentions if m.author_handle}
     if keys:
         refresh_authors(session, author_ids(session, keys).values())
+
+
+def posts_deleted(session: Session, keys: Iterable[Key]) -> None:
+    """The customers of these (platform, handle) authors, whose posts were just marked deleted, get their
+    open count again (the only count a deletion moves: their mentions still count, they were posted)."""
+    keys = {k for k in keys if k[1]}
+    if keys:
+        refresh_authors(session, author_ids(session, keys).values(), only=("open_count",))
 
 
 _PENDING = "careline.customer_counts.pending"
@@ -152,12 +177,9 @@ def count_columns(competitors: Sequence[int]) -> dict[str, Any]:
         "last_contact_at": sa.select(sa.func.max(a.c.last_seen_at)).select_from(
             a.join(ci, ci.c.author_id == a.c.id)).where(ci.c.customer_id == c.c.id).scalar_subquery(),
         # open cases: a case (i14's Mention.case_id) counts once however many of its posts are open
-        # `status || ''` keeps SQLite off the (platform, status, ...) inbox index, which without planner
-        # statistics it prefers to the author's own rows: a scan of every open post per customer, quadratic
-        # in ingest (20k posts did not finish in 4 minutes); the author index makes it a few rows each
         "open_count": sa.select(sa.func.count(sa.distinct(sa.func.coalesce(m.c.case_id, m.c.id)))).select_from(
             m.join(ci, sa.and_(m.c.platform == ci.c.platform, m.c.author_handle == ci.c.handle))).where(
-            ci.c.customer_id == c.c.id, m.c.status.concat("").in_(OPEN_STATUSES), own_m).scalar_subquery(),
+            ci.c.customer_id == c.c.id, open_clause(m), own_m).scalar_subquery(),
     }
 
 

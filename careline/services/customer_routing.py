@@ -5,7 +5,8 @@
     {"customer_open_cases": 1}                              the customer has at least 1 other open case
 
 History counts every identity of the customer (linked across platforms) and our brands only; the mention
-being routed counts itself when it is a complaint, whether or not its labels are stored yet.
+being routed counts itself when it is a complaint, whether or not its labels are stored yet. Open cases
+leave out posts their author deleted, as the customer's open count does.
 """
 from __future__ import annotations
 
@@ -17,8 +18,7 @@ from sqlmodel import Session, col, select
 
 from careline.errors import InvalidInput
 from careline.models import Customer, CustomerIdentity, Mention
-from careline.services import mention_brands
-from careline.services.priority import OPEN_STATUSES
+from careline.services import customer_counts, mention_brands
 from careline.services.routing_registry import Context, Test, condition
 
 
@@ -85,8 +85,9 @@ def _open_cases(value: Any, ctx: Context) -> Test:
         if cid is None:
             return False
         mine = m.case_id or m.id
+        # open as the customer's open count has it (customer_counts.open_clause: a deleted post is not)
         n = ctx.session.exec(select(sa.func.count(sa.distinct(sa.func.coalesce(Mention.case_id, Mention.id)))).where(
-            *_their_mentions(ctx.session, cid), col(Mention.status).in_(OPEN_STATUSES),
+            *_their_mentions(ctx.session, cid), customer_counts.open_clause(Mention.__table__),  # type: ignore[attr-defined]
             sa.func.coalesce(Mention.case_id, Mention.id) != mine)).one()
         return n >= least
     return test

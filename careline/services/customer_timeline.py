@@ -16,8 +16,7 @@ from sqlmodel import Session, col, select
 
 from careline.models import AuditEvent, CustomerIdentity, Mention, Note, Reply
 from careline.services import customers
-from careline.services.customer_counts import competitor_ids, key_filter
-from careline.services.priority import OPEN_STATUSES
+from careline.services.customer_counts import competitor_ids, is_open, key_filter
 
 # audit actions that belong on a customer's timeline (the rest is bookkeeping)
 EVENT_ACTIONS = ("status", "assign", "correct", "tags", "case_join", "case_reopen")
@@ -138,7 +137,7 @@ def row_flags(session: Session, mentions: Sequence[Mention]) -> dict[int, RowFla
         # "other": leave this post out of the counts only where they hold it: a competitor's post (the
         # inbox lists one when its brand is chosen) is in neither (customer_counts: our brands only)
         ours = m.brand_id not in rivals
-        this_open = 1 if ours and m.status in OPEN_STATUSES else 0
+        this_open = 1 if ours and is_open(m) else 0  # a deleted post is not in the open count either
         this_complaint = 1 if ours and m.classified_at and (m.corrected_intent or m.intent) == "complaint" else 0
         out[m.id] = RowFlag(c.id or 0, c.vip, max(0, c.open_count - this_open),
                             max(0, c.complaint_count - this_complaint), int(platforms.get(c.id or 0, 1)))

@@ -1,9 +1,14 @@
 """Escalation: what happens as a mention nears or passes its response deadline.
 
 A brand's SLA policy holds ordered steps (services/escalation_steps.py); each fires when `at` minutes
-relative to the deadline have come (negative = before it) for an open, unanswered mention:
+relative to the deadline have passed (negative = before it) for an open, unanswered mention:
     {"at": -30, "raise": 10, "notify": true}                     # 30 min before: raise urgency, tell them
     {"at": 0, "raise": 20, "reassign": "lead", "notify": true}   # breached: to the team lead, tell them
+
+"Passed" is the deadline rule (services/deadline.py) shifted by `at`: a step fires once the mention is
+overdue at `now - at`, i.e. strictly after `respond_by + at`, for every `at`, negative or not. So the step
+at 0 fires exactly when the mention becomes overdue, never at the deadline itself (answering then is on
+time), and the inbox, the priority and the breach counts call it breached from the same instant.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from careline.db import dialect_insert, is_postgres
 from careline.gcpause import gc_paused
 from careline.models import Alert, Escalation, Mention
 from careline.models_base import UTCDateTime
-from careline.services import audit, mention_brands, priority, sla, teams
+from careline.services import audit, deadline, mention_brands, priority, sla, teams
 from careline.services.delivery import chat_safe, deliver_pending
 from careline.services.escalation_steps import Step
 from careline.services.rows import PlainRow, load_plain, store_plain
@@ -142,7 +147,7 @@ def _claim(session: Session, pb: sla.PolicyBook, now: datetime, limit: int,
                                sa.literal(step.as_json(), sa.JSON).label("actions"),
                                col(Mention.respond_by).label("due"))
                      .where(priority.due_clause())
-                     .where(col(Mention.respond_by) <= now - timedelta(minutes=step.at), col(Mention.respond_by) > low)
+                     .where(deadline.overdue_clause(now - timedelta(minutes=step.at)), col(Mention.respond_by) > low)
                      .where(since, mention_brands.own_brand_clause(), brands, ~done)
                      .order_by(col(Mention.respond_by), col(Mention.id)).limit(limit).subquery())
             branches.append(sa.select(*first.c))
@@ -209,7 +214,7 @@ def _notice(session: Session, team_id: int | None, items: list[tuple[PlainRow, S
         position[m.id] = len(ids)
         ids.append(m.id)
         steps.append(index)
-        breached += m.respond_by is not None and m.respond_by <= now
+        breached += deadline.overdue(m.respond_by, now)
     recipients = sorted({*before.get("recipients", []), *(m.assignee for m, _, _ in latest.values() if m.assignee),
                          *members, *([team.lead] if team is not None and team.lead else [])})
     who = team.name if team is not None else "unrouted mentions"

@@ -19,7 +19,7 @@ REASSIGN = ("lead",)
 
 @dataclass(frozen=True)
 class Step:
-    at: int  # minutes relative to respond_by; negative = before the deadline
+    at: int  # minutes relative to respond_by; negative = before the deadline; fires strictly after respond_by + at
     raise_points: float = 0.0
     reassign: str | None = None  # "lead": the mention's team lead
     notify: bool = True

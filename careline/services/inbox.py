@@ -10,7 +10,15 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from careline.models import Brand, Mention, utcnow
-from careline.services import mention_brands, search, search_density, search_facets, search_query, tags
+from careline.services import (
+    deadline,
+    mention_brands,
+    search,
+    search_density,
+    search_facets,
+    search_query,
+    tags,
+)
 from careline.services.inbox_filter import InboxFilter
 from careline.services.priority import due_clause
 
@@ -65,8 +73,8 @@ def apply_filter(stmt: sa.Select, f: InboxFilter, probe: bool = False) -> sa.Sel
         stmt = stmt.where(Mention.created_at < f.until)
     if f.tags:
         stmt = stmt.where(tags.any_tag(f.tags))
-    if f.overdue:  # the same rule as sla.time_left: open, unanswered, past the deadline
-        stmt = stmt.where(col(Mention.respond_by) < utcnow(), due_clause())
+    if f.overdue:  # open, unanswered (sla.time_left's rows) and past the deadline (services/deadline.py)
+        stmt = stmt.where(deadline.overdue_clause(f.now or utcnow()), due_clause())
     if f.needs_review is not None:
         stmt = stmt.where(Mention.needs_review == f.needs_review)
     if f.reply_needed is not None:

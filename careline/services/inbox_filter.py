@@ -26,6 +26,7 @@ class InboxFilter:
     tags: list[str] = field(default_factory=list)  # any of these tags
     me: str | None = None  # who is looking: `assignee:me` in a query or a saved view
     overdue: bool = False  # open, unanswered and past its response deadline (the built-in Overdue view)
+    now: datetime | None = None  # the instant `overdue` is judged at; None: when the query runs
     needs_review: bool | None = None
     # Competitors are tracked for share of voice, not answered: left out unless asked for by brand.
     include_competitors: bool = False

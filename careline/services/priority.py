@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from careline.services import deadline
 from classify.base import language_unsupported
 
 log = logging.getLogger(__name__)
@@ -31,13 +32,17 @@ INTENT_POINTS = {"complaint": 40.0, "question": 30.0, "praise": 15.0, "other": 5
 SENTIMENT_POINTS = {"negative": 20.0, "neutral": 5.0, "positive": 0.0, None: 5.0}
 OPEN_STATUSES = ("new", "assigned")
 CLOSED_STATUSES = ("resolved", "ignored", "waiting")  # waiting on customer: nothing for us to do until they write
-# (minutes left at or below which the points apply, points, label); evaluated top-down, first match wins
+# (minutes from now, points, label); evaluated top-down, first match wins. A step applies when the mention
+# will be overdue by then (services/deadline.py), so "overdue" starts exactly when the deadline rule says
+# (strictly after respond_by: at the deadline it is still "about to breach"), and each step like it
 DEADLINE_STEPS: tuple[tuple[float, float, str], ...] = (
     (-1440.0, -15.0, "gone cold: overdue over a day"),  # yesterday's miss must not bury today's near-miss
     (0.0, 20.0, "overdue"),
     (60.0, 30.0, "about to breach"),
     (240.0, 10.0, "due soon"),
 )
+# the steps' minutes as timedeltas, built once (scoring is per row)
+_STEP_SHIFTS = tuple((timedelta(minutes=limit), points, label) for limit, points, label in DEADLINE_STEPS)
 STALE_POINTS = -200.0  # more than any other part can add: below every post inside the horizon
 REFRESH_KEY = "urgency_refreshed_at"
 # every column score_mention reads: a reader of plain columns (rows.load_plain) must read them all, as an
@@ -91,9 +96,12 @@ def deadline_points(respond_by: datetime | None, created_at: datetime | None, st
         return STALE_POINTS, f"older than {horizon:g} days"
     if respond_by is None or answered:
         return 0.0, ""
-    left = (respond_by - now).total_seconds() / 60
-    for limit, points, label in DEADLINE_STEPS:
-        if left <= limit:
+    # not overdue even by the last step's instant: no earlier one applies either. Most rows stop here, one
+    # test instead of four (the loop alone cost ~0.3 µs a score of a row not due yet)
+    if not deadline.overdue(respond_by, now + _STEP_SHIFTS[-1][0]):
+        return 0.0, "not due yet"
+    for shift, points, label in _STEP_SHIFTS:
+        if deadline.overdue(respond_by, now + shift):
             return points, label
     return 0.0, "not due yet"
 
@@ -239,18 +247,21 @@ def _crossed(since: datetime, now: datetime, horizon: float) -> list[sa.ColumnEl
 
     One range per instant, each queried on its own so each walks an index (ix_mention_due, or created_at);
     an OR of them would make SQLite scan. A deadline step only moves an unanswered row (deadline_points);
-    the horizon moves every open one.
+    the horizon moves every open one. Each range is exactly the rows whose step did not apply at `since`
+    and applies at `now`, with the steps' own strict comparisons: a deadline step is the overdue rule
+    shifted (respond_by in [since + shift, now + shift)), the horizon `now - created_at > horizon`
+    (created_at in [since - horizon, now - horizon)), so a row that reaches an instant exactly at one run
+    is rescored by the next, not skipped.
     """
     from careline.models import Mention
 
     ranges = []
-    for limit, _points, _label in DEADLINE_STEPS:
-        shift = timedelta(minutes=limit)
-        ranges.append(sa.and_(due_clause(), col(Mention.respond_by) > since + shift,
-                              col(Mention.respond_by) <= now + shift))
+    for shift, _points, _label in _STEP_SHIFTS:
+        ranges.append(sa.and_(due_clause(), sa.not_(deadline.overdue_clause(since + shift)),
+                              deadline.overdue_clause(now + shift)))
     edge = timedelta(days=horizon)
-    ranges.append(sa.and_(col(Mention.status).in_(OPEN_STATUSES), col(Mention.created_at) > since - edge,
-                          col(Mention.created_at) <= now - edge))
+    ranges.append(sa.and_(col(Mention.status).in_(OPEN_STATUSES), col(Mention.created_at) >= since - edge,
+                          col(Mention.created_at) < now - edge))
     return ranges
 
 
@@ -307,8 +318,10 @@ def humanize(delta: timedelta) -> str:
 
 
 def due_text(m: Any, now: datetime | None = None) -> str:
-    """'due in 25 min', 'overdue 3 h', or '' when nothing is due (answered, closed, waiting on customer)."""
+    """'due in 25 min', 'overdue 3 h', or '' when nothing is due (answered, closed, waiting on customer).
+    At the deadline itself it is still due (services/deadline.py: overdue is strictly after it)."""
+    now = now or datetime.now(timezone.utc)
     left = time_left(m, now)
     if left is None:
         return ""
-    return f"due in {humanize(left)}" if left.total_seconds() > 0 else f"overdue {humanize(left)}"
+    return f"overdue {humanize(left)}" if deadline.overdue(m.respond_by, now) else f"due in {humanize(left)}"

@@ -71,7 +71,8 @@ def for_filter(f: InboxFilter, q: ParsedQuery) -> Facets:
 def _nothing_else(f: InboxFilter, q: ParsedQuery) -> bool:
     """The filter is only words, handles, statuses, platforms and the brand choice the facets express."""
     bare = InboxFilter(text=f.text, statuses=f.statuses, platforms=f.platforms,
-                       include_competitors=f.include_competitors, me=f.me, include_deleted=f.include_deleted)
+                       include_competitors=f.include_competitors, me=f.me, include_deleted=f.include_deleted,
+                       now=f.now)  # `now` only matters with `overdue`, which is not bare
     # a status term is said by the facets only when statuses_of reads it: one, not negated (`-status:new` or
     # two of them are left to SQL, so FTS5 alone would count every status)
     status_terms = [x for x in q.filters if x.field == "status"]

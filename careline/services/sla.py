@@ -8,6 +8,8 @@ around the clock.
 
 `respond_by` is written in one place per event: ingest (the brand's policy, no intent yet), classification
 and label correction (intent overrides), and a policy change (every open, unanswered mention of the brand).
+When a mention counts as overdue, and a response as breached, is services/deadline.py (strictly after
+`respond_by`).
 """
 from __future__ import annotations
 

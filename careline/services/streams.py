@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from careline.models import Mention, StreamStatus, utcnow
 from careline.services import brands as brand_service
+from careline.services import customer_counts
 from careline.services.ingest import ingest
 from careline.services.source_state import get_source_state, save_source_state
 from collectors.base import Query
@@ -89,17 +90,24 @@ def store_batch(session: Session, source: str, batch: StreamBatch, brand_ids: di
 
 
 def mark_deleted(session: Session, platform: str, external_ids: list[str]) -> int:
-    """Mark stored mentions deleted on the platform (kept, never removed); returns how many were marked."""
+    """Mark stored mentions deleted on the platform (kept, never removed); returns how many were marked.
+    The one place a post becomes deleted: their customers' open counts, which leave deleted posts out,
+    are refreshed here in the same transaction (services/customer_counts.py)."""
     if not external_ids:
         return 0
     table = Mention.__table__  # type: ignore[attr-defined]
     now = utcnow()
     done = 0
+    authors: set[tuple[str, str]] = set()
     for start in range(0, len(external_ids), 500):
         chunk = external_ids[start:start + 500]
-        done += session.connection().execute(
+        handles = session.connection().execute(
             sa.update(table).where(table.c.platform == platform, table.c.external_id.in_(chunk),
-                                   table.c.deleted_at.is_(None)).values(deleted_at=now, updated_at=now)).rowcount
+                                   table.c.deleted_at.is_(None)).values(deleted_at=now, updated_at=now)
+            .returning(table.c.author_handle)).scalars().all()
+        done += len(handles)
+        authors.update((platform, h) for h in handles if h)
+    customer_counts.posts_deleted(session, authors)
     return done
 
 

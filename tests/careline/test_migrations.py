@@ -200,3 +200,38 @@ def test_0026_builds_the_postgres_vector_with_the_word_rule_and_goes_back(pg_eng
     with pg_engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM pg_proc WHERE proname = 'careline_search_vector' "
                                     "AND pronamespace = current_schema()::regnamespace").scalar() == 0
+
+
+def _open_counts_after_0027(engine: Engine) -> list[int]:
+    """A customer with two open cases, one post of which was marked deleted as 0026 marked it (no recount):
+    their open count at 0026, after 0027, and after the downgrade."""
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from careline import db
+    from careline.models import Customer, Mention
+    from careline.services.ingest import ingest
+    from tests.factories import make_raw, utc
+
+    db.migrate(engine, "0026_search_word_rule")
+    with Session(engine) as s:  # four days apart: two cases
+        ids = ingest(s, [make_raw(author_handle="sam", created_at=utc(2026, 11, d)) for d in (1, 5)]).new_ids
+        s.execute(sa.update(Mention).where(Mention.id == ids[1]).values(deleted_at=utc(2026, 11, 6)))
+        s.commit()
+
+    def count() -> int:
+        with Session(engine) as s:
+            return int(s.execute(sa.select(Customer.open_count)).scalar_one())
+    counts = [count()]
+    migrate(engine)
+    counts.append(count())
+    db.downgrade(engine, "0026_search_word_rule")
+    return [*counts, count()]
+
+
+def test_0027_recounts_customers_with_deleted_open_posts_and_goes_back_sqlite(tmp_path) -> None:
+    assert _open_counts_after_0027(make_engine(f"sqlite:///{tmp_path / 'm.db'}")) == [2, 1, 2]
+
+
+def test_0027_recounts_customers_with_deleted_open_posts_and_goes_back_postgres(pg_engine: Engine) -> None:
+    assert _open_counts_after_0027(pg_engine) == [2, 1, 2]
