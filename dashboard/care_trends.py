@@ -6,7 +6,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from careline.services import care_metrics
+from careline.services import care_metrics, elapsed
 from dashboard.components import clean, db, one_line, settings, when
 
 
@@ -28,8 +28,9 @@ def show(since: datetime, until: datetime) -> None:
         return
     st.dataframe([{group.title(): clean(r.group), "Complaints + questions": r.actionable, "Answered": r.answered,
                    "Breached": r.breached, "Breach %": round(100 * r.breach_share, 1),
-                   "Median first response (min)": r.median_first_response_min, "Resolved": r.resolved,
-                   "Median to resolution (min)": r.median_resolution_min} for r in rows],
+                   "Median first response (min)": elapsed.display_minutes(r.median_first_response_s),
+                   "Resolved": r.resolved,
+                   "Median to resolution (min)": elapsed.display_minutes(r.median_resolution_s)} for r in rows],
                  hide_index=True, width="stretch")
     zone = settings().zone
     with st.expander(f"Breaches ({len(breaches)}{'+' if len(breaches) == 200 else ''})"):

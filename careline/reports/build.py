@@ -6,10 +6,13 @@ one themes implementation (careline/services/themes.py), as on the Trends page.
 Brands: a brand's row counts every post that names it, as Trends' volume and share of voice do (its share
 of voice is of all brand mentions, so the report and Trends agree); "All our brands" and the report's total
 count each post once (`Counts.posts`), never the sum of the brand rows.
+
+Response times (answered, median first response, within SLA) are the care metrics' first responses
+(care_metrics.first_responses_by per brand, first_responses for "All our brands"), so a brand's row shows
+what the Care sheet and Trends show for it; a competitor's row shows none (care_metrics.not_measured).
 """
 from __future__ import annotations
 
-import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -19,7 +22,9 @@ from sqlmodel import Session
 
 from careline.reports import queries
 from careline.reports.periods import Period, range_period
-from careline.reports.queries import Answered, BrandInfo, Counts, DailyKey
+from careline.reports.queries import BrandInfo, Counts, DailyKey
+from careline.services import care_metrics, elapsed
+from careline.services.care_metrics import FirstResponses
 from careline.services.theme_terms import Theme
 from careline.services.themes import find_themes
 
@@ -60,8 +65,8 @@ def build_report(session: Session, period: Period, previous: Period, sla_minutes
     own = [b for b, info in brands.items() if not info.competitor]
     daily = queries.daily_counts(session, period)
     prev_daily = queries.daily_counts(session, previous)
-    summary = summarise(daily, queries.response_times(session, period), brands, sla_minutes)
-    prev_summary = summarise(prev_daily, queries.response_times(session, previous), brands, sla_minutes)
+    summary = summarise(daily, responses(session, period, sla_minutes), brands)
+    prev_summary = summarise(prev_daily, responses(session, previous, sla_minutes), brands)
     found = find_themes(session, period.start_utc, period.end_utc, intent="complaint",
                         brand_ids=[b for b in own if b is not None] or None,
                         previous=(previous.start_utc, previous.end_utc))
@@ -80,19 +85,23 @@ def _overall(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return next(r for r in rows if r["brand"] == OVERALL)
 
 
-def summarise(daily: Counts[DailyKey], responses: list[Answered], brands: dict[int | None, BrandInfo],
-              sla_minutes: int) -> list[dict[str, Any]]:
+# (per own brand, every brand a post names; every own post once, for "All our brands")
+Responses = tuple[dict[object, FirstResponses], FirstResponses]
+
+
+def responses(session: Session, period: Period, sla_minutes: int) -> Responses:
+    """The period's first responses by the care metrics' rule: per brand, and over all our posts once."""
+    since, until = period.start_utc, period.end_utc
+    return (care_metrics.first_responses_by(session, since, until, "brand", sla_minutes=sla_minutes),
+            care_metrics.first_responses(session, since, until, sla_minutes=sla_minutes))
+
+
+def summarise(daily: Counts[DailyKey], responses: Responses, brands: dict[int | None, BrandInfo]) -> list[dict[str, Any]]:
     """One row per brand seen or configured (every post that names it), plus the overall row for our own
     (non-competitor) brands, which counts each post once."""
     per = _fold(daily.per_brand)
     posts = _fold(daily.posts)
-    waits: dict[int | None, list[tuple[str, float]]] = defaultdict(list)
-    own_waits: list[tuple[str, float]] = []
-    for r in responses:
-        wait = (r.intent, max(0.0, (r.first_response_at - r.created_at).total_seconds() / 60))
-        waits[r.brand_id].append(wait)
-        if not r.also:  # the primary brand's row: each answered post once
-            own_waits.append(wait)
+    per_brand, overall = responses
     # Shares as Trends' share of voice: of all brand mentions (a post naming two brands is two of them).
     brand_mentions = sum(c["mentions"] for c in per.values())
     own_ids = [b for b, info in brands.items() if not info.competitor]
@@ -100,11 +109,12 @@ def summarise(daily: Counts[DailyKey], responses: list[Answered], brands: dict[i
     for brand_id, info in sorted(brands.items(), key=lambda kv: (kv[1].competitor, kv[1].name.lower())):
         if brand_id is None and not per.get(None):
             continue
-        rows.append(_row(info.name, info.competitor, per.get(brand_id, Counter()), waits.get(brand_id, []),
-                         brand_mentions, sla_minutes))
+        answers = (care_metrics.not_measured() if info.competitor
+                   else per_brand.get(brand_id) or FirstResponses())  # an own brand nobody needed answering
+        rows.append(_row(info.name, info.competitor, per.get(brand_id, Counter()), answers, brand_mentions))
     own_counts: Counter[str] = sum((posts.get(b, Counter()) for b in own_ids), Counter())
     # our posts (by primary brand: own first, so every post naming one of ours) as a share of all posts
-    rows.insert(0, _row(OVERALL, False, own_counts, own_waits, daily.total, sla_minutes))
+    rows.insert(0, _row(OVERALL, False, own_counts, overall, daily.total))
     return rows
 
 
@@ -118,14 +128,10 @@ def _fold(daily: Counter[DailyKey]) -> dict[int | None, Counter[str]]:
     return per
 
 
-def _row(name: str, competitor: bool, c: Counter[str], waits: list[tuple[str, float]], all_total: int,
-         sla_minutes: int) -> dict[str, Any]:
+def _row(name: str, competitor: bool, c: Counter[str], answers: FirstResponses, all_total: int) -> dict[str, Any]:
     pos, neu, neg = (c[f"s:{s}"] for s in SENTIMENTS)
     classified = pos + neu + neg
-    actionable = c["i:complaint"] + c["i:question"]
-    answered_other = sum(1 for intent, _ in waits if intent not in ("complaint", "question"))
-    minutes = [m for _, m in waits]
-    needing = actionable + answered_other
+    measured = answers.not_applicable is None  # a competitor's: not ours to answer, so no figure at all
     return {
         "brand": name,
         "competitor": competitor,
@@ -135,12 +141,9 @@ def _row(name: str, competitor: bool, c: Counter[str], waits: list[tuple[str, fl
         "net_sentiment": round(100 * (pos - neg) / classified, 1) if classified else None,
         "complaints": c["i:complaint"], "praise": c["i:praise"], "questions": c["i:question"],
         "other": c["i:other"],
-        # competitors' answered mentions never reach here (queries.response_times): not ours to answer
-        "answered": None if competitor else len(minutes),
-        "median_first_response_minutes": round(statistics.median(minutes), 1) if minutes else None,
-        # Nobody answers a competitor's customers: their SLA share would only read as 0%.
-        "within_sla_share": (round(sum(1 for m in minutes if m <= sla_minutes) / needing, 4)
-                             if needing and not competitor else None),
+        "answered": answers.answered if measured else None,
+        "median_first_response_minutes": elapsed.display_minutes(answers.median_s),
+        "within_sla_share": round(answers.within_sla_share, 4) if measured and answers.actionable else None,
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session
 
 from careline.reports.periods import Period
-from careline.services import care_metrics
+from careline.services import care_metrics, elapsed
 
 CARE_COLS = ["by", "name", "complaints_and_questions", "answered", "breached", "breach_share",
              "median_first_response_minutes", "resolved", "median_resolution_minutes"]
@@ -25,7 +25,8 @@ def care_tables(session: Session, period: Period, now: datetime | None = None) -
     for group in care_metrics.GROUPS:
         for r in care_metrics.summary(session, since, until, group, now=now):
             rows.append([group, r.group, r.actionable, r.answered, r.breached, round(r.breach_share, 4),
-                         r.median_first_response_min, r.resolved, r.median_resolution_min])
+                         elapsed.display_minutes(r.median_first_response_s), r.resolved,
+                         elapsed.display_minutes(r.median_resolution_s)])
 
     def local(value: Any) -> str:
         return value.astimezone(zone).isoformat(" ", "minutes")[:16] if value else ""

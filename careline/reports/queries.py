@@ -6,6 +6,7 @@ Labels: a person's correction wins over the model's (`corrected_*`), unclassifie
 Brands: the one rule Trends uses too (careline.services.mention_brands): a per-brand figure counts every
 brand a post names and a brand filter matches a post that names the brand, while a total counts each post
 once (`Counts.posts`, by its primary brand), never the sum of the per-brand rows.
+Response times are not here: they are the care metrics' (careline/services/care_metrics.py).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -50,14 +51,6 @@ class Counts(Generic[K]):
     def total(self) -> int:
         """Posts, each once however many brands it names."""
         return sum(self.posts.values())
-
-
-class Answered(NamedTuple):
-    brand_id: int | None
-    intent: str
-    created_at: datetime
-    first_response_at: datetime
-    also: bool  # True: the row of another (own) brand the post names; False: its primary brand, once a post
 
 
 @dataclass(frozen=True)
@@ -115,21 +108,6 @@ def daily_counts(session: Session, period: Period) -> Counts[DailyKey]:
     for day, row, also in mention_brands.per_brand_days(session, period.start_utc, period.end_utc, period.zone, build):
         out.add((day, row.brand_id, row.platform, row.eff_sentiment, row.eff_intent), int(row.n), also)
     return out
-
-
-def response_times(session: Session, period: Period) -> list[Answered]:
-    """Our own mentions of the period that were answered, once for the primary brand and once more for every
-    other own brand the post names (the per-brand rule). Competitors' mentions are not ours to answer
-    (mention_brands.own_brand_clause, the one rule the inbox, Trends and the care metrics use too), so
-    neither a competitor's post nor a competitor a post names ever counts. One row per answered post and
-    brand: the medians need the minutes."""
-    def build(brand: Any) -> sa.Select[Any]:
-        return (sa.select(brand.label("brand_id"), INTENT, M.c.created_at, M.c.first_response_at)
-                .where(in_period(period), M.c.first_response_at.is_not(None), mention_brands.own_brand_clause()))
-
-    primary, also = mention_brands.per_brand_selects(build, own_only=True)
-    return [Answered(r.brand_id, r.eff_intent, r.created_at, r.first_response_at, flag)
-            for flag, stmt in ((False, primary), (True, also)) for r in session.execute(stmt)]
 
 
 def top_advocates(session: Session, period: Period, brand_ids: list[int | None],

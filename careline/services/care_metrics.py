@@ -1,19 +1,25 @@
-"""Care metrics: first response time, time to resolution and breaches, per brand, team or agent.
+"""Care metrics: first response time, time to resolution and breaches, per brand, team or agent, and
+the one first-response rule the weekly report and Trends read too (`first_responses`, `first_responses_by`).
 
-Over complaints and questions posted in the range (a person's corrected intent wins); competitors' mentions
-never count. Per brand, a post counts for every own brand it names (mention_brands' per-brand rule, as
-the weekly report's summary rows and Trends count it); per team or agent, and in the breach list, each post
-once. A response is the first reply actually sent, or one a person recorded as made outside
-Careline; dry runs publish nothing and so never count. A breach is a mention first answered after its
-`respond_by`, or still unanswered past it (services/deadline.py: strictly after it; at it is on time).
-Aggregated in SQL: one grouped query for counts, one histogram of whole minutes per group for the
-medians, so a 90-day range of a million mentions fetches no row each.
+Over complaints and questions posted in the range (a person's corrected intent wins): the posts that
+needed a reply. Competitors' mentions never count, and response figures exist only for our own brands
+(a filter of competitors alone is `not_measured`). A post its author deleted still counts: it was posted
+and may have been answered. Per brand, a post counts for every own brand it names (mention_brands'
+per-brand rule, as the weekly report's summary rows and Trends count it); per team or agent, in the
+breach list and in an ungrouped figure, each post once. A response is the first reply actually sent, or
+one a person recorded as made outside Careline; dry runs publish nothing and so never count. A first
+response time is first_response_at - created_at on the clock (business hours shape the deadline, not the
+measure). A breach is a mention first answered after its `respond_by`, or still unanswered past it
+(services/deadline.py: strictly after it; at it is on time).
+Aggregated in SQL: one grouped query for counts, one histogram of whole seconds per group for the
+medians (elapsed.quantile), so a 90-day range of a million mentions fetches a row per distinct second,
+not one a post; only display rounds them (elapsed.display_minutes).
 """
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -26,6 +32,42 @@ from careline.services import deadline, elapsed, mention_brands
 ACTIONABLE = ("complaint", "question")
 _S = TypeVar("_S", bound=sa.Select[Any])  # a select keeps its own type (sqlmodel's or Core's) through _scope
 GROUPS = ("brand", "team", "agent")
+OWN_BRANDS_ONLY = "Response times are measured for your own brands only."
+
+
+@dataclass(frozen=True)
+class FirstResponses:
+    """First responses of one group, or of every post in scope once; `not_applicable` says why there are
+    none to measure (the sentence a page shows instead of figures)."""
+
+    actionable: int = 0  # complaints and questions: the posts that needed a reply
+    answered: int = 0
+    within_sla: int = 0  # answered at most sla_minutes after posting (0 when no target was asked for)
+    sla_minutes: int | None = None
+    seconds: Counter[int] = field(default_factory=Counter)  # whole seconds to the first response -> posts
+    not_applicable: str | None = None
+
+    @property
+    def median_s(self) -> float | None:
+        return elapsed.quantile(self.seconds, 0.5)
+
+    @property
+    def p90_s(self) -> float | None:
+        return elapsed.quantile(self.seconds, 0.9)
+
+    @property
+    def answered_share(self) -> float:
+        return self.answered / self.actionable if self.actionable else 0.0
+
+    @property
+    def within_sla_share(self) -> float:
+        """Share of the posts that needed a reply answered within the SLA (unanswered ones count as missed)."""
+        return self.within_sla / self.actionable if self.actionable else 0.0
+
+
+def not_measured(sla_minutes: int | None = None) -> FirstResponses:
+    """What a competitor's response times are: not ours to measure (no figures, one sentence)."""
+    return FirstResponses(sla_minutes=sla_minutes, not_applicable=OWN_BRANDS_ONLY)
 
 
 @dataclass(frozen=True)
@@ -35,8 +77,8 @@ class CareRow:
     answered: int
     breached: int
     resolved: int
-    median_first_response_min: float | None
-    median_resolution_min: float | None
+    median_first_response_s: float | None  # exact seconds; elapsed.display_minutes for a page or a file
+    median_resolution_s: float | None
 
     @property
     def breach_share(self) -> float:
@@ -83,21 +125,75 @@ def summary(session: Session, since: datetime, until: datetime, group: str = "br
             now: datetime | None = None) -> list[CareRow]:
     """One row per brand, team or agent (None = no team / unassigned), busiest first."""
     now = now or datetime.now(timezone.utc)
-    totals: dict[object, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    frt = first_responses_by(session, since, until, group)
+    totals: dict[object, list[int]] = defaultdict(lambda: [0, 0])
     for stmt in _grouped(group, lambda key: sa.select(
-            key, sa.func.count(), sa.func.count(col(Mention.first_response_at)),
-            sa.func.sum(sa.case((deadline.breached_clause(now), 1), else_=0)), sa.func.count(col(Mention.resolved_at)))):
+            key, sa.func.sum(sa.case((deadline.breached_clause(now), 1), else_=0)), sa.func.count(col(Mention.resolved_at)))):
         for k, *counts in session.execute(_scope(stmt, since, until)).all():
             totals[k] = [t + int(c or 0) for t, c in zip(totals[k], counts)]
-    frt = _histograms(session, since, until, group, col(Mention.first_response_at))
     ttr = _histograms(session, since, until, group, col(Mention.resolved_at))
     names = _names(session, group)
     empty = {"brand": "(no brand)", "team": "(no team)", "agent": "(unassigned)"}[group]
-    out = [CareRow(group=empty if k is None else names.get(k, str(k)), actionable=n, answered=a, breached=b,
-                   resolved=r, median_first_response_min=elapsed.quantile(frt.get(k), 0.5),
-                   median_resolution_min=elapsed.quantile(ttr.get(k), 0.5))
-           for k, (n, a, b, r) in totals.items()]
+    out = [CareRow(group=empty if k is None else names.get(k, str(k)), actionable=f.actionable, answered=f.answered,
+                   breached=totals[k][0], resolved=totals[k][1], median_first_response_s=f.median_s,
+                   median_resolution_s=elapsed.quantile(ttr.get(k), 0.5))
+           for k, f in frt.items()]
     return sorted(out, key=lambda row: (-row.actionable, row.group))
+
+
+def first_responses_by(session: Session, since: datetime, until: datetime, group: str = "brand",
+                       sla_minutes: int | None = None) -> dict[object, FirstResponses]:
+    """First responses per brand (every own brand a post names), team or agent (None = no brand / team /
+    unassigned); `sla_minutes`: also count those answered within it."""
+    out: dict[object, Counter[tuple[int | None, int]]] = defaultdict(Counter)
+    for stmt in _grouped(group, lambda key: _response_select(session, sla_minutes, key)):
+        for k, seconds, ok, n in session.execute(_scope(stmt, since, until)):
+            out[k][(seconds, ok)] += int(n)
+    return {k: _figures(tally, sla_minutes) for k, tally in out.items()}
+
+
+def first_responses(session: Session, since: datetime, until: datetime, *, sla_minutes: int | None = None,
+                    brand_ids: Sequence[int] | None = None,
+                    where: Sequence[sa.ColumnElement[bool]] = ()) -> FirstResponses:
+    """First responses over every post in scope, each once; `brand_ids`: the posts that name one of these
+    brands (mention_brands.brand_clause, the filter of Trends and the inbox). Competitors among them are
+    left out, and a choice of competitors alone is `not_measured`: we answer our own customers, so our
+    replies on posts naming a competitor are not the competitor's response times. `where`: the caller's
+    further filters (Trends' platforms and tags)."""
+    stmt = _response_select(session, sla_minutes).where(*where)
+    if brand_ids:
+        competitors = set(session.exec(select(Brand.id).where(col(Brand.competitor).is_(True))))
+        own = [b for b in brand_ids if b not in competitors]
+        if not own:
+            return not_measured(sla_minutes)
+        stmt = stmt.where(mention_brands.brand_clause(own))
+    tally: Counter[tuple[int | None, int]] = Counter()
+    for seconds, ok, n in session.execute(_scope(stmt, since, until)):
+        tally[(seconds, ok)] += int(n)
+    return _figures(tally, sla_minutes)
+
+
+def _response_select(session: Session, sla_minutes: int | None, key: Any = None) -> sa.Select[Any]:
+    """(key,) whole seconds to the first response (NULL: unanswered), within the SLA (1/0), posts; grouped
+    by all but the count (the caller's _grouped adds the key's GROUP BY)."""
+    responded, posted = col(Mention.first_response_at), col(Mention.created_at)
+    seconds = elapsed.whole_seconds(session, responded, posted).label("s")
+    # exact to the microsecond at the target (elapsed.within), which whole seconds are not
+    ok = (sa.case((elapsed.within(session, responded, posted, sla_minutes), 1), else_=0) if sla_minutes is not None
+          else sa.literal_column("0")).label("ok")
+    cols = ([] if key is None else [key]) + [seconds, ok, sa.func.count()]
+    return sa.select(*cols).group_by(seconds, *([ok] if sla_minutes is not None else []))
+
+
+def _figures(tally: Counter[tuple[int | None, int]], sla_minutes: int | None) -> FirstResponses:
+    seconds: Counter[int] = Counter()
+    within = 0
+    for (s, ok), n in tally.items():
+        if s is not None:
+            seconds[int(s)] += n
+            within += n if ok else 0
+    return FirstResponses(actionable=sum(tally.values()), answered=sum(seconds.values()), within_sla=within,
+                          sla_minutes=sla_minutes, seconds=seconds)
 
 
 def _grouped(group: str, build: Callable[[Any], sa.Select[Any]]) -> list[sa.Select[Any]]:
@@ -114,7 +210,7 @@ def _grouped(group: str, build: Callable[[Any], sa.Select[Any]]) -> list[sa.Sele
 
 def _histograms(session: Session, since: datetime, until: datetime, group: str,
                 end: Any) -> dict[object, Counter[int]]:
-    bucket = elapsed.whole_minutes(session, end, col(Mention.created_at)).label("b")
+    bucket = elapsed.whole_seconds(session, end, col(Mention.created_at)).label("b")
     out: dict[object, Counter[int]] = defaultdict(Counter)
     for stmt in _grouped(group, lambda key: sa.select(key, bucket, sa.func.count()).where(end.is_not(None))):
         for k, b, n in session.execute(_scope(stmt.group_by(bucket), since, until)):

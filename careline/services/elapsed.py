@@ -1,6 +1,7 @@
 """Elapsed time between two stored UTC timestamps in SQL, exact to the microsecond on SQLite and
-PostgreSQL alike: the one way response and resolution times are measured (Trends, the care metrics),
-and the one quantile of their whole-minute histograms (`quantile`).
+PostgreSQL alike: the one way response and resolution times are measured (Trends, the care metrics, the
+weekly report), the one quantile of their whole-second histograms (`quantile`) and the one rounding for
+display (`display_minutes`).
 
 PostgreSQL's `extract(epoch from interval)` is an exact numeric. SQLite's julianday() is a float of days
 and rounds the stored fraction to the millisecond, so a reply exactly at the SLA read as 120.0000002
@@ -16,7 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-_PER_MINUTE = 60_000_000
+_PER_SECOND = 1_000_000
+_PER_MINUTE = 60 * _PER_SECOND
 
 
 def microseconds(session: Session, later: Any, earlier: Any) -> sa.ColumnElement[int]:
@@ -33,14 +35,18 @@ def microseconds(session: Session, later: Any, earlier: Any) -> sa.ColumnElement
     return (seconds(later) - seconds(earlier)) * 1_000_000 + fraction(later) - fraction(earlier)
 
 
-def whole_minutes(session: Session, later: Any, earlier: Any) -> sa.ColumnElement[int]:
-    """Elapsed whole minutes, truncated (integer division on both databases)."""
-    return sa.cast(microseconds(session, later, earlier) // _PER_MINUTE, sa.Integer)
+def whole_seconds(session: Session, later: Any, earlier: Any) -> sa.ColumnElement[int]:
+    """Elapsed whole seconds, truncated (integer division on both databases).
+
+    Seconds, not minutes: whole-minute buckets read a 40-second answer as 0 and 59 min 59 s as 59, so the
+    care metrics and Trends disagreed with the weekly report's exact times; a second is finer than any
+    figure shows (`display_minutes`), while the histogram still groups in SQL instead of one row a post."""
+    return sa.cast(microseconds(session, later, earlier) // _PER_SECOND, sa.BigInteger)
 
 
 def quantile(histogram: Counter[int] | None, q: float) -> float | None:
-    """The q-quantile (nearest rank) of a histogram of whole minutes: the one rule for the medians and
-    90th percentiles of Trends and the care metrics (None for an empty histogram)."""
+    """The q-quantile (nearest rank) of a histogram of whole seconds: the one rule for the medians and
+    90th percentiles of Trends, the care metrics and the weekly report (None for an empty histogram)."""
     if not histogram:
         return None
     n = sum(histogram.values())
@@ -50,6 +56,15 @@ def quantile(histogram: Counter[int] | None, q: float) -> float | None:
         if seen >= target:
             return float(value)
     return float(max(histogram))
+
+
+def display_minutes(seconds: float | None) -> float | None:
+    """Seconds as minutes to one decimal, for a page, a CLI table or an export cell.
+
+    Rounded here and only here: the services measure and compare in seconds, and every place that shows a
+    response or resolution time rounds the same way, so the report, the Care table and Trends print the
+    same number for the same posts."""
+    return None if seconds is None else round(seconds / 60, 1)
 
 
 def within(session: Session, later: Any, earlier: Any, minutes: int) -> sa.ColumnElement[bool]:

@@ -1,5 +1,5 @@
 """Trend figures for the dashboard and the weekly export: volumes, share of voice, response times
-(themes: services/themes.py).
+(those by the care metrics' rule, services/care_metrics.py; themes: services/themes.py).
 
 Every function aggregates in SQL and returns small plain dataclasses. Days are cut in the configured time
 zone by careline.services.localdays (exact across DST, the same on SQLite and PostgreSQL).
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from careline.models import Brand, Mention
-from careline.services import elapsed, mention_brands
+from careline.services import care_metrics, mention_brands
 from careline.services.tags import any_tag
 
 LABELS = {"sentiment": ("negative", "neutral", "positive"), "intent": ("complaint", "question", "praise", "other")}
@@ -43,40 +43,23 @@ class ShareRow:
     negative: int
 
 
-@dataclass(frozen=True)
-class ResponseStats:
-    actionable: int  # complaints and questions in the range
-    answered: int
-    within_sla: int
-    sla_minutes: int
-    median_minutes: float | None
-    p90_minutes: float | None
-
-    @property
-    def answered_share(self) -> float:
-        return self.answered / self.actionable if self.actionable else 0.0
-
-    @property
-    def within_sla_share(self) -> float:
-        """Share of actionable mentions answered within the SLA (unanswered ones count as missed)."""
-        return self.within_sla / self.actionable if self.actionable else 0.0
+# Trends' response times are the care metrics' first responses (one rule: care_metrics.first_responses)
+ResponseStats = care_metrics.FirstResponses
 
 
 def _effective(name: str) -> sa.ColumnElement:
     return sa.func.coalesce(getattr(Mention, f"corrected_{name}"), getattr(Mention, name))
 
 
-def _scope(stmt: sa.Select, since: datetime, until: datetime, platforms: Sequence[str] | None,
-           tags: Sequence[str] | None = None) -> sa.Select:
-    return _filters(stmt.where(col(Mention.created_at) >= since, col(Mention.created_at) < until), platforms, tags)
-
-
 def _filters(stmt: sa.Select, platforms: Sequence[str] | None, tags: Sequence[str] | None) -> sa.Select:
-    if tags:
-        stmt = stmt.where(any_tag(tags))
+    return stmt.where(*_conditions(platforms, tags))
+
+
+def _conditions(platforms: Sequence[str] | None, tags: Sequence[str] | None) -> list[sa.ColumnElement[bool]]:
+    out = [any_tag(tags)] if tags else []
     if platforms:
-        stmt = stmt.where(col(Mention.platform).in_(list(platforms)))
-    return stmt
+        out.append(col(Mention.platform).in_(list(platforms)))
+    return out
 
 
 def _brand_names(session: Session) -> dict[int | None, str]:
@@ -164,34 +147,14 @@ def response_times(
     *,
     brand_ids: Sequence[int] | None = None,
     platforms: Sequence[str] | None = None,
-    intents: Sequence[str] = ("complaint", "question"),
     tags: Sequence[str] | None = None,
 ) -> ResponseStats:
-    """First-response time (mention posted → first reply sent) over complaints and questions in the range.
-
-    One grouped query: a histogram of whole minutes (NULL for unanswered) split by within/over the SLA, so
-    the median and 90th percentile come out to the minute without fetching a row per mention.
-    """
-    responded, posted = col(Mention.first_response_at), col(Mention.created_at)
-    bucket = elapsed.whole_minutes(session, responded, posted).label("bucket")
-    ok = sa.case((elapsed.within(session, responded, posted, sla_minutes), 1), else_=0).label("ok")
-    stmt = sa.select(bucket, ok, sa.func.count()).where(_effective("intent").in_(list(intents)))
-    # Our response times: competitors' mentions are not ours to answer, so they never count as missed,
-    # even when a competitor is among the chosen brands; a chosen brand counts every post that names it.
-    stmt = stmt.where(mention_brands.own_brand_clause())
-    if brand_ids:
-        stmt = stmt.where(mention_brands.brand_clause(brand_ids))
-    stmt = _scope(stmt, since, until, platforms, tags).group_by(bucket, ok)
-    total = answered = within = 0
-    histogram: Counter[int] = Counter()
-    for b, is_ok, n in session.execute(stmt):
-        total += n
-        if b is not None:
-            answered += n
-            within += n if is_ok else 0
-            histogram[int(b)] += n
-    return ResponseStats(actionable=total, answered=answered, within_sla=within, sla_minutes=sla_minutes,
-                         median_minutes=elapsed.quantile(histogram, 0.5), p90_minutes=elapsed.quantile(histogram, 0.9))
+    """First-response times (mention posted -> first reply sent) over our complaints and questions in the
+    range: the care metrics' rule (care_metrics.first_responses), so the Care table and the weekly report
+    show the same figures. A chosen brand counts every post that names it; a choice of competitors alone
+    is not measured (`not_applicable` holds the sentence to show instead)."""
+    return care_metrics.first_responses(session, since, until, sla_minutes=sla_minutes, brand_ids=brand_ids,
+                                        where=_conditions(platforms, tags))
 
 
 def recent_languages(session: Session, sample: int = 20_000) -> list[str]:

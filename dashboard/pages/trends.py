@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta, timezone
 import pandas as pd
 import streamlit as st
 
-from careline.services import app_settings, inbox, tags, trends
+from careline.services import app_settings, elapsed, inbox, tags, trends
 from careline.settings import PLATFORMS
 from dashboard import care_trends, reports_panel, themes_panel
 from dashboard.components import clean, db, end_page, require_user, settings
@@ -62,6 +62,11 @@ def _load(since: datetime, until: datetime, brand_ids: tuple[int, ...], platform
         }
 
 
+def _minutes(seconds: float | None) -> str:
+    minutes = elapsed.display_minutes(seconds)
+    return "—" if minutes is None else f"{minutes:g} min"
+
+
 data = _load(since, until, tuple(brand_ids), tuple(platforms), by, granularity, sla, tuple(tag_pick))
 volume: list[trends.VolumeRow] = data["volume"]  # type: ignore[assignment]
 share: list[trends.ShareRow] = data["share"]  # type: ignore[assignment]
@@ -98,15 +103,18 @@ with left:
         st.text("No mentions in this range.")
 with right:
     st.subheader("Response times")
-    st.text(f"First response = from the post to our first reply sent; over complaints and questions. "
-            f"SLA: {sla} minutes.")
-    r1, r2 = st.columns(2)
-    r1.metric("Answered", f"{resp.answered_share:.0%}", help="Complaints and questions with a reply sent.")
-    r1.text(f"{resp.answered:,} of {resp.actionable:,}")
-    r2.metric("Within SLA", f"{resp.within_sla_share:.0%}", help="Unanswered ones count as missed.")
-    r3, r4 = st.columns(2)
-    r3.metric("Median first response", f"{resp.median_minutes:g} min" if resp.median_minutes is not None else "—")
-    r4.metric("90th percentile", f"{resp.p90_minutes:g} min" if resp.p90_minutes is not None else "—")
+    if resp.not_applicable:  # a competitor chosen alone: the service measures our own brands only
+        st.text(resp.not_applicable)
+    else:
+        st.text(f"First response = from the post to our first reply sent; over complaints and questions about "
+                f"your own brands. SLA: {sla} minutes.")
+        r1, r2 = st.columns(2)
+        r1.metric("Answered", f"{resp.answered_share:.0%}", help="Complaints and questions with a reply sent.")
+        r1.text(f"{resp.answered:,} of {resp.actionable:,}")
+        r2.metric("Within SLA", f"{resp.within_sla_share:.0%}", help="Unanswered ones count as missed.")
+        r3, r4 = st.columns(2)
+        r3.metric("Median first response", _minutes(resp.median_s))
+        r4.metric("90th percentile", _minutes(resp.p90_s))
 
 care_trends.show(since, until)
 themes_panel.show_trends(since, until, brand_ids, platforms)

@@ -77,7 +77,7 @@ def test_trends_sla_excludes_competitors(any_engine) -> None:  # type: ignore[no
         r = trends.response_times(s, T0 - timedelta(hours=1), T0 + timedelta(hours=1), sla_minutes=60)
         assert (r.actionable, r.within_sla) == (1, 1)  # the competitor's unanswered complaint is not a miss
         chosen = trends.response_times(s, T0 - timedelta(hours=1), T0 + timedelta(hours=1), 60, brand_ids=[sky])
-        assert chosen.actionable == 0  # #14: a competitor's mentions never count, even when chosen
+        assert chosen.actionable == 0 and chosen.not_applicable  # #14: a competitor's mentions never count
 
 
 def test_intent_only_correction_records_no_sentiment(session, brand) -> None:  # type: ignore[no-untyped-def]

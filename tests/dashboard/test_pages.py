@@ -170,6 +170,23 @@ def test_trends_renders_charts_and_metrics(page):
     assert [m.label for m in at.metric][:2] == ["Answered", "Within SLA"]
 
 
+def test_trends_measures_response_times_for_own_brands_only(page, dash_db):
+    from careline.services import care_metrics
+
+    with Session(dash_db) as s:
+        ids = {b.name: b.id for b in s.exec(select(Brand))}
+    at = page("trends")
+    at.multiselect(key="tr_brand").set_value([ids["Skyhop"]]).run()
+    assert not at.exception
+    # the competitor's volume and sentiment stay; its response-time panel is one sentence, no figure
+    assert any("mentions from" in t for t in _texts(at))
+    assert care_metrics.OWN_BRANDS_ONLY in _texts(at)
+    assert not {"Answered", "Within SLA", "Median first response", "90th percentile"} & {m.label for m in at.metric}
+    at.multiselect(key="tr_brand").set_value([ids["Acme Air"]]).run()
+    assert care_metrics.OWN_BRANDS_ONLY not in _texts(at)
+    assert [m.label for m in at.metric][:4] == ["Answered", "Within SLA", "Median first response", "90th percentile"]
+
+
 def test_sources_shows_health_and_runs_now(page, dash_db):
     at = page("sources", role="agent")
     assert any("demo" in m.value for m in at.markdown)

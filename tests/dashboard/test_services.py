@@ -92,10 +92,10 @@ def test_response_times(any_engine):
         r = trends.response_times(s, T0 - timedelta(days=1), T0 + timedelta(days=5), sla_minutes=120)
     # the competitor's complaint is not ours to answer: it never counts as a missed SLA
     assert (r.actionable, r.answered, r.within_sla) == (4, 3, 2)
-    assert r.median_minutes == 60 and r.p90_minutes == 300 and r.within_sla_share == pytest.approx(0.5)
+    assert r.median_s == 3600 and r.p90_s == 18000 and r.within_sla_share == pytest.approx(0.5)
     with Session(any_engine) as s:
         empty = trends.response_times(s, T0 + timedelta(days=30), T0 + timedelta(days=31), sla_minutes=120)
-    assert empty.actionable == 0 and empty.median_minutes is None and empty.within_sla_share == 0
+    assert empty.actionable == 0 and empty.median_s is None and empty.within_sla_share == 0
 
 
 def test_day_range_covers_whole_local_days():

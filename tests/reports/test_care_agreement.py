@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from careline.models import MentionBrand
-from careline.reports import build, queries
+from careline.reports import build
 from careline.reports.care import care_tables
 from careline.reports.periods import previous_week, week_period
 from careline.services import care_metrics, trends
@@ -54,7 +54,7 @@ def test_report_summary_and_care_sheet_count_each_brand_alike(any_engine: Engine
         now = WEEK.end_utc + timedelta(days=1)
         report = build.build_report(session, WEEK, previous_week(WEEK), sla_minutes=60)
         summary = {r["brand"]: r for r in report.summary}
-        answers = [a for a in queries.response_times(session, WEEK) if a.intent in care_metrics.ACTIONABLE]
+        answers = care_metrics.first_responses_by(session, WEEK.start_utc, WEEK.end_utc, "brand")
         care = {r.group: r for r in care_metrics.summary(session, WEEK.start_utc, WEEK.end_utc, "brand", now=now)}
         sheet = {(row[0], row[1]): row for row in care_tables(session, WEEK, now=now)["care"][1]}
         cargo_breaches = care_metrics.breaches(session, WEEK.start_utc, WEEK.end_utc, now=now, brand_ids=[cargo])
@@ -62,14 +62,14 @@ def test_report_summary_and_care_sheet_count_each_brand_alike(any_engine: Engine
     for name, brand_id in (("Acme Air", own), ("Acme Cargo", cargo)):
         row = summary[name]
         assert care[name].actionable == row["complaints"] + row["questions"]
-        assert care[name].answered == sum(1 for a in answers if a.brand_id == brand_id)
+        assert care[name].answered == answers[brand_id].answered == row["answered"]
         assert sheet[("brand", name)][2:4] == [care[name].actionable, care[name].answered]
     # Acme Air: the three-brand post, the deleted one and the one at the week's start (the correction to
     # praise and the post at its end are out); Acme Cargo: the three-brand post and the corrected question
     assert (care["Acme Air"].actionable, care["Acme Cargo"].actionable) == (3, 2)
-    assert care["Acme Cargo"].breached == 1 and care["Acme Cargo"].median_first_response_min == 30.0
+    assert care["Acme Cargo"].breached == 1 and care["Acme Cargo"].median_first_response_s == 30 * 60
     assert [b.brand for b in cargo_breaches] == ["Acme Cargo"]  # the filter finds the post naming it too
-    assert rival not in {a.brand_id for a in answers}
+    assert rival not in answers
 
 
 def test_care_by_team_counts_each_post_once(any_engine: Engine) -> None:
@@ -83,7 +83,7 @@ def test_care_by_team_counts_each_post_once(any_engine: Engine) -> None:
 
 
 def test_trends_response_times_and_care_metrics_agree_per_brand(any_engine: Engine) -> None:
-    # one elapsed rule (whole minutes) and one quantile (elapsed.quantile) for both
+    # one elapsed rule (whole seconds) and one quantile (elapsed.quantile) for both
     with Session(any_engine) as session:
         own, cargo, _rival = _seed(session)
         since, until = WEEK.start_utc, WEEK.end_utc
@@ -91,6 +91,6 @@ def test_trends_response_times_and_care_metrics_agree_per_brand(any_engine: Engi
         chosen = {name: trends.response_times(session, since, until, 60, brand_ids=[b])
                   for name, b in (("Acme Air", own), ("Acme Cargo", cargo))}
     for name, stats in chosen.items():
-        assert (stats.actionable, stats.answered, stats.median_minutes) == \
-            (care[name].actionable, care[name].answered, care[name].median_first_response_min)
-    assert chosen["Acme Air"].median_minutes == 45.0 and chosen["Acme Cargo"].median_minutes == 30.0
+        assert (stats.actionable, stats.answered, stats.median_s) == \
+            (care[name].actionable, care[name].answered, care[name].median_first_response_s)
+    assert chosen["Acme Air"].median_s == 45 * 60 and chosen["Acme Cargo"].median_s == 30 * 60

@@ -1,5 +1,5 @@
 """Competitors' mentions never count in our response figures (#14): the weekly export's summary table,
-Trends' response times and the care metrics all apply the one rule, mention_brands.own_brand_clause."""
+Trends' response times and the care metrics all read care_metrics' first responses (own brands only)."""
 from __future__ import annotations
 
 from datetime import timezone
@@ -34,15 +34,16 @@ def _seed(session: Session) -> tuple[int, int]:
 def test_weekly_summary_counts_only_our_own_answers(any_engine: Engine) -> None:
     with Session(any_engine) as session:
         own, rival = _seed(session)
-        answered = queries.response_times(session, WEEK)
+        answered = build.responses(session, WEEK, 60)
         rows = {r["brand"]: r for r in build.summarise(queries.daily_counts(session, WEEK), answered,
-                                                        queries.brands(session), 60)}
-    assert {b for b, *_ in answered} == {own}
+                                                        queries.brands(session))}
+    assert set(answered[0]) == {own} and rival != own
     assert rows["Skyhop"]["mentions"] == 3  # a competitor still counts for share of voice
     assert rows["Skyhop"]["answered"] is None and rows["Skyhop"]["median_first_response_minutes"] is None
-    assert rows["Acme Air"]["answered"] == 2 and rows["Acme Air"]["median_first_response_minutes"] == 60.0
+    # 30 and 90 minutes: the nearest-rank median (elapsed.quantile) is the first
+    assert rows["Acme Air"]["answered"] == 2 and rows["Acme Air"]["median_first_response_minutes"] == 30.0
     overall = rows[build.OVERALL]
-    assert (overall["answered"], overall["median_first_response_minutes"]) == (2, 60.0)
+    assert (overall["answered"], overall["median_first_response_minutes"]) == (2, 30.0)
     assert overall["within_sla_share"] == 0.5  # 30 min within 60, 90 min over; 2 need an answer
 
 
@@ -55,8 +56,9 @@ def test_trends_and_care_metrics_leave_competitors_out_even_when_chosen(any_engi
         only_rival = trends.response_times(session, since, until, 60, brand_ids=[rival])
         care = {r.group: r for r in care_metrics.summary(session, since, until, "brand", now=until)}
     for stats in (everything, chosen):
-        assert (stats.actionable, stats.answered, stats.median_minutes) == (2, 2, 30.0)
-    assert (only_rival.actionable, only_rival.answered) == (0, 0)
+        assert (stats.actionable, stats.answered, stats.median_s) == (2, 2, 30 * 60)
+    assert (only_rival.actionable, only_rival.answered, only_rival.median_s) == (0, 0, None)
+    assert only_rival.not_applicable == care_metrics.OWN_BRANDS_ONLY
     assert set(care) == {"Acme Air"} and care["Acme Air"].answered == 2
 
 
@@ -67,6 +69,10 @@ def test_a_post_naming_us_and_a_competitor_counts_as_ours(session: Session) -> N
     add(session, both)
     session.add(MentionBrand(mention_id=both.id, brand_id=rival.id))
     session.commit()
-    assert [b for b, *_ in queries.response_times(session, WEEK)] == [own.id]
+    per_brand = care_metrics.first_responses_by(session, WEEK.start_utc, WEEK.end_utc, "brand")
+    assert list(per_brand) == [own.id] and per_brand[own.id].median_s == 20 * 60
+    # it names the competitor, and it is ours: our response time, never the competitor's
     stats = trends.response_times(session, WEEK.start_utc, WEEK.end_utc, 60, brand_ids=[rival.id])  # type: ignore[list-item]
-    assert (stats.answered, stats.median_minutes) == (1, 20.0)  # it names the competitor, and it is ours
+    assert (stats.answered, stats.not_applicable) == (0, care_metrics.OWN_BRANDS_ONLY)
+    ours = trends.response_times(session, WEEK.start_utc, WEEK.end_utc, 60, brand_ids=[own.id])  # type: ignore[list-item]
+    assert (ours.answered, ours.median_s, ours.not_applicable) == (1, 20 * 60, None)

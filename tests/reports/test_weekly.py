@@ -90,7 +90,7 @@ def test_export_week_writes_every_file_with_exact_numbers(settings: Settings, an
     assert own["net_sentiment"] == "-28.6"  # (2 - 4) / 7 classified
     assert own["share_of_voice"] == "0.8889" and rival["share_of_voice"] == "0.1111"
     # answered: 30 min (corrected complaint, inside the 60-min SLA) and 240 min (question, outside it)
-    assert own["answered"] == "2" and own["median_first_response_minutes"] == "135.0"
+    assert own["answered"] == "2" and own["median_first_response_minutes"] == "30.0"  # nearest rank of 30, 240
     assert own["within_sla_share"] == "0.2"  # 1 of 4 complaints + 1 question
     assert rival["within_sla_share"] == ""  # nobody answers a competitor's customers
     assert overall["mentions"] == "8"

@@ -43,7 +43,7 @@ def test_summary_by_brand_team_agent_and_the_breach_list(any_engine: Engine) -> 
         by_brand = care_metrics.summary(session, since, until, "brand", now=NOW)
         assert [(r.group, r.actionable, r.answered, r.breached, r.resolved) for r in by_brand] == [
             ("Acme Air", 3, 2, 2, 2)]
-        assert by_brand[0].median_first_response_min == 30 and by_brand[0].median_resolution_min == 120
+        assert by_brand[0].median_first_response_s == 30 * 60 and by_brand[0].median_resolution_s == 120 * 60
         by_team = {r.group: r.actionable for r in care_metrics.summary(session, since, until, "team", now=NOW)}
         assert by_team == {"Care": 2, "(no team)": 1}
         by_agent = {r.group: r.breached for r in care_metrics.summary(session, since, until, "agent", now=NOW)}
@@ -64,7 +64,7 @@ def test_outside_reply_counts_and_dry_run_does_not(session: Session, brand: Bran
     replies.record_external(session, a.id, "ana", created + timedelta(minutes=45), "Answered in the HN thread")
     replies.queue_reply(session, b.id, "We're on it", "ana", dry_run=True)
     rows = care_metrics.summary(session, created - timedelta(hours=1), created + timedelta(hours=1))
-    assert rows[0].answered == 1 and rows[0].median_first_response_min == 45
+    assert rows[0].answered == 1 and rows[0].median_first_response_s == 45 * 60
     assert [x.mention_id for x in care_metrics.breaches(session, created - timedelta(hours=1),
                                                         created + timedelta(hours=1))] == [b.id]
 
@@ -83,10 +83,11 @@ def test_times_are_exact_to_the_microsecond_at_the_sla_and_at_minute_edges(any_e
         session.commit()
         since, until = T0, T0 + timedelta(days=1)
         stats = trends.response_times(session, since, until, sla_minutes=120)
-        assert (stats.answered, stats.within_sla, stats.median_minutes) == (1, 1, 120.0)
+        assert (stats.answered, stats.within_sla, stats.median_s) == (1, 1, 120 * 60)
         assert trends.response_times(session, since, until, sla_minutes=119).within_sla == 0
         [row] = care_metrics.summary(session, since, until, "brand", now=NOW)
-        assert (row.median_first_response_min, row.median_resolution_min) == (120.0, 59.0)
+        # whole seconds, truncated: 59 min 59.9996 s is 3599 s (not 3600), shown as 60.0 min
+        assert (row.median_first_response_s, row.median_resolution_s) == (7200, 3599)
 
 
 def test_breaches_with_the_same_deadline_list_newest_mention_first(any_engine: Engine) -> None:
