@@ -27,7 +27,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from careline.db import make_engine, migrate  # noqa: E402
+from careline.db import analyze_sqlite, make_engine, migrate  # noqa: E402
 from careline.models import Author, Brand, Mention  # noqa: E402
 from careline.services.priority import score_mention  # noqa: E402
 from collectors.demo import CITIES, COMPLAINTS, OTHER, PRAISE, QUESTIONS, _url  # noqa: E402
@@ -236,7 +236,10 @@ def seed(url: str, count: int, seed_value: int = 7, now: datetime | None = None)
         print(f"  indexes built ({time.perf_counter() - t0:.0f} s)", flush=True)
         rebuild_authors(conn)
     with engine.begin() as conn:  # planner statistics, as migrate() keeps them
-        conn.exec_driver_sql("ANALYZE")
+        if engine.dialect.name == "sqlite":
+            analyze_sqlite(conn)
+        else:
+            conn.exec_driver_sql("ANALYZE")
     engine.dispose()
     return time.perf_counter() - t0
 
