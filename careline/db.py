@@ -365,6 +365,9 @@ def _small_link_table(conn: sa.Connection) -> None:
     every mention in the range first and probed the link table for each: Trends -> Care over 90 days at
     1,000,000 mentions 5.1 s, 2.1 s with the table's real size known (benchmarks/dashboard_services.py).
     So an empty link table is recorded as one row; the next start's ANALYZE replaces that with its size."""
+    exists = conn.exec_driver_sql("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'mention_brand'")
+    if exists.first() is None:  # a schema migrated to a revision before the link table
+        return
     has = conn.exec_driver_sql("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'mention_brand'").first()
     if has is None and conn.exec_driver_sql("SELECT 1 FROM mention_brand LIMIT 1").first() is None:
         conn.exec_driver_sql("INSERT INTO sqlite_stat1(tbl, idx, stat) VALUES ('mention_brand', NULL, '1')")
