@@ -165,7 +165,7 @@ def first_responses(session: Session, since: datetime, until: datetime, *, sla_m
     further filters (Trends' platforms and tags)."""
     stmt = _response_select(session, sla_minutes).where(*where)
     if brand_ids:
-        competitors = set(session.exec(select(Brand.id).where(col(Brand.competitor).is_(True))))
+        competitors = set(mention_brands.competitor_ids(session))
         own = [b for b in brand_ids if b not in competitors]
         if not own:
             return not_measured(sla_minutes)

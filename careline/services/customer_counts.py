@@ -23,13 +23,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from careline.db import dialect_insert as _insert
 from careline.db import (
     in_values,
 )
-from careline.models import Author, AuthorBrand, Brand, Customer, CustomerIdentity, Mention, utcnow
+from careline.models import Author, AuthorBrand, Customer, CustomerIdentity, Mention, utcnow
+from careline.services.mention_brands import competitor_ids
 from careline.services.priority import OPEN_STATUSES
 
 Key = tuple[str, str]  # (platform, handle)
@@ -49,10 +50,6 @@ def key_filter(platform_col: Any, handle_col: Any, keys: Iterable[tuple[Any, Any
     if session is None:
         return sa.and_(platform_col.in_(platforms), handle_col.in_(handles))
     return sa.and_(in_values(session, platform_col, platforms), in_values(session, handle_col, handles))
-
-
-def competitor_ids(session: Session) -> list[int]:
-    return [i for i in session.exec(select(Brand.id).where(col(Brand.competitor).is_(True))) if i is not None]
 
 
 def _ids_where(session: Session, out_col: Any, in_col: Any, values: Iterable[Any], *where: Any) -> set[Any]:

@@ -16,7 +16,8 @@ from sqlmodel import Session, col, select
 
 from careline.models import AuditEvent, CustomerIdentity, Mention, Note, Reply
 from careline.services import customers
-from careline.services.customer_counts import competitor_ids, is_open, key_filter
+from careline.services.customer_counts import is_open, key_filter
+from careline.services.mention_brands import competitor_ids
 
 # audit actions that belong on a customer's timeline (the rest is bookkeeping)
 EVENT_ACTIONS = ("status", "assign", "correct", "tags", "case_join", "case_reopen")

@@ -120,6 +120,11 @@ def record(session: Session, attr: Attribution, brands: dict[tuple[str, str], li
         session.connection().execute(insert(MentionBrand).on_conflict_do_nothing(), unique)
 
 
+def competitor_ids(session: Session) -> list[int]:
+    """The brands tracked for share of voice, not answered (own_brand_clause's list, as values)."""
+    return [i for i in session.exec(select(Brand.id).where(col(Brand.competitor).is_(True))) if i is not None]
+
+
 def own_brand_clause(brand: Any = None) -> sa.ColumnElement[bool]:
     """Mentions whose primary brand is ours (or none): what the inbox and its counts are about.
 
