@@ -43,10 +43,6 @@ class ShareRow:
     negative: int
 
 
-# Trends' response times are the care metrics' first responses (one rule: care_metrics.first_responses)
-ResponseStats = care_metrics.FirstResponses
-
-
 def _effective(name: str) -> sa.ColumnElement:
     return sa.func.coalesce(getattr(Mention, f"corrected_{name}"), getattr(Mention, name))
 
@@ -148,7 +144,7 @@ def response_times(
     brand_ids: Sequence[int] | None = None,
     platforms: Sequence[str] | None = None,
     tags: Sequence[str] | None = None,
-) -> ResponseStats:
+) -> care_metrics.FirstResponses:
     """First-response times (mention posted -> first reply sent) over our complaints and questions in the
     range: the care metrics' rule (care_metrics.first_responses), so the Care table and the weekly report
     show the same figures. A chosen brand counts every post that names it; a choice of competitors alone

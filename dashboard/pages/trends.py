@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta, timezone
 import pandas as pd
 import streamlit as st
 
-from careline.services import app_settings, elapsed, inbox, tags, trends
+from careline.services import app_settings, care_metrics, elapsed, inbox, tags, trends
 from careline.settings import PLATFORMS
 from dashboard import care_trends, reports_panel, themes_panel
 from dashboard.components import clean, db, end_page, require_user, settings
@@ -70,7 +70,7 @@ def _minutes(seconds: float | None) -> str:
 data = _load(since, until, tuple(brand_ids), tuple(platforms), by, granularity, sla, tuple(tag_pick))
 volume: list[trends.VolumeRow] = data["volume"]  # type: ignore[assignment]
 share: list[trends.ShareRow] = data["share"]  # type: ignore[assignment]
-resp: trends.ResponseStats = data["response"]  # type: ignore[assignment]
+resp: care_metrics.FirstResponses = data["response"]  # type: ignore[assignment]
 
 total = sum(r.count for r in volume)
 st.subheader(f"{by.title()} per {granularity}")
